@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Builds, once per machine and pinned version, the real Kubernetes control
+# plane and the test tools from the Go module proxy, into a cache outside the
+# repository. Each tool is built in its own throwaway Go module so that their
+# dependency versions never meet. Safe to re-run: a cached binary is kept.
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+KWOK_VERSION=${KWOK_VERSION:-v0.7.0}
+HELM_VERSION=${HELM_VERSION:-v3.19.5}
+NETPOL_VERSION=${NETPOL_VERSION:-v1.4.4}
+
+CACHE=${SERVICEDB_CACHE:-$HOME/.cache/servicedb-e2e}
+BIN=$CACHE/bin
+WORK=$CACHE/build
+mkdir -p "$BIN" "$WORK"
+export GOFLAGS=-mod=mod CGO_ENABLED=0
+# The checksum database has no entry for some np-guard modules; the proxy still serves them.
+export GONOSUMDB=${GONOSUMDB:-github.com/np-guard}
+
+say() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+have() { [ -x "$BIN/$1" ] && [ -f "$BIN/$1.version" ] && [ "$(cat "$BIN/$1.version")" = "$2" ]; }
+mark() { echo "$2" > "$BIN/$1.version"; }
+
+fresh_module() {
+  rm -rf "$WORK/$1"; mkdir -p "$WORK/$1"; cd "$WORK/$1"
+  go mod init "local/$1" >/dev/null 2>&1
+}
+
+build_kubernetes() {
+  local want="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  local missing=0
+  for b in $want; do have "$b" "$K8S_VERSION" || missing=1; done
+  [ $missing = 0 ] && return
+  say "building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); the first time takes 20-40 minutes on 2 cores"
+  fresh_module k8s
+  local staging minor mod
+  staging=v0.${K8S_VERSION#v1.}
+  minor=$(echo "$K8S_VERSION" | cut -d. -f2)
+  go mod download k8s.io/kubernetes@"$K8S_VERSION"
+  mod=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod
+  for m in $(awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}' "$mod"); do
+    go mod edit -replace="$m=$m@$staging"
+  done
+  grep '^godebug' "$mod" >> go.mod || true
+  local p=k8s.io/kubernetes/cmd
+  say "resolving modules"
+  go get "k8s.io/kubernetes@$K8S_VERSION"
+  local now; now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  local ld=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld="$ld -X $pkg.gitTreeState=clean -X $pkg.gitCommit=0000000000000000000000000000000000000000 -X $pkg.buildDate=$now"
+  done
+  for b in $want; do
+    have "$b" "$K8S_VERSION" && continue
+    say "compiling $b"
+    go build -trimpath -tags notest -ldflags "-s -w $ld" -o "$BIN/$b" "$p/$b"
+    mark "$b" "$K8S_VERSION"
+  done
+}
+
+build_etcd() {
+  have etcd "$ETCD_VERSION" && return
+  say "building etcd $ETCD_VERSION"
+  fresh_module etcd
+  go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" go.etcd.io/etcd/server/v3
+  mark etcd "$ETCD_VERSION"
+}
+
+# For modules whose proxy listing is unavailable (go install looks it up):
+# require the exact version from a throwaway module and build the package.
+build_in_module() { # name module package version
+  have "$1" "$4" && return
+  say "building $1 $4"
+  fresh_module "$1"
+  go get "$2@$4"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/$1" "$3"
+  mark "$1" "$4"
+}
+
+build_go_install() { # name module version [ldflags]
+  have "$1" "$3" && return
+  say "building $1 $3"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w ${4:-}" "$2@$3"
+  mark "$1" "$3"
+}
+
+tools=${*:-all}
+for t in $tools; do
+  case $t in
+    kubernetes) build_kubernetes ;;
+    etcd) build_etcd ;;
+    kwok) build_go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
+    helm) build_go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
+            "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" ;;
+    netpolicy) build_in_module netpolicy github.com/np-guard/netpol-analyzer \
+                 github.com/np-guard/netpol-analyzer/cmd/netpolicy "$NETPOL_VERSION" ;;
+    all) "$0" etcd kwok helm netpolicy kubernetes ;;
+    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|all)" >&2; exit 2 ;;
+  esac
+done
+say "tools ready in $BIN"

@@ -1,0 +1,194 @@
+//! The `ServiceDatabase` kind: one private database for one service.
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Names a ServiceDatabase may not take: they collide with the engines' own
+/// databases and roles. Checked by the CRD (CEL) and again in code.
+pub const RESERVED_NAMES: &[&str] = &["postgres", "template0", "template1", "admin", "root"];
+
+/// Longest ServiceDatabase name: `<name>-db-headless` and the StatefulSet's
+/// pod label `controller-revision-hash` (name + 11 chars) must stay DNS labels.
+pub const MAX_NAME_LENGTH: usize = 40;
+
+/// Desired state of a service's private database.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "servicedb.dev",
+    version = "v1alpha1",
+    kind = "ServiceDatabase",
+    plural = "servicedatabases",
+    shortname = "sdb",
+    category = "servicedb",
+    namespaced,
+    cel,
+    status = "ServiceDatabaseStatus",
+    derive = "PartialEq",
+    doc = "A private database owned by exactly one service: an isolated instance, credentials only that service can read, and NetworkPolicies that keep every other workload out.",
+    printcolumn(name = "Engine", type_ = "string", json_path = ".spec.engine"),
+    printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
+    printcolumn(name = "Service", type_ = "string", json_path = ".spec.service.name"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40")
+        .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
+    validation = Rule::new("!(self.metadata.name in ['postgres', 'template0', 'template1', 'admin', 'root'])")
+        .message("metadata.name is reserved by the database engines (postgres, template0, template1, admin, root); choose another name"),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDatabaseSpec {
+    /// Database engine. Immutable: to change engines, create a new ServiceDatabase.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("engine is immutable; create a new ServiceDatabase to change engines"))]
+    pub engine: Engine,
+
+    /// Major version of the engine, e.g. "16" for PostgreSQL. Must be one the
+    /// operator supports for the engine (reported in status when it is not).
+    /// Immutable: a major upgrade needs a dump and restore into a new instance.
+    #[x_kube(validation = Rule::new("self.matches('^[0-9]+(\\\\.[0-9]+)?$')").message("version must be a number such as \"16\""))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("version is immutable; a major upgrade needs a new ServiceDatabase restored from a backup"))]
+    #[schemars(length(min = 1, max = 8))]
+    pub version: String,
+
+    /// The service that owns this database and is the only one let in.
+    pub service: OwningService,
+
+    /// Persistent storage of the instance.
+    pub storage: Storage,
+
+    /// Compute resources of the database container. Defaults to a small
+    /// request (100m CPU, 256Mi memory) and a 512Mi memory limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+
+    /// What happens to the data when this object is deleted: `Retain` (the
+    /// default) keeps the volume and both Secrets, so re-creating the object
+    /// with the same name gets the data back; `Delete` removes everything.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Supported database engines.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgres,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// The owning service: its pods are the only clients let in, and its
+/// ServiceAccount the only one that may read the credentials.
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OwningService {
+    /// Name of the service, e.g. "orders".
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self) <= 63").message("service.name must be a DNS label: at most 63 lower-case letters, digits and '-'"))]
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+
+    /// Labels of the service's pods. Defaults to
+    /// `app.kubernetes.io/name: <service.name>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("size(self) > 0").message("service.selector must have at least one label; omit it to use app.kubernetes.io/name: <service.name>"))]
+    #[schemars(extend("maxProperties" = 32))]
+    pub selector: Option<BTreeMap<String, String>>,
+
+    /// ServiceAccount of the service's pods. When set, only this account is
+    /// granted `get` on the credentials Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$') && size(self) <= 253").message("service.serviceAccountName must be a valid ServiceAccount name"))]
+    #[schemars(length(min = 1, max = 253))]
+    pub service_account_name: Option<String>,
+}
+
+impl OwningService {
+    /// The label selector of the owning service's pods.
+    pub fn pod_selector(&self) -> BTreeMap<String, String> {
+        self.selector
+            .clone()
+            .unwrap_or_else(|| BTreeMap::from([("app.kubernetes.io/name".to_string(), self.name.clone())]))
+    }
+}
+
+/// Persistent storage of the instance.
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!isQuantity(self.size) || !isQuantity(oldSelf.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0").message("storage.size can grow but never shrink"))]
+#[x_kube(validation = Rule::new("has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)").message("storage.storageClassName is immutable"))]
+pub struct Storage {
+    /// Size of the data volume, e.g. "10Gi". May grow, never shrink.
+    #[x_kube(validation = Rule::new("isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))").message("storage.size must be a positive quantity such as 10Gi or 500Mi"))]
+    #[schemars(length(min = 1, max = 32))]
+    pub size: String,
+
+    /// StorageClass of the data volume; the cluster's default when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub storage_class_name: Option<String>,
+}
+
+/// What happens to the data when the ServiceDatabase is deleted.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Keep the volume and the Secrets (they lose their owner).
+    #[default]
+    Retain,
+    /// Delete the instance, its volume and its Secrets.
+    Delete,
+}
+
+/// Observed state, computed only from what was applied and observed.
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDatabaseStatus {
+    /// Ready, Progressing and Degraded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+
+    /// The spec generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// A one-word summary for humans: Pending, Provisioning, Ready, Invalid,
+    /// Degraded or Deleting. Automation should read the conditions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+
+    /// Where clients connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<Endpoint>,
+
+    /// Name of the Secret with the service's connection details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret: Option<String>,
+}
+
+/// A one-word summary of the status, for humans.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Provisioning,
+    Ready,
+    Invalid,
+    Degraded,
+    Deleting,
+}
+
+/// Where clients connect.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}

@@ -1,0 +1,101 @@
+//! Everything the builders need to know about one ServiceDatabase, resolved
+//! once: names, namespace, owner reference, engine.
+
+use crate::api::{ServiceDatabase, ServiceDatabaseSpec};
+use crate::engine::{self, Engine};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+use std::collections::BTreeMap;
+
+pub const MANAGED_BY: &str = "servicedb";
+/// Annotation holding a hash of what the operator last applied to a child.
+pub const DESIRED_HASH_ANNOTATION: &str = "servicedb.dev/desired-hash";
+
+/// One ServiceDatabase, ready to build from.
+#[derive(Clone)]
+pub struct Instance<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub spec: &'a ServiceDatabaseSpec,
+    pub engine: &'static dyn Engine,
+    owner: OwnerReference,
+    /// Namespace of the operator's pods, let into the database port.
+    pub operator_namespace: &'a str,
+}
+
+/// The object lacks what every stored object has (a name, a namespace, a uid).
+#[derive(Debug, thiserror::Error)]
+#[error("the ServiceDatabase has no {0}; it does not come from the API server")]
+pub struct NotStored(&'static str);
+
+impl<'a> Instance<'a> {
+    pub fn new(sdb: &'a ServiceDatabase, operator_namespace: &'a str) -> Result<Self, NotStored> {
+        let name = sdb.metadata.name.as_deref().ok_or(NotStored("name"))?;
+        let namespace = sdb.metadata.namespace.as_deref().ok_or(NotStored("namespace"))?;
+        let owner = sdb.controller_owner_ref(&()).ok_or(NotStored("uid"))?;
+        Ok(Self {
+            name,
+            namespace,
+            spec: &sdb.spec,
+            engine: engine::for_kind(sdb.spec.engine),
+            owner,
+            operator_namespace,
+        })
+    }
+
+    /// Name of the StatefulSet and the client Service: `<name>-db`.
+    pub fn instance_name(&self) -> String {
+        format!("{}-db", self.name)
+    }
+    pub fn headless_service_name(&self) -> String {
+        format!("{}-db-headless", self.name)
+    }
+    pub fn admin_secret_name(&self) -> String {
+        format!("{}-db-admin", self.name)
+    }
+    pub fn credentials_secret_name(&self) -> String {
+        format!("{}-db-credentials", self.name)
+    }
+    pub fn init_config_name(&self) -> String {
+        format!("{}-db-init", self.name)
+    }
+    /// The PVC the StatefulSet controller creates from the `data` template.
+    pub fn data_claim_name(&self) -> String {
+        format!("data-{}-db-0", self.name)
+    }
+    /// Login and database of the service: the object name as an identifier.
+    pub fn app_identifier(&self) -> String {
+        self.name.replace('-', "_")
+    }
+    /// The client Service's DNS name inside the cluster.
+    pub fn host(&self) -> String {
+        format!("{}.{}.svc", self.instance_name(), self.namespace)
+    }
+
+    /// `app.kubernetes.io/*` labels of every child; also the pod selector.
+    pub fn selector_labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".to_string(), self.spec.engine.as_str().to_string()),
+            ("app.kubernetes.io/instance".to_string(), self.name.to_string()),
+            ("app.kubernetes.io/component".to_string(), "database".to_string()),
+            ("app.kubernetes.io/managed-by".to_string(), MANAGED_BY.to_string()),
+        ])
+    }
+
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        let mut labels = self.selector_labels();
+        labels.insert("app.kubernetes.io/part-of".to_string(), self.spec.service.name.clone());
+        labels
+    }
+
+    /// Metadata of a child: deterministic name, labels, controller owner reference.
+    pub fn child_meta(&self, name: String) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.to_string()),
+            labels: Some(self.labels()),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..ObjectMeta::default()
+        }
+    }
+}

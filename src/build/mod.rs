@@ -1,0 +1,53 @@
+//! Pure builders: a ServiceDatabase in, its complete desired children out.
+//! No client and no I/O here; everything is unit-tested from YAML fixtures.
+
+pub mod env;
+mod instance;
+mod networkpolicy;
+mod rbac;
+pub mod secret;
+mod service;
+mod statefulset;
+
+#[cfg(test)]
+mod tests;
+
+pub use instance::{DESIRED_HASH_ANNOTATION, Instance, MANAGED_BY, NotStored};
+pub use networkpolicy::OPERATOR_POD_LABELS;
+pub use secret::Passwords;
+pub use statefulset::default_resources;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+
+/// Every child of one ServiceDatabase, in the order they are applied:
+/// Secrets before the pods that read them, the NetworkPolicy before the pods
+/// it protects.
+#[derive(Clone, Debug)]
+pub struct Desired {
+    pub admin_secret: Secret,
+    pub credentials_secret: Secret,
+    pub credentials_access: Option<(Role, RoleBinding)>,
+    pub network_policy: NetworkPolicy,
+    pub init_config: Option<ConfigMap>,
+    pub headless_service: Service,
+    pub client_service: Service,
+    pub statefulset: StatefulSet,
+}
+
+/// Builds every child. `image` comes from validation (a supported version);
+/// `claim_size` is explained at [`statefulset::statefulset`].
+pub fn desired(instance: &Instance<'_>, passwords: &Passwords, image: String, claim_size: &str) -> Desired {
+    Desired {
+        admin_secret: secret::admin_secret(instance, passwords),
+        credentials_secret: secret::credentials_secret(instance, passwords),
+        credentials_access: rbac::credentials_access(instance),
+        network_policy: networkpolicy::network_policy(instance),
+        init_config: statefulset::init_config(instance),
+        headless_service: service::headless_service(instance),
+        client_service: service::client_service(instance),
+        statefulset: statefulset::statefulset(instance, image, claim_size),
+    }
+}

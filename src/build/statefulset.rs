@@ -1,0 +1,190 @@
+//! The StatefulSet running one database instance.
+
+use super::Instance;
+use crate::api::DeletionPolicy;
+use crate::engine::SecretNames;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
+    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use std::collections::BTreeMap;
+
+const DATA_VOLUME: &str = "data";
+const INIT_VOLUME: &str = "init";
+
+fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
+    pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
+}
+
+/// Small but safe defaults: a memory limit protects the node, no CPU limit
+/// avoids throttling a database under load.
+pub fn default_resources() -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(quantities(&[("cpu", "100m"), ("memory", "256Mi")])),
+        limits: Some(quantities(&[("memory", "512Mi")])),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// Pod Security Standards `restricted`, plus a read-only root filesystem.
+fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_string()]), add: None }),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_string(), ..SeccompProfile::default() }),
+        ..SecurityContext::default()
+    }
+}
+
+fn pod_security_context(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        fs_group_change_policy: Some("OnRootMismatch".to_string()),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_string(), ..SeccompProfile::default() }),
+        ..PodSecurityContext::default()
+    }
+}
+
+fn scratch_volume_name(index: usize) -> String {
+    format!("scratch-{index}")
+}
+
+/// The StatefulSet `<name>-db`. `claim_size` is the data volume size of the
+/// claim template: the spec's on creation, the live one afterwards, because a
+/// StatefulSet's claim templates are immutable (growth resizes the PVC).
+pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> StatefulSet {
+    let engine = instance.engine;
+    let (port, port_name) = engine.port();
+    let admin = instance.admin_secret_name();
+    let credentials = instance.credentials_secret_name();
+
+    let mut mounts = vec![VolumeMount {
+        name: DATA_VOLUME.to_string(),
+        mount_path: engine.data_mount_path().to_string(),
+        ..VolumeMount::default()
+    }];
+    let mut volumes = Vec::new();
+    for (i, dir) in engine.scratch_dirs().iter().enumerate() {
+        mounts.push(VolumeMount {
+            name: scratch_volume_name(i),
+            mount_path: dir.to_string(),
+            ..VolumeMount::default()
+        });
+        volumes.push(Volume {
+            name: scratch_volume_name(i),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Volume::default()
+        });
+    }
+    if let Some(scripts) = engine.init_scripts() {
+        mounts.push(VolumeMount {
+            name: INIT_VOLUME.to_string(),
+            mount_path: scripts.mount_path.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+        volumes.push(Volume {
+            name: INIT_VOLUME.to_string(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: instance.init_config_name(),
+                default_mode: Some(0o555),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+
+    let container = Container {
+        name: instance.spec.engine.as_str().to_string(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".to_string()),
+        ports: Some(vec![ContainerPort {
+            name: Some(port_name.to_string()),
+            container_port: i32::from(port),
+            protocol: Some("TCP".to_string()),
+            ..ContainerPort::default()
+        }]),
+        env: Some(engine.env(SecretNames { admin: &admin, credentials: &credentials })),
+        readiness_probe: Some(engine.readiness_probe()),
+        liveness_probe: Some(engine.liveness_probe()),
+        startup_probe: Some(engine.startup_probe()),
+        resources: Some(instance.spec.resources.clone().unwrap_or_else(default_resources)),
+        security_context: Some(container_security_context()),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+
+    let claim = PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(DATA_VOLUME.to_string()),
+            labels: Some(instance.selector_labels()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_string()]),
+            storage_class_name: instance.spec.storage.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(quantities(&[("storage", claim_size)])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    };
+
+    // `Delete` hands the PVC to the StatefulSet controller's garbage collection.
+    let when_deleted = match instance.spec.deletion_policy {
+        DeletionPolicy::Retain => "Retain",
+        DeletionPolicy::Delete => "Delete",
+    };
+
+    StatefulSet {
+        metadata: instance.child_meta(instance.instance_name()),
+        spec: Some(StatefulSetSpec {
+            replicas: Some(1),
+            service_name: Some(instance.headless_service_name()),
+            selector: LabelSelector { match_labels: Some(instance.selector_labels()), ..LabelSelector::default() },
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(instance.labels()), ..ObjectMeta::default() }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    security_context: Some(pod_security_context(engine.run_as_user())),
+                    // The database needs no Kubernetes API access.
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    termination_grace_period_seconds: Some(60),
+                    ..PodSpec::default()
+                }),
+            },
+            volume_claim_templates: Some(vec![claim]),
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some(when_deleted.to_string()),
+                when_scaled: Some("Retain".to_string()),
+            }),
+            pod_management_policy: Some("OrderedReady".to_string()),
+            ..StatefulSetSpec::default()
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+/// The ConfigMap of first-start scripts, when the engine has any.
+pub fn init_config(instance: &Instance<'_>) -> Option<k8s_openapi::api::core::v1::ConfigMap> {
+    let scripts = instance.engine.init_scripts()?;
+    Some(k8s_openapi::api::core::v1::ConfigMap {
+        metadata: instance.child_meta(instance.init_config_name()),
+        data: Some(scripts.files),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,328 @@
+//! Builder tests from inline YAML fixtures: no client, no cluster.
+
+use super::*;
+use crate::api::ServiceDatabase;
+use std::collections::BTreeMap;
+
+const ORDERS: &str = r#"
+apiVersion: servicedb.dev/v1alpha1
+kind: ServiceDatabase
+metadata:
+  name: orders
+  namespace: shop
+  uid: 6f1c1d2e-0000-4000-8000-000000000001
+spec:
+  engine: postgres
+  version: "16"
+  service:
+    name: orders
+    serviceAccountName: orders-sa
+  storage:
+    size: 5Gi
+    storageClassName: fast
+  deletionPolicy: Delete
+"#;
+
+const MINIMAL: &str = r#"
+apiVersion: servicedb.dev/v1alpha1
+kind: ServiceDatabase
+metadata:
+  name: billing-api
+  namespace: team-b
+  uid: 6f1c1d2e-0000-4000-8000-000000000002
+spec:
+  engine: postgres
+  version: "17"
+  service:
+    name: billing
+    selector:
+      tier: billing-backend
+  storage:
+    size: 1Gi
+"#;
+
+fn fixture(yaml: &str) -> ServiceDatabase {
+    serde_yaml::from_str(yaml).expect("fixture parses")
+}
+
+fn passwords() -> Passwords {
+    Passwords {
+        admin: "AdminPassword0123456789".into(),
+        app: "AppPassword0123456789".into(),
+        derived: BTreeMap::from([("app-password-scram".to_string(), "SCRAM-SHA-256$4096:c2FsdA==$a:b".to_string())]),
+    }
+}
+
+fn build(sdb: &ServiceDatabase) -> Desired {
+    let instance = Instance::new(sdb, "servicedb-system").expect("stored object");
+    desired(&instance, &passwords(), "docker.io/library/postgres:16".into(), &sdb.spec.storage.size)
+}
+
+fn text(secret: &k8s_openapi::api::core::v1::Secret) -> BTreeMap<String, String> {
+    secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8(v.0).unwrap())).collect()
+}
+
+#[test]
+fn credentials_secret_has_the_uniform_keys() {
+    let d = build(&fixture(ORDERS));
+    let creds = text(&d.credentials_secret);
+    let keys: Vec<&str> = creds.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["database", "host", "jdbc-uri", "password", "port", "uri", "username"]);
+    for key in secret::UNIFORM_KEYS {
+        assert!(creds.contains_key(key), "missing {key}");
+    }
+    assert_eq!(creds["username"], "orders");
+    assert_eq!(creds["password"], "AppPassword0123456789");
+    assert_eq!(creds["host"], "orders-db.shop.svc");
+    assert_eq!(creds["port"], "5432");
+    assert_eq!(creds["database"], "orders");
+    assert_eq!(creds["uri"], "postgresql://orders:AppPassword0123456789@orders-db.shop.svc:5432/orders");
+    assert_eq!(d.credentials_secret.metadata.name.as_deref(), Some("orders-db-credentials"));
+}
+
+#[test]
+fn the_service_never_sees_the_admin_password_or_verifier() {
+    let d = build(&fixture(ORDERS));
+    let creds = text(&d.credentials_secret);
+    assert!(creds.values().all(|v| !v.contains("AdminPassword")));
+    assert!(!creds.contains_key("app-password-scram"));
+
+    let admin = text(&d.admin_secret);
+    assert_eq!(admin["username"], "postgres");
+    assert_eq!(admin["password"], "AdminPassword0123456789");
+    assert_eq!(admin["app-password-scram"], "SCRAM-SHA-256$4096:c2FsdA==$a:b");
+    // The operator keeps a copy, to restore a deleted credentials Secret unchanged.
+    assert_eq!(admin["app-password"], "AppPassword0123456789");
+}
+
+#[test]
+fn names_with_dashes_become_identifiers() {
+    let d = build(&fixture(MINIMAL));
+    let creds = text(&d.credentials_secret);
+    assert_eq!(creds["username"], "billing_api");
+    assert_eq!(creds["database"], "billing_api");
+    assert_eq!(creds["host"], "billing-api-db.team-b.svc");
+}
+
+fn all_metas(d: &Desired) -> Vec<&k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta> {
+    let mut metas = vec![
+        &d.admin_secret.metadata,
+        &d.credentials_secret.metadata,
+        &d.network_policy.metadata,
+        &d.headless_service.metadata,
+        &d.client_service.metadata,
+        &d.statefulset.metadata,
+    ];
+    if let Some(cm) = &d.init_config {
+        metas.push(&cm.metadata);
+    }
+    if let Some((role, binding)) = &d.credentials_access {
+        metas.extend([&role.metadata, &binding.metadata]);
+    }
+    metas
+}
+
+#[test]
+fn every_child_is_owned_labelled_and_deterministically_named() {
+    let sdb = fixture(ORDERS);
+    let d = build(&sdb);
+    let mut names: Vec<String> = all_metas(&d)
+        .iter()
+        .map(|m| {
+            let owner = &m.owner_references.as_ref().unwrap()[0];
+            assert_eq!(owner.uid, "6f1c1d2e-0000-4000-8000-000000000001");
+            assert_eq!((owner.kind.as_str(), owner.name.as_str()), ("ServiceDatabase", "orders"));
+            assert_eq!(owner.controller, Some(true));
+            let labels = m.labels.as_ref().unwrap();
+            assert_eq!(labels["app.kubernetes.io/managed-by"], "servicedb");
+            assert_eq!(labels["app.kubernetes.io/instance"], "orders");
+            assert_eq!(labels["app.kubernetes.io/component"], "database");
+            assert_eq!(m.namespace.as_deref(), Some("shop"));
+            m.name.clone().unwrap()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "orders-db",
+            "orders-db",
+            "orders-db",
+            "orders-db-admin",
+            "orders-db-credentials",
+            "orders-db-credentials",
+            "orders-db-credentials",
+            "orders-db-headless",
+            "orders-db-init"
+        ]
+    );
+    // Building twice gives the same objects: nothing random in the builders.
+    let again = build(&sdb);
+    assert_eq!(format!("{:?}", d), format!("{:?}", again));
+}
+
+#[test]
+fn statefulset_is_pod_security_restricted() {
+    let d = build(&fixture(ORDERS));
+    let spec = d.statefulset.spec.unwrap();
+    let pod = spec.template.spec.unwrap();
+    let psc = pod.security_context.unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert_eq!(psc.run_as_user, Some(999));
+    assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    assert_eq!(pod.containers.len(), 1);
+    let c = &pod.containers[0];
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    assert_eq!(sc.capabilities.as_ref().unwrap().drop.as_deref(), Some(&["ALL".to_string()][..]));
+    assert!(sc.capabilities.as_ref().unwrap().add.is_none());
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.run_as_non_root, Some(true));
+    assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
+    assert_ne!(sc.privileged, Some(true));
+    // Every directory the engine writes to is a volume, since the root is read-only.
+    let mounts: Vec<&str> = c.volume_mounts.as_ref().unwrap().iter().map(|m| m.mount_path.as_str()).collect();
+    for dir in ["/var/lib/postgresql/data", "/var/run/postgresql", "/tmp", "/docker-entrypoint-initdb.d"] {
+        assert!(mounts.contains(&dir), "{dir} not mounted");
+    }
+}
+
+#[test]
+fn statefulset_runs_one_probed_instance_on_its_own_volume() {
+    let d = build(&fixture(ORDERS));
+    let spec = d.statefulset.spec.unwrap();
+    assert_eq!(d.statefulset.metadata.name.as_deref(), Some("orders-db"));
+    assert_eq!(spec.replicas, Some(1));
+    assert_eq!(spec.service_name.as_deref(), Some("orders-db-headless"));
+    let c = &spec.template.spec.as_ref().unwrap().containers[0];
+    assert_eq!(c.image.as_deref(), Some("docker.io/library/postgres:16"));
+    assert!(c.readiness_probe.is_some() && c.liveness_probe.is_some() && c.startup_probe.is_some());
+    assert_eq!(c.resources.as_ref(), Some(&default_resources()));
+    assert_eq!(c.ports.as_ref().unwrap()[0].container_port, 5432);
+
+    let claim = &spec.volume_claim_templates.as_ref().unwrap()[0];
+    let claim_spec = claim.spec.as_ref().unwrap();
+    assert_eq!(claim_spec.storage_class_name.as_deref(), Some("fast"));
+    assert_eq!(claim_spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "5Gi");
+    // The template's selector labels match the pod's labels.
+    let selector = spec.selector.match_labels.unwrap();
+    let pod_labels = spec.template.metadata.unwrap().labels.unwrap();
+    assert!(selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)));
+}
+
+#[test]
+fn deletion_policy_decides_what_happens_to_the_volume() {
+    let retention =
+        |yaml| build(&fixture(yaml)).statefulset.spec.unwrap().persistent_volume_claim_retention_policy.unwrap();
+    assert_eq!(retention(ORDERS).when_deleted.as_deref(), Some("Delete"));
+    assert_eq!(retention(MINIMAL).when_deleted.as_deref(), Some("Retain"), "Retain is the default");
+    assert_eq!(retention(MINIMAL).when_scaled.as_deref(), Some("Retain"));
+}
+
+#[test]
+fn user_resources_replace_the_defaults() {
+    let mut sdb = fixture(MINIMAL);
+    sdb.spec.resources = serde_yaml::from_str("limits: {memory: 2Gi}\nrequests: {cpu: '1'}").unwrap();
+    let d = build(&sdb);
+    let c = &d.statefulset.spec.unwrap().template.spec.unwrap().containers[0];
+    let resources = c.resources.as_ref().unwrap();
+    assert_eq!(resources.limits.as_ref().unwrap()["memory"].0, "2Gi");
+    assert_eq!(resources.requests.as_ref().unwrap()["cpu"].0, "1");
+}
+
+#[test]
+fn network_policy_lets_in_only_the_owner_and_the_operator_on_the_database_port() {
+    let d = build(&fixture(ORDERS));
+    let spec = d.network_policy.spec.unwrap();
+    assert_eq!(spec.policy_types.as_deref(), Some(&["Ingress".to_string(), "Egress".to_string()][..]));
+    let selected = spec.pod_selector.unwrap().match_labels.unwrap();
+    assert_eq!(selected["app.kubernetes.io/instance"], "orders");
+    assert_eq!(selected["app.kubernetes.io/component"], "database");
+
+    let ingress = spec.ingress.unwrap();
+    assert_eq!(ingress.len(), 1, "one rule: the database port");
+    let ports = ingress[0].ports.as_ref().unwrap();
+    assert_eq!(ports.len(), 1);
+    assert_eq!(serde_json::to_value(&ports[0]).unwrap(), serde_json::json!({"port": 5432, "protocol": "TCP"}));
+    let from = ingress[0].from.as_ref().unwrap();
+    assert_eq!(from.len(), 2);
+    // The owner: a pod selector alone means "in this namespace".
+    assert_eq!(
+        serde_json::to_value(&from[0]).unwrap(),
+        serde_json::json!({"podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders"}}})
+    );
+    // The operator: its pods, in its namespace only.
+    assert_eq!(
+        serde_json::to_value(&from[1]).unwrap(),
+        serde_json::json!({
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "servicedb-system"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "servicedb"}}
+        })
+    );
+
+    let egress = spec.egress.unwrap();
+    assert_eq!(egress.len(), 1, "egress only for DNS");
+    let ports: Vec<_> = egress[0].ports.as_ref().unwrap().iter().map(|p| serde_json::to_value(p).unwrap()).collect();
+    assert_eq!(
+        ports,
+        [serde_json::json!({"port": 53, "protocol": "UDP"}), serde_json::json!({"port": 53, "protocol": "TCP"})]
+    );
+}
+
+#[test]
+fn network_policy_uses_a_custom_owner_selector() {
+    let d = build(&fixture(MINIMAL));
+    let ingress = d.network_policy.spec.unwrap().ingress.unwrap();
+    let owner = ingress[0].from.as_ref().unwrap()[0].pod_selector.clone().unwrap();
+    assert_eq!(owner.match_labels.unwrap(), BTreeMap::from([("tier".to_string(), "billing-backend".to_string())]));
+}
+
+#[test]
+fn only_the_named_service_account_may_get_only_its_secret() {
+    let d = build(&fixture(ORDERS));
+    let (role, binding) = d.credentials_access.expect("a ServiceAccount is named");
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0].verbs, ["get"]);
+    assert_eq!(rules[0].resources.as_deref(), Some(&["secrets".to_string()][..]));
+    assert_eq!(rules[0].resource_names.as_deref(), Some(&["orders-db-credentials".to_string()][..]));
+    let subjects = binding.subjects.unwrap();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!((subjects[0].kind.as_str(), subjects[0].name.as_str()), ("ServiceAccount", "orders-sa"));
+    assert_eq!(subjects[0].namespace.as_deref(), Some("shop"));
+    assert_eq!(binding.role_ref.name, "orders-db-credentials");
+
+    assert!(build(&fixture(MINIMAL)).credentials_access.is_none(), "no account named, nobody is granted");
+}
+
+#[test]
+fn services_target_the_instance_pods_by_port_name() {
+    let d = build(&fixture(ORDERS));
+    let client = d.client_service.spec.unwrap();
+    assert_eq!(client.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(client.selector.as_ref().unwrap()["app.kubernetes.io/instance"], "orders");
+    let port = &client.ports.unwrap()[0];
+    assert_eq!(port.port, 5432);
+    let headless = d.headless_service.spec.unwrap();
+    assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(d.headless_service.metadata.name.as_deref(), Some("orders-db-headless"));
+}
+
+#[test]
+fn init_script_is_shipped_and_quotes_every_value() {
+    let d = build(&fixture(ORDERS));
+    let data = d.init_config.unwrap().data.unwrap();
+    let script = &data["10-create-app-login.sh"];
+    assert!(script.contains(r#"CREATE ROLE :"app_user""#));
+    assert!(script.contains("PASSWORD :'app_verifier'"));
+    // The SQL heredoc is quoted, so the shell never expands values into it.
+    assert!(script.contains("<<'SQL'"));
+}
+
+#[test]
+fn an_object_that_was_never_stored_is_refused() {
+    let mut sdb = fixture(ORDERS);
+    sdb.metadata.uid = None;
+    assert!(Instance::new(&sdb, "servicedb-system").is_err());
+}

@@ -1,0 +1,130 @@
+//! The apply step: every desired child, in order; unwanted children deleted;
+//! a grown storage size carried to the live volume.
+
+use super::apply::{Applied, apply, delete_owned, get, with_desired_hash};
+use super::error::Error;
+use crate::api::quantity;
+use crate::build::{Desired, Instance};
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::ObjectMeta;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+
+/// The applied StatefulSet, and how many writes it took.
+pub struct ApplyReport {
+    pub statefulset: StatefulSet,
+    pub writes: usize,
+}
+
+struct Applier<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    owner_uid: &'a str,
+    writes: usize,
+}
+
+impl Applier<'_> {
+    fn api<K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>>(&self) -> Api<K> {
+        Api::namespaced(self.client.clone(), self.namespace)
+    }
+
+    async fn ensure<K>(&mut self, desired: K) -> Result<K, Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    {
+        let api = self.api::<K>();
+        let desired = with_desired_hash(desired)?;
+        let live = get(&api, &desired.name_any()).await?;
+        let (applied, object) = apply(&api, &desired, live).await?;
+        self.writes += usize::from(applied == Applied::Written);
+        Ok(object)
+    }
+
+    async fn ensure_optional<K>(&mut self, desired: Option<K>, name: String) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    {
+        match desired {
+            Some(desired) => self.ensure(desired).await.map(drop),
+            None => {
+                let deleted = delete_owned(&self.api::<K>(), &name, self.owner_uid).await?;
+                self.writes += usize::from(deleted == Applied::Written);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The claim template size to build with: a StatefulSet's claim templates are
+/// immutable, so an existing one keeps its size and growth goes to the PVC.
+pub async fn claim_template_size(client: &Client, instance: &Instance<'_>) -> Result<String, Error> {
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), instance.namespace);
+    let live = get(&api, &instance.instance_name()).await?;
+    let size = live
+        .and_then(|sts| sts.spec?.volume_claim_templates?.into_iter().next()?.spec?.resources?.requests)
+        .and_then(|requests| requests.get("storage").map(|q| q.0.clone()));
+    Ok(size.unwrap_or_else(|| instance.spec.storage.size.clone()))
+}
+
+/// Applies every child in order and deletes the ones no longer wanted.
+pub async fn apply_all(
+    client: &Client,
+    instance: &Instance<'_>,
+    owner_uid: &str,
+    desired: Desired,
+) -> Result<ApplyReport, Error> {
+    let mut applier = Applier { client, namespace: instance.namespace, owner_uid, writes: 0 };
+    let rbac_name = instance.credentials_secret_name();
+    applier.ensure(desired.admin_secret).await?;
+    applier.ensure(desired.credentials_secret).await?;
+    let (role, binding) = desired.credentials_access.unzip();
+    applier.ensure_optional::<Role>(role, rbac_name.clone()).await?;
+    applier.ensure_optional::<RoleBinding>(binding, rbac_name).await?;
+    applier.ensure::<NetworkPolicy>(desired.network_policy).await?;
+    applier.ensure_optional::<ConfigMap>(desired.init_config, instance.init_config_name()).await?;
+    applier.ensure(desired.headless_service).await?;
+    applier.ensure(desired.client_service).await?;
+    let statefulset = applier.ensure(desired.statefulset).await?;
+    applier.writes += usize::from(grow_volume(client, instance).await? == Applied::Written);
+    Ok(ApplyReport { statefulset, writes: applier.writes })
+}
+
+/// Requests the spec's storage size on the data PVC when it grew. The
+/// StorageClass must allow volume expansion; the API server says so if not.
+async fn grow_volume(client: &Client, instance: &Instance<'_>) -> Result<Applied, Error> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), instance.namespace);
+    let name = instance.data_claim_name();
+    let Some(live) = get(&api, &name).await? else { return Ok(Applied::Unchanged) };
+    let current = live.spec.and_then(|s| s.resources?.requests?.get("storage").cloned());
+    let wanted = &instance.spec.storage.size;
+    let grows = match current.as_ref().and_then(|q| quantity::parse(&q.0)) {
+        Some(bytes) => quantity::parse(wanted).is_some_and(|w| w > bytes),
+        None => false,
+    };
+    if !grows {
+        return Ok(Applied::Unchanged);
+    }
+    let resize = PersistentVolumeClaim {
+        metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+        spec: Some(PersistentVolumeClaimSpec {
+            resources: Some(VolumeResourceRequirements {
+                requests: Some([("storage".to_string(), Quantity(wanted.clone()))].into()),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    };
+    tracing::info!(claim = %name, to = %wanted, "growing the data volume");
+    let (applied, _) = apply(&api, &resize, None).await?;
+    Ok(applied)
+}

@@ -1,0 +1,44 @@
+//! What every reconcile shares: the client, the Event recorder, settings and
+//! per-object failure counts for backoff.
+
+use crate::api::ServiceDatabase;
+use kube::Client;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Namespace of the operator's pods, let into every database port.
+    pub operator_namespace: String,
+    /// How often an unchanged object is checked again for drift.
+    pub resync: Duration,
+}
+
+pub struct Context {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub settings: Settings,
+    failures: Mutex<HashMap<ObjectRef<ServiceDatabase>, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, recorder: Recorder, settings: Settings) -> Self {
+        Self { client, recorder, settings, failures: Mutex::default() }
+    }
+
+    /// Counts one more failure of `object`; returns the count.
+    pub fn record_failure(&self, object: ObjectRef<ServiceDatabase>) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = failures.entry(object).or_insert(0);
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    pub fn forget_failures(&self, object: &ObjectRef<ServiceDatabase>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        failures.remove(object);
+    }
+}

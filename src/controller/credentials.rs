@@ -1,0 +1,167 @@
+//! Passwords are generated once and then only ever read back: a restart, a
+//! retry, a re-apply or a deleted Secret never changes them.
+
+use super::apply::get;
+use super::error::Error;
+use super::validate::Invalid;
+use crate::build::secret::{APP_PASSWORD_KEY, PASSWORD_KEY, read_key};
+use crate::build::{Instance, MANAGED_BY, Passwords};
+use crate::engine::generate_password;
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
+use kube::{Api, Client, ResourceExt};
+use std::collections::BTreeMap;
+
+fn managed_by_us(secret: &Secret, instance: &Instance<'_>) -> bool {
+    let labels = secret.labels();
+    labels.get("app.kubernetes.io/managed-by").map(String::as_str) == Some(MANAGED_BY)
+        && labels.get("app.kubernetes.io/instance").map(String::as_str) == Some(instance.name)
+}
+
+/// What the live Secrets and volume already hold.
+#[derive(Default)]
+pub struct Existing {
+    pub admin_password: Option<String>,
+    pub app_password: Option<String>,
+    pub derived: BTreeMap<String, String>,
+    /// The data volume exists, so the database was (or is being) initialised
+    /// with the passwords of that time.
+    pub initialised: bool,
+}
+
+/// Decides the passwords from what exists; generates only what was never made.
+pub fn decide(
+    instance: &Instance<'_>,
+    existing: Existing,
+    generate: &mut dyn FnMut() -> Result<String, getrandom::Error>,
+) -> Result<Result<Passwords, Invalid>, Error> {
+    let lost = |what: &str| Invalid {
+        reason: "CredentialsLost",
+        message: format!(
+            "the {what} was deleted after the database was initialised and cannot be regenerated; restore Secret {} from a backup of the namespace",
+            instance.admin_secret_name()
+        ),
+        recheck: None,
+    };
+    let admin = match existing.admin_password {
+        Some(p) => p,
+        None if existing.initialised => return Ok(Err(lost("admin password"))),
+        None => generate()?,
+    };
+    let (app, fresh_app) = match existing.app_password {
+        Some(p) => (p, false),
+        None if existing.initialised => return Ok(Err(lost("service's password"))),
+        None => (generate()?, true),
+    };
+    let engine = instance.engine;
+    let complete = engine.derived_admin_key_names().iter().all(|k| existing.derived.contains_key(*k));
+    let derived = if complete && !fresh_app { existing.derived } else { engine.derived_admin_keys(&app) };
+    Ok(Ok(Passwords { admin, app, derived }))
+}
+
+/// Reads the live Secrets and volume, then decides the passwords. A Secret of
+/// the same name that servicedb does not manage is never taken over.
+pub async fn ensure(client: &Client, instance: &Instance<'_>) -> Result<Result<Passwords, Invalid>, Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), instance.namespace);
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), instance.namespace);
+    let admin = get(&secrets, &instance.admin_secret_name()).await?;
+    let credentials = get(&secrets, &instance.credentials_secret_name()).await?;
+    for secret in admin.iter().chain(credentials.iter()) {
+        if !managed_by_us(secret, instance) {
+            return Ok(Err(Invalid {
+                reason: "SecretConflict",
+                message: format!(
+                    "Secret {} already exists and is not managed by servicedb for {}; rename this ServiceDatabase or remove that Secret",
+                    secret.name_any(),
+                    instance.name
+                ),
+                recheck: None,
+            }));
+        }
+    }
+    let from_admin = |key: &str| admin.as_ref().and_then(|s| read_key(s, key));
+    let existing = Existing {
+        admin_password: from_admin(PASSWORD_KEY),
+        app_password: from_admin(APP_PASSWORD_KEY)
+            .or_else(|| credentials.as_ref().and_then(|s| read_key(s, PASSWORD_KEY))),
+        derived: instance
+            .engine
+            .derived_admin_key_names()
+            .iter()
+            .filter_map(|k| Some((k.to_string(), from_admin(k)?)))
+            .collect(),
+        initialised: get(&claims, &instance.data_claim_name()).await?.is_some(),
+    };
+    decide(instance, existing, &mut generate_password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ServiceDatabase;
+
+    fn sdb() -> ServiceDatabase {
+        serde_yaml::from_str(
+            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
+        )
+        .unwrap()
+    }
+
+    fn counter() -> (std::rc::Rc<std::cell::Cell<u32>>, impl FnMut() -> Result<String, getrandom::Error>) {
+        let n = std::rc::Rc::new(std::cell::Cell::new(0));
+        let m = n.clone();
+        (n, move || {
+            m.set(m.get() + 1);
+            Ok(format!("generated{}", m.get()))
+        })
+    }
+
+    #[test]
+    fn first_reconcile_generates_both_passwords_and_the_verifier() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let (n, mut generate) = counter();
+        let p = decide(&instance, Existing::default(), &mut generate).unwrap().unwrap();
+        assert_eq!(n.get(), 2);
+        assert_ne!(p.admin, p.app);
+        assert!(p.derived["app-password-scram"].starts_with("SCRAM-SHA-256$4096:"));
+    }
+
+    #[test]
+    fn existing_passwords_are_never_regenerated() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let (n, mut generate) = counter();
+        let existing = Existing {
+            admin_password: Some("A".into()),
+            app_password: Some("B".into()),
+            derived: BTreeMap::from([("app-password-scram".to_string(), "V".to_string())]),
+            initialised: true,
+        };
+        let p = decide(&instance, existing, &mut generate).unwrap().unwrap();
+        assert_eq!((p.admin.as_str(), p.app.as_str(), p.derived["app-password-scram"].as_str()), ("A", "B", "V"));
+        assert_eq!(n.get(), 0, "nothing generated");
+    }
+
+    #[test]
+    fn a_crash_between_the_two_secrets_keeps_the_first_password() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let (n, mut generate) = counter();
+        let existing = Existing { app_password: Some("B".into()), ..Existing::default() };
+        let p = decide(&instance, existing, &mut generate).unwrap().unwrap();
+        assert_eq!(p.app, "B");
+        assert_eq!(n.get(), 1, "only the admin password is new");
+    }
+
+    #[test]
+    fn a_lost_admin_secret_on_initialised_data_is_reported_not_regenerated() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let (n, mut generate) = counter();
+        let existing = Existing { app_password: Some("B".into()), initialised: true, ..Existing::default() };
+        let invalid = decide(&instance, existing, &mut generate).unwrap().unwrap_err();
+        assert_eq!(invalid.reason, "CredentialsLost");
+        assert!(invalid.message.contains("orders-db-admin"));
+        assert_eq!(n.get(), 0);
+    }
+}

@@ -1,0 +1,128 @@
+//! The pipeline: validate -> build -> apply -> status, one function each.
+
+use super::children::{self, ApplyReport};
+use super::context::Context;
+use super::credentials;
+use super::deletion;
+use super::error::{Error, Severity, backoff};
+use super::status::{self, Outcome};
+use super::validate::{self, Invalid, Valid};
+use crate::api::ServiceDatabase;
+use crate::build::{self, Instance};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use std::sync::Arc;
+use tracing::{Instrument, info, info_span, warn};
+
+fn now() -> Time {
+    Time(k8s_openapi::jiff::Timestamp::now())
+}
+
+pub async fn reconcile(sdb: Arc<ServiceDatabase>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!("reconcile", object = %ObjectRef::from_obj(&*sdb), generation = sdb.metadata.generation);
+    async move {
+        if sdb.metadata.deletion_timestamp.is_some() {
+            deletion::finalize(&ctx.client, &sdb, &ctx.settings.operator_namespace).await?;
+            return Ok(Action::await_change());
+        }
+        match pipeline(&sdb, &ctx).await {
+            Ok(action) => {
+                ctx.forget_failures(&ObjectRef::from_obj(&*sdb));
+                Ok(action)
+            }
+            Err(error) => {
+                if error.severity() == Severity::Rejected {
+                    report_rejection(&sdb, &ctx, &error).await;
+                }
+                Err(error)
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
+    let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
+    let Valid { image } = match validate::spec(sdb) {
+        Ok(valid) => valid,
+        Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
+    };
+    if let Err(invalid) = validate::references(&ctx.client, sdb).await? {
+        return report_invalid(sdb, &instance, ctx, invalid).await;
+    }
+    deletion::sync_finalizer(&ctx.client, sdb).await?;
+    let passwords = match credentials::ensure(&ctx.client, &instance).await? {
+        Ok(passwords) => passwords,
+        Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
+    };
+
+    let claim_size = children::claim_template_size(&ctx.client, &instance).await?;
+    let desired = build::desired(&instance, &passwords, image, &claim_size);
+    let owner_uid = sdb.uid().unwrap_or_default();
+    let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, &owner_uid, desired).await?;
+    if writes > 0 {
+        info!(writes, "applied children");
+    }
+
+    let status = status::compute(sdb, &instance, &Outcome::Applied(&statefulset), now());
+    status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
+    Ok(Action::requeue(ctx.settings.resync))
+}
+
+/// An invalid spec: status and Event, no child touched, no requeue loop.
+async fn report_invalid(
+    sdb: &ServiceDatabase,
+    instance: &Instance<'_>,
+    ctx: &Context,
+    invalid: Invalid,
+) -> Result<Action, Error> {
+    warn!(reason = invalid.reason, message = %invalid.message, "invalid spec");
+    let status = status::compute(sdb, instance, &Outcome::Invalid(&invalid), now());
+    status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
+    Ok(invalid.recheck.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// What to tell the user about a refused child, without echoing a Secret's
+/// content: the API server's message only for other kinds.
+fn rejection_message(error: &Error) -> String {
+    match error {
+        Error::Kube { action, object, source: kube::Error::Api(status) } if !object.starts_with("Secret ") => {
+            format!("{action} {object} was refused: {}", status.message)
+        }
+        Error::Kube { action, object, source: kube::Error::Api(status) } => {
+            format!("{action} {object} was refused ({}, code {})", status.reason, status.code)
+        }
+        other => other.to_string(),
+    }
+}
+
+async fn report_rejection(sdb: &ServiceDatabase, ctx: &Context, error: &Error) {
+    let Ok(instance) = Instance::new(sdb, &ctx.settings.operator_namespace) else { return };
+    let outcome = Outcome::Rejected { reason: "ApplyRejected", message: rejection_message(error) };
+    let status = status::compute(sdb, &instance, &outcome, now());
+    if let Err(e) = status::publish(&ctx.client, &ctx.recorder, sdb, status).await {
+        warn!(error = %e, "could not report the failure in status");
+    }
+}
+
+/// Conflicts and throttling retry soon and quietly; other errors back off
+/// per object, exponentially with jitter.
+pub fn error_policy(sdb: Arc<ServiceDatabase>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = ObjectRef::from_obj(&*sdb);
+    let jitter: f64 = rand::random();
+    match error.severity() {
+        Severity::Retry => {
+            tracing::debug!(object = %key, reason = error.metric_label(), "retrying");
+            Action::requeue(backoff(0, jitter))
+        }
+        Severity::Transient | Severity::Rejected => {
+            let failures = ctx.record_failure(key.clone());
+            let delay = backoff(failures, jitter);
+            warn!(object = %key, reason = error.metric_label(), %error, retry_in = ?delay, "reconcile failed");
+            Action::requeue(delay)
+        }
+    }
+}

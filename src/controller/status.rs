@@ -1,0 +1,262 @@
+//! Status: computed only from what was applied and observed, written only
+//! when it changed, with an Event for every condition that changed.
+
+use super::error::Error;
+use super::validate::Invalid;
+use crate::api::conditions::{self, DEGRADED, PROGRESSING, READY, condition};
+use crate::api::{Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
+use crate::build::Instance;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+
+/// Field manager of status writes, apart from the children's.
+const STATUS_MANAGER: &str = "servicedb-status";
+
+/// What the reconcile found, for the status.
+pub enum Outcome<'a> {
+    /// The spec cannot be acted on; no child was touched.
+    Invalid(&'a Invalid),
+    /// Every child is applied; the StatefulSet as the API server has it.
+    Applied(&'a StatefulSet),
+    /// The API server refused a child: a bounded reason and its message.
+    Rejected { reason: &'static str, message: String },
+}
+
+/// Whether the single instance pod is ready on the current revision, and why not.
+fn instance_readiness(sts: &StatefulSet) -> Result<(), String> {
+    let status = sts.status.clone().unwrap_or_default();
+    let generation_seen = status.observed_generation >= sts.metadata.generation;
+    let ready = status.ready_replicas.unwrap_or(0);
+    let want = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let rolled_out = status.update_revision.is_none() || status.current_revision == status.update_revision;
+    if generation_seen && ready >= want && rolled_out {
+        Ok(())
+    } else if !rolled_out || !generation_seen {
+        Err(format!("rolling out StatefulSet {}: {ready}/{want} pods ready", sts.name_any()))
+    } else {
+        Err(format!("waiting for pod {}-0 to be ready: {ready}/{want} pods ready", sts.name_any()))
+    }
+}
+
+/// The status for an outcome. `old` supplies what a failure does not change
+/// (the endpoint of an existing instance) and whether the instance was ready.
+pub fn compute(
+    sdb: &ServiceDatabase,
+    instance: &Instance<'_>,
+    outcome: &Outcome<'_>,
+    now: Time,
+) -> ServiceDatabaseStatus {
+    let old = sdb.status.clone().unwrap_or_default();
+    let generation = sdb.metadata.generation;
+    let was_ready = conditions::is_true(&old.conditions, READY);
+    let c = |t: &str, s: bool, r: &str, m: &str| condition(t, s, r, m, generation);
+    let (phase, new) = match outcome {
+        Outcome::Invalid(invalid) => (
+            Phase::Invalid,
+            vec![
+                c(READY, false, "InvalidSpec", &format!("{}: {}", invalid.reason, invalid.message)),
+                c(PROGRESSING, false, "InvalidSpec", "waiting for the spec to be fixed"),
+                c(DEGRADED, false, "InvalidSpec", "no child was changed"),
+            ],
+        ),
+        Outcome::Rejected { reason, message } => (
+            Phase::Degraded,
+            vec![
+                c(
+                    READY,
+                    was_ready,
+                    if was_ready { "Available" } else { "NotReady" },
+                    "the last change could not be applied",
+                ),
+                c(PROGRESSING, false, reason, message),
+                c(DEGRADED, true, reason, message),
+            ],
+        ),
+        Outcome::Applied(sts) => match instance_readiness(sts) {
+            Ok(()) => (
+                Phase::Ready,
+                vec![
+                    c(READY, true, "Available", "the database accepts connections from its service"),
+                    c(PROGRESSING, false, "Available", "every child is up to date"),
+                    c(DEGRADED, false, "AsExpected", "no fault observed"),
+                ],
+            ),
+            Err(waiting) if was_ready => (
+                Phase::Degraded,
+                vec![
+                    c(READY, false, "InstanceNotReady", &waiting),
+                    c(PROGRESSING, true, "Recovering", &waiting),
+                    c(DEGRADED, true, "InstanceNotReady", &waiting),
+                ],
+            ),
+            Err(waiting) => (
+                Phase::Provisioning,
+                vec![
+                    c(READY, false, "Provisioning", &waiting),
+                    c(PROGRESSING, true, "Provisioning", &waiting),
+                    c(DEGRADED, false, "AsExpected", "no fault observed"),
+                ],
+            ),
+        },
+    };
+    let provisioned = matches!(outcome, Outcome::Applied(_));
+    ServiceDatabaseStatus {
+        conditions: conditions::with_transition_times(&old.conditions, new, now),
+        observed_generation: generation,
+        phase: Some(phase),
+        endpoint: if provisioned {
+            Some(Endpoint { host: instance.host(), port: instance.engine.port().0 })
+        } else {
+            old.endpoint
+        },
+        credentials_secret: if provisioned { Some(instance.credentials_secret_name()) } else { old.credentials_secret },
+    }
+}
+
+/// Conditions whose status or reason changed, for Events.
+fn changed<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'a Condition> {
+    new.iter()
+        .filter(|n| conditions::find(old, &n.type_).is_none_or(|o| o.status != n.status || o.reason != n.reason))
+        .filter(|n| n.type_ != PROGRESSING)
+        .collect()
+}
+
+#[derive(Serialize, Debug)]
+struct StatusPatch<'a> {
+    status: &'a ServiceDatabaseStatus,
+}
+
+/// Writes the status if it differs from the live one and records an Event
+/// per changed condition. Returns whether anything was written.
+pub async fn publish(
+    client: &Client,
+    recorder: &Recorder,
+    sdb: &ServiceDatabase,
+    status: ServiceDatabaseStatus,
+) -> Result<bool, Error> {
+    let old = sdb.status.clone().unwrap_or_default();
+    if old == status {
+        return Ok(false);
+    }
+    let api: Api<ServiceDatabase> = Api::namespaced(client.clone(), &sdb.namespace().unwrap_or_default());
+    let name = sdb.name_any();
+    api.patch_status(&name, &PatchParams::apply(STATUS_MANAGER), &Patch::Merge(&StatusPatch { status: &status }))
+        .await
+        .map_err(Error::kube("patch status of", format!("ServiceDatabase {name}")))?;
+    let reference = sdb.object_ref(&());
+    for c in changed(&old.conditions, &status.conditions) {
+        let warning = (c.type_ == DEGRADED && c.status == "True") || c.reason == "InvalidSpec";
+        let event = Event {
+            type_: if warning { EventType::Warning } else { EventType::Normal },
+            reason: c.reason.clone(),
+            note: Some(format!("{} is {}: {}", c.type_, c.status, c.message)),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        // An Event is a courtesy: failing to record one must not fail the reconcile.
+        if let Err(e) = recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %e, "could not record an Event");
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::StatefulSetStatus;
+
+    fn sdb() -> ServiceDatabase {
+        let mut s: ServiceDatabase = serde_yaml::from_str(
+            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1, generation: 3}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
+        )
+        .unwrap();
+        s.status = None;
+        s
+    }
+
+    fn sts(ready: i32) -> StatefulSet {
+        let mut sts = StatefulSet::default();
+        sts.metadata.name = Some("orders-db".into());
+        sts.metadata.generation = Some(2);
+        sts.spec = Some(Default::default());
+        sts.spec.as_mut().unwrap().replicas = Some(1);
+        sts.status = Some(StatefulSetStatus {
+            observed_generation: Some(2),
+            ready_replicas: Some(ready),
+            current_revision: Some("r1".into()),
+            update_revision: Some("r1".into()),
+            ..Default::default()
+        });
+        sts
+    }
+
+    fn now() -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap())
+    }
+
+    fn get<'a>(s: &'a ServiceDatabaseStatus, t: &str) -> &'a Condition {
+        conditions::find(&s.conditions, t).unwrap()
+    }
+
+    #[test]
+    fn a_ready_pod_makes_the_database_ready_with_its_endpoint() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let s = compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now());
+        assert_eq!(s.phase, Some(Phase::Ready));
+        assert_eq!(get(&s, READY).status, "True");
+        assert_eq!(get(&s, READY).observed_generation, Some(3));
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(s.endpoint, Some(Endpoint { host: "orders-db.shop.svc".into(), port: 5432 }));
+        assert_eq!(s.credentials_secret.as_deref(), Some("orders-db-credentials"));
+    }
+
+    #[test]
+    fn a_pod_not_ready_yet_is_provisioning_and_later_degraded() {
+        let mut sdb = sdb();
+        let template = sdb.clone();
+        let instance = Instance::new(&template, "op").unwrap();
+        let s = compute(&sdb, &instance, &Outcome::Applied(&sts(0)), now());
+        assert_eq!(s.phase, Some(Phase::Provisioning));
+        assert_eq!(get(&s, READY).reason, "Provisioning");
+        assert_eq!(get(&s, READY).message, "waiting for pod orders-db-0 to be ready: 0/1 pods ready");
+        assert_eq!(get(&s, DEGRADED).status, "False");
+
+        sdb.status = Some(compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now()));
+        let s = compute(&sdb, &instance, &Outcome::Applied(&sts(0)), now());
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        assert_eq!(get(&s, DEGRADED).status, "True");
+    }
+
+    #[test]
+    fn an_invalid_spec_says_why_and_keeps_a_previous_endpoint() {
+        let mut sdb = sdb();
+        let template = sdb.clone();
+        let instance = Instance::new(&template, "op").unwrap();
+        sdb.status = Some(compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now()));
+        let invalid = Invalid { reason: "UnsupportedVersion", message: "use 16".into(), recheck: None };
+        let s = compute(&sdb, &instance, &Outcome::Invalid(&invalid), now());
+        assert_eq!(s.phase, Some(Phase::Invalid));
+        assert_eq!(get(&s, READY).reason, "InvalidSpec");
+        assert_eq!(get(&s, READY).message, "UnsupportedVersion: use 16");
+        assert!(s.endpoint.is_some());
+    }
+
+    #[test]
+    fn an_unchanged_outcome_yields_an_identical_status_and_no_event() {
+        let mut sdb = sdb();
+        let template = sdb.clone();
+        let instance = Instance::new(&template, "op").unwrap();
+        let first = compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now());
+        sdb.status = Some(first.clone());
+        let later = Time(k8s_openapi::jiff::Timestamp::from_second(1_900_000_000).unwrap());
+        let second = compute(&sdb, &instance, &Outcome::Applied(&sts(1)), later);
+        assert_eq!(first, second, "a resync must not write");
+        assert!(changed(&first.conditions, &second.conditions).is_empty());
+    }
+}

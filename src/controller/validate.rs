@@ -1,0 +1,183 @@
+//! Semantic checks the API server's schema and CEL rules cannot make.
+//! An invalid spec touches no child; the reason and message go to status
+//! and an Event.
+
+use super::error::Error;
+use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, quantity};
+use crate::engine;
+use k8s_openapi::api::storage::v1::StorageClass;
+use kube::{Api, Client, ResourceExt};
+use std::time::Duration;
+
+/// What is wrong with a spec, for `Ready=False, reason=InvalidSpec`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    /// A CamelCase word, bounded: also the Event reason.
+    pub reason: &'static str,
+    /// What was wrong and what to do, for humans.
+    pub message: String,
+    /// When to look again. `None`: only when the object changes. References
+    /// to objects the operator does not watch are checked again later.
+    pub recheck: Option<Duration>,
+}
+
+impl Invalid {
+    fn spec(reason: &'static str, message: String) -> Self {
+        Self { reason, message, recheck: None }
+    }
+}
+
+/// What validation resolved for the build step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Valid {
+    pub image: String,
+}
+
+fn is_label_name(s: &str) -> bool {
+    let (prefix, name) = s.rsplit_once('/').map_or((None, s), |(p, n)| (Some(p), n));
+    prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(is_dns_label))
+        && is_label_value(name)
+        && !name.is_empty()
+}
+
+fn is_label_value(s: &str) -> bool {
+    let inner_ok = s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    let ends_ok = s.bytes().next().is_none_or(|b| b.is_ascii_alphanumeric())
+        && s.bytes().last().is_none_or(|b| b.is_ascii_alphanumeric());
+    s.len() <= 63 && inner_ok && ends_ok
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Checks of the spec alone; the same rules as the CRD's CEL, again in code,
+/// plus the engine's version matrix and label syntax.
+pub fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
+    let name = sdb.name_any();
+    let name_ok =
+        name.len() <= MAX_NAME_LENGTH && is_dns_label(&name) && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !name_ok {
+        return Err(Invalid::spec(
+            "InvalidName",
+            format!(
+                "name {name:?} must be at most {MAX_NAME_LENGTH} lower-case letters, digits and '-', starting with a letter"
+            ),
+        ));
+    }
+    if RESERVED_NAMES.contains(&name.as_str()) {
+        return Err(Invalid::spec(
+            "InvalidName",
+            format!("name {name:?} is reserved by the database engines; choose another"),
+        ));
+    }
+    let spec = &sdb.spec;
+    let engine = engine::for_kind(spec.engine);
+    let Some(image) = engine.image(&spec.version) else {
+        return Err(Invalid::spec(
+            "UnsupportedVersion",
+            format!(
+                "{} version {:?} is not supported; use one of: {}",
+                spec.engine.as_str(),
+                spec.version,
+                engine.supported_versions().join(", ")
+            ),
+        ));
+    };
+    if !quantity::parse(&spec.storage.size).is_some_and(|bytes| bytes >= 1.0) {
+        return Err(Invalid::spec(
+            "InvalidStorageSize",
+            format!("storage.size {:?} must be a positive quantity such as 10Gi", spec.storage.size),
+        ));
+    }
+    if !is_dns_label(&spec.service.name) {
+        return Err(Invalid::spec(
+            "InvalidService",
+            format!("service.name {:?} must be a DNS label", spec.service.name),
+        ));
+    }
+    for (key, value) in spec.service.pod_selector() {
+        if !is_label_name(&key) || !is_label_value(&value) {
+            return Err(Invalid::spec(
+                "InvalidService",
+                format!(
+                    "service.selector {key}={value} is not a valid label; keys are [prefix/]name, values at most 63 of [A-Za-z0-9-_.]"
+                ),
+            ));
+        }
+    }
+    Ok(Valid { image })
+}
+
+/// How long to wait before checking a missing reference again.
+const RECHECK_REFERENCES: Duration = Duration::from_secs(120);
+
+/// Checks of references to objects the operator does not watch.
+pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result<(), Invalid>, Error> {
+    if let Some(class) = &sdb.spec.storage.storage_class_name {
+        let classes: Api<StorageClass> = Api::all(client.clone());
+        let found = classes.get_opt(class).await.map_err(Error::kube("get", format!("StorageClass {class}")))?;
+        if found.is_none() {
+            return Ok(Err(Invalid {
+                reason: "StorageClassNotFound",
+                message: format!(
+                    "storage.storageClassName {class:?} does not exist; create it or omit the field to use the default class"
+                ),
+                recheck: Some(RECHECK_REFERENCES),
+            }));
+        }
+    }
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sdb(yaml_spec: &str, name: &str) -> ServiceDatabase {
+        let mut sdb: ServiceDatabase = serde_yaml::from_str(&format!(
+            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{yaml_spec}"
+        ))
+        .unwrap();
+        sdb.metadata.uid = Some("u".into());
+        sdb
+    }
+
+    const GOOD: &str = "  engine: postgres\n  version: '16'\n  service: {name: orders}\n  storage: {size: 1Gi}\n";
+
+    #[test]
+    fn a_good_spec_resolves_the_image() {
+        assert_eq!(spec(&sdb(GOOD, "orders")).unwrap().image, "docker.io/library/postgres:16");
+    }
+
+    #[test]
+    fn an_unsupported_version_says_which_are_supported() {
+        let err = spec(&sdb(&GOOD.replace("'16'", "'9'"), "orders")).unwrap_err();
+        assert_eq!(err.reason, "UnsupportedVersion");
+        assert_eq!(err.message, "postgres version \"9\" is not supported; use one of: 15, 16, 17, 18");
+        assert_eq!(err.recheck, None, "waits for a change, no requeue loop");
+    }
+
+    #[test]
+    fn names_are_checked_again_in_code() {
+        assert_eq!(spec(&sdb(GOOD, "postgres")).unwrap_err().reason, "InvalidName");
+        assert_eq!(spec(&sdb(GOOD, &"a".repeat(41))).unwrap_err().reason, "InvalidName");
+        assert_eq!(spec(&sdb(GOOD, "9lives")).unwrap_err().reason, "InvalidName");
+        assert!(spec(&sdb(GOOD, &"a".repeat(40))).is_ok());
+    }
+
+    #[test]
+    fn sizes_and_selectors_are_checked() {
+        assert_eq!(spec(&sdb(&GOOD.replace("1Gi", "0"), "o")).unwrap_err().reason, "InvalidStorageSize");
+        assert_eq!(spec(&sdb(&GOOD.replace("1Gi", "lots"), "o")).unwrap_err().reason, "InvalidStorageSize");
+        let bad_selector = GOOD.replace("{name: orders}", "{name: orders, selector: {'bad key!': x}}");
+        assert_eq!(spec(&sdb(&bad_selector, "o")).unwrap_err().reason, "InvalidService");
+        let good_selector =
+            GOOD.replace("{name: orders}", "{name: orders, selector: {'example.com/tier': back-end_1.0}}");
+        assert!(spec(&sdb(&good_selector, "o")).is_ok());
+    }
+}

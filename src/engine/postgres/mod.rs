@@ -1,0 +1,164 @@
+//! PostgreSQL: the official `postgres` image, SCRAM-SHA-256 everywhere.
+
+mod scram;
+
+pub use scram::scram_sha256_verifier;
+
+use super::{Connection, Engine, InitScripts, SecretNames};
+use crate::build::env::{env_from_secret, env_value};
+use k8s_openapi::api::core::v1::{EnvVar, ExecAction, Probe};
+use std::collections::BTreeMap;
+
+pub struct Postgres;
+
+const PORT: u16 = 5432;
+const DATA_MOUNT: &str = "/var/lib/postgresql/data";
+/// Admin Secret key of the app login's SCRAM verifier, read by the init script.
+pub const APP_SCRAM_KEY: &str = "app-password-scram";
+/// Creates the service's login (from a SCRAM verifier) and its database.
+const CREATE_APP_LOGIN: &str = include_str!("create-app-login.sh");
+
+impl Postgres {
+    fn pg_isready() -> Option<ExecAction> {
+        Some(ExecAction {
+            command: Some(["pg_isready", "--host=127.0.0.1", "--port=5432", "--timeout=3"].map(String::from).to_vec()),
+        })
+    }
+}
+
+impl Engine for Postgres {
+    fn supported_versions(&self) -> &'static [&'static str] {
+        &["15", "16", "17", "18"]
+    }
+
+    fn image(&self, version: &str) -> Option<String> {
+        self.supported_versions().contains(&version).then(|| format!("docker.io/library/postgres:{version}"))
+    }
+
+    fn port(&self) -> (u16, &'static str) {
+        (PORT, "postgres")
+    }
+
+    fn admin_username(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn run_as_user(&self) -> i64 {
+        999 // the `postgres` user of the Debian-based official image
+    }
+
+    fn data_mount_path(&self) -> &'static str {
+        DATA_MOUNT
+    }
+
+    fn scratch_dirs(&self) -> &'static [&'static str] {
+        &["/var/run/postgresql", "/tmp"]
+    }
+
+    fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar> {
+        vec![
+            env_from_secret("POSTGRES_USER", secrets.admin, "username"),
+            env_from_secret("POSTGRES_PASSWORD", secrets.admin, "password"),
+            // A subdirectory, so that a volume's lost+found does not upset initdb.
+            env_value("PGDATA", &format!("{DATA_MOUNT}/pgdata")),
+            env_value("POSTGRES_HOST_AUTH_METHOD", "scram-sha-256"),
+            env_value("POSTGRES_INITDB_ARGS", "--auth-host=scram-sha-256"),
+            env_from_secret("SERVICEDB_APP_USERNAME", secrets.credentials, "username"),
+            env_from_secret("SERVICEDB_APP_DATABASE", secrets.credentials, "database"),
+            env_from_secret("SERVICEDB_APP_PASSWORD_SCRAM", secrets.admin, APP_SCRAM_KEY),
+        ]
+    }
+
+    fn readiness_probe(&self) -> Probe {
+        Probe {
+            exec: Self::pg_isready(),
+            period_seconds: Some(5),
+            timeout_seconds: Some(5),
+            failure_threshold: Some(3),
+            ..Probe::default()
+        }
+    }
+
+    fn liveness_probe(&self) -> Probe {
+        Probe {
+            exec: Self::pg_isready(),
+            period_seconds: Some(10),
+            timeout_seconds: Some(5),
+            failure_threshold: Some(6),
+            ..Probe::default()
+        }
+    }
+
+    fn startup_probe(&self) -> Probe {
+        // initdb and the first start may take minutes on slow volumes.
+        Probe {
+            exec: Self::pg_isready(),
+            period_seconds: Some(5),
+            timeout_seconds: Some(5),
+            failure_threshold: Some(120),
+            ..Probe::default()
+        }
+    }
+
+    fn init_scripts(&self) -> Option<InitScripts> {
+        Some(InitScripts {
+            mount_path: "/docker-entrypoint-initdb.d",
+            files: BTreeMap::from([("10-create-app-login.sh".to_string(), CREATE_APP_LOGIN.to_string())]),
+        })
+    }
+
+    fn derived_admin_keys(&self, app_password: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(APP_SCRAM_KEY.to_string(), scram_sha256_verifier(app_password))])
+    }
+
+    fn derived_admin_key_names(&self) -> &'static [&'static str] {
+        &[APP_SCRAM_KEY]
+    }
+
+    fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String> {
+        let Connection { host, port, username, password, database } = c;
+        BTreeMap::from([
+            ("uri", format!("postgresql://{username}:{password}@{host}:{port}/{database}")),
+            ("jdbc-uri", format!("jdbc:postgresql://{host}:{port}/{database}?user={username}&password={password}")),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_supported_versions_have_an_image() {
+        assert_eq!(Postgres.image("16").as_deref(), Some("docker.io/library/postgres:16"));
+        assert_eq!(Postgres.image("9.6"), None);
+        assert_eq!(Postgres.image("16; rm -rf /"), None);
+    }
+
+    #[test]
+    fn env_never_carries_a_secret_value() {
+        let env = Postgres.env(SecretNames { admin: "a-db-admin", credentials: "a-db-credentials" });
+        for var in &env {
+            let secret_like = var.name.contains("PASSWORD") || var.name.contains("SCRAM");
+            if secret_like {
+                assert!(var.value.is_none(), "{} must come from a Secret", var.name);
+                assert!(var.value_from.is_some());
+            }
+        }
+        let names: Vec<_> = env.iter().map(|v| v.name.as_str()).collect();
+        assert!(names.contains(&"POSTGRES_PASSWORD") && names.contains(&"SERVICEDB_APP_PASSWORD_SCRAM"));
+    }
+
+    #[test]
+    fn connection_uris_carry_every_part() {
+        let uris = Postgres.connection_uris(&Connection {
+            host: "orders-db.shop.svc",
+            port: 5432,
+            username: "orders",
+            password: "pw",
+            database: "orders",
+        });
+        assert_eq!(uris["uri"], "postgresql://orders:pw@orders-db.shop.svc:5432/orders");
+        assert_eq!(uris["jdbc-uri"], "jdbc:postgresql://orders-db.shop.svc:5432/orders?user=orders&password=pw");
+    }
+}

@@ -1,0 +1,7 @@
+//! servicedb: a Kubernetes operator for the database-per-service pattern.
+
+pub mod api;
+pub mod build;
+pub mod controller;
+pub mod engine;
+pub mod telemetry;

@@ -1,0 +1,81 @@
+//! The checked-in CRDs match the code, and the CRD's CEL rules accept and
+//! refuse what they should (evaluated by kube's CEL interpreter, the same
+//! rules the API server enforces).
+
+use servicedb::api::{ServiceDatabase, crds_yaml};
+
+#[test]
+fn crds_directory_matches_servicedb_crd() {
+    let generated = crds_yaml().unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev_servicedatabases.yaml");
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        generated == checked_in,
+        "crds/ drifted from the code: run `make crds` (servicedb crd > {path}) and commit the result"
+    );
+}
+
+fn sdb(name: &str, spec: &str) -> ServiceDatabase {
+    serde_yaml::from_str(&format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: shop}}\nspec: {spec}"
+    ))
+    .unwrap()
+}
+
+const SPEC: &str = "{engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}";
+
+fn messages(result: Result<(), kube::core::cel::ValidationErrors>) -> String {
+    match result {
+        Ok(()) => String::new(),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+#[test]
+fn a_well_formed_object_passes_every_rule() {
+    assert_eq!(messages(sdb("orders", SPEC).validate_cel()), "");
+}
+
+#[test]
+fn names_must_be_short_dns_labels_and_not_reserved() {
+    assert!(messages(sdb("postgres", SPEC).validate_cel()).contains("reserved"));
+    assert!(messages(sdb(&"a".repeat(41), SPEC).validate_cel()).contains("at most 40 characters"));
+    assert!(messages(sdb("orders.v2", SPEC).validate_cel()).contains("at most 40 characters"));
+}
+
+#[test]
+fn sizes_must_be_positive_quantities() {
+    let bad = sdb("orders", &SPEC.replace("1Gi", "lots"));
+    assert!(messages(bad.validate_cel()).contains("positive quantity"));
+    let zero = sdb("orders", &SPEC.replace("1Gi", "0"));
+    assert!(messages(zero.validate_cel()).contains("positive quantity"));
+}
+
+#[test]
+fn version_must_look_like_a_version() {
+    let bad = sdb("orders", &SPEC.replace("'16'", "'latest'"));
+    assert!(messages(bad.validate_cel()).contains("version must be a number"));
+}
+
+#[test]
+fn engine_and_version_are_immutable() {
+    let old = sdb("orders", SPEC);
+    let new = sdb("orders", &SPEC.replace("'16'", "'17'"));
+    assert!(messages(new.validate_cel_update(&old)).contains("version is immutable"));
+}
+
+#[test]
+fn storage_grows_but_never_shrinks() {
+    let old = sdb("orders", SPEC);
+    let bigger = sdb("orders", &SPEC.replace("1Gi", "2Gi"));
+    let smaller = sdb("orders", &SPEC.replace("1Gi", "512Mi"));
+    assert_eq!(messages(bigger.validate_cel_update(&old)), "");
+    assert!(messages(smaller.validate_cel_update(&old)).contains("never shrink"));
+}
+
+#[test]
+fn storage_class_is_immutable() {
+    let old = sdb("orders", SPEC);
+    let new = sdb("orders", &SPEC.replace("size: 1Gi", "size: 1Gi, storageClassName: fast"));
+    assert!(messages(new.validate_cel_update(&old)).contains("storageClassName is immutable"));
+}
