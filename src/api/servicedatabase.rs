@@ -190,5 +190,5 @@ pub enum Phase {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Endpoint {
     pub host: String,
-    pub port: u16,
+    pub port: i32,
 }

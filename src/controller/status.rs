@@ -109,7 +109,7 @@ pub fn compute(
         observed_generation: generation,
         phase: Some(phase),
         endpoint: if provisioned {
-            Some(Endpoint { host: instance.host(), port: instance.engine.port().0 })
+            Some(Endpoint { host: instance.host(), port: i32::from(instance.engine.port().0) })
         } else {
             old.endpoint
         },

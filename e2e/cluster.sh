@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on 127.0.0.1, without Docker: etcd,
+# kube-apiserver (RBAC, PodSecurity admission, audit log), controller-manager,
+# scheduler, kwok playing the nodes and their pods, and a tiny PV provisioner.
+#
+#   e2e/cluster.sh up       build the tools once (cached), start, wait until ready
+#   e2e/cluster.sh down     stop exactly the processes `up` started, wipe etcd
+#   e2e/cluster.sh status   what runs, and whether the API server is ready
+#   e2e/cluster.sh env      print the exports (eval "$(e2e/cluster.sh env)")
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${SERVICEDB_CACHE:-$HOME/.cache/servicedb-e2e}
+BIN=$CACHE/bin
+STATE=${SERVICEDB_CLUSTER_DIR:-$CACHE/cluster}
+PKI=$STATE/pki
+LOGS=$STATE/logs
+PIDS=$STATE/pids
+KUBECONFIG_FILE=$STATE/admin.kubeconfig
+ETCD_PORT=${ETCD_PORT:-12379}
+ETCD_PEER_PORT=${ETCD_PEER_PORT:-12380}
+API_PORT=${API_PORT:-16443}
+KCM_PORT=${KCM_PORT:-20257}
+SCHED_PORT=${SCHED_PORT:-20259}
+NODES=${KWOK_NODES:-2}
+# Components run as children of `up`; give every wait an upper bound.
+READY_TIMEOUT=${READY_TIMEOUT:-120}
+
+say() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { say "ERROR: $*"; say "component logs: $LOGS"; exit 1; }
+kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+running() { [ -f "$PIDS/$1" ] && kill -0 "$(cat "$PIDS/$1")" 2>/dev/null; }
+
+start() { # name command...
+  local name=$1; shift
+  if running "$name"; then return; fi
+  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! >"$PIDS/$name"
+}
+
+wait_for() { # description command...
+  local what=$1; shift
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "$what not ready after ${READY_TIMEOUT}s"
+    sleep 0.5
+  done
+  say "$what ready"
+}
+
+certificates() {
+  [ -f "$PKI/admin.crt" ] && return
+  say "creating a CA, serving and client certificates in $PKI"
+  mkdir -p "$PKI"; cd "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=servicedb-e2e-ca" 2>/dev/null
+  cat > server.ext <<EXT
+basicConstraints=CA:FALSE
+keyUsage=digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+EXT
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > client.ext
+  openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
+  openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 3650 -extfile server.ext 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/CN=e2e-admin/O=system:masters" 2>/dev/null
+  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 3650 -extfile client.ext 2>/dev/null
+  openssl genrsa -out sa.key 2048 2>/dev/null
+  openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  cd - >/dev/null
+}
+
+kubeconfig() {
+  "$BIN/kubectl" config set-cluster e2e --server="https://127.0.0.1:$API_PORT" \
+    --certificate-authority="$PKI/ca.crt" --embed-certs --kubeconfig "$KUBECONFIG_FILE" >/dev/null
+  "$BIN/kubectl" config set-credentials e2e-admin --client-certificate="$PKI/admin.crt" \
+    --client-key="$PKI/admin.key" --embed-certs --kubeconfig "$KUBECONFIG_FILE" >/dev/null
+  "$BIN/kubectl" config set-context e2e --cluster=e2e --user=e2e-admin --kubeconfig "$KUBECONFIG_FILE" >/dev/null
+  "$BIN/kubectl" config use-context e2e --kubeconfig "$KUBECONFIG_FILE" >/dev/null
+}
+
+audit_policy() {
+  # Every request at Metadata level: who did what to which object. The e2e
+  # suite counts the operator's write requests from this log.
+  cat > "$STATE/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    verbs: [get, list, watch]
+    users: [e2e-admin, "system:kube-scheduler", "system:kube-controller-manager"]
+  - level: Metadata
+POLICY
+}
+
+node_manifest() { # index
+  cat <<NODE
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-$1
+  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
+  labels: {kubernetes.io/hostname: kwok-node-$1, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
+spec: {}
+status:
+  allocatable: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 500Gi}
+  capacity: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 500Gi}
+  nodeInfo: {kubeletVersion: fake, architecture: amd64, operatingSystem: linux}
+NODE
+}
+
+storage_class() {
+  kc apply -f - >/dev/null <<'SC'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: e2e.servicedb.dev/local
+volumeBindingMode: WaitForFirstConsumer
+allowVolumeExpansion: true
+reclaimPolicy: Delete
+SC
+}
+
+cmd_up() {
+  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/kwok" ] || "$HERE/tools.sh" kubernetes etcd kwok helm netpolicy
+  command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
+  mkdir -p "$STATE" "$LOGS" "$PIDS"
+  certificates; audit_policy; kubeconfig
+  say "logs: $LOGS"
+
+  start etcd "$BIN/etcd" --name e2e --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "e2e=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" \
+    --quota-backend-bytes 4294967296 --unsafe-no-fsync
+  wait_for etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+
+  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address 127.0.0.1 \
+    --endpoint-reconciler-type none --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction,PodSecurity --allow-privileged=false \
+    --audit-policy-file "$STATE/audit-policy.yaml" --audit-log-path "$LOGS/audit.log" --audit-log-maxsize 200 \
+    --profiling=false
+  wait_for kube-apiserver kc get --raw /readyz
+
+  start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$KUBECONFIG_FILE" \
+    --authentication-kubeconfig "$KUBECONFIG_FILE" --authorization-kubeconfig "$KUBECONFIG_FILE" \
+    --leader-elect=false --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --use-service-account-credentials=false --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
+    --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route' \
+    --node-monitor-grace-period 1h
+  wait_for kube-controller-manager curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
+
+  start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$KUBECONFIG_FILE" \
+    --authentication-kubeconfig "$KUBECONFIG_FILE" --authorization-kubeconfig "$KUBECONFIG_FILE" \
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$SCHED_PORT"
+  wait_for kube-scheduler curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
+
+  start kwok "$BIN/kwok" --kubeconfig "$KUBECONFIG_FILE" --manage-all-nodes=false \
+    --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.1/16 \
+    --node-ip 127.0.0.1 --server-address 127.0.0.1:0
+  for i in $(seq 0 $((NODES - 1))); do node_manifest "$i" | kc apply -f - >/dev/null; done
+  wait_for "kwok nodes" bash -c "[ \"\$('$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get nodes -o jsonpath='{.items[*].status.conditions[?(@.type==\"Ready\")].status}' | tr ' ' '\n' | grep -c True)\" -ge $NODES ]"
+
+  storage_class
+  start pv-provisioner "$HERE/pv-provisioner.sh" "$KUBECONFIG_FILE" "$PIDS/kube-apiserver"
+  wait_for "default ServiceAccount" kc -n default get serviceaccount default
+  say "up: $("$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" version 2>/dev/null | grep Server)"
+  say "use it with: eval \"\$($0 env)\""
+}
+
+cmd_down() {
+  local order="pv-provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd"
+  for name in $order; do
+    [ -f "$PIDS/$name" ] || continue
+    local pid; pid=$(cat "$PIDS/$name")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+      kill -KILL -- "-$pid" 2>/dev/null || true
+      say "stopped $name ($pid)"
+    fi
+    rm -f "$PIDS/$name"
+  done
+  rm -rf "$STATE/etcd" "$STATE/volumes"
+}
+
+cmd_status() {
+  local all=0
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-provisioner; do
+    if running "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; all=1; fi
+  done
+  if kc get --raw /readyz >/dev/null 2>&1; then echo "api server: ready"; else echo "api server: not ready"; all=1; fi
+  echo "logs: $LOGS"
+  return $all
+}
+
+cmd_env() {
+  echo "export KUBECONFIG=$KUBECONFIG_FILE"
+  echo "export PATH=$BIN:\$PATH"
+  echo "export SERVICEDB_E2E_LOGS=$LOGS"
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,186 @@
+//! Engine tier: the PostgreSQL init script and SCRAM verifiers, run against a
+//! real PostgreSQL server started on a loopback port (Debian's postgresql
+//! package; `make test` installs it). The server runs with
+//! `log_statement=all`, so the test also sees what reached its log.
+
+use servicedb::engine::{Engine, Postgres, generate_password};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn pg_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries are missing: run `make deps` (apt-get install postgresql)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop().expect("no /usr/lib/postgresql/<version>/bin/postgres: run `make deps`")
+}
+
+/// PostgreSQL refuses to run as root; as root, run its tools as `postgres`.
+fn as_server_user(program: &Path) -> Command {
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn ok(output: std::io::Result<Output>, what: &str) -> Output {
+    let output = output.unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(output.status.success(), "{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+struct Server {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let bin = pg_bin();
+        let dir = tempfile::Builder::new().prefix("servicedb-pg-").tempdir().unwrap();
+        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+        if root {
+            ok(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).output(), "chown");
+        }
+        let data = dir.path().join("data");
+        ok(
+            as_server_user(&bin.join("initdb"))
+                .args(["--username=postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-D"])
+                .arg(&data)
+                .output(),
+            "initdb",
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c log_statement=all",
+            dir.path().display()
+        );
+        ok(
+            as_server_user(&bin.join("pg_ctl"))
+                .args(["-w", "-t", "60", "-D"])
+                .arg(&data)
+                .args(["-l"])
+                .arg(dir.path().join("server.log"))
+                .args(["-o", &options, "start"])
+                .output(),
+            "pg_ctl start",
+        );
+        Server { bin, dir, port }
+    }
+
+    /// Runs the engine's init script the way the official image does.
+    fn run_init_script(&self, username: &str, database: &str, verifier: &str) -> Output {
+        let scripts = Postgres.init_scripts().unwrap();
+        let script = scripts.files.values().next().unwrap();
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("PATH", format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default()))
+            .env("PGHOST", self.dir.path())
+            .env("PGPORT", self.port.to_string())
+            .env("POSTGRES_USER", "postgres")
+            .env("SERVICEDB_APP_USERNAME", username)
+            .env("SERVICEDB_APP_DATABASE", database)
+            .env("SERVICEDB_APP_PASSWORD_SCRAM", verifier)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs SQL over TCP with a password, as a client in another pod would.
+    fn sql_as(&self, user: &str, password: &str, database: &str, sql: &str) -> Output {
+        Command::new(self.bin.join("psql"))
+            .args(["--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-tA", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", user, "-d", database, "-c", sql])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output()
+            .unwrap()
+    }
+
+    fn admin_sql(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-tA", "-p", &self.port.to_string(), "-U", "postgres"])
+            .arg("-h")
+            .arg(self.dir.path())
+            .args(["-d", "postgres", "-c", sql])
+            .output();
+        String::from_utf8(ok(out, sql).stdout).unwrap().trim().to_string()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = as_server_user(&self.bin.join("pg_ctl"))
+            .args(["-D"])
+            .arg(self.dir.path().join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn provision(server: &Server, name: &str) -> String {
+    let password = generate_password().unwrap();
+    let keys = Postgres.derived_admin_keys(&password);
+    let out = server.run_init_script(name, name, &keys["app-password-scram"]);
+    assert!(out.status.success(), "init script: {}", String::from_utf8_lossy(&out.stderr));
+    password
+}
+
+#[test]
+fn the_service_login_works_is_unprivileged_and_isolated() {
+    let server = Server::start();
+    let orders = provision(&server, "orders");
+    let billing = provision(&server, "billing");
+
+    // The generated password, checked against the verifier, lets the service work.
+    let out = server.sql_as("orders", &orders, "orders", "CREATE TABLE t (k int); INSERT INTO t VALUES (42); SELECT k FROM t;");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().last(), Some("42"));
+
+    // A wrong password is refused.
+    let out = server.sql_as("orders", "not-the-password", "orders", "SELECT 1");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password authentication failed"));
+
+    // Another service's login cannot even connect to this database.
+    let out = server.sql_as("billing", &billing, "orders", "SELECT 1");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied for database"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The login is not privileged, and creating a role is refused.
+    assert_eq!(
+        server.admin_sql("SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = 'orders'"),
+        "f|f|f|f"
+    );
+    let out = server.sql_as("orders", &orders, "orders", "CREATE ROLE intruder");
+    assert!(!out.status.success());
+
+    // The server stored a SCRAM verifier and never saw the clear-text password.
+    assert!(server.admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'orders'").starts_with("SCRAM-SHA-256$4096:"));
+    let log = server.log();
+    assert!(log.contains("CREATE ROLE"), "log_statement=all must have logged the statement");
+    assert!(!log.contains(&orders) && !log.contains(&billing), "a password reached the server log");
+}
+
+#[test]
+fn hostile_names_stay_names() {
+    let server = Server::start();
+    let hostile = r#"x"; DROP ROLE postgres; --'"#;
+    let password = generate_password().unwrap();
+    let keys = Postgres.derived_admin_keys(&password);
+    let out = server.run_init_script(hostile, hostile, &keys["app-password-scram"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(server.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'"), "1");
+    assert_eq!(server.admin_sql(&format!("SELECT count(*) FROM pg_roles WHERE rolname = '{}'", hostile.replace('\'', "''"))), "1");
+}
