@@ -144,7 +144,12 @@ fn the_service_login_works_is_unprivileged_and_isolated() {
     let billing = provision(&server, "billing");
 
     // The generated password, checked against the verifier, lets the service work.
-    let out = server.sql_as("orders", &orders, "orders", "CREATE TABLE t (k int); INSERT INTO t VALUES (42); SELECT k FROM t;");
+    let out = server.sql_as(
+        "orders",
+        &orders,
+        "orders",
+        "CREATE TABLE t (k int); INSERT INTO t VALUES (42); SELECT k FROM t;",
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().last(), Some("42"));
 
@@ -156,18 +161,28 @@ fn the_service_login_works_is_unprivileged_and_isolated() {
     // Another service's login cannot even connect to this database.
     let out = server.sql_as("billing", &billing, "orders", "SELECT 1");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied for database"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("permission denied for database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The login is not privileged, and creating a role is refused.
     assert_eq!(
-        server.admin_sql("SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = 'orders'"),
+        server.admin_sql(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = 'orders'"
+        ),
         "f|f|f|f"
     );
     let out = server.sql_as("orders", &orders, "orders", "CREATE ROLE intruder");
     assert!(!out.status.success());
 
     // The server stored a SCRAM verifier and never saw the clear-text password.
-    assert!(server.admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'orders'").starts_with("SCRAM-SHA-256$4096:"));
+    assert!(
+        server
+            .admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'orders'")
+            .starts_with("SCRAM-SHA-256$4096:")
+    );
     let log = server.log();
     assert!(log.contains("CREATE ROLE"), "log_statement=all must have logged the statement");
     assert!(!log.contains(&orders) && !log.contains(&billing), "a password reached the server log");
@@ -182,5 +197,8 @@ fn hostile_names_stay_names() {
     let out = server.run_init_script(hostile, hostile, &keys["app-password-scram"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(server.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'"), "1");
-    assert_eq!(server.admin_sql(&format!("SELECT count(*) FROM pg_roles WHERE rolname = '{}'", hostile.replace('\'', "''"))), "1");
+    assert_eq!(
+        server.admin_sql(&format!("SELECT count(*) FROM pg_roles WHERE rolname = '{}'", hostile.replace('\'', "''"))),
+        "1"
+    );
 }

@@ -48,9 +48,9 @@ pub struct ServiceDatabaseSpec {
 
     /// Major version of the engine, e.g. "16" for PostgreSQL. Must be one the
     /// operator supports for the engine (reported in status when it is not).
-    /// Immutable: a major upgrade needs a dump and restore into a new instance.
+    /// Once the instance exists it keeps its version: a major upgrade needs a
+    /// dump and restore into a new instance.
     #[x_kube(validation = Rule::new("self.matches('^[0-9]+(\\\\.[0-9]+)?$')").message("version must be a number such as \"16\""))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("version is immutable; a major upgrade needs a new ServiceDatabase restored from a backup"))]
     #[schemars(length(min = 1, max = 8))]
     pub version: String,
 

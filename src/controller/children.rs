@@ -64,15 +64,29 @@ impl Applier<'_> {
     }
 }
 
+/// The live StatefulSet, if any.
+pub async fn live_statefulset(client: &Client, instance: &Instance<'_>) -> Result<Option<StatefulSet>, Error> {
+    get(&Api::namespaced(client.clone(), instance.namespace), &instance.instance_name()).await
+}
+
 /// The claim template size to build with: a StatefulSet's claim templates are
 /// immutable, so an existing one keeps its size and growth goes to the PVC.
-pub async fn claim_template_size(client: &Client, instance: &Instance<'_>) -> Result<String, Error> {
-    let api: Api<StatefulSet> = Api::namespaced(client.clone(), instance.namespace);
-    let live = get(&api, &instance.instance_name()).await?;
-    let size = live
-        .and_then(|sts| sts.spec?.volume_claim_templates?.into_iter().next()?.spec?.resources?.requests)
-        .and_then(|requests| requests.get("storage").map(|q| q.0.clone()));
-    Ok(size.unwrap_or_else(|| instance.spec.storage.size.clone()))
+pub fn claim_template_size(live: Option<&StatefulSet>, instance: &Instance<'_>) -> String {
+    live.and_then(|sts| {
+        sts.spec
+            .as_ref()?
+            .volume_claim_templates
+            .as_ref()?
+            .first()?
+            .spec
+            .as_ref()?
+            .resources
+            .as_ref()?
+            .requests
+            .as_ref()
+    })
+    .and_then(|requests| requests.get("storage").map(|q| q.0.clone()))
+    .unwrap_or_else(|| instance.spec.storage.size.clone())
 }
 
 /// Applies every child in order and deletes the ones no longer wanted.

@@ -6,7 +6,7 @@ use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
 use super::status::{self, Outcome};
-use super::validate::{self, Invalid, Valid};
+use super::validate::{self, Invalid};
 use crate::api::ServiceDatabase;
 use crate::build::{self, Instance};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -46,11 +46,15 @@ pub async fn reconcile(sdb: Arc<ServiceDatabase>, ctx: Arc<Context>) -> Result<A
 
 async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
     let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
-    let Valid { image } = match validate::spec(sdb) {
+    let valid = match validate::spec(sdb) {
         Ok(valid) => valid,
         Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
     };
-    if let Err(invalid) = validate::references(&ctx.client, sdb).await? {
+    let live_statefulset = children::live_statefulset(&ctx.client, &instance).await?;
+    let checks = validate::references(&ctx.client, sdb)
+        .await?
+        .and_then(|()| validate::against_live(live_statefulset.as_ref(), &valid));
+    if let Err(invalid) = checks {
         return report_invalid(sdb, &instance, ctx, invalid).await;
     }
     deletion::sync_finalizer(&ctx.client, sdb).await?;
@@ -59,8 +63,8 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
     };
 
-    let claim_size = children::claim_template_size(&ctx.client, &instance).await?;
-    let desired = build::desired(&instance, &passwords, image, &claim_size);
+    let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
+    let desired = build::desired(&instance, &passwords, valid.image, &claim_size);
     let owner_uid = sdb.uid().unwrap_or_default();
     let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, &owner_uid, desired).await?;
     if writes > 0 {

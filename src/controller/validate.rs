@@ -5,6 +5,7 @@
 use super::error::Error;
 use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, quantity};
 use crate::engine;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::{Api, Client, ResourceExt};
 use std::time::Duration;
@@ -113,6 +114,25 @@ pub fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
     Ok(Valid { image })
 }
 
+/// A running instance keeps its image's major version: the data directory of
+/// one major version does not start under another.
+pub fn against_live(live: Option<&StatefulSet>, valid: &Valid) -> Result<(), Invalid> {
+    let live_image = live
+        .and_then(|sts| sts.spec.as_ref())
+        .and_then(|spec| spec.template.spec.as_ref())
+        .and_then(|pod| pod.containers.first())
+        .and_then(|c| c.image.clone());
+    match live_image {
+        Some(image) if image != valid.image => Err(Invalid::spec(
+            "VersionChange",
+            format!(
+                "the instance runs {image}; changing the major version needs a dump and restore into a new ServiceDatabase, so set spec.version back"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// How long to wait before checking a missing reference again.
 const RECHECK_REFERENCES: Duration = Duration::from_secs(120);
 
@@ -160,6 +180,24 @@ mod tests {
         assert_eq!(err.reason, "UnsupportedVersion");
         assert_eq!(err.message, "postgres version \"9\" is not supported; use one of: 15, 16, 17, 18");
         assert_eq!(err.recheck, None, "waits for a change, no requeue loop");
+    }
+
+    #[test]
+    fn a_running_instance_keeps_its_major_version() {
+        let mut sts = StatefulSet::default();
+        let mut spec = k8s_openapi::api::apps::v1::StatefulSetSpec::default();
+        let mut pod = k8s_openapi::api::core::v1::PodSpec::default();
+        pod.containers.push(k8s_openapi::api::core::v1::Container {
+            image: Some("docker.io/library/postgres:16".into()),
+            ..Default::default()
+        });
+        spec.template.spec = Some(pod);
+        sts.spec = Some(spec);
+        let v17 = Valid { image: "docker.io/library/postgres:17".into() };
+        let v16 = Valid { image: "docker.io/library/postgres:16".into() };
+        assert_eq!(against_live(Some(&sts), &v17).unwrap_err().reason, "VersionChange");
+        assert!(against_live(Some(&sts), &v16).is_ok());
+        assert!(against_live(None, &v17).is_ok(), "a new instance takes any supported version");
     }
 
     #[test]

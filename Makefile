@@ -1,0 +1,43 @@
+# servicedb: `make demo` and `make test` work on a fresh Debian machine.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help deps lint unit engines e2e test demo demo-down crds
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## install missing Debian packages (postgresql, openssl, curl)
+	@e2e/deps.sh
+
+lint: ## rustfmt and clippy, warnings are errors
+	@echo "[lint] cargo fmt --check; cargo clippy -D warnings"
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
+
+unit: ## unit tests: builders, validation, CEL rules, CRD drift
+	@echo "[unit] cargo test (library and CRD tests)"
+	$(CARGO) test --quiet --lib --test crd
+
+engines: deps ## engine tests against a real PostgreSQL server on loopback
+	@echo "[engines] cargo test against real PostgreSQL"
+	$(CARGO) test --quiet --test postgres_engine
+
+e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
+	@echo "[e2e] local control plane + suite"
+	e2e/run.sh
+
+test: lint unit engines e2e ## every test: lint, unit, engines, end to end
+
+demo: ## local control plane, CRDs, chart, operator and a sample ServiceDatabase
+	e2e/demo.sh
+
+demo-down: ## stop the demo's operator and control plane
+	@if [ -f target/demo-operator.pid ]; then kill "$$(cat target/demo-operator.pid)" 2>/dev/null || true; rm -f target/demo-operator.pid; fi
+	e2e/cluster.sh down
+
+crds: ## regenerate crds/ and the chart's copy from the code
+	$(CARGO) run --quiet -- crd > crds/servicedb.dev_servicedatabases.yaml
+	cp crds/servicedb.dev_servicedatabases.yaml charts/servicedb/crds/

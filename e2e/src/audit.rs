@@ -1,0 +1,40 @@
+//! Reads the API server's audit log: which requests the operator made.
+
+use serde_json::Value;
+use std::path::Path;
+
+pub const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub verb: String,
+    pub resource: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Requests by `user` logged after byte `offset` of the audit log.
+pub fn requests_since(log: &Path, offset: u64, user: &str) -> Result<Vec<Request>, String> {
+    let text = std::fs::read(log).map_err(|e| format!("audit log {}: {e}", log.display()))?;
+    let tail = text.get(offset as usize..).unwrap_or_default();
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(tail).lines() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
+        if event["user"]["username"] != user {
+            continue;
+        }
+        let field = |k: &str| event["objectRef"][k].as_str().unwrap_or_default().to_string();
+        let sub = field("subresource");
+        out.push(Request {
+            verb: event["verb"].as_str().unwrap_or_default().to_string(),
+            resource: if sub.is_empty() { field("resource") } else { format!("{}/{sub}", field("resource")) },
+            namespace: field("namespace"),
+            name: field("name"),
+        });
+    }
+    Ok(out)
+}
+
+pub fn size(log: &Path) -> u64 {
+    std::fs::metadata(log).map(|m| m.len()).unwrap_or(0)
+}

@@ -1,0 +1,208 @@
+//! The suite's environment: the local control plane (already up), the CRDs
+//! applied with kubectl, the chart installed with helm, and the operator run
+//! as a local process under the chart's ServiceAccount.
+
+use crate::operator::Operator;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+use servicedb::api::ServiceDatabase;
+use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Mutex;
+
+pub type Outcome = Result<(), String>;
+
+pub const OPERATOR_NAMESPACE: &str = "servicedb-system";
+pub const OPERATOR_ACCOUNT: &str = "servicedb";
+/// How often the operator re-checks idle objects during the suite.
+pub const RESYNC_SECONDS: u64 = 5;
+
+pub struct Env {
+    pub logs: PathBuf,
+    pub client: Client,
+    pub operator: Mutex<Operator>,
+    /// The audit log the API server writes (the harness enables auditing).
+    pub audit_log: PathBuf,
+}
+
+/// Runs a command, feeding `stdin`; Ok(stdout) on success, Err(stderr) otherwise.
+pub async fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes()).await.map_err(|e| e.to_string())?;
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .map_err(|_| format!("{program} {args:?} did not finish in 120s"))?
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout)))
+    }
+}
+
+pub async fn kubectl(args: &[&str]) -> Result<String, String> {
+    run("kubectl", args, None).await
+}
+
+pub async fn kubectl_apply(yaml: &str) -> Result<String, String> {
+    run("kubectl", &["apply", "-f", "-"], Some(yaml)).await
+}
+
+/// Polls `check` every 250 ms until it yields a value or `timeout` passes.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Outcome {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
+/// A ServiceDatabase manifest with a few common knobs.
+pub fn sdb_yaml(namespace: &str, name: &str, extra_spec: &str) -> String {
+    format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  engine: postgres\n  version: \"16\"\n  service:\n    name: {name}\n    serviceAccountName: {name}\n  storage:\n    size: 1Gi\n{extra_spec}"
+    )
+}
+
+impl Env {
+    pub async fn setup() -> Result<Env, String> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let logs = root.join("target/e2e-logs");
+        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+        let cluster_logs = std::env::var("SERVICEDB_E2E_LOGS").map_err(|_| {
+            "SERVICEDB_E2E_LOGS is unset: run through `make e2e` (eval \"$(e2e/cluster.sh env)\")".to_string()
+        })?;
+        let client = Client::try_default().await.map_err(|e| format!("admin kubeconfig: {e}"))?;
+
+        step("applying crds/ with kubectl");
+        kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &root.join("crds").to_string_lossy()]).await?;
+        kubectl(&["wait", "--for=condition=Established", "crd/servicedatabases.servicedb.dev", "--timeout=60s"])
+            .await?;
+
+        step("installing charts/servicedb with helm");
+        let chart = root.join("charts/servicedb");
+        run(
+            "helm",
+            &[
+                "upgrade",
+                "--install",
+                "servicedb",
+                &chart.to_string_lossy(),
+                "--namespace",
+                OPERATOR_NAMESPACE,
+                "--create-namespace",
+                "--skip-crds",
+                "--wait=false",
+                "--set",
+                "replicas=0",
+            ],
+            None,
+        )
+        .await?;
+
+        step("running the operator under the chart's ServiceAccount");
+        let kubeconfig = logs.join("operator.kubeconfig");
+        write_operator_kubeconfig(&kubeconfig).await?;
+        let operator = Operator::start(&root, &kubeconfig, &logs.join("operator.log"), RESYNC_SECONDS).await?;
+        Ok(Env {
+            logs,
+            client,
+            operator: Mutex::new(operator),
+            audit_log: PathBuf::from(cluster_logs).join("audit.log"),
+        })
+    }
+
+    /// A fresh namespace for one test, enforcing Pod Security `restricted`.
+    pub async fn namespace(&self, name: &str) -> Result<String, String> {
+        let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=60s"]).await;
+        kubectl_apply(&format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n"
+        ))
+        .await?;
+        wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
+            kubectl(&["-n", name, "get", "serviceaccount", "default"]).await.ok()
+        })
+        .await?;
+        Ok(name.to_string())
+    }
+
+    pub fn sdbs(&self, namespace: &str) -> Api<ServiceDatabase> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    pub fn api<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Waits until the ServiceDatabase is Ready=True for its current generation.
+    pub async fn wait_ready(&self, namespace: &str, name: &str, timeout: Duration) -> Result<ServiceDatabase, String> {
+        let api = self.sdbs(namespace);
+        wait_for(&format!("{namespace}/{name} to be Ready"), timeout, || async {
+            let sdb = api.get_opt(name).await.ok().flatten()?;
+            let status = sdb.status.as_ref()?;
+            let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+            (ready.status == "True" && ready.observed_generation == sdb.metadata.generation).then_some(sdb.clone())
+        })
+        .await
+    }
+
+    /// The service's password as stored in its credentials Secret.
+    pub async fn password(&self, namespace: &str, name: &str) -> Option<String> {
+        let secret = self.api::<Secret>(namespace).get_opt(&format!("{name}-db-credentials")).await.ok()??;
+        let bytes = secret.data?.get("password")?.0.clone();
+        String::from_utf8(bytes).ok()
+    }
+}
+
+pub fn step(message: &str) {
+    eprintln!("[e2e] {message}");
+}
+
+/// A kubeconfig that authenticates as the chart's ServiceAccount, so the
+/// operator runs with exactly the RBAC the chart grants.
+async fn write_operator_kubeconfig(path: &std::path::Path) -> Result<(), String> {
+    let token = kubectl(&["-n", OPERATOR_NAMESPACE, "create", "token", OPERATOR_ACCOUNT, "--duration=6h"]).await?;
+    let server = kubectl(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]).await?;
+    let ca = kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "--raw",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ])
+    .await?;
+    let config = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: servicedb\n  user:\n    token: {}\ncontexts:\n- name: servicedb\n  context: {{cluster: e2e, user: servicedb}}\ncurrent-context: servicedb\n",
+        token.trim()
+    );
+    std::fs::write(path, config).map_err(|e| e.to_string())
+}

@@ -1,0 +1,54 @@
+//! The end-to-end suite: scenarios against a real control plane, the
+//! operator as a local process under the chart's ServiceAccount.
+//! `cargo run -p servicedb-e2e [filter]`; prints "N passed, N failed".
+
+mod audit;
+mod harness;
+mod operator;
+mod scenarios;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let env = match harness::Env::setup().await {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("[e2e] setup failed: {e}");
+            eprintln!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (name, scenario) in scenarios::all() {
+        if !name.contains(&filter) {
+            continue;
+        }
+        let start = Instant::now();
+        let result = scenario(&env).await;
+        let running = env.operator.lock().await.is_running();
+        match (result, running) {
+            (Ok(()), true) => {
+                passed += 1;
+                eprintln!("PASS  {name} ({:.1}s)", start.elapsed().as_secs_f64());
+            }
+            (result, _) => {
+                failed += 1;
+                let why = result.err().unwrap_or_else(|| "the operator process exited".into());
+                eprintln!("FAIL  {name} ({:.1}s): {why}", start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    env.operator.lock().await.kill().await;
+    if failed > 0 {
+        eprintln!(
+            "logs: operator {} ; control plane {}",
+            env.logs.join("operator.log").display(),
+            std::env::var("SERVICEDB_E2E_LOGS").unwrap_or_default()
+        );
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 && passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

@@ -1,0 +1,34 @@
+use crate::audit;
+use crate::harness::{
+    Env, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, Outcome, RESYNC_SECONDS, ensure, kubectl_apply, sdb_yaml, step,
+};
+use std::time::Duration;
+
+const COUNT: usize = 20;
+
+pub async fn zero_writes(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-idle").await?;
+    let manifests: Vec<String> = (0..COUNT).map(|i| sdb_yaml(&ns, &format!("idle{i}"), "")).collect();
+    kubectl_apply(&manifests.join("---\n")).await?;
+    for i in 0..COUNT {
+        env.wait_ready(&ns, &format!("idle{i}"), Duration::from_secs(120)).await?;
+    }
+    // Let the last status writes and watch events settle, then observe
+    // several resync periods.
+    tokio::time::sleep(Duration::from_secs(RESYNC_SECONDS + 2)).await;
+    let offset = audit::size(&env.audit_log);
+    let window = Duration::from_secs(3 * RESYNC_SECONDS + 1);
+    tokio::time::sleep(window).await;
+    let user = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}");
+    let requests = audit::requests_since(&env.audit_log, offset, &user)?;
+    let reads = requests.iter().filter(|r| r.verb == "get" && r.namespace == ns).count();
+    let writes: Vec<String> = requests
+        .iter()
+        .filter(|r| audit::WRITE_VERBS.contains(&r.verb.as_str()))
+        .map(|r| format!("{} {} {}/{}", r.verb, r.resource, r.namespace, r.name))
+        .collect();
+    step(&format!("  {COUNT} idle objects over {window:?}: {reads} reads, {} writes by the operator", writes.len()));
+    // The reads prove the resyncs happened, so zero writes is a measurement.
+    ensure(reads >= COUNT * 2, || format!("only {reads} reads: the operator did not resync every object"))?;
+    ensure(writes.is_empty(), || format!("writes on an idle resync: {writes:?}"))
+}

@@ -1,0 +1,32 @@
+//! The scenarios, in the order they run.
+
+mod chaos;
+mod deletion;
+mod drift;
+mod idle;
+mod lifecycle;
+mod netpol;
+mod validation;
+
+use crate::harness::{Env, Outcome};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type Scenario = for<'a> fn(&'a Env) -> Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("create: children, restricted pod, Ready", |e| Box::pin(lifecycle::create(e))),
+        ("credentials: only the owning ServiceAccount may read them", |e| Box::pin(lifecycle::credentials_access(e))),
+        ("schema and CEL rejections reach kubectl", |e| Box::pin(validation::rejected_by_api_server(e))),
+        ("semantically invalid spec: Ready=False, Event, no child", |e| Box::pin(validation::invalid_spec(e))),
+        ("drift is repaired within 10s, password unchanged", |e| Box::pin(drift::repaired(e))),
+        ("NetworkPolicy: only owner and operator reach the database (netpol-analyzer)", |e| {
+            Box::pin(netpol::only_owner(e))
+        }),
+        ("delete with Retain keeps PVC and Secrets; re-create adopts them", |e| Box::pin(deletion::retain(e))),
+        ("delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
+        ("SIGKILL mid-reconcile: converges, no password changed, no duplicates", |e| Box::pin(chaos::killed(e))),
+        ("20 idle ServiceDatabases: zero writes on resync (audit log)", |e| Box::pin(idle::zero_writes(e))),
+    ]
+}

@@ -1,0 +1,94 @@
+use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use std::time::Duration;
+
+/// The API server's own validation (schema + CEL) refuses bad objects, and
+/// kubectl prints our message.
+pub async fn rejected_by_api_server(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-validation").await?;
+    let refused = |yaml: String, expect: &'static str| async move {
+        match kubectl_apply(&yaml).await {
+            Ok(out) => Err(format!("accepted, expected {expect:?}: {out}")),
+            Err(err) if err.contains(expect) => Ok(()),
+            Err(err) => Err(format!("refused, but without {expect:?}: {err}")),
+        }
+    };
+    refused(sdb_yaml(&ns, "postgres", ""), "is reserved by the database engines").await?;
+    refused(sdb_yaml(&ns, "orders", "").replace("1Gi", "lots"), "storage.size must be a positive quantity").await?;
+    refused(sdb_yaml(&ns, "orders", "").replace("engine: postgres", "engine: oracle"), "Unsupported value: \"oracle\"")
+        .await?;
+    refused(sdb_yaml(&ns, "orders", "").replace("\"16\"", "latest"), "version must be a number").await?;
+    refused(sdb_yaml(&ns, &"a".repeat(41), ""), "at most 40 characters").await?;
+
+    kubectl_apply(&sdb_yaml(&ns, "orders", "")).await?;
+    refused(sdb_yaml(&ns, "orders", "").replace("1Gi", "512Mi"), "storage.size can grow but never shrink").await?;
+    refused(
+        sdb_yaml(&ns, "orders", "").replace("size: 1Gi", "size: 1Gi\n    storageClassName: other"),
+        "storageClassName is immutable",
+    )
+    .await
+}
+
+/// A spec the schema accepts but the operator cannot act on.
+pub async fn invalid_spec(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-invalid").await?;
+    kubectl_apply(&sdb_yaml(&ns, "old", "").replace("\"16\"", "\"9\"")).await?;
+    kubectl_apply(
+        &sdb_yaml(&ns, "noclass", "").replace("size: 1Gi", "size: 1Gi\n    storageClassName: does-not-exist"),
+    )
+    .await?;
+    let api = env.sdbs(&ns);
+    for (name, reason, words) in [
+        ("old", "UnsupportedVersion", "use one of: 15, 16, 17, 18"),
+        ("noclass", "StorageClassNotFound", "\"does-not-exist\" does not exist"),
+    ] {
+        let message = wait_for(&format!("{name} to report {reason}"), Duration::from_secs(30), || async {
+            let sdb = api.get_opt(name).await.ok().flatten()?;
+            let ready = sdb.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+            (ready.status == "False" && ready.reason == "InvalidSpec").then_some(ready.message)
+        })
+        .await?;
+        ensure(message.contains(reason) && message.contains(words), || format!("{name}: {message}"))?;
+        let events = kubectl(&[
+            "-n",
+            &ns,
+            "get",
+            "events",
+            "--field-selector",
+            &format!("involvedObject.name={name},reason=InvalidSpec"),
+            "-o",
+            "name",
+        ])
+        .await?;
+        ensure(!events.trim().is_empty(), || format!("no InvalidSpec Event for {name}"))?;
+        let sts = env.api::<StatefulSet>(&ns).get_opt(&format!("{name}-db")).await.map_err(|e| e.to_string())?;
+        ensure(sts.is_none(), || format!("{name}: a child was created for an invalid spec"))?;
+    }
+    // No requeue storm: an invalid object waits for a change. Several
+    // resync periods pass; each object may be looked at a few times, not hundreds.
+    let count = || async { env.operator.lock().await.log().matches("invalid spec").count() };
+    let before = count().await;
+    tokio::time::sleep(Duration::from_secs(3 * crate::harness::RESYNC_SECONDS)).await;
+    let during = count().await - before;
+    ensure(during <= 4, || {
+        format!("{during} invalid-spec reconciles in {}s: a requeue loop", 3 * crate::harness::RESYNC_SECONDS)
+    })?;
+
+    // Correcting the version in place recovers.
+    kubectl(&["-n", &ns, "patch", "sdb", "old", "--type=merge", "-p", r#"{"spec":{"version":"16"}}"#]).await?;
+    env.wait_ready(&ns, "old", Duration::from_secs(60)).await?;
+
+    // A running instance refuses a major version change, and keeps running.
+    kubectl(&["-n", &ns, "patch", "sdb", "old", "--type=merge", "-p", r#"{"spec":{"version":"17"}}"#]).await?;
+    let message = wait_for("VersionChange", Duration::from_secs(30), || async {
+        let ready =
+            api.get_opt("old").await.ok().flatten()?.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.reason == "InvalidSpec").then_some(ready.message)
+    })
+    .await?;
+    ensure(message.contains("VersionChange"), || message.clone())?;
+    let sts = env.api::<StatefulSet>(&ns).get("old-db").await.map_err(|e| e.to_string())?;
+    let image =
+        sts.spec.and_then(|s| s.template.spec).and_then(|p| p.containers.into_iter().next()).and_then(|c| c.image);
+    ensure(image.as_deref() == Some("docker.io/library/postgres:16"), || format!("image changed to {image:?}"))
+}
