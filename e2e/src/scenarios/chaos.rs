@@ -1,8 +1,10 @@
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml};
+use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-const COUNT: usize = 6;
+const COUNT: usize = 12;
 
 /// Kinds and how many of each one ServiceDatabase owns.
 const CHILDREN: [(&str, usize); 7] = [
@@ -15,32 +17,51 @@ const CHILDREN: [(&str, usize); 7] = [
     ("rolebindings", 1),
 ];
 
+/// Every servicedb Secret's `password`, by Secret name.
+async fn passwords(env: &Env, ns: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let selector = kube::api::ListParams::default().labels("app.kubernetes.io/managed-by=servicedb");
+    let secrets = env.api::<Secret>(ns).list(&selector).await.map_err(|e| e.to_string())?;
+    Ok(secrets.items.into_iter().filter_map(|s| Some((s.metadata.name?, s.data?.get("password")?.0.clone()))).collect())
+}
+
 pub async fn killed(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-chaos").await?;
     let names: Vec<String> = (0..COUNT).map(|i| format!("svc{i}")).collect();
     let manifests: Vec<String> = names.iter().map(|n| sdb_yaml(&ns, n, "")).collect();
     kubectl_apply(&manifests.join("---\n")).await?;
 
-    // Kill the operator twice while it is creating children.
-    let mut seen = BTreeMap::new();
-    for pause_ms in [400, 900] {
-        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-        env.operator.lock().await.kill().await;
-        for n in &names {
-            if let Some(p) = env.password(&ns, n).await {
-                seen.insert(n.clone(), p);
-            }
-        }
-        env.operator.lock().await.spawn()?;
-    }
-    crate::harness::step(&format!("  {} of {COUNT} credentials existed at the kills", seen.len()));
+    // Kill the operator the moment the first Secret appears: it is then
+    // half-way through creating children.
+    wait_for("the first credentials Secret", Duration::from_secs(30), || async {
+        let out = kubectl(&["-n", &ns, "get", "secrets", "-l", "app.kubernetes.io/managed-by=servicedb", "-o", "name"])
+            .await
+            .ok()?;
+        (!out.trim().is_empty()).then_some(())
+    })
+    .await?;
+    env.operator.lock().await.kill().await;
+    let statefulsets =
+        env.api::<StatefulSet>(&ns).list(&Default::default()).await.map_err(|e| e.to_string())?.items.len();
+    ensure(statefulsets < COUNT, || "the kill came after every instance was complete: not mid-reconcile".into())?;
+    let seen = passwords(env, &ns).await?;
+    ensure(!seen.is_empty(), || "no Secret to compare".into())?;
+    step(&format!(
+        "  killed with {} of {} Secrets and {statefulsets} of {COUNT} StatefulSets created",
+        seen.len(),
+        2 * COUNT
+    ));
+    // Restart, and kill once more while it converges.
+    env.operator.lock().await.spawn()?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    env.operator.lock().await.kill().await;
+    env.operator.lock().await.spawn()?;
+
     for n in &names {
         env.wait_ready(&ns, n, Duration::from_secs(90)).await?;
     }
-    for (n, p) in &seen {
-        ensure(env.password(&ns, n).await.as_deref() == Some(p.as_str()), || {
-            format!("{n}: password changed across the kill")
-        })?;
+    let after = passwords(env, &ns).await?;
+    for (secret, password) in &seen {
+        ensure(after.get(secret) == Some(password), || format!("{secret}: password changed across the kill"))?;
     }
     // Exactly the expected children per instance, each owned by a live ServiceDatabase.
     let uids: Vec<String> = env
