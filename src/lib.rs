@@ -4,4 +4,7 @@ pub mod api;
 pub mod build;
 pub mod controller;
 pub mod engine;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod telemetry;

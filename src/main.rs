@@ -1,9 +1,14 @@
 //! The `servicedb` command: the operator and its tools.
 
 use clap::{Parser, Subcommand};
-use servicedb::controller::{self, Settings};
+use servicedb::controller::{self, Context, Scope, Settings};
+use servicedb::http::{self, Health, Readiness};
+use servicedb::leader::{Leadership, LeaseSettings};
+use servicedb::metrics::Metrics;
 use servicedb::telemetry::{self, LogFormat};
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -29,37 +34,157 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Watch only this namespace (default: all namespaces).
-    #[arg(long, env = "SERVICEDB_WATCH_NAMESPACE")]
-    namespace: Option<String>,
-    /// Namespace of the operator's pods, let into every database port by the NetworkPolicies.
+    /// Namespaces to watch, comma-separated; all namespaces when empty.
+    #[arg(long, env = "SERVICEDB_WATCH_NAMESPACES", value_delimiter = ',')]
+    namespaces: Vec<String>,
+    /// Namespace of the operator's pods: let into every database port by the
+    /// NetworkPolicies, and home of the leader Lease.
     #[arg(long, env = "SERVICEDB_OPERATOR_NAMESPACE", default_value = "servicedb-system")]
     operator_namespace: String,
+    /// Address of /healthz, /readyz and /metrics.
+    #[arg(long, env = "SERVICEDB_HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
+    http_address: SocketAddr,
     /// Seconds between drift checks of an unchanged ServiceDatabase.
     #[arg(long, env = "SERVICEDB_RESYNC_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     resync_seconds: u64,
+    /// Elect a leader among replicas through a Lease; only the leader reconciles.
+    #[arg(long, env = "SERVICEDB_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the leader Lease (in the operator namespace).
+    #[arg(long, env = "SERVICEDB_LEASE_NAME", default_value = "servicedb-leader")]
+    lease_name: String,
+    /// Seconds a leader's lease lasts without renewal: the longest a failover takes.
+    #[arg(long, env = "SERVICEDB_LEASE_DURATION_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+    lease_duration_seconds: u64,
     /// Log format.
     #[arg(long, env = "SERVICEDB_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// Log level or filter, e.g. "info" or "servicedb=debug,kube=info".
     #[arg(long, env = "SERVICEDB_LOG_LEVEL", default_value = "info")]
     log_level: String,
-    /// Name of this operator instance in Events (the pod name in a cluster).
+    /// Name of this replica in Events and the Lease (the pod name in a cluster).
     #[arg(long, env = "POD_NAME", default_value = "servicedb")]
     instance_name: String,
 }
 
+async fn client(instance: &str) -> Result<kube::Client, String> {
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(|e| format!("no Kubernetes configuration (kubeconfig or in-cluster): {e}"))?;
+    let agent = format!("servicedb/{} ({instance})", env!("CARGO_PKG_VERSION"));
+    if let Ok(value) = agent.parse() {
+        // The audit log tells replicas apart by this.
+        config.headers.push((::http::header::USER_AGENT, value));
+    }
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config).map_err(|e| format!("cannot build a Kubernetes client: {e}"))?;
+    match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {
+        Ok(Ok(version)) => {
+            tracing::info!(server = %version.git_version, %url, "connected to the API server");
+            Ok(client)
+        }
+        Ok(Err(e)) => Err(format!("cannot reach the Kubernetes API server at {url}: {e}")),
+        Err(_) => Err(format!("the Kubernetes API server at {url} did not answer within 15s")),
+    }
+}
+
+/// Turns true on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = terminate => tracing::info!("SIGTERM: finishing in-flight reconciles"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted: finishing in-flight reconciles"),
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
 async fn run(args: RunArgs) -> Result<(), String> {
     telemetry::init(args.log_format, &args.log_level)?;
-    let client = kube::Client::try_default()
-        .await
-        .map_err(|e| format!("cannot configure a Kubernetes client (kubeconfig or in-cluster): {e}"))?;
-    let version =
-        client.apiserver_version().await.map_err(|e| format!("cannot reach the Kubernetes API server: {e}"))?;
-    tracing::info!(server = %version.git_version, namespace = args.namespace.as_deref().unwrap_or("<all>"), "starting servicedb");
+    let client = client(&args.instance_name).await?;
+    let health = Arc::new(Health::default());
+    let metrics = Arc::new(Metrics::default());
+    http::serve(args.http_address, health.clone(), metrics.clone()).await?;
+    let mut stop = shutdown_signal();
+
+    let mut leadership = None;
+    if args.leader_election {
+        let lease = LeaseSettings {
+            name: args.lease_name.clone(),
+            namespace: args.operator_namespace.clone(),
+            identity: args.instance_name.clone(),
+            duration_seconds: args.lease_duration_seconds,
+        };
+        let mut l = Leadership::start(client.clone(), &lease).await?;
+        if !l.is_leader() {
+            health.set(Readiness::Standby);
+            tracing::info!(lease = %lease.name, "standby: waiting for the leader lease");
+        }
+        tokio::select! {
+            acquired = l.acquired() => if !acquired { return Err("the lease manager stopped".into()) },
+            _ = stop.wait_for(|s| *s) => {
+                l.release().await;
+                return Ok(());
+            }
+        }
+        tracing::info!(lease = %lease.name, identity = %lease.identity, "acquired the leader lease");
+        leadership = Some(l);
+    }
+    metrics.set_leader(true);
+
+    // Stop on a signal, or when the lease is lost: another replica leads then.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let lost = leadership.as_ref().map(Leadership::lost);
+    let lease_lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let lease_lost = lease_lost.clone();
+        tokio::spawn(async move {
+            let lost = async {
+                match lost {
+                    Some(lost) => lost.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => {}
+                _ = lost => lease_lost.store(true, std::sync::atomic::Ordering::SeqCst),
+            }
+            let _ = stop_tx.send(true);
+        });
+    }
+
+    // An empty SERVICEDB_WATCH_NAMESPACES (the chart's cluster-wide mode) means all.
+    let namespaces: Vec<String> = args.namespaces.into_iter().filter(|n| !n.trim().is_empty()).collect();
+    let scope = if namespaces.is_empty() { Scope::Cluster } else { Scope::Namespaces(namespaces) };
+    tracing::info!(?scope, "starting the controllers");
     let settings =
         Settings { operator_namespace: args.operator_namespace, resync: Duration::from_secs(args.resync_seconds) };
-    controller::run(client, args.namespace, settings, args.instance_name).await;
+    let ctx = Arc::new(Context::new(client, settings, metrics.clone(), args.instance_name));
+    let ready = health.clone();
+    controller::run(ctx, scope, stop_rx, move || {
+        ready.set(Readiness::Ready);
+        tracing::info!("caches synced: ready");
+    })
+    .await;
+
+    health.set(Readiness::ShuttingDown);
+    metrics.set_leader(false);
+    if let Some(l) = leadership {
+        l.release().await;
+    }
+    if lease_lost.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err("lost the leader lease; exiting so that a restart rejoins the election".into());
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -11,6 +11,8 @@ pub struct Request {
     pub resource: String,
     pub namespace: String,
     pub name: String,
+    /// Which replica: the operator puts its instance name in its user agent.
+    pub user_agent: String,
 }
 
 /// Requests by `user` logged after byte `offset` of the audit log.
@@ -30,6 +32,7 @@ pub fn requests_since(log: &Path, offset: u64, user: &str) -> Result<Vec<Request
             resource: if sub.is_empty() { field("resource") } else { format!("{}/{sub}", field("resource")) },
             namespace: field("namespace"),
             name: field("name"),
+            user_agent: event["userAgent"].as_str().unwrap_or_default().to_string(),
         });
     }
     Ok(out)

@@ -2,7 +2,7 @@
 //! applied with kubectl, the chart installed with helm, and the operator run
 //! as a local process under the chart's ServiceAccount.
 
-use crate::operator::Operator;
+use crate::operator::{Operator, OperatorConfig};
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use servicedb::api::ServiceDatabase;
@@ -19,8 +19,11 @@ pub const OPERATOR_NAMESPACE: &str = "servicedb-system";
 pub const OPERATOR_ACCOUNT: &str = "servicedb";
 /// How often the operator re-checks idle objects during the suite.
 pub const RESYNC_SECONDS: u64 = 5;
+/// The leader lease duration during the suite: the longest a failover takes.
+pub const LEASE_SECONDS: u64 = 6;
 
 pub struct Env {
+    pub root: PathBuf,
     pub logs: PathBuf,
     pub client: Client,
     pub operator: Mutex<Operator>,
@@ -120,6 +123,8 @@ impl Env {
                 "--wait=false",
                 "--set",
                 "replicas=0",
+                "--set",
+                &format!("leaderElection.leaseDurationSeconds={LEASE_SECONDS}"),
             ],
             None,
         )
@@ -127,9 +132,25 @@ impl Env {
 
         step("running the operator under the chart's ServiceAccount");
         let kubeconfig = logs.join("operator.kubeconfig");
-        write_operator_kubeconfig(&kubeconfig).await?;
-        let operator = Operator::start(&root, &kubeconfig, &logs.join("operator.log"), RESYNC_SECONDS).await?;
+        write_operator_kubeconfig(&kubeconfig, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT).await?;
+        let config = OperatorConfig {
+            kubeconfig,
+            log: logs.join("operator.log"),
+            instance: "operator-a".into(),
+            http_port: 18080,
+            operator_namespace: OPERATOR_NAMESPACE.into(),
+            namespaces: Vec::new(),
+            lease_seconds: LEASE_SECONDS,
+            resync_seconds: RESYNC_SECONDS,
+        };
+        let mut operator = Operator::new(&root, config)?;
+        operator.spawn()?;
+        wait_for("the operator to lead and be ready", Duration::from_secs(60), || async {
+            operator.readyz().await.filter(|(code, _)| *code == 200)
+        })
+        .await?;
         Ok(Env {
+            root,
             logs,
             client,
             operator: Mutex::new(operator),
@@ -188,8 +209,8 @@ pub fn step(message: &str) {
 
 /// A kubeconfig that authenticates as the chart's ServiceAccount, so the
 /// operator runs with exactly the RBAC the chart grants.
-async fn write_operator_kubeconfig(path: &std::path::Path) -> Result<(), String> {
-    let token = kubectl(&["-n", OPERATOR_NAMESPACE, "create", "token", OPERATOR_ACCOUNT, "--duration=6h"]).await?;
+pub async fn write_operator_kubeconfig(path: &std::path::Path, namespace: &str, account: &str) -> Result<(), String> {
+    let token = kubectl(&["-n", namespace, "create", "token", account, "--duration=6h"]).await?;
     let server = kubectl(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]).await?;
     let ca = kubectl(&[
         "config",

@@ -2,40 +2,48 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::process::{Child, Command};
+
+/// How one operator process is run.
+#[derive(Clone, Debug)]
+pub struct OperatorConfig {
+    pub kubeconfig: PathBuf,
+    pub log: PathBuf,
+    pub instance: String,
+    pub http_port: u16,
+    pub operator_namespace: String,
+    pub namespaces: Vec<String>,
+    pub lease_seconds: u64,
+    pub resync_seconds: u64,
+}
 
 pub struct Operator {
     binary: PathBuf,
-    kubeconfig: PathBuf,
-    log: PathBuf,
-    resync_seconds: u64,
+    pub config: OperatorConfig,
     child: Option<Child>,
 }
 
 impl Operator {
-    pub async fn start(root: &Path, kubeconfig: &Path, log: &Path, resync_seconds: u64) -> Result<Operator, String> {
+    pub fn new(root: &Path, config: OperatorConfig) -> Result<Operator, String> {
         let binary = root.join("target/debug/servicedb");
         if !binary.exists() {
             return Err(format!("{} is missing: cargo build first", binary.display()));
         }
-        let mut operator = Operator {
-            binary,
-            kubeconfig: kubeconfig.to_path_buf(),
-            log: log.to_path_buf(),
-            resync_seconds,
-            child: None,
-        };
-        operator.spawn()?;
-        Ok(operator)
+        Ok(Operator { binary, config, child: None })
     }
 
     pub fn spawn(&mut self) -> Result<(), String> {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).map_err(|e| e.to_string())?;
+        let c = &self.config;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&c.log).map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         let child = Command::new(&self.binary)
-            .args(["run", "--resync-seconds", &self.resync_seconds.to_string(), "--log-level", "info,servicedb=debug"])
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("SERVICEDB_OPERATOR_NAMESPACE", crate::harness::OPERATOR_NAMESPACE)
+            .args(["run", "--resync-seconds", &c.resync_seconds.to_string(), "--log-level", "info,servicedb=debug"])
+            .args(["--http-address", &format!("127.0.0.1:{}", c.http_port)])
+            .args(["--lease-duration-seconds", &c.lease_seconds.to_string()])
+            .args(["--operator-namespace", &c.operator_namespace, "--instance-name", &c.instance])
+            .args(["--namespaces", &c.namespaces.join(",")])
+            .env("KUBECONFIG", &c.kubeconfig)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -46,18 +54,42 @@ impl Operator {
         Ok(())
     }
 
-    /// SIGKILL: no cleanup, no graceful shutdown.
+    /// SIGKILL: no cleanup, no graceful shutdown, the lease is not released.
     pub async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
     }
 
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn terminate(&mut self) -> Result<(), String> {
+        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let pid = child.id().ok_or("no pid")?;
+        crate::harness::run("kill", &["-TERM", &pid.to_string()], None).await?;
+        match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(format!("the operator exited with {status} after SIGTERM")),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => {
+                let _ = child.kill().await;
+                Err("the operator did not stop within 30s of SIGTERM".into())
+            }
+        }
+    }
+
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(&self.config.log).unwrap_or_default()
     }
 
     pub fn is_running(&mut self) -> bool {
         self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// `/readyz` of this process: (HTTP status, body).
+    pub async fn readyz(&self) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}/readyz", self.config.http_port);
+        let out = crate::harness::run("curl", &["-s", "-m", "2", "-w", "\n%{http_code}", &url], None).await.ok()?;
+        let (body, code) = out.trim_end().rsplit_once('\n')?;
+        Some((code.parse().ok()?, body.to_string()))
     }
 }

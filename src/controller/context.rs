@@ -2,11 +2,12 @@
 //! per-object failure counts for backoff.
 
 use crate::api::ServiceDatabase;
+use crate::metrics::Metrics;
 use kube::Client;
-use kube::runtime::events::Recorder;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -21,12 +22,16 @@ pub struct Context {
     pub client: Client,
     pub recorder: Recorder,
     pub settings: Settings,
+    pub metrics: Arc<Metrics>,
     failures: Mutex<HashMap<ObjectRef<ServiceDatabase>, u32>>,
 }
 
 impl Context {
-    pub fn new(client: Client, recorder: Recorder, settings: Settings) -> Self {
-        Self { client, recorder, settings, failures: Mutex::default() }
+    /// `instance` names this process in the Events it records.
+    pub fn new(client: Client, settings: Settings, metrics: Arc<Metrics>, instance: String) -> Self {
+        let recorder =
+            Recorder::new(client.clone(), Reporter { controller: "servicedb".into(), instance: Some(instance) });
+        Self { client, recorder, settings, metrics, failures: Mutex::default() }
     }
 
     /// Counts one more failure of `object`; returns the count.

@@ -21,20 +21,27 @@ fn now() -> Time {
 }
 
 pub async fn reconcile(sdb: Arc<ServiceDatabase>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let span = info_span!("reconcile", object = %ObjectRef::from_obj(&*sdb), generation = sdb.metadata.generation);
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(&sdb, &ctx).await;
+    ctx.metrics.reconciled(started.elapsed(), result.as_ref().err().map(Error::metric_label));
+    result
+}
+
+async fn reconcile_inner(sdb: &Arc<ServiceDatabase>, ctx: &Arc<Context>) -> Result<Action, Error> {
+    let span = info_span!("reconcile", object = %ObjectRef::from_obj(&**sdb), generation = sdb.metadata.generation);
     async move {
         if sdb.metadata.deletion_timestamp.is_some() {
-            deletion::finalize(&ctx.client, &sdb, &ctx.settings.operator_namespace).await?;
+            deletion::finalize(&ctx.client, sdb, &ctx.settings.operator_namespace).await?;
             return Ok(Action::await_change());
         }
-        match pipeline(&sdb, &ctx).await {
+        match pipeline(sdb, ctx).await {
             Ok(action) => {
-                ctx.forget_failures(&ObjectRef::from_obj(&*sdb));
+                ctx.forget_failures(&ObjectRef::from_obj(&**sdb));
                 Ok(action)
             }
             Err(error) => {
                 if error.severity() == Severity::Rejected {
-                    report_rejection(&sdb, &ctx, &error).await;
+                    report_rejection(sdb, ctx, &error).await;
                 }
                 Err(error)
             }

@@ -1,4 +1,4 @@
-{{- define "servicedb.name" -}}servicedb{{- end -}}
+{{- define "servicedb.fullname" -}}{{ .Release.Name | trunc 50 | trimSuffix "-" }}{{- end -}}
 
 {{- define "servicedb.labels" -}}
 app.kubernetes.io/name: servicedb
@@ -11,4 +11,39 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "servicedb.selectorLabels" -}}
 app.kubernetes.io/name: servicedb
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{/* Rules the operator needs in every namespace it watches. No wildcards. */}}
+{{- define "servicedb.namespacedRules" -}}
+- apiGroups: [servicedb.dev]
+  resources: [servicedatabases]
+  verbs: [get, list, watch, patch]
+- apiGroups: [servicedb.dev]
+  resources: [servicedatabases/status]
+  verbs: [get, patch]
+# Owner references with blockOwnerDeletion need update on finalizers.
+- apiGroups: [servicedb.dev]
+  resources: [servicedatabases/finalizers]
+  verbs: [update]
+# Children. The operator also holds `get secrets` so that it may grant
+# exactly that to each owning service's ServiceAccount.
+- apiGroups: [""]
+  resources: [secrets, services, configmaps]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [apps]
+  resources: [statefulsets]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, list, watch, create, patch, delete]
+# Growing a data volume, and telling initialised data from a new instance.
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [get, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
 {{- end -}}

@@ -1,11 +1,14 @@
 //! The scenarios, in the order they run.
 
 mod chaos;
+mod chart;
 mod deletion;
 mod drift;
 mod idle;
+mod leader;
 mod lifecycle;
 mod netpol;
+mod scoped;
 mod validation;
 
 use crate::harness::{Env, Outcome};
@@ -28,5 +31,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
         ("SIGKILL mid-reconcile: converges, no password changed, no duplicates", |e| Box::pin(chaos::killed(e))),
         ("20 idle ServiceDatabases: zero writes on resync (audit log)", |e| Box::pin(idle::zero_writes(e))),
+        ("chart: lint, server dry-run in both RBAC modes, upgrade", |e| Box::pin(chart::lint_template_upgrade(e))),
+        ("namespaced mode: served, and no Secret read outside", |e| Box::pin(scoped::only_watched_namespaces(e))),
+        ("leader election: standby, SIGKILL failover, graceful handoff", |e| Box::pin(leader::failover(e))),
     ]
 }

@@ -1,0 +1,63 @@
+//! The chart as users meet it: lint, rendering accepted by the real API
+//! server in both RBAC modes, and an upgrade.
+
+use crate::harness::{Env, OPERATOR_NAMESPACE, Outcome, ensure, kubectl, run};
+
+pub async fn lint_template_upgrade(env: &Env) -> Outcome {
+    let chart = env.root.join("charts/servicedb");
+    let chart = chart.to_string_lossy();
+    for mode in [&[][..], &["--set", "watchNamespaces={team-a,team-b}"][..]] {
+        let mut lint = vec!["lint", "--strict", &*chart];
+        lint.extend_from_slice(mode);
+        run("helm", &lint, None).await?;
+        let mut template = vec!["template", "dry", &*chart, "--namespace", OPERATOR_NAMESPACE];
+        template.extend_from_slice(mode);
+        let manifests = run("helm", &template, None).await?;
+        // Namespaced mode renders into namespaces that must exist for a server dry run.
+        for ns in ["team-a", "team-b"] {
+            let _ = kubectl(&["create", "namespace", ns]).await;
+        }
+        let applied = run("kubectl", &["apply", "--dry-run=server", "-f", "-"], Some(&manifests)).await?;
+        ensure(applied.contains("deployment.apps/dry created (server dry run)"), || applied.clone())?;
+        if !mode.is_empty() {
+            ensure(!manifests.contains("kind: ClusterRoleBinding\nmetadata:\n  name: dry\n"), || {
+                "namespaced mode binds a ClusterRole".into()
+            })?;
+            ensure(applied.contains("role.rbac.authorization.k8s.io/dry created"), || applied.clone())?;
+        }
+    }
+    // Bad values are refused with a message naming the field.
+    let bad = run("helm", &["template", "bad", &chart, "--set", "log.format=xml"], None).await;
+    ensure(bad.as_ref().is_err_and(|e| e.contains("/log/format")), || format!("{bad:?}"))?;
+
+    // An upgrade of the installed release.
+    run(
+        "helm",
+        &[
+            "upgrade",
+            "servicedb",
+            &chart,
+            "-n",
+            OPERATOR_NAMESPACE,
+            "--reuse-values",
+            "--set",
+            "resyncSeconds=60",
+            "--skip-crds",
+        ],
+        None,
+    )
+    .await?;
+    let history = run("helm", &["history", "servicedb", "-n", OPERATOR_NAMESPACE, "-o", "json"], None).await?;
+    ensure(history.matches("\"revision\"").count() >= 2, || history.clone())?;
+    let env_value = kubectl(&[
+        "-n",
+        OPERATOR_NAMESPACE,
+        "get",
+        "deployment",
+        "servicedb",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"SERVICEDB_RESYNC_SECONDS\")].value}",
+    ])
+    .await?;
+    ensure(env_value == "60", || format!("upgrade did not apply: {env_value}"))
+}
