@@ -17,9 +17,9 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI
 	@echo "[unit] cargo test (library and CRD tests)"
-	$(CARGO) test --quiet --lib --test crd
+	$(CARGO) test --quiet --lib --test crd --test cli
 
 engines: deps ## engine tests against a real PostgreSQL server on loopback
 	@echo "[engines] cargo test against real PostgreSQL"
