@@ -27,7 +27,8 @@ kubectl --kubeconfig target/demo-operator.kubeconfig config set-context --curren
 if [ -f target/demo-operator.pid ] && kill -0 "$(cat target/demo-operator.pid)" 2>/dev/null; then
   say "the operator already runs (pid $(cat target/demo-operator.pid))"
 else
-  KUBECONFIG=target/demo-operator.kubeconfig nohup target/debug/servicedb run >target/demo-operator.log 2>&1 &
+  KUBECONFIG=target/demo-operator.kubeconfig nohup target/debug/servicedb run --http-address 127.0.0.1:8080 \
+    >target/demo-operator.log 2>&1 &
   echo $! >target/demo-operator.pid
   say "operator started (pid $!, log target/demo-operator.log)"
 fi
