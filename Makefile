@@ -9,7 +9,7 @@ CARGO ?= cargo
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-deps: ## install missing Debian packages (postgresql, openssl, curl)
+deps: ## install missing Debian packages (postgresql, mariadb-server, redis-server, openssl, curl)
 	@e2e/deps.sh
 
 lint: ## rustfmt and clippy, warnings are errors
@@ -21,9 +21,9 @@ unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI
 	@echo "[unit] cargo test (library and CRD tests)"
 	$(CARGO) test --quiet --lib --test crd --test cli
 
-engines: deps ## engine tests against a real PostgreSQL server on loopback
-	@echo "[engines] cargo test against real PostgreSQL"
-	$(CARGO) test --quiet --test postgres_engine
+engines: deps ## engine tests against real PostgreSQL, MariaDB and Redis servers on loopback
+	@echo "[engines] cargo test against real PostgreSQL, MariaDB and Redis"
+	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine
 
 e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
 	@echo "[e2e] local control plane + suite"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need, when missing: a real
-# PostgreSQL server for the engine tests, openssl and curl for the local
-# control plane. Runs apt-get update at most once.
+# Installs the Debian packages the tests need, when missing: real
+# PostgreSQL, MariaDB and Redis servers for the engine tests, openssl and
+# curl for the local control plane. Runs apt-get update at most once.
 set -euo pipefail
 say() { printf '[deps] %s\n' "$*" >&2; }
 missing=()
 need() { dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1"); }
 need postgresql
+need mariadb-server
+need mariadb-client
+need redis-server
 need openssl
 need curl
 need ca-certificates
@@ -20,6 +23,8 @@ say "installing ${missing[*]} (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The package starts a cluster of its own; the tests start private servers.
-$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || $SUDO service postgresql stop >/dev/null 2>&1 || true
+# The packages start servers of their own; the tests start private ones.
+for service in postgresql mariadb redis-server; do
+  $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || $SUDO service "$service" stop >/dev/null 2>&1 || true
+done
 say "installed ${missing[*]}"

@@ -16,7 +16,9 @@ fn servicedb(args: &[&str], kubeconfig: Option<&std::path::Path>) -> Output {
 fn crd_prints_what_crds_holds() {
     let out = servicedb(&["crd"], None);
     assert!(out.status.success());
-    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev_servicedatabases.yaml")).unwrap();
+    let file =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev_servicedatabases.yaml"))
+            .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), file);
 }
 
@@ -51,5 +53,8 @@ fn an_unreachable_api_server_is_one_line_and_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with(&format!("servicedb: cannot reach the Kubernetes API server at https://127.0.0.1:{port}/")), "{err}");
+    assert!(
+        err.starts_with(&format!("servicedb: cannot reach the Kubernetes API server at https://127.0.0.1:{port}/")),
+        "{err}"
+    );
 }

@@ -3,7 +3,7 @@
 //! package; `make test` installs it). The server runs with
 //! `log_statement=all`, so the test also sees what reached its log.
 
-use servicedb::engine::{Engine, Postgres, generate_password};
+use servicedb::engine::{Engine, Logins, Postgres, generate_password};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -129,9 +129,13 @@ impl Drop for Server {
     }
 }
 
+fn logins(app_password: &str) -> Logins<'_> {
+    Logins { admin_username: "postgres", admin_password: "unused", app_username: "unused", app_password }
+}
+
 fn provision(server: &Server, name: &str) -> String {
     let password = generate_password().unwrap();
-    let keys = Postgres.derived_admin_keys(&password);
+    let keys = Postgres.derived_admin_keys(logins(&password));
     let out = server.run_init_script(name, name, &keys["app-password-scram"]);
     assert!(out.status.success(), "init script: {}", String::from_utf8_lossy(&out.stderr));
     password
@@ -193,7 +197,7 @@ fn hostile_names_stay_names() {
     let server = Server::start();
     let hostile = r#"x"; DROP ROLE postgres; --'"#;
     let password = generate_password().unwrap();
-    let keys = Postgres.derived_admin_keys(&password);
+    let keys = Postgres.derived_admin_keys(logins(&password));
     let out = server.run_init_script(hostile, hostile, &keys["app-password-scram"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(server.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'"), "1");

@@ -8,8 +8,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Names a ServiceDatabase may not take: they collide with the engines' own
-/// databases and roles. Checked by the CRD (CEL) and again in code.
-pub const RESERVED_NAMES: &[&str] = &["postgres", "template0", "template1", "admin", "root"];
+/// databases and logins. Checked by the CRD (CEL) and again in code.
+pub const RESERVED_NAMES: &[&str] = &[
+    "postgres",
+    "template0",
+    "template1",
+    "admin",
+    "root",
+    "mysql",
+    "sys",
+    "information_schema",
+    "performance_schema",
+    "default",
+];
 
 /// Longest ServiceDatabase name: `<name>-db-headless` and the StatefulSet's
 /// pod label `controller-revision-hash` (name + 11 chars) must stay DNS labels.
@@ -37,8 +48,8 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40")
         .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
-    validation = Rule::new("!(self.metadata.name in ['postgres', 'template0', 'template1', 'admin', 'root'])")
-        .message("metadata.name is reserved by the database engines (postgres, template0, template1, admin, root); choose another name"),
+    validation = Rule::new("!(self.metadata.name in ['postgres', 'template0', 'template1', 'admin', 'root', 'mysql', 'sys', 'information_schema', 'performance_schema', 'default'])")
+        .message("metadata.name is reserved by the database engines (postgres, template0, template1, admin, root, mysql, sys, information_schema, performance_schema, default); choose another name"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceDatabaseSpec {
@@ -46,8 +57,9 @@ pub struct ServiceDatabaseSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("engine is immutable; create a new ServiceDatabase to change engines"))]
     pub engine: Engine,
 
-    /// Major version of the engine, e.g. "16" for PostgreSQL. Must be one the
-    /// operator supports for the engine (reported in status when it is not).
+    /// Version of the engine: PostgreSQL 15-18, MySQL 8.0/8.4, MariaDB
+    /// 10.11/11.4/11.8, Redis 7.2/7.4/8.0. Must be one the operator supports
+    /// for the engine (reported in status when it is not).
     /// Once the instance exists it keeps its version: a major upgrade needs a
     /// dump and restore into a new instance.
     #[x_kube(validation = Rule::new("self.matches('^[0-9]+(\\\\.[0-9]+)?$')").message("version must be a number such as \"16\""))]
@@ -77,12 +89,18 @@ pub struct ServiceDatabaseSpec {
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Postgres,
+    Mysql,
+    Mariadb,
+    Redis,
 }
 
 impl Engine {
     pub fn as_str(self) -> &'static str {
         match self {
             Engine::Postgres => "postgres",
+            Engine::Mysql => "mysql",
+            Engine::Mariadb => "mariadb",
+            Engine::Redis => "redis",
         }
     }
 }

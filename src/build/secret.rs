@@ -64,7 +64,7 @@ fn connection_keys(
 /// `<name>-db-credentials`: what the owning service connects with.
 pub fn credentials_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     let ident = instance.app_identifier();
-    let data = connection_keys(instance, &ident, &passwords.app, &ident);
+    let data = connection_keys(instance, &ident, &passwords.app, &instance.engine.app_database(&ident));
     secret(instance, instance.credentials_secret_name(), data)
 }
 

@@ -5,9 +5,10 @@ use crate::api::DeletionPolicy;
 use crate::engine::SecretNames;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, KeyToPath,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 
 const DATA_VOLUME: &str = "data";
 const INIT_VOLUME: &str = "init";
+const ADMIN_FILES_VOLUME: &str = "admin-files";
 
 fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
     pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
@@ -86,6 +88,30 @@ pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> 
             ..Volume::default()
         });
     }
+    if let Some(files) = engine.admin_secret_files() {
+        mounts.push(VolumeMount {
+            name: ADMIN_FILES_VOLUME.to_string(),
+            mount_path: files.mount_path.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+        volumes.push(Volume {
+            name: ADMIN_FILES_VOLUME.to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(instance.admin_secret_name()),
+                items: Some(
+                    files
+                        .files
+                        .iter()
+                        .map(|(key, path)| KeyToPath { key: key.to_string(), path: path.to_string(), mode: None })
+                        .collect(),
+                ),
+                default_mode: Some(0o440),
+                ..SecretVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
     if let Some(scripts) = engine.init_scripts() {
         mounts.push(VolumeMount {
             name: INIT_VOLUME.to_string(),
@@ -108,6 +134,7 @@ pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> 
         name: instance.spec.engine.as_str().to_string(),
         image: Some(image),
         image_pull_policy: Some("IfNotPresent".to_string()),
+        args: engine.args(),
         ports: Some(vec![ContainerPort {
             name: Some(port_name.to_string()),
             container_port: i32::from(port),

@@ -326,3 +326,65 @@ fn an_object_that_was_never_stored_is_refused() {
     sdb.metadata.uid = None;
     assert!(Instance::new(&sdb, "servicedb-system").is_err());
 }
+
+fn of_engine(engine: &str, version: &str) -> ServiceDatabase {
+    fixture(
+        &ORDERS.replace("engine: postgres", &format!("engine: {engine}")).replace("\"16\"", &format!("\"{version}\"")),
+    )
+}
+
+fn build_with(sdb: &ServiceDatabase) -> Desired {
+    let instance = Instance::new(sdb, "servicedb-system").unwrap();
+    let image = instance.engine.image(&sdb.spec.version).expect("supported");
+    desired(&instance, &passwords(), image, &sdb.spec.storage.size)
+}
+
+#[test]
+fn every_engine_gets_the_same_credential_keys_and_its_own_port() {
+    for (engine, version, port, jdbc) in [
+        ("postgres", "16", 5432, true),
+        ("mysql", "8.4", 3306, true),
+        ("mariadb", "11.4", 3306, true),
+        ("redis", "7.4", 6379, false),
+    ] {
+        let d = build_with(&of_engine(engine, version));
+        let creds = text(&d.credentials_secret);
+        for key in secret::UNIFORM_KEYS {
+            assert!(creds.contains_key(key), "{engine}: missing {key}");
+        }
+        assert_eq!(creds.contains_key("jdbc-uri"), jdbc, "{engine}: jdbc-uri only for SQL engines");
+        assert_eq!(creds["port"], port.to_string(), "{engine}");
+        assert_eq!(creds.len(), if jdbc { 7 } else { 6 }, "{engine}: {creds:?}");
+
+        let np_port = d.network_policy.spec.unwrap().ingress.unwrap()[0].ports.clone().unwrap()[0].port.clone();
+        assert_eq!(np_port, Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(port)), "{engine}");
+
+        let pod = d.statefulset.spec.unwrap().template.spec.unwrap();
+        let c = &pod.containers[0];
+        assert_eq!(c.name, engine);
+        for var in c.env.iter().flatten() {
+            assert!(
+                var.value.as_deref().is_none_or(|v| !v.contains("Password0123")),
+                "{engine}: {} carries a secret",
+                var.name
+            );
+        }
+        assert_eq!(d.init_config.is_some(), engine == "postgres", "{engine}: init ConfigMap only where used");
+    }
+}
+
+#[test]
+fn redis_reads_its_acl_file_from_the_admin_secret() {
+    let d = build_with(&of_engine("redis", "7.4"));
+    let pod = d.statefulset.spec.unwrap().template.spec.unwrap();
+    let c = &pod.containers[0];
+    let args = c.args.clone().unwrap();
+    assert_eq!(args[..3], ["redis-server", "--aclfile", "/etc/servicedb/users.acl"]);
+    let volume = pod.volumes.unwrap().into_iter().find(|v| v.secret.is_some()).expect("a Secret volume");
+    let source = volume.secret.unwrap();
+    assert_eq!(source.secret_name.as_deref(), Some("orders-db-admin"));
+    let items = source.items.unwrap();
+    assert_eq!(items.len(), 1, "only the ACL file, not the passwords");
+    assert_eq!(items[0].key, "users.acl");
+    assert_eq!(text(&d.credentials_secret)["database"], "0");
+}

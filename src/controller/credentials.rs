@@ -6,7 +6,7 @@ use super::error::Error;
 use super::validate::Invalid;
 use crate::build::secret::{APP_PASSWORD_KEY, PASSWORD_KEY, read_key};
 use crate::build::{Instance, MANAGED_BY, Passwords};
-use crate::engine::generate_password;
+use crate::engine::{Logins, generate_password};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::{Api, Client, ResourceExt};
 use std::collections::BTreeMap;
@@ -42,10 +42,10 @@ pub fn decide(
         ),
         recheck: None,
     };
-    let admin = match existing.admin_password {
-        Some(p) => p,
+    let (admin, fresh_admin) = match existing.admin_password {
+        Some(p) => (p, false),
         None if existing.initialised => return Ok(Err(lost("admin password"))),
-        None => generate()?,
+        None => (generate()?, true),
     };
     let (app, fresh_app) = match existing.app_password {
         Some(p) => (p, false),
@@ -54,7 +54,17 @@ pub fn decide(
     };
     let engine = instance.engine;
     let complete = engine.derived_admin_key_names().iter().all(|k| existing.derived.contains_key(*k));
-    let derived = if complete && !fresh_app { existing.derived } else { engine.derived_admin_keys(&app) };
+    let derived = if complete && !fresh_app && !fresh_admin {
+        existing.derived
+    } else {
+        let app_username = instance.app_identifier();
+        engine.derived_admin_keys(Logins {
+            admin_username: engine.admin_username(),
+            admin_password: &admin,
+            app_username: &app_username,
+            app_password: &app,
+        })
+    };
     Ok(Ok(Passwords { admin, app, derived }))
 }
 

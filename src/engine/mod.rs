@@ -1,14 +1,19 @@
 //! Database engines behind one trait. The reconciler and the builders ask
 //! the engine for everything engine-specific and know no engine by name.
 
+mod mysql;
 mod password;
 mod postgres;
+mod redis;
 
+pub use mysql::{MySql, mysql_native_password_hash};
 pub use password::generate_password;
 pub use postgres::Postgres;
+pub use redis::{Redis, redis_acl_file};
 
 use crate::api;
-use k8s_openapi::api::core::v1::{EnvVar, Probe};
+use k8s_openapi::api::core::v1::{EnvVar, Probe, TCPSocketAction};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
 
 /// How a client reaches the service's database; feeds the uniform secret keys.
@@ -26,6 +31,35 @@ pub struct Connection<'a> {
 pub struct SecretNames<'a> {
     pub admin: &'a str,
     pub credentials: &'a str,
+}
+
+/// The two logins every instance has, for keys derived from them.
+#[derive(Clone, Copy, Debug)]
+pub struct Logins<'a> {
+    pub admin_username: &'a str,
+    pub admin_password: &'a str,
+    pub app_username: &'a str,
+    pub app_password: &'a str,
+}
+
+/// Keys of the admin Secret mounted as files (read-only) into the container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretFiles {
+    pub mount_path: &'static str,
+    /// (Secret key, file name)
+    pub files: &'static [(&'static str, &'static str)],
+}
+
+/// A TCP probe of the database port, for engines whose image has no
+/// credential-free health command.
+pub fn tcp_probe(port: u16, period_seconds: i32, failure_threshold: i32) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(i32::from(port)), host: None }),
+        period_seconds: Some(period_seconds),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failure_threshold),
+        ..Probe::default()
+    }
 }
 
 /// Files an engine runs once when its data directory is first initialised.
@@ -51,16 +85,30 @@ pub trait Engine: Send + Sync {
     /// Directories the engine writes to outside the data volume (the root
     /// filesystem is read-only): each gets an emptyDir.
     fn scratch_dirs(&self) -> &'static [&'static str];
+    /// Arguments of the database container, when the image's default is not enough.
+    fn args(&self) -> Option<Vec<String>> {
+        None
+    }
     /// Environment of the database container, wired from the two Secrets.
     fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar>;
     fn readiness_probe(&self) -> Probe;
     fn liveness_probe(&self) -> Probe;
     fn startup_probe(&self) -> Probe;
     /// Scripts that create the service's login and database at first start.
-    fn init_scripts(&self) -> Option<InitScripts>;
-    /// Extra keys of the admin Secret derived once from the app password
-    /// (e.g. a password verifier), generated with fresh randomness.
-    fn derived_admin_keys(&self, app_password: &str) -> BTreeMap<String, String>;
+    fn init_scripts(&self) -> Option<InitScripts> {
+        None
+    }
+    /// Admin Secret keys the container reads as files.
+    fn admin_secret_files(&self) -> Option<SecretFiles> {
+        None
+    }
+    /// The value of the uniform `database` key for the service's identifier.
+    fn app_database(&self, identifier: &str) -> String {
+        identifier.to_string()
+    }
+    /// Extra keys of the admin Secret derived once from the passwords (a
+    /// verifier, a hash, an ACL file), possibly with fresh randomness.
+    fn derived_admin_keys(&self, logins: Logins<'_>) -> BTreeMap<String, String>;
     /// The names of the keys [`Engine::derived_admin_keys`] returns.
     fn derived_admin_key_names(&self) -> &'static [&'static str];
     /// Connection strings beside the uniform keys: `uri` always, `jdbc-uri` for SQL engines.
@@ -71,5 +119,8 @@ pub trait Engine: Send + Sync {
 pub fn for_kind(kind: api::Engine) -> &'static dyn Engine {
     match kind {
         api::Engine::Postgres => &Postgres,
+        api::Engine::Mysql => &MySql::MYSQL,
+        api::Engine::Mariadb => &MySql::MARIADB,
+        api::Engine::Redis => &Redis,
     }
 }

@@ -91,3 +91,29 @@ pub async fn credentials_access(env: &Env) -> Outcome {
     let _ = env;
     Ok(())
 }
+
+/// Every engine behind the same API: Ready, its own port, the same keys.
+pub async fn every_engine(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-engines").await?;
+    for (engine, version, port) in [("mysql", "8.4", "3306"), ("mariadb", "11.4", "3306"), ("redis", "7.4", "6379")] {
+        let name = format!("app-{engine}");
+        let yaml = sdb_yaml(&ns, &name, "")
+            .replace("engine: postgres", &format!("engine: {engine}"))
+            .replace("\"16\"", &format!("\"{version}\""));
+        kubectl_apply(&yaml).await?;
+        let sdb = env.wait_ready(&ns, &name, Duration::from_secs(60)).await?;
+        let endpoint = sdb.status.and_then(|s| s.endpoint).ok_or("no endpoint")?;
+        ensure(endpoint.port.to_string() == port, || format!("{engine}: port {}", endpoint.port))?;
+        let secret =
+            env.api::<Secret>(&ns).get(&format!("{name}-db-credentials")).await.map_err(|e| e.to_string())?;
+        let data = secret.data.unwrap_or_default();
+        for key in ["username", "password", "host", "port", "database", "uri"] {
+            ensure(data.contains_key(key), || format!("{engine}: no {key}"))?;
+        }
+        ensure(data.contains_key("jdbc-uri") == (engine != "redis"), || format!("{engine}: jdbc-uri"))?;
+        let pod = env.api::<Pod>(&ns).get(&format!("{name}-db-0")).await.map_err(|e| format!("{engine} pod: {e}"))?;
+        let image = pod.spec.and_then(|s| s.containers.into_iter().next()).and_then(|c| c.image).unwrap_or_default();
+        ensure(image == format!("docker.io/library/{engine}:{version}"), || format!("{engine}: image {image}"))?;
+    }
+    Ok(())
+}

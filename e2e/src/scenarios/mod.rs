@@ -21,6 +21,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
     vec![
         ("create: children, restricted pod, Ready", |e| Box::pin(lifecycle::create(e))),
         ("credentials: only the owning ServiceAccount may read them", |e| Box::pin(lifecycle::credentials_access(e))),
+        ("every engine: mysql, mariadb, redis admitted and Ready", |e| Box::pin(lifecycle::every_engine(e))),
         ("schema and CEL rejections reach kubectl", |e| Box::pin(validation::rejected_by_api_server(e))),
         ("semantically invalid spec: Ready=False, Event, no child", |e| Box::pin(validation::invalid_spec(e))),
         ("drift is repaired within 10s, password unchanged", |e| Box::pin(drift::repaired(e))),

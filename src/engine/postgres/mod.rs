@@ -4,7 +4,7 @@ mod scram;
 
 pub use scram::scram_sha256_verifier;
 
-use super::{Connection, Engine, InitScripts, SecretNames};
+use super::{Connection, Engine, InitScripts, Logins, SecretNames};
 use crate::build::env::{env_from_secret, env_value};
 use k8s_openapi::api::core::v1::{EnvVar, ExecAction, Probe};
 use std::collections::BTreeMap;
@@ -107,8 +107,8 @@ impl Engine for Postgres {
         })
     }
 
-    fn derived_admin_keys(&self, app_password: &str) -> BTreeMap<String, String> {
-        BTreeMap::from([(APP_SCRAM_KEY.to_string(), scram_sha256_verifier(app_password))])
+    fn derived_admin_keys(&self, logins: Logins<'_>) -> BTreeMap<String, String> {
+        BTreeMap::from([(APP_SCRAM_KEY.to_string(), scram_sha256_verifier(logins.app_password))])
     }
 
     fn derived_admin_key_names(&self) -> &'static [&'static str] {

@@ -1,0 +1,170 @@
+//! MySQL and MariaDB: one protocol, two official images. The image's
+//! entrypoint creates the service's login and database from env at first
+//! start; MariaDB receives password hashes only, MySQL's image needs clear text.
+
+use super::{Connection, Engine, Logins, SecretNames, tcp_probe};
+use crate::build::env::{env_from_secret, env_value};
+use k8s_openapi::api::core::v1::{EnvVar, Probe};
+use sha1::{Digest, Sha1};
+use std::collections::BTreeMap;
+
+pub struct MySql {
+    flavor: Flavor,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    MySql,
+    MariaDb,
+}
+
+const PORT: u16 = 3306;
+/// Admin Secret keys of the `mysql_native_password` hashes (MariaDB).
+pub const ROOT_HASH_KEY: &str = "password-hash";
+pub const APP_HASH_KEY: &str = "app-password-hash";
+
+/// `mysql_native_password`: `*` and the upper-case hex of SHA1(SHA1(password)).
+pub fn mysql_native_password_hash(password: &str) -> String {
+    let twice = Sha1::digest(Sha1::digest(password.as_bytes()));
+    let hex: String = twice.iter().map(|b| format!("{b:02X}")).collect();
+    format!("*{hex}")
+}
+
+impl MySql {
+    pub const MYSQL: MySql = MySql { flavor: Flavor::MySql };
+    pub const MARIADB: MySql = MySql { flavor: Flavor::MariaDb };
+
+    /// The images' env prefix: MYSQL_* or MARIADB_*.
+    fn var(&self, name: &str) -> String {
+        match self.flavor {
+            Flavor::MySql => format!("MYSQL_{name}"),
+            Flavor::MariaDb => format!("MARIADB_{name}"),
+        }
+    }
+}
+
+impl Engine for MySql {
+    fn supported_versions(&self) -> &'static [&'static str] {
+        match self.flavor {
+            Flavor::MySql => &["8.0", "8.4"],
+            Flavor::MariaDb => &["10.11", "11.4", "11.8"],
+        }
+    }
+
+    fn image(&self, version: &str) -> Option<String> {
+        let repository = match self.flavor {
+            Flavor::MySql => "mysql",
+            Flavor::MariaDb => "mariadb",
+        };
+        self.supported_versions().contains(&version).then(|| format!("docker.io/library/{repository}:{version}"))
+    }
+
+    fn port(&self) -> (u16, &'static str) {
+        (PORT, "mysql")
+    }
+
+    fn admin_username(&self) -> &'static str {
+        "root"
+    }
+
+    fn run_as_user(&self) -> i64 {
+        999 // the `mysql` user of both official images
+    }
+
+    fn data_mount_path(&self) -> &'static str {
+        "/var/lib/mysql"
+    }
+
+    fn scratch_dirs(&self) -> &'static [&'static str] {
+        &["/run/mysqld", "/tmp"]
+    }
+
+    fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar> {
+        let mut env = vec![
+            env_from_secret(&self.var("DATABASE"), secrets.credentials, "database"),
+            env_from_secret(&self.var("USER"), secrets.credentials, "username"),
+        ];
+        match self.flavor {
+            Flavor::MariaDb => env.extend([
+                env_from_secret("MARIADB_ROOT_PASSWORD_HASH", secrets.admin, ROOT_HASH_KEY),
+                env_from_secret("MARIADB_PASSWORD_HASH", secrets.admin, APP_HASH_KEY),
+                // Root only over the local socket; the operator's admin login comes later.
+                env_value("MARIADB_ROOT_HOST", "localhost"),
+            ]),
+            Flavor::MySql => env.extend([
+                env_from_secret("MYSQL_ROOT_PASSWORD", secrets.admin, "password"),
+                env_from_secret("MYSQL_PASSWORD", secrets.credentials, "password"),
+                env_value("MYSQL_ROOT_HOST", "localhost"),
+            ]),
+        }
+        env
+    }
+
+    fn readiness_probe(&self) -> Probe {
+        tcp_probe(PORT, 5, 3)
+    }
+
+    fn liveness_probe(&self) -> Probe {
+        tcp_probe(PORT, 10, 6)
+    }
+
+    fn startup_probe(&self) -> Probe {
+        tcp_probe(PORT, 5, 120)
+    }
+
+    fn derived_admin_keys(&self, logins: Logins<'_>) -> BTreeMap<String, String> {
+        match self.flavor {
+            Flavor::MariaDb => BTreeMap::from([
+                (ROOT_HASH_KEY.to_string(), mysql_native_password_hash(logins.admin_password)),
+                (APP_HASH_KEY.to_string(), mysql_native_password_hash(logins.app_password)),
+            ]),
+            Flavor::MySql => BTreeMap::new(),
+        }
+    }
+
+    fn derived_admin_key_names(&self) -> &'static [&'static str] {
+        match self.flavor {
+            Flavor::MariaDb => &[ROOT_HASH_KEY, APP_HASH_KEY],
+            Flavor::MySql => &[],
+        }
+    }
+
+    fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String> {
+        let Connection { host, port, username, password, database } = c;
+        let jdbc = match self.flavor {
+            Flavor::MySql => "mysql",
+            Flavor::MariaDb => "mariadb",
+        };
+        BTreeMap::from([
+            ("uri", format!("mysql://{username}:{password}@{host}:{port}/{database}")),
+            ("jdbc-uri", format!("jdbc:{jdbc}://{host}:{port}/{database}?user={username}&password={password}")),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn native_password_hash_matches_the_server_function() {
+        // SELECT PASSWORD('password') on MySQL 5.7 / MariaDB.
+        assert_eq!(mysql_native_password_hash("password"), "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19");
+    }
+
+    #[test]
+    fn mariadb_receives_hashes_never_passwords() {
+        let env = MySql::MARIADB.env(SecretNames { admin: "a", credentials: "c" });
+        let names: Vec<&str> = env.iter().map(|e| e.name.as_str()).collect();
+        assert!(names.contains(&"MARIADB_PASSWORD_HASH") && names.contains(&"MARIADB_ROOT_PASSWORD_HASH"));
+        assert!(!names.iter().any(|n| n.ends_with("PASSWORD")), "{names:?}");
+        assert!(env.iter().all(|e| e.value.as_deref().is_none_or(|v| !v.contains("password"))));
+    }
+
+    #[test]
+    fn versions_and_images_per_flavor() {
+        assert_eq!(MySql::MARIADB.image("11.4").as_deref(), Some("docker.io/library/mariadb:11.4"));
+        assert_eq!(MySql::MYSQL.image("8.4").as_deref(), Some("docker.io/library/mysql:8.4"));
+        assert_eq!(MySql::MYSQL.image("11.4"), None);
+    }
+}

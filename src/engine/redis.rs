@@ -1,0 +1,125 @@
+//! Redis: one ACL file from the admin Secret with SHA-256 password hashes
+//! (never clear text): the default user off, the operator's admin, and the
+//! service's login with every key but no dangerous command.
+
+use super::{Connection, Engine, Logins, SecretFiles, SecretNames, tcp_probe};
+use k8s_openapi::api::core::v1::{EnvVar, Probe};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub struct Redis;
+
+const PORT: u16 = 6379;
+pub const ACL_KEY: &str = "users.acl";
+const ACL_DIR: &str = "/etc/servicedb";
+
+fn sha256_hex(password: &str) -> String {
+    Sha256::digest(password.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ACL file. Usernames are validated identifiers ([a-z0-9_]); passwords
+/// appear only as `#<sha256>`.
+pub fn redis_acl_file(logins: Logins<'_>) -> String {
+    format!(
+        "user default off\nuser {} on #{} ~* &* +@all\nuser {} on #{} ~* &* +@all -@dangerous\n",
+        logins.admin_username,
+        sha256_hex(logins.admin_password),
+        logins.app_username,
+        sha256_hex(logins.app_password)
+    )
+}
+
+impl Engine for Redis {
+    fn supported_versions(&self) -> &'static [&'static str] {
+        &["7.2", "7.4", "8.0"]
+    }
+
+    fn image(&self, version: &str) -> Option<String> {
+        self.supported_versions().contains(&version).then(|| format!("docker.io/library/redis:{version}"))
+    }
+
+    fn port(&self) -> (u16, &'static str) {
+        (PORT, "redis")
+    }
+
+    fn admin_username(&self) -> &'static str {
+        "admin"
+    }
+
+    fn run_as_user(&self) -> i64 {
+        999 // the `redis` user of the official image
+    }
+
+    fn data_mount_path(&self) -> &'static str {
+        "/data"
+    }
+
+    fn scratch_dirs(&self) -> &'static [&'static str] {
+        &["/tmp"]
+    }
+
+    fn args(&self) -> Option<Vec<String>> {
+        let acl = format!("{ACL_DIR}/{ACL_KEY}");
+        Some(
+            ["redis-server", "--aclfile", &acl, "--dir", "/data", "--appendonly", "yes", "--protected-mode", "no"]
+                .map(String::from)
+                .to_vec(),
+        )
+    }
+
+    fn env(&self, _secrets: SecretNames<'_>) -> Vec<EnvVar> {
+        Vec::new()
+    }
+
+    fn readiness_probe(&self) -> Probe {
+        tcp_probe(PORT, 5, 3)
+    }
+
+    fn liveness_probe(&self) -> Probe {
+        tcp_probe(PORT, 10, 6)
+    }
+
+    fn startup_probe(&self) -> Probe {
+        tcp_probe(PORT, 5, 60)
+    }
+
+    fn admin_secret_files(&self) -> Option<SecretFiles> {
+        Some(SecretFiles { mount_path: ACL_DIR, files: &[(ACL_KEY, ACL_KEY)] })
+    }
+
+    /// Redis has numbered databases; the service gets the keyspace of 0.
+    fn app_database(&self, _identifier: &str) -> String {
+        "0".to_string()
+    }
+
+    fn derived_admin_keys(&self, logins: Logins<'_>) -> BTreeMap<String, String> {
+        BTreeMap::from([(ACL_KEY.to_string(), redis_acl_file(logins))])
+    }
+
+    fn derived_admin_key_names(&self) -> &'static [&'static str] {
+        &[ACL_KEY]
+    }
+
+    fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String> {
+        let Connection { host, port, username, password, database } = c;
+        BTreeMap::from([("uri", format!("redis://{username}:{password}@{host}:{port}/{database}"))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_file_holds_hashes_and_disables_the_default_user() {
+        let acl = redis_acl_file(Logins {
+            admin_username: "admin",
+            admin_password: "A-secret",
+            app_username: "orders",
+            app_password: "B-secret",
+        });
+        assert!(acl.starts_with("user default off\n"));
+        assert!(acl.contains(&format!("user orders on #{} ~* &* +@all -@dangerous", sha256_hex("B-secret"))));
+        assert!(!acl.contains("A-secret") && !acl.contains("B-secret"));
+    }
+}

@@ -1,0 +1,124 @@
+//! Engine tier: MariaDB logins created from the `mysql_native_password`
+//! hashes the operator puts in the admin Secret, the way the official
+//! image's entrypoint creates them, on a real MariaDB server (Debian's
+//! mariadb-server) on a loopback port. MySQL itself is not packaged for
+//! Debian, so the `mysql` engine is covered only by this protocol sibling.
+
+mod common;
+
+use common::{Guard, free_port, is_root, wait_for_port};
+use servicedb::engine::{generate_password, mysql_native_password_hash};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+struct Server {
+    port: u16,
+    socket: PathBuf,
+    _process: Guard,
+    _dir: tempfile::TempDir,
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let user = if is_root() { "root".to_string() } else { std::env::var("USER").unwrap_or_default() };
+    let install = Command::new("mariadb-install-db")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--user={user}"))
+        .arg("--auth-root-authentication-method=socket")
+        .output()
+        .expect("mariadb-install-db is missing: run `make deps` (apt-get install mariadb-server)");
+    assert!(install.status.success(), "{}", String::from_utf8_lossy(&install.stderr));
+    let port = free_port();
+    let socket = dir.path().join("mysqld.sock");
+    let process = Command::new("mariadbd")
+        .arg("--no-defaults")
+        .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+        .args([
+            &format!("--port={port}"),
+            "--bind-address=127.0.0.1",
+            &format!("--user={user}"),
+            "--skip-log-bin",
+            "--skip-name-resolve",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let process = Guard(process);
+    wait_for_port(port);
+    Server { port, socket, _process: process, _dir: dir }
+}
+
+impl Server {
+    fn root(&self, sql: &str) -> Output {
+        Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket.display()))
+            .args(["-uroot", "-N", "-e", sql])
+            .output()
+            .unwrap()
+    }
+
+    fn as_user(&self, user: &str, password: &str, database: &str, sql: &str) -> Output {
+        Command::new("mariadb")
+            .args([
+                "--no-defaults",
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "-u",
+                user,
+                "-N",
+            ])
+            .arg(format!("-p{password}"))
+            .args(["-D", database, "-e", sql])
+            .output()
+            .unwrap()
+    }
+
+    /// What the official image's entrypoint runs for MARIADB_USER,
+    /// MARIADB_PASSWORD_HASH and MARIADB_DATABASE.
+    fn bootstrap(&self, name: &str, hash: &str) {
+        let sql = format!(
+            "CREATE DATABASE `{name}`; CREATE USER '{name}'@'%' IDENTIFIED BY PASSWORD '{hash}'; GRANT ALL ON `{name}`.* TO '{name}'@'%';"
+        );
+        let out = self.root(&sql);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn hashed_logins_work_and_stay_in_their_schema() {
+    let server = start();
+    let (orders, billing) = (generate_password().unwrap(), generate_password().unwrap());
+    server.bootstrap("orders", &mysql_native_password_hash(&orders));
+    server.bootstrap("billing", &mysql_native_password_hash(&billing));
+
+    let out = server.as_user(
+        "orders",
+        &orders,
+        "orders",
+        "CREATE TABLE t (k INT); INSERT INTO t VALUES (42); SELECT k FROM t;",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+
+    let wrong = server.as_user("orders", "wrong-password", "orders", "SELECT 1");
+    assert!(text(&wrong).contains("Access denied"), "{}", text(&wrong));
+    let other = server.as_user("billing", &billing, "orders", "SELECT 1");
+    assert!(text(&other).contains("Access denied"), "billing reached orders: {}", text(&other));
+    let privileged = server.as_user("orders", &orders, "orders", "CREATE USER intruder IDENTIFIED BY 'x'");
+    assert!(text(&privileged).contains("denied"), "{}", text(&privileged));
+    let stored = server.root("SELECT authentication_string FROM mysql.user WHERE user = 'orders'");
+    assert!(!text(&stored).contains(&orders), "the server stores a hash, not the password");
+}

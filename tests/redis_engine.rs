@@ -1,0 +1,82 @@
+//! Engine tier: the Redis ACL file the operator generates, loaded by a real
+//! redis-server (Debian's redis-server package) on a loopback port.
+
+mod common;
+
+use common::{Guard, free_port, wait_for_port};
+use servicedb::engine::{Logins, generate_password, redis_acl_file};
+use std::process::Command;
+
+struct Server {
+    port: u16,
+    _dir: tempfile::TempDir,
+    _process: Guard,
+}
+
+fn start(acl: &str) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let acl_path = dir.path().join("users.acl");
+    std::fs::write(&acl_path, acl).unwrap();
+    let port = free_port();
+    let process = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--aclfile")
+        .arg(&acl_path)
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is missing: run `make deps` (apt-get install redis-server)");
+    let process = Guard(process);
+    wait_for_port(port);
+    Server { port, _dir: dir, _process: process }
+}
+
+impl Server {
+    /// One command; the reply as redis-cli prints it (errors included).
+    fn cmd(&self, login: Option<(&str, &str)>, args: &[&str]) -> String {
+        let mut c = Command::new("redis-cli");
+        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--no-auth-warning"]);
+        if let Some((user, password)) = login {
+            c.args(["--user", user, "--pass", password]);
+        }
+        let out = c.args(args).output().expect("redis-cli runs");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
+    }
+}
+
+#[test]
+fn the_service_login_works_without_dangerous_commands() {
+    let (admin, app) = (generate_password().unwrap(), generate_password().unwrap());
+    let acl = redis_acl_file(Logins {
+        admin_username: "admin",
+        admin_password: &admin,
+        app_username: "orders",
+        app_password: &app,
+    });
+    let server = start(&acl);
+    let me = Some(("orders", app.as_str()));
+
+    assert_eq!(server.cmd(me, &["SET", "order:1", "paid"]), "OK");
+    assert_eq!(server.cmd(me, &["GET", "order:1"]), "paid");
+    for dangerous in [
+        &["FLUSHALL"][..],
+        &["CONFIG", "GET", "*"],
+        &["ACL", "LIST"],
+        &["KEYS", "*"],
+        &["CLIENT", "LIST"],
+        &["SHUTDOWN"],
+    ] {
+        let reply = server.cmd(me, dangerous);
+        assert!(reply.contains("NOPERM"), "{dangerous:?} was allowed: {reply}");
+    }
+    // Nobody gets in without a login, or with a wrong password.
+    assert!(server.cmd(None, &["GET", "order:1"]).contains("NOAUTH"));
+    assert!(server.cmd(Some(("orders", "wrong")), &["GET", "order:1"]).contains("WRONGPASS"));
+    assert!(server.cmd(Some(("default", "")), &["GET", "order:1"]).contains("WRONGPASS"));
+
+    // The operator's admin can administer; the server holds hashes, not passwords.
+    let users = server.cmd(Some(("admin", admin.as_str())), &["ACL", "LIST"]);
+    assert!(users.contains("user orders on") && users.contains("user default off"), "{users}");
+    assert!(!users.contains(&app) && !users.contains(&admin), "a clear-text password in ACL LIST");
+}
