@@ -63,6 +63,23 @@ pub async fn kubectl_apply(yaml: &str) -> Result<String, String> {
     run("kubectl", &["apply", "-f", "-"], Some(yaml)).await
 }
 
+/// The reasons of the Events about the object `name` in `namespace`.
+pub async fn event_reasons(namespace: &str, name: &str) -> Result<Vec<String>, String> {
+    let selector = format!("involvedObject.name={name}");
+    let out = kubectl(&[
+        "-n",
+        namespace,
+        "get",
+        "events",
+        "--field-selector",
+        &selector,
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ])
+    .await?;
+    Ok(out.split_whitespace().map(String::from).collect())
+}
+
 /// Polls `check` every 250 ms until it yields a value or `timeout` passes.
 pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, String>
 where

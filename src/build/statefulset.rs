@@ -6,7 +6,7 @@ use crate::engine::SecretNames;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, KeyToPath,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     ResourceRequirements, SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
     VolumeResourceRequirements,
 };
@@ -54,6 +54,16 @@ fn pod_security_context(uid: i64) -> PodSecurityContext {
         fs_group_change_policy: Some("OnRootMismatch".to_string()),
         seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_string(), ..SeccompProfile::default() }),
         ..PodSecurityContext::default()
+    }
+}
+
+/// An engine's health check with the operator's timings.
+fn timed(check: Probe, period_seconds: i32, failure_threshold: i32) -> Probe {
+    Probe {
+        period_seconds: Some(period_seconds),
+        timeout_seconds: Some(5),
+        failure_threshold: Some(failure_threshold),
+        ..check
     }
 }
 
@@ -142,9 +152,10 @@ pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> 
             ..ContainerPort::default()
         }]),
         env: Some(engine.env(SecretNames { admin: &admin, credentials: &credentials })),
-        readiness_probe: Some(engine.readiness_probe()),
-        liveness_probe: Some(engine.liveness_probe()),
-        startup_probe: Some(engine.startup_probe()),
+        readiness_probe: Some(timed(engine.health_check(), 5, 3)),
+        liveness_probe: Some(timed(engine.health_check(), 10, 6)),
+        // The first start (initdb and the like) may take minutes on slow volumes.
+        startup_probe: Some(timed(engine.health_check(), 5, 120)),
         resources: Some(instance.spec.resources.clone().unwrap_or_else(default_resources)),
         security_context: Some(container_security_context()),
         volume_mounts: Some(mounts),

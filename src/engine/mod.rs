@@ -50,14 +50,11 @@ pub struct SecretFiles {
     pub files: &'static [(&'static str, &'static str)],
 }
 
-/// A TCP probe of the database port, for engines whose image has no
+/// A TCP check of the database port, for engines whose image has no
 /// credential-free health command.
-pub fn tcp_probe(port: u16, period_seconds: i32, failure_threshold: i32) -> Probe {
+pub fn tcp_check(port: u16) -> Probe {
     Probe {
         tcp_socket: Some(TCPSocketAction { port: IntOrString::Int(i32::from(port)), host: None }),
-        period_seconds: Some(period_seconds),
-        timeout_seconds: Some(5),
-        failure_threshold: Some(failure_threshold),
         ..Probe::default()
     }
 }
@@ -91,9 +88,9 @@ pub trait Engine: Send + Sync {
     }
     /// Environment of the database container, wired from the two Secrets.
     fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar>;
-    fn readiness_probe(&self) -> Probe;
-    fn liveness_probe(&self) -> Probe;
-    fn startup_probe(&self) -> Probe;
+    /// How to tell the server answers: a probe with only its handler set;
+    /// the builder adds the timings.
+    fn health_check(&self) -> Probe;
     /// Scripts that create the service's login and database at first start.
     fn init_scripts(&self) -> Option<InitScripts> {
         None

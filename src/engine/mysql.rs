@@ -2,7 +2,7 @@
 //! entrypoint creates the service's login and database from env at first
 //! start; MariaDB receives password hashes only, MySQL's image needs clear text.
 
-use super::{Connection, Engine, Logins, SecretNames, tcp_probe};
+use super::{Connection, Engine, Logins, SecretNames, tcp_check};
 use crate::build::env::{env_from_secret, env_value};
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha1::{Digest, Sha1};
@@ -100,16 +100,8 @@ impl Engine for MySql {
         env
     }
 
-    fn readiness_probe(&self) -> Probe {
-        tcp_probe(PORT, 5, 3)
-    }
-
-    fn liveness_probe(&self) -> Probe {
-        tcp_probe(PORT, 10, 6)
-    }
-
-    fn startup_probe(&self) -> Probe {
-        tcp_probe(PORT, 5, 120)
+    fn health_check(&self) -> Probe {
+        tcp_check(PORT)
     }
 
     fn derived_admin_keys(&self, logins: Logins<'_>) -> BTreeMap<String, String> {

@@ -2,7 +2,7 @@
 //! (never clear text): the default user off, the operator's admin, and the
 //! service's login with every key but no dangerous command.
 
-use super::{Connection, Engine, Logins, SecretFiles, SecretNames, tcp_probe};
+use super::{Connection, Engine, Logins, SecretFiles, SecretNames, tcp_check};
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -71,16 +71,8 @@ impl Engine for Redis {
         Vec::new()
     }
 
-    fn readiness_probe(&self) -> Probe {
-        tcp_probe(PORT, 5, 3)
-    }
-
-    fn liveness_probe(&self) -> Probe {
-        tcp_probe(PORT, 10, 6)
-    }
-
-    fn startup_probe(&self) -> Probe {
-        tcp_probe(PORT, 5, 60)
+    fn health_check(&self) -> Probe {
+        tcp_check(PORT)
     }
 
     fn admin_secret_files(&self) -> Option<SecretFiles> {

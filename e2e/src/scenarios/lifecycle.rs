@@ -1,4 +1,4 @@
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml};
+use crate::harness::{Env, Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -61,18 +61,8 @@ pub async fn create(env: &Env) -> Outcome {
     })?;
 
     // Events tell the story.
-    let events = kubectl(&[
-        "-n",
-        &ns,
-        "get",
-        "events",
-        "--field-selector",
-        "involvedObject.name=orders",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ])
-    .await?;
-    ensure(events.contains("Available"), || format!("no Ready event: {events}"))
+    let events = event_reasons(&ns, "orders").await?;
+    ensure(events.iter().any(|r| r == "Available"), || format!("no Ready event: {events:?}"))
 }
 
 pub async fn credentials_access(env: &Env) -> Outcome {
@@ -104,8 +94,7 @@ pub async fn every_engine(env: &Env) -> Outcome {
         let sdb = env.wait_ready(&ns, &name, Duration::from_secs(60)).await?;
         let endpoint = sdb.status.and_then(|s| s.endpoint).ok_or("no endpoint")?;
         ensure(endpoint.port.to_string() == port, || format!("{engine}: port {}", endpoint.port))?;
-        let secret =
-            env.api::<Secret>(&ns).get(&format!("{name}-db-credentials")).await.map_err(|e| e.to_string())?;
+        let secret = env.api::<Secret>(&ns).get(&format!("{name}-db-credentials")).await.map_err(|e| e.to_string())?;
         let data = secret.data.unwrap_or_default();
         for key in ["username", "password", "host", "port", "database", "uri"] {
             ensure(data.contains_key(key), || format!("{engine}: no {key}"))?;

@@ -1,4 +1,4 @@
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use crate::harness::{Env, Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml, wait_for};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::time::Duration;
 
@@ -49,18 +49,8 @@ pub async fn invalid_spec(env: &Env) -> Outcome {
         })
         .await?;
         ensure(message.contains(reason) && message.contains(words), || format!("{name}: {message}"))?;
-        let events = kubectl(&[
-            "-n",
-            &ns,
-            "get",
-            "events",
-            "--field-selector",
-            &format!("involvedObject.name={name},reason=InvalidSpec"),
-            "-o",
-            "name",
-        ])
-        .await?;
-        ensure(!events.trim().is_empty(), || format!("no InvalidSpec Event for {name}"))?;
+        let events = event_reasons(&ns, name).await?;
+        ensure(events.iter().any(|r| r == "InvalidSpec"), || format!("no InvalidSpec Event for {name}: {events:?}"))?;
         let sts = env.api::<StatefulSet>(&ns).get_opt(&format!("{name}-db")).await.map_err(|e| e.to_string())?;
         ensure(sts.is_none(), || format!("{name}: a child was created for an invalid spec"))?;
     }

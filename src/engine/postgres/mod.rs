@@ -18,14 +18,6 @@ pub const APP_SCRAM_KEY: &str = "app-password-scram";
 /// Creates the service's login (from a SCRAM verifier) and its database.
 const CREATE_APP_LOGIN: &str = include_str!("create-app-login.sh");
 
-impl Postgres {
-    fn pg_isready() -> Option<ExecAction> {
-        Some(ExecAction {
-            command: Some(["pg_isready", "--host=127.0.0.1", "--port=5432", "--timeout=3"].map(String::from).to_vec()),
-        })
-    }
-}
-
 impl Engine for Postgres {
     fn supported_versions(&self) -> &'static [&'static str] {
         &["15", "16", "17", "18"]
@@ -69,33 +61,13 @@ impl Engine for Postgres {
         ]
     }
 
-    fn readiness_probe(&self) -> Probe {
+    fn health_check(&self) -> Probe {
         Probe {
-            exec: Self::pg_isready(),
-            period_seconds: Some(5),
-            timeout_seconds: Some(5),
-            failure_threshold: Some(3),
-            ..Probe::default()
-        }
-    }
-
-    fn liveness_probe(&self) -> Probe {
-        Probe {
-            exec: Self::pg_isready(),
-            period_seconds: Some(10),
-            timeout_seconds: Some(5),
-            failure_threshold: Some(6),
-            ..Probe::default()
-        }
-    }
-
-    fn startup_probe(&self) -> Probe {
-        // initdb and the first start may take minutes on slow volumes.
-        Probe {
-            exec: Self::pg_isready(),
-            period_seconds: Some(5),
-            timeout_seconds: Some(5),
-            failure_threshold: Some(120),
+            exec: Some(ExecAction {
+                command: Some(
+                    ["pg_isready", "--host=127.0.0.1", "--port=5432", "--timeout=3"].map(String::from).to_vec(),
+                ),
+            }),
             ..Probe::default()
         }
     }
