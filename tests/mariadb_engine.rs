@@ -122,3 +122,42 @@ fn hashed_logins_work_and_stay_in_their_schema() {
     let stored = server.root("SELECT authentication_string FROM mysql.user WHERE user = 'orders'");
     assert!(!text(&stored).contains(&orders), "the server stores a hash, not the password");
 }
+
+#[tokio::test]
+async fn live_administration_creates_least_privilege_logins() {
+    use servicedb::api::Engine;
+    use servicedb::engine::admin::{Login, Target, Wanted, ensure};
+    let server = start();
+    let (admin, app, monitor) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
+    let root = server.root(&format!(
+        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+        mysql_native_password_hash(&admin)
+    ));
+    assert!(root.status.success(), "{}", text(&root));
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let wanted = Wanted {
+        database: "orders".into(),
+        app: Login { username: "orders".into(), password: app.clone() },
+        monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
+    };
+    let admin_login = Login { username: "root".into(), password: admin.clone() };
+    ensure(Engine::Mariadb, &target, &admin_login, &wanted).await.expect("administered");
+    ensure(Engine::Mariadb, &target, &admin_login, &wanted).await.expect("idempotent");
+
+    let out =
+        server.as_user("orders", &app, "orders", "CREATE TABLE t (k INT); INSERT INTO t VALUES (7); SELECT k FROM t;");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "7", "{}", text(&out));
+    let denied = server.as_user("orders", &app, "orders", "CREATE USER intruder IDENTIFIED BY 'x'");
+    assert!(text(&denied).contains("denied"), "{}", text(&denied));
+    // The monitor sees server status, not the application's rows.
+    let status =
+        server.as_user("servicedb_monitor", &monitor, "performance_schema", "SHOW GLOBAL STATUS LIKE 'Uptime'");
+    assert!(text(&status).contains("Uptime"), "{}", text(&status));
+    let peek = server.as_user("servicedb_monitor", &monitor, "orders", "SELECT k FROM t");
+    assert!(text(&peek).contains("denied"), "the monitor read application data: {}", text(&peek));
+    let stored =
+        server.root("SELECT authentication_string FROM mysql.user WHERE user IN ('orders', 'servicedb_monitor')");
+    assert!(!text(&stored).contains(&app) && !text(&stored).contains(&monitor));
+}

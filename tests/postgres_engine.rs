@@ -39,6 +39,7 @@ struct Server {
     bin: PathBuf,
     dir: tempfile::TempDir,
     port: u16,
+    admin_password: String,
 }
 
 impl Server {
@@ -50,9 +51,17 @@ impl Server {
             ok(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).output(), "chown");
         }
         let data = dir.path().join("data");
+        let admin_password = generate_password().unwrap();
+        let pwfile = dir.path().join("pwfile");
+        std::fs::write(&pwfile, &admin_password).unwrap();
+        if root {
+            ok(Command::new("chown").args(["postgres:postgres"]).arg(&pwfile).output(), "chown");
+        }
         ok(
             as_server_user(&bin.join("initdb"))
-                .args(["--username=postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-D"])
+                .args(["--username=postgres", "--auth-local=trust", "--auth-host=scram-sha-256"])
+                .arg(format!("--pwfile={}", pwfile.display()))
+                .arg("-D")
                 .arg(&data)
                 .output(),
             "initdb",
@@ -72,7 +81,7 @@ impl Server {
                 .output(),
             "pg_ctl start",
         );
-        Server { bin, dir, port }
+        Server { bin, dir, port, admin_password }
     }
 
     /// Runs the engine's init script the way the official image does.
@@ -204,5 +213,57 @@ fn hostile_names_stay_names() {
     assert_eq!(
         server.admin_sql(&format!("SELECT count(*) FROM pg_roles WHERE rolname = '{}'", hostile.replace('\'', "''"))),
         "1"
+    );
+}
+
+#[tokio::test]
+async fn live_administration_creates_least_privilege_logins() {
+    use servicedb::api::Engine;
+    use servicedb::engine::admin::{Login, Target, Wanted, ensure};
+    let server = Server::start();
+    let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
+    let wanted = Wanted {
+        database: "orders".into(),
+        app: Login { username: "orders".into(), password: app.clone() },
+        monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
+    };
+    ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("administered");
+    ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("idempotent");
+
+    let out =
+        server.sql_as("orders", &app, "orders", "CREATE TABLE t (k int); INSERT INTO t VALUES (7); SELECT k FROM t;");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().last(),
+        Some("7"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        server.admin_sql(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication FROM pg_roles WHERE rolname = 'orders'"
+        ),
+        "f|f|f|f"
+    );
+    // The monitor reads statistics, and cannot even connect to the service's database.
+    let stats = server.sql_as("servicedb_monitor", &monitor, "postgres", "SELECT count(*) > 0 FROM pg_stat_activity");
+    assert_eq!(String::from_utf8_lossy(&stats.stdout).trim(), "t", "{}", String::from_utf8_lossy(&stats.stderr));
+    let peek = server.sql_as("servicedb_monitor", &monitor, "orders", "SELECT k FROM t");
+    assert!(
+        String::from_utf8_lossy(&peek.stderr).contains("permission denied for database"),
+        "{}",
+        String::from_utf8_lossy(&peek.stderr)
+    );
+    // Only verifiers were sent: no password in the statement log.
+    let log = server.log();
+    assert!(
+        !log.contains(&app) && !log.contains(&monitor) && !log.contains(&server.admin_password),
+        "a password reached the server log"
+    );
+    assert!(
+        server
+            .admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'servicedb_monitor'")
+            .starts_with("SCRAM-SHA-256$")
     );
 }

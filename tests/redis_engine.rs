@@ -80,3 +80,40 @@ fn the_service_login_works_without_dangerous_commands() {
     assert!(users.contains("user orders on") && users.contains("user default off"), "{users}");
     assert!(!users.contains(&app) && !users.contains(&admin), "a clear-text password in ACL LIST");
 }
+
+#[tokio::test]
+async fn live_administration_adds_a_monitor_that_cannot_read_data() {
+    use servicedb::api::Engine;
+    use servicedb::engine::admin::{Login, Target, Wanted, ensure};
+    let (admin, app, monitor) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let acl = redis_acl_file(Logins {
+        admin_username: "admin",
+        admin_password: &admin,
+        app_username: "orders",
+        app_password: &app,
+    });
+    let server = start(&acl);
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let wanted = Wanted {
+        database: "0".into(),
+        app: Login { username: "orders".into(), password: app.clone() },
+        monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
+    };
+    let admin_login = Login { username: "admin".into(), password: admin.clone() };
+    ensure(Engine::Redis, &target, &admin_login, &wanted).await.expect("administered");
+    ensure(Engine::Redis, &target, &admin_login, &wanted).await.expect("idempotent");
+
+    let me = Some(("orders", app.as_str()));
+    assert_eq!(server.cmd(me, &["SET", "secret", "42"]), "OK");
+    let watcher = Some(("servicedb_monitor", monitor.as_str()));
+    assert!(server.cmd(watcher, &["INFO", "server"]).contains("redis_version"));
+    assert!(server.cmd(watcher, &["GET", "secret"]).contains("NOPERM"), "the monitor read application data");
+    assert!(server.cmd(watcher, &["SET", "x", "1"]).contains("NOPERM"));
+    // Wrong admin credentials are a clear error, without the password in it.
+    let bad = ensure(Engine::Redis, &target, &Login { username: "admin".into(), password: "wrong".into() }, &wanted)
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().starts_with("cannot connect to 127.0.0.1:"), "{bad}");
+    assert!(!bad.to_string().contains(&admin));
+}

@@ -43,6 +43,11 @@ impl<'a> Instance<'a> {
         })
     }
 
+    /// The uid of the ServiceDatabase: children it controls name it.
+    pub fn owner_uid(&self) -> &str {
+        &self.owner.uid
+    }
+
     /// Name of the StatefulSet and the client Service: `<name>-db`.
     pub fn instance_name(&self) -> String {
         format!("{}-db", self.name)

@@ -90,13 +90,8 @@ pub fn claim_template_size(live: Option<&StatefulSet>, instance: &Instance<'_>) 
 }
 
 /// Applies every child in order and deletes the ones no longer wanted.
-pub async fn apply_all(
-    client: &Client,
-    instance: &Instance<'_>,
-    owner_uid: &str,
-    desired: Desired,
-) -> Result<ApplyReport, Error> {
-    let mut applier = Applier { client, namespace: instance.namespace, owner_uid, writes: 0 };
+pub async fn apply_all(client: &Client, instance: &Instance<'_>, desired: Desired) -> Result<ApplyReport, Error> {
+    let mut applier = Applier { client, namespace: instance.namespace, owner_uid: instance.owner_uid(), writes: 0 };
     let rbac_name = instance.credentials_secret_name();
     applier.ensure(desired.admin_secret).await?;
     applier.ensure(desired.credentials_secret).await?;

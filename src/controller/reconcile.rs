@@ -10,7 +10,6 @@ use super::validate::{self, Invalid};
 use crate::api::ServiceDatabase;
 use crate::build::{self, Instance};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
@@ -72,8 +71,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
 
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
     let desired = build::desired(&instance, &passwords, valid.image, &claim_size);
-    let owner_uid = sdb.uid().unwrap_or_default();
-    let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, &owner_uid, desired).await?;
+    let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, desired).await?;
     if writes > 0 {
         info!(writes, "applied children");
     }

@@ -1,9 +1,10 @@
 //! Database engines behind one trait. The reconciler and the builders ask
 //! the engine for everything engine-specific and know no engine by name.
 
+pub mod admin;
 mod mysql;
 mod password;
-mod postgres;
+pub mod postgres;
 mod redis;
 
 pub use mysql::{MySql, mysql_native_password_hash};

@@ -88,13 +88,14 @@ impl Engine for MySql {
             Flavor::MariaDb => env.extend([
                 env_from_secret("MARIADB_ROOT_PASSWORD_HASH", secrets.admin, ROOT_HASH_KEY),
                 env_from_secret("MARIADB_PASSWORD_HASH", secrets.admin, APP_HASH_KEY),
-                // Root only over the local socket; the operator's admin login comes later.
-                env_value("MARIADB_ROOT_HOST", "localhost"),
+                // The operator administers as root over the network; the
+                // NetworkPolicy lets only the operator's pods reach the port.
+                env_value("MARIADB_ROOT_HOST", "%"),
             ]),
             Flavor::MySql => env.extend([
                 env_from_secret("MYSQL_ROOT_PASSWORD", secrets.admin, "password"),
                 env_from_secret("MYSQL_PASSWORD", secrets.credentials, "password"),
-                env_value("MYSQL_ROOT_HOST", "localhost"),
+                env_value("MYSQL_ROOT_HOST", "%"),
             ]),
         }
         env

@@ -1,0 +1,110 @@
+//! Live administration inside a running database, through the engine's own
+//! driver: the service's database, its least-privilege login, and a
+//! monitoring login. Idempotent: run on every reconcile, it changes nothing
+//! that is already right.
+
+mod mysql;
+mod postgres;
+pub mod quote;
+mod redis;
+
+use crate::api;
+
+/// Where the operator reaches the database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+}
+
+/// A login and its password.
+#[derive(Clone, PartialEq)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Login({}, <redacted>)", self.username)
+    }
+}
+
+/// What must exist inside the database.
+#[derive(Clone, Debug)]
+pub struct Wanted {
+    pub database: String,
+    pub app: Login,
+    pub monitor: Login,
+}
+
+/// Errors carry no password: the drivers' messages are about the server.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    #[error("{step} failed: {message}")]
+    Statement { step: &'static str, message: String },
+    #[error("refusing unsafe name {0:?}: only lower-case letters, digits and '_' are allowed")]
+    UnsafeName(String),
+}
+
+impl AdminError {
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            AdminError::Connect { .. } => "database_unreachable",
+            AdminError::Statement { .. } => "database_statement",
+            AdminError::UnsafeName(_) => "unsafe_name",
+        }
+    }
+}
+
+/// Names reach SQL and ACL commands only after this check, whatever the
+/// CRD already validated.
+pub fn safe_name(name: &str) -> Result<&str, AdminError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok { Ok(name) } else { Err(AdminError::UnsafeName(name.to_string())) }
+}
+
+/// Ensures `wanted` inside the database of `engine` at `target`.
+pub async fn ensure(engine: api::Engine, target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
+    safe_name(&wanted.database).or_else(|e| if engine == api::Engine::Redis { Ok("0") } else { Err(e) })?;
+    safe_name(&wanted.app.username)?;
+    safe_name(&wanted.monitor.username)?;
+    match engine {
+        api::Engine::Postgres => postgres::ensure(target, admin, wanted).await,
+        api::Engine::Mysql => mysql::ensure(target, admin, wanted, mysql::Flavor::MySql).await,
+        api::Engine::Mariadb => mysql::ensure(target, admin, wanted, mysql::Flavor::MariaDb).await,
+        api::Engine::Redis => redis::ensure(target, admin, wanted).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_identifiers_are_safe() {
+        for good in ["orders", "billing_api", "a1"] {
+            assert!(safe_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Orders",
+            "x\"; DROP ROLE postgres; --",
+            "a-b",
+            "1abc",
+            "é",
+            "a b",
+            &"a".repeat(64),
+            "x'",
+            "x`y",
+            "a;b",
+        ] {
+            assert!(safe_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

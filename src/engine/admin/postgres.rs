@@ -1,0 +1,95 @@
+//! PostgreSQL through tokio-postgres: passwords go in as SCRAM verifiers.
+
+use super::quote::{pg_ident, pg_literal};
+use super::{AdminError, Login, Target, Wanted};
+use crate::engine::postgres::scram_sha256_verifier;
+use tokio_postgres::{Client, NoTls};
+
+fn statement(step: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
+    move |e| AdminError::Statement {
+        step,
+        message: e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string()),
+    }
+}
+
+async fn connect(target: &Target, admin: &Login, database: &str) -> Result<Client, AdminError> {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host(&target.host)
+        .port(target.port)
+        .user(&admin.username)
+        .password(&admin.password)
+        .dbname(database)
+        .application_name("servicedb")
+        .connect_timeout(std::time::Duration::from_secs(10));
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| AdminError::Connect {
+        target: format!("{}:{}", target.host, target.port),
+        message: e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string()),
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "postgres admin connection closed");
+        }
+    });
+    Ok(client)
+}
+
+async fn role_exists(client: &Client, name: &str) -> Result<bool, AdminError> {
+    let rows = client
+        .query("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+        .await
+        .map_err(statement("looking up a role"))?;
+    Ok(!rows.is_empty())
+}
+
+/// Creates or corrects a login: the attributes are enforced every time, the
+/// password only when it does not verify (a fresh verifier has a new salt).
+async fn ensure_login(client: &Client, login: &Login, attributes: &str) -> Result<(), AdminError> {
+    let role = pg_ident(&login.username);
+    if role_exists(client, &login.username).await? {
+        client.batch_execute(&format!("ALTER ROLE {role} {attributes}")).await.map_err(statement("ALTER ROLE"))?;
+    } else {
+        let verifier = pg_literal(&scram_sha256_verifier(&login.password));
+        client
+            .batch_execute(&format!("CREATE ROLE {role} {attributes} PASSWORD {verifier}"))
+            .await
+            .map_err(statement("CREATE ROLE"))?;
+    }
+    Ok(())
+}
+
+pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
+    let client = connect(target, admin, "postgres").await?;
+    ensure_login(&client, &wanted.app, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT")
+        .await?;
+    ensure_login(
+        &client,
+        &wanted.monitor,
+        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT",
+    )
+    .await?;
+    let database = pg_ident(&wanted.database);
+    let app = pg_ident(&wanted.app.username);
+    let exists = client
+        .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&wanted.database])
+        .await
+        .map_err(statement("looking up the database"))?;
+    if exists.is_empty() {
+        // CREATE DATABASE cannot run in a transaction block: its own statement.
+        client
+            .batch_execute(&format!("CREATE DATABASE {database} OWNER {app}"))
+            .await
+            .map_err(statement("CREATE DATABASE"))?;
+    }
+    let monitor = pg_ident(&wanted.monitor.username);
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} OWNER TO {app};
+             REVOKE ALL ON DATABASE {database} FROM PUBLIC;
+             GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {app};
+             GRANT pg_monitor TO {monitor};"
+        ))
+        .await
+        .map_err(statement("granting"))?;
+    Ok(())
+}
