@@ -56,6 +56,10 @@ struct RunArgs {
     /// Seconds a leader's lease lasts without renewal: the longest a failover takes.
     #[arg(long, env = "SERVICEDB_LEASE_DURATION_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
     lease_duration_seconds: u64,
+    /// JSON file mapping "<namespace>/<name>-db" to "host:port", to reach
+    /// databases from outside the cluster (re-read on every use).
+    #[arg(long, env = "SERVICEDB_ENDPOINT_OVERRIDES")]
+    endpoint_overrides: Option<std::path::PathBuf>,
     /// Log format.
     #[arg(long, env = "SERVICEDB_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -167,8 +171,11 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let namespaces: Vec<String> = args.namespaces.into_iter().filter(|n| !n.trim().is_empty()).collect();
     let scope = if namespaces.is_empty() { Scope::Cluster } else { Scope::Namespaces(namespaces) };
     tracing::info!(?scope, "starting the controllers");
-    let settings =
-        Settings { operator_namespace: args.operator_namespace, resync: Duration::from_secs(args.resync_seconds) };
+    let settings = Settings {
+        operator_namespace: args.operator_namespace,
+        resync: Duration::from_secs(args.resync_seconds),
+        endpoint_overrides: args.endpoint_overrides,
+    };
     let ctx = Arc::new(Context::new(client, settings, metrics.clone(), args.instance_name));
     let ready = health.clone();
     controller::run(ctx, scope, stop_rx, move || {

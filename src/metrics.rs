@@ -47,6 +47,10 @@ impl Metrics {
         }
     }
 
+    pub fn administration_failed(&self, reason: &'static str) {
+        self.errors.get_or_create(&ErrorLabels { reason }).inc();
+    }
+
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
     }

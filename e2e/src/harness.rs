@@ -3,6 +3,7 @@
 //! as a local process under the chart's ServiceAccount.
 
 use crate::operator::{Operator, OperatorConfig};
+use crate::standin::StandIns;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use servicedb::api::ServiceDatabase;
@@ -27,6 +28,7 @@ pub struct Env {
     pub logs: PathBuf,
     pub client: Client,
     pub operator: Mutex<Operator>,
+    pub standins: Mutex<StandIns>,
     /// The audit log the API server writes (the harness enables auditing).
     pub audit_log: PathBuf,
 }
@@ -147,6 +149,11 @@ impl Env {
         )
         .await?;
 
+        step("starting stand-in database servers for the operator's StatefulSets");
+        // Under /tmp: Unix socket paths must stay short.
+        let standins =
+            StandIns::start(client.clone(), std::env::temp_dir().join(format!("sdb-e2e-{}", std::process::id())))?;
+
         step("running the operator under the chart's ServiceAccount");
         let kubeconfig = logs.join("operator.kubeconfig");
         write_operator_kubeconfig(&kubeconfig, OPERATOR_NAMESPACE, OPERATOR_ACCOUNT).await?;
@@ -159,6 +166,7 @@ impl Env {
             namespaces: Vec::new(),
             lease_seconds: LEASE_SECONDS,
             resync_seconds: RESYNC_SECONDS,
+            endpoint_overrides: standins.overrides.clone(),
         };
         let mut operator = Operator::new(&root, config)?;
         operator.spawn()?;
@@ -171,6 +179,7 @@ impl Env {
             logs,
             client,
             operator: Mutex::new(operator),
+            standins: Mutex::new(standins),
             audit_log: PathBuf::from(cluster_logs).join("audit.log"),
         })
     }

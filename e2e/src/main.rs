@@ -6,6 +6,7 @@ mod audit;
 mod harness;
 mod operator;
 mod scenarios;
+mod standin;
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -44,6 +45,7 @@ async fn main() -> ExitCode {
         }
     }
     env.operator.lock().await.kill().await;
+    env.standins.lock().await.stop().await;
     if failed > 0 {
         eprintln!(
             "logs: operator {} ; control plane {}",

@@ -16,6 +16,8 @@ pub struct OperatorConfig {
     pub namespaces: Vec<String>,
     pub lease_seconds: u64,
     pub resync_seconds: u64,
+    /// The stand-in servers' addresses (see standin.rs).
+    pub endpoint_overrides: PathBuf,
 }
 
 pub struct Operator {
@@ -43,6 +45,8 @@ impl Operator {
             .args(["--lease-duration-seconds", &c.lease_seconds.to_string()])
             .args(["--operator-namespace", &c.operator_namespace, "--instance-name", &c.instance])
             .args(["--namespaces", &c.namespaces.join(",")])
+            .arg("--endpoint-overrides")
+            .arg(&c.endpoint_overrides)
             .env("KUBECONFIG", &c.kubeconfig)
             .stdin(Stdio::null())
             .stdout(log)

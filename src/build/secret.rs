@@ -14,12 +14,15 @@ pub const PASSWORD_KEY: &str = "password";
 /// Admin Secret key of a copy of the app password: a deleted credentials
 /// Secret is restored with the same password instead of a new one.
 pub const APP_PASSWORD_KEY: &str = "app-password";
+pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
 
 /// The generated passwords of an instance; generated once, then read back.
 #[derive(Clone, PartialEq)]
 pub struct Passwords {
     pub admin: String,
     pub app: String,
+    /// The monitoring login's (kept in the admin Secret).
+    pub monitor: String,
     /// Engine-specific keys derived once from `app` (kept in the admin Secret).
     pub derived: BTreeMap<String, String>,
 }
@@ -73,6 +76,7 @@ pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     let mut data =
         connection_keys(instance, instance.engine.admin_username(), &passwords.admin, &instance.app_identifier());
     data.insert(APP_PASSWORD_KEY.to_string(), passwords.app.clone());
+    data.insert(MONITOR_PASSWORD_KEY.to_string(), passwords.monitor.clone());
     data.extend(passwords.derived.clone());
     secret(instance, instance.admin_secret_name(), data)
 }

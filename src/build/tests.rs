@@ -49,6 +49,7 @@ fn passwords() -> Passwords {
     Passwords {
         admin: "AdminPassword0123456789".into(),
         app: "AppPassword0123456789".into(),
+        monitor: "MonitorPassword0123456789".into(),
         derived: BTreeMap::from([("app-password-scram".to_string(), "SCRAM-SHA-256$4096:c2FsdA==$a:b".to_string())]),
     }
 }

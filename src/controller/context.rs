@@ -16,6 +16,9 @@ pub struct Settings {
     pub operator_namespace: String,
     /// How often an unchanged object is checked again for drift.
     pub resync: Duration,
+    /// A JSON map `<namespace>/<service>` -> `host:port` used instead of the
+    /// cluster DNS name, for an operator outside the cluster.
+    pub endpoint_overrides: Option<std::path::PathBuf>,
 }
 
 pub struct Context {

@@ -4,7 +4,7 @@
 use super::apply::get;
 use super::error::Error;
 use super::validate::Invalid;
-use crate::build::secret::{APP_PASSWORD_KEY, PASSWORD_KEY, read_key};
+use crate::build::secret::{APP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY, read_key};
 use crate::build::{Instance, MANAGED_BY, Passwords};
 use crate::engine::{Logins, generate_password};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
@@ -22,6 +22,7 @@ fn managed_by_us(secret: &Secret, instance: &Instance<'_>) -> bool {
 pub struct Existing {
     pub admin_password: Option<String>,
     pub app_password: Option<String>,
+    pub monitor_password: Option<String>,
     pub derived: BTreeMap<String, String>,
     /// The data volume exists, so the database was (or is being) initialised
     /// with the passwords of that time.
@@ -65,7 +66,13 @@ pub fn decide(
             app_password: &app,
         })
     };
-    Ok(Ok(Passwords { admin, app, derived }))
+    // The monitoring login is (re)set by the administer step, so a lost one
+    // can be made anew.
+    let monitor = match existing.monitor_password {
+        Some(p) => p,
+        None => generate()?,
+    };
+    Ok(Ok(Passwords { admin, app, monitor, derived }))
 }
 
 /// Reads the live Secrets and volume, then decides the passwords. A Secret of
@@ -91,6 +98,7 @@ pub async fn ensure(client: &Client, instance: &Instance<'_>) -> Result<Result<P
     let from_admin = |key: &str| admin.as_ref().and_then(|s| read_key(s, key));
     let existing = Existing {
         admin_password: from_admin(PASSWORD_KEY),
+        monitor_password: from_admin(MONITOR_PASSWORD_KEY),
         app_password: from_admin(APP_PASSWORD_KEY)
             .or_else(|| credentials.as_ref().and_then(|s| read_key(s, PASSWORD_KEY))),
         derived: instance
@@ -131,7 +139,7 @@ mod tests {
         let instance = Instance::new(&sdb, "op").unwrap();
         let (n, mut generate) = counter();
         let p = decide(&instance, Existing::default(), &mut generate).unwrap().unwrap();
-        assert_eq!(n.get(), 2);
+        assert_eq!(n.get(), 3, "admin, app and monitor");
         assert_ne!(p.admin, p.app);
         assert!(p.derived["app-password-scram"].starts_with("SCRAM-SHA-256$4096:"));
     }
@@ -144,6 +152,7 @@ mod tests {
         let existing = Existing {
             admin_password: Some("A".into()),
             app_password: Some("B".into()),
+            monitor_password: Some("M".into()),
             derived: BTreeMap::from([("app-password-scram".to_string(), "V".to_string())]),
             initialised: true,
         };
@@ -160,7 +169,7 @@ mod tests {
         let existing = Existing { app_password: Some("B".into()), ..Existing::default() };
         let p = decide(&instance, existing, &mut generate).unwrap().unwrap();
         assert_eq!(p.app, "B");
-        assert_eq!(n.get(), 1, "only the admin password is new");
+        assert_eq!(n.get(), 2, "only the admin and monitor passwords are new");
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum Error {
     /// The OS could not provide randomness for a password.
     #[error("no entropy for a new password: {0}")]
     Entropy(#[from] getrandom::Error),
+    /// The database refused or could not be reached (message without secrets).
+    #[error("administering the database: {0}")]
+    Administration(String),
     /// Serialising a desired object failed (a bug, never user input).
     #[error("serialising a desired object: {0}")]
     Serialize(#[source] serde_json::Error),
@@ -54,7 +57,7 @@ impl Error {
             Some(400 | 403 | 404 | 405 | 410 | 413 | 415 | 422) => Severity::Rejected,
             Some(_) => Severity::Transient,
             None => match self {
-                Error::Kube { .. } | Error::Entropy(_) => Severity::Transient,
+                Error::Kube { .. } | Error::Entropy(_) | Error::Administration(_) => Severity::Transient,
                 Error::NotStored(_) | Error::Serialize(_) => Severity::Rejected,
             },
         }
@@ -71,6 +74,7 @@ impl Error {
             (Error::Kube { .. }, None) => "api_unreachable",
             (Error::NotStored(_), _) => "not_stored",
             (Error::Entropy(_), _) => "entropy",
+            (Error::Administration(_), _) => "administration",
             (Error::Serialize(_), _) => "serialize",
         }
     }

@@ -1,5 +1,6 @@
 //! The controller: wiring of watches, the reconcile pipeline and its parts.
 
+mod administer;
 mod apply;
 mod children;
 mod context;

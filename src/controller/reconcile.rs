@@ -1,11 +1,12 @@
 //! The pipeline: validate -> build -> apply -> status, one function each.
 
+use super::administer;
 use super::children::{self, ApplyReport};
 use super::context::Context;
 use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
-use super::status::{self, Outcome};
+use super::status::{self, Credentials, Outcome};
 use super::validate::{self, Invalid};
 use crate::api::ServiceDatabase;
 use crate::build::{self, Instance};
@@ -76,9 +77,18 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         info!(writes, "applied children");
     }
 
-    let status = status::compute(sdb, &instance, &Outcome::Applied(&statefulset), now());
+    let credentials = match status::instance_readiness(&statefulset) {
+        Ok(()) => administer::administer(ctx, &instance, &passwords).await,
+        Err(_) => Credentials::NotYet,
+    };
+    let outcome = Outcome::Applied { statefulset: &statefulset, credentials: &credentials };
+    let status = status::compute(sdb, &instance, &outcome, now());
     status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
-    Ok(Action::requeue(ctx.settings.resync))
+    match credentials {
+        // Back off like any transient fault; the status already says why.
+        Credentials::Failed(message) => Err(Error::Administration(message)),
+        Credentials::Ready | Credentials::NotYet => Ok(Action::requeue(ctx.settings.resync)),
+    }
 }
 
 /// An invalid spec: status and Event, no child touched, no requeue loop.

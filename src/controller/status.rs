@@ -3,7 +3,7 @@
 
 use super::error::Error;
 use super::validate::Invalid;
-use crate::api::conditions::{self, DEGRADED, PROGRESSING, READY, condition};
+use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
 use crate::api::{Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
 use crate::build::Instance;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -16,18 +16,29 @@ use serde::Serialize;
 /// Field manager of status writes, apart from the children's.
 const STATUS_MANAGER: &str = "servicedb-status";
 
+/// The database side: the service's login, database and monitoring login.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Credentials {
+    /// Ensured inside the running database.
+    Ready,
+    /// Not attempted: the instance is not ready yet.
+    NotYet,
+    /// The database refused or could not be reached; the message has no secret.
+    Failed(String),
+}
+
 /// What the reconcile found, for the status.
 pub enum Outcome<'a> {
     /// The spec cannot be acted on; no child was touched.
     Invalid(&'a Invalid),
     /// Every child is applied; the StatefulSet as the API server has it.
-    Applied(&'a StatefulSet),
+    Applied { statefulset: &'a StatefulSet, credentials: &'a Credentials },
     /// The API server refused a child: a bounded reason and its message.
     Rejected { reason: &'static str, message: String },
 }
 
 /// Whether the single instance pod is ready on the current revision, and why not.
-fn instance_readiness(sts: &StatefulSet) -> Result<(), String> {
+pub fn instance_readiness(sts: &StatefulSet) -> Result<(), String> {
     let status = sts.status.clone().unwrap_or_default();
     let generation_seen = status.observed_generation >= sts.metadata.generation;
     let ready = status.ready_replicas.unwrap_or(0);
@@ -61,6 +72,7 @@ pub fn compute(
                 c(READY, false, "InvalidSpec", &format!("{}: {}", invalid.reason, invalid.message)),
                 c(PROGRESSING, false, "InvalidSpec", "waiting for the spec to be fixed"),
                 c(DEGRADED, false, "InvalidSpec", "no child was changed"),
+                c(CREDENTIALS_READY, false, "InvalidSpec", "no child was changed"),
             ],
         ),
         Outcome::Rejected { reason, message } => (
@@ -74,36 +86,57 @@ pub fn compute(
                 ),
                 c(PROGRESSING, false, reason, message),
                 c(DEGRADED, true, reason, message),
+                conditions::find(&old.conditions, CREDENTIALS_READY)
+                    .cloned()
+                    .unwrap_or_else(|| c(CREDENTIALS_READY, false, "NotReady", "the instance was not provisioned")),
             ],
         ),
-        Outcome::Applied(sts) => match instance_readiness(sts) {
-            Ok(()) => (
-                Phase::Ready,
-                vec![
-                    c(READY, true, "Available", "the database accepts connections from its service"),
-                    c(PROGRESSING, false, "Available", "every child is up to date"),
-                    c(DEGRADED, false, "AsExpected", "no fault observed"),
-                ],
-            ),
-            Err(waiting) if was_ready => (
-                Phase::Degraded,
-                vec![
-                    c(READY, false, "InstanceNotReady", &waiting),
-                    c(PROGRESSING, true, "Recovering", &waiting),
-                    c(DEGRADED, true, "InstanceNotReady", &waiting),
-                ],
-            ),
-            Err(waiting) => (
-                Phase::Provisioning,
-                vec![
-                    c(READY, false, "Provisioning", &waiting),
-                    c(PROGRESSING, true, "Provisioning", &waiting),
-                    c(DEGRADED, false, "AsExpected", "no fault observed"),
-                ],
-            ),
-        },
+        Outcome::Applied { statefulset, credentials } => {
+            let blocker = match (instance_readiness(statefulset), credentials) {
+                (Err(waiting), _) => Some(("Provisioning", waiting, "WaitingForInstance")),
+                (Ok(()), Credentials::NotYet) => {
+                    Some(("Provisioning", "waiting for the instance".into(), "WaitingForInstance"))
+                }
+                (Ok(()), Credentials::Failed(message)) => {
+                    Some(("CredentialsNotReady", message.clone(), "AdministrationFailed"))
+                }
+                (Ok(()), Credentials::Ready) => None,
+            };
+            match blocker {
+                None => (
+                    Phase::Ready,
+                    vec![
+                        c(READY, true, "Available", "the database accepts connections from its service"),
+                        c(PROGRESSING, false, "Available", "every child is up to date"),
+                        c(DEGRADED, false, "AsExpected", "no fault observed"),
+                        c(
+                            CREDENTIALS_READY,
+                            true,
+                            "Administered",
+                            "the service's login and database and the monitoring login are in place",
+                        ),
+                    ],
+                ),
+                Some((reason, message, credentials_reason)) => {
+                    let (phase, progressing, degraded) = if was_ready {
+                        (Phase::Degraded, "Recovering", c(DEGRADED, true, reason, &message))
+                    } else {
+                        (Phase::Provisioning, reason, c(DEGRADED, false, "AsExpected", "no fault observed"))
+                    };
+                    (
+                        phase,
+                        vec![
+                            c(READY, false, reason, &message),
+                            c(PROGRESSING, true, progressing, &message),
+                            degraded,
+                            c(CREDENTIALS_READY, false, credentials_reason, &message),
+                        ],
+                    )
+                }
+            }
+        }
     };
-    let provisioned = matches!(outcome, Outcome::Applied(_));
+    let provisioned = matches!(outcome, Outcome::Applied { .. });
     ServiceDatabaseStatus {
         conditions: conditions::with_transition_times(&old.conditions, new, now),
         observed_generation: generation,
@@ -195,6 +228,31 @@ mod tests {
         sts
     }
 
+    fn applied(sts: &StatefulSet) -> Outcome<'_> {
+        Outcome::Applied { statefulset: sts, credentials: &Credentials::Ready }
+    }
+
+    #[test]
+    fn ready_needs_the_database_side_done() {
+        let mut sdb = sdb();
+        let template = sdb.clone();
+        let instance = Instance::new(&template, "op").unwrap();
+        let failed = Credentials::Failed("cannot connect to orders-db.shop.svc:5432: timed out".into());
+        let s = compute(&sdb, &instance, &Outcome::Applied { statefulset: &sts(1), credentials: &failed }, now());
+        assert_eq!(get(&s, READY).status, "False");
+        assert_eq!(get(&s, READY).reason, "CredentialsNotReady");
+        assert_eq!(get(&s, CREDENTIALS_READY).reason, "AdministrationFailed");
+        assert_eq!(s.phase, Some(Phase::Provisioning));
+        sdb.status = Some(compute(&sdb, &instance, &applied(&sts(1)), now()));
+        assert_eq!(get(sdb.status.as_ref().unwrap(), CREDENTIALS_READY).status, "True");
+        let s = compute(&sdb, &instance, &Outcome::Applied { statefulset: &sts(1), credentials: &failed }, now());
+        assert_eq!(
+            (s.phase, get(&s, DEGRADED).status.as_str()),
+            (Some(Phase::Degraded), "True"),
+            "lost after being ready"
+        );
+    }
+
     fn now() -> Time {
         Time(k8s_openapi::jiff::Timestamp::from_second(1_800_000_000).unwrap())
     }
@@ -207,7 +265,7 @@ mod tests {
     fn a_ready_pod_makes_the_database_ready_with_its_endpoint() {
         let sdb = sdb();
         let instance = Instance::new(&sdb, "op").unwrap();
-        let s = compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now());
+        let s = compute(&sdb, &instance, &applied(&sts(1)), now());
         assert_eq!(s.phase, Some(Phase::Ready));
         assert_eq!(get(&s, READY).status, "True");
         assert_eq!(get(&s, READY).observed_generation, Some(3));
@@ -221,14 +279,14 @@ mod tests {
         let mut sdb = sdb();
         let template = sdb.clone();
         let instance = Instance::new(&template, "op").unwrap();
-        let s = compute(&sdb, &instance, &Outcome::Applied(&sts(0)), now());
+        let s = compute(&sdb, &instance, &applied(&sts(0)), now());
         assert_eq!(s.phase, Some(Phase::Provisioning));
         assert_eq!(get(&s, READY).reason, "Provisioning");
         assert_eq!(get(&s, READY).message, "waiting for pod orders-db-0 to be ready: 0/1 pods ready");
         assert_eq!(get(&s, DEGRADED).status, "False");
 
-        sdb.status = Some(compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now()));
-        let s = compute(&sdb, &instance, &Outcome::Applied(&sts(0)), now());
+        sdb.status = Some(compute(&sdb, &instance, &applied(&sts(1)), now()));
+        let s = compute(&sdb, &instance, &applied(&sts(0)), now());
         assert_eq!(s.phase, Some(Phase::Degraded));
         assert_eq!(get(&s, DEGRADED).status, "True");
     }
@@ -238,7 +296,7 @@ mod tests {
         let mut sdb = sdb();
         let template = sdb.clone();
         let instance = Instance::new(&template, "op").unwrap();
-        sdb.status = Some(compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now()));
+        sdb.status = Some(compute(&sdb, &instance, &applied(&sts(1)), now()));
         let invalid = Invalid { reason: "UnsupportedVersion", message: "use 16".into(), recheck: None };
         let s = compute(&sdb, &instance, &Outcome::Invalid(&invalid), now());
         assert_eq!(s.phase, Some(Phase::Invalid));
@@ -252,10 +310,10 @@ mod tests {
         let mut sdb = sdb();
         let template = sdb.clone();
         let instance = Instance::new(&template, "op").unwrap();
-        let first = compute(&sdb, &instance, &Outcome::Applied(&sts(1)), now());
+        let first = compute(&sdb, &instance, &applied(&sts(1)), now());
         sdb.status = Some(first.clone());
         let later = Time(k8s_openapi::jiff::Timestamp::from_second(1_900_000_000).unwrap());
-        let second = compute(&sdb, &instance, &Outcome::Applied(&sts(1)), later);
+        let second = compute(&sdb, &instance, &applied(&sts(1)), later);
         assert_eq!(first, second, "a resync must not write");
         assert!(changed(&first.conditions, &second.conditions).is_empty());
     }

@@ -16,6 +16,8 @@ pub async fn create(env: &Env) -> Outcome {
         format!("observedGeneration {:?}", status.observed_generation)
     })?;
     ensure(status.credentials_secret.as_deref() == Some("orders-db-credentials"), || format!("{status:?}"))?;
+    let credentials_ready = status.conditions.iter().any(|c| c.type_ == "CredentialsReady" && c.status == "True");
+    ensure(credentials_ready, || format!("CredentialsReady is not True: {:?}", status.conditions))?;
     let endpoint = status.endpoint.ok_or("no endpoint in status")?;
     ensure(endpoint.host == format!("orders-db.{ns}.svc") && endpoint.port == 5432, || format!("{endpoint:?}"))?;
 
@@ -92,7 +94,7 @@ pub async fn every_engine(env: &Env) -> Outcome {
             .replace("\"16\"", &format!("\"{version}\""));
         kubectl_apply(&yaml).await?;
         let sdb = env.wait_ready(&ns, &name, Duration::from_secs(60)).await?;
-        let endpoint = sdb.status.and_then(|s| s.endpoint).ok_or("no endpoint")?;
+        let endpoint = sdb.status.clone().and_then(|s| s.endpoint).ok_or("no endpoint")?;
         ensure(endpoint.port.to_string() == port, || format!("{engine}: port {}", endpoint.port))?;
         let secret = env.api::<Secret>(&ns).get(&format!("{name}-db-credentials")).await.map_err(|e| e.to_string())?;
         let data = secret.data.unwrap_or_default();
@@ -100,6 +102,11 @@ pub async fn every_engine(env: &Env) -> Outcome {
             ensure(data.contains_key(key), || format!("{engine}: no {key}"))?;
         }
         ensure(data.contains_key("jdbc-uri") == (engine != "redis"), || format!("{engine}: jdbc-uri"))?;
+        let administered = sdb
+            .status
+            .as_ref()
+            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "CredentialsReady" && c.status == "True"));
+        ensure(administered, || format!("{engine}: CredentialsReady is not True"))?;
         let pod = env.api::<Pod>(&ns).get(&format!("{name}-db-0")).await.map_err(|e| format!("{engine} pod: {e}"))?;
         let image = pod.spec.and_then(|s| s.containers.into_iter().next()).and_then(|c| c.image).unwrap_or_default();
         ensure(image == format!("docker.io/library/{engine}:{version}"), || format!("{engine}: image {image}"))?;

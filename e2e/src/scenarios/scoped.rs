@@ -71,6 +71,7 @@ pub async fn only_watched_namespaces(env: &Env) -> Outcome {
             namespaces: vec![watched.clone()],
             lease_seconds: LEASE_SECONDS,
             resync_seconds: RESYNC_SECONDS,
+            endpoint_overrides: env.standins.lock().await.overrides.clone(),
         },
     )?;
     scoped.spawn()?;

@@ -2,7 +2,7 @@
 
 use super::quote::{pg_ident, pg_literal};
 use super::{AdminError, Login, Target, Wanted};
-use crate::engine::postgres::scram_sha256_verifier;
+use crate::engine::postgres::{scram_sha256_verifier, scram_verifies};
 use tokio_postgres::{Client, NoTls};
 
 fn statement(step: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
@@ -34,28 +34,27 @@ async fn connect(target: &Target, admin: &Login, database: &str) -> Result<Clien
     Ok(client)
 }
 
-async fn role_exists(client: &Client, name: &str) -> Result<bool, AdminError> {
+/// The stored password of a role: `None` when the role does not exist.
+async fn stored_password(client: &Client, name: &str) -> Result<Option<String>, AdminError> {
     let rows = client
-        .query("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+        .query("SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = $1", &[&name])
         .await
         .map_err(statement("looking up a role"))?;
-    Ok(!rows.is_empty())
+    Ok(rows.first().map(|row| row.get(0)))
 }
 
 /// Creates or corrects a login: the attributes are enforced every time, the
-/// password only when it does not verify (a fresh verifier has a new salt).
+/// password only when the stored verifier does not verify it (a fresh
+/// verifier has a new salt, so re-setting it each time would churn).
 async fn ensure_login(client: &Client, login: &Login, attributes: &str) -> Result<(), AdminError> {
     let role = pg_ident(&login.username);
-    if role_exists(client, &login.username).await? {
-        client.batch_execute(&format!("ALTER ROLE {role} {attributes}")).await.map_err(statement("ALTER ROLE"))?;
-    } else {
-        let verifier = pg_literal(&scram_sha256_verifier(&login.password));
-        client
-            .batch_execute(&format!("CREATE ROLE {role} {attributes} PASSWORD {verifier}"))
-            .await
-            .map_err(statement("CREATE ROLE"))?;
-    }
-    Ok(())
+    let fresh = || pg_literal(&scram_sha256_verifier(&login.password));
+    let sql = match stored_password(client, &login.username).await? {
+        None => format!("CREATE ROLE {role} {attributes} PASSWORD {}", fresh()),
+        Some(stored) if scram_verifies(&stored, &login.password) => format!("ALTER ROLE {role} {attributes}"),
+        Some(_) => format!("ALTER ROLE {role} {attributes} PASSWORD {}", fresh()),
+    };
+    client.batch_execute(&sql).await.map_err(statement("CREATE/ALTER ROLE"))
 }
 
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {

@@ -2,7 +2,7 @@
 
 mod scram;
 
-pub use scram::scram_sha256_verifier;
+pub use scram::{scram_sha256_verifier, scram_verifies};
 
 use super::{Connection, Engine, InitScripts, Logins, SecretNames};
 use crate::build::env::{env_from_secret, env_value};

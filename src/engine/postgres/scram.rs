@@ -17,6 +17,23 @@ pub fn scram_sha256_verifier(password: &str) -> String {
     verifier_with_salt(password, &salt, ITERATIONS)
 }
 
+/// Whether a stored verifier was made from `password` (recomputed with the
+/// verifier's own salt and iteration count).
+pub fn scram_verifies(stored: &str, password: &str) -> bool {
+    let parsed = (|| {
+        let rest = stored.strip_prefix("SCRAM-SHA-256$")?;
+        let (iter_salt, _keys) = rest.split_once('$')?;
+        let (iterations, salt) = iter_salt.split_once(':')?;
+        Some((iterations.parse::<u32>().ok()?, STANDARD.decode(salt).ok()?))
+    })();
+    match parsed {
+        Some((iterations, salt)) if (1..=1_000_000).contains(&iterations) => {
+            verifier_with_salt(password, &salt, iterations) == stored
+        }
+        _ => false,
+    }
+}
+
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
@@ -56,6 +73,15 @@ mod tests {
         let auth_message = "n=user,r=rOprNGfwEbeRWgbNEkqO,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let signature = hmac(&STANDARD.decode(server).unwrap(), auth_message.as_bytes());
         assert_eq!(STANDARD.encode(signature), "6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+    }
+
+    #[test]
+    fn a_verifier_verifies_its_password_only() {
+        let v = scram_sha256_verifier("right");
+        assert!(scram_verifies(&v, "right"));
+        assert!(!scram_verifies(&v, "wrong"));
+        assert!(!scram_verifies("md5abc", "right"));
+        assert!(!scram_verifies("SCRAM-SHA-256$x:y$z", "right"));
     }
 
     #[test]

@@ -1,0 +1,80 @@
+//! The administer step: once the instance is ready, ensure the service's
+//! login and database and the monitoring login inside it.
+
+use super::context::Context;
+use super::status::Credentials;
+use crate::build::{Instance, Passwords};
+use crate::engine::admin::{self, Login, Target, Wanted};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Login of the metrics exporters, in every engine.
+pub const MONITOR_USERNAME: &str = "servicedb_monitor";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `<namespace>/<instance Service>` -> `host:port`, for an operator that runs
+/// outside the cluster (and for tests): read on every use, so it may change.
+pub fn endpoint_override(file: &Path, namespace: &str, service: &str) -> Result<Option<Target>, String> {
+    let text = std::fs::read_to_string(file).map_err(|e| format!("endpoint overrides {}: {e}", file.display()))?;
+    let map: BTreeMap<String, String> =
+        serde_json::from_str(&text).map_err(|e| format!("endpoint overrides {}: {e}", file.display()))?;
+    let Some(address) = map.get(&format!("{namespace}/{service}")) else { return Ok(None) };
+    let (host, port) =
+        address.rsplit_once(':').ok_or_else(|| format!("endpoint override {address:?} is not host:port"))?;
+    let port = port.parse().map_err(|_| format!("endpoint override {address:?} has no valid port"))?;
+    Ok(Some(Target { host: host.to_string(), port }))
+}
+
+fn target(ctx: &Context, instance: &Instance<'_>) -> Result<Target, String> {
+    let service = instance.instance_name();
+    if let Some(file) = &ctx.settings.endpoint_overrides
+        && let Some(target) = endpoint_override(file, instance.namespace, &service)?
+    {
+        return Ok(target);
+    }
+    Ok(Target { host: instance.host(), port: instance.engine.port().0 })
+}
+
+pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Passwords) -> Credentials {
+    let target = match target(ctx, instance) {
+        Ok(target) => target,
+        Err(message) => return Credentials::Failed(message),
+    };
+    let engine = instance.engine;
+    let ident = instance.app_identifier();
+    let admin = Login { username: engine.admin_username().to_string(), password: passwords.admin.clone() };
+    let wanted = Wanted {
+        database: engine.app_database(&ident),
+        app: Login { username: ident, password: passwords.app.clone() },
+        monitor: Login { username: MONITOR_USERNAME.to_string(), password: passwords.monitor.clone() },
+    };
+    match tokio::time::timeout(TIMEOUT, admin::ensure(instance.spec.engine, &target, &admin, &wanted)).await {
+        Ok(Ok(())) => Credentials::Ready,
+        Ok(Err(e)) => {
+            ctx.metrics.administration_failed(e.metric_label());
+            Credentials::Failed(e.to_string())
+        }
+        Err(_) => Credentials::Failed(format!(
+            "the database at {}:{} did not answer within {TIMEOUT:?}",
+            target.host, target.port
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_map_a_service_to_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("endpoints.json");
+        std::fs::write(&file, r#"{"shop/orders-db": "127.0.0.1:15432"}"#).unwrap();
+        let t = endpoint_override(&file, "shop", "orders-db").unwrap().unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 15432));
+        assert_eq!(endpoint_override(&file, "shop", "billing-db").unwrap(), None);
+        std::fs::write(&file, r#"{"shop/orders-db": "nowhere"}"#).unwrap();
+        assert!(endpoint_override(&file, "shop", "orders-db").unwrap_err().contains("host:port"));
+    }
+}
