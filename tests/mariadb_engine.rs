@@ -126,7 +126,7 @@ fn hashed_logins_work_and_stay_in_their_schema() {
 #[tokio::test]
 async fn live_administration_creates_least_privilege_logins() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{Login, Target, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
     let server = start();
     let (admin, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
@@ -139,7 +139,7 @@ async fn live_administration_creates_least_privilege_logins() {
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let wanted = Wanted {
         database: "orders".into(),
-        app: Login { username: "orders".into(), password: app.clone() },
+        app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
     let admin_login = Login { username: "root".into(), password: admin.clone() };

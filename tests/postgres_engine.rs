@@ -3,6 +3,8 @@
 //! package; `make test` installs it). The server runs with
 //! `log_statement=all`, so the test also sees what reached its log.
 
+mod common;
+
 use servicedb::engine::{Engine, Logins, Postgres, generate_password};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -219,14 +221,14 @@ fn hostile_names_stay_names() {
 #[tokio::test]
 async fn live_administration_creates_least_privilege_logins() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{Login, Target, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
     let server = Server::start();
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     let wanted = Wanted {
         database: "orders".into(),
-        app: Login { username: "orders".into(), password: app.clone() },
+        app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
     ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("administered");
@@ -266,4 +268,88 @@ async fn live_administration_creates_least_privilege_logins() {
             .admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'servicedb_monitor'")
             .starts_with("SCRAM-SHA-256$")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_never_breaks_a_reconnecting_client() {
+    use servicedb::api::Engine;
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let server = Server::start();
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
+    let (one, two) = (generate_password().unwrap(), generate_password().unwrap());
+    let login = |name: &str, password: &str, enabled| AppLogin {
+        login: Login { username: name.into(), password: password.into() },
+        enabled,
+    };
+    let wanted = |app| Wanted {
+        database: "orders".into(),
+        app,
+        monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor-password".into() },
+    };
+    ensure(Engine::Postgres, &target, &admin, &wanted(vec![login("orders", &one, true)])).await.unwrap();
+    let out = server.sql_as("orders", &one, "orders", "CREATE TABLE kept (k int); INSERT INTO kept VALUES (1);");
+    assert!(out.status.success());
+
+    let current: common::Current = Arc::new(Mutex::new(("orders".into(), one.clone())));
+    let stop = Arc::new(AtomicBool::new(false));
+    let port = server.port;
+    let client =
+        tokio::spawn(common::reconnect_loop(current.clone(), stop.clone(), move |user, password| async move {
+            let mut config = tokio_postgres::Config::new();
+            config.host("127.0.0.1").port(port).user(&user).password(&password).dbname("orders");
+            let (c, conn) = config.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            c.simple_query("SELECT k FROM kept").await.map_err(|e| e.to_string())?;
+            Ok(())
+        }));
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(800));
+    settle().await;
+    // Start: login B gets its password while A still works.
+    ensure(
+        Engine::Postgres,
+        &target,
+        &admin,
+        &wanted(vec![login("orders", &one, true), login("orders_b", &two, true)]),
+    )
+    .await
+    .unwrap();
+    settle().await;
+    // Promote: the Secret switches in one step.
+    *current.lock().unwrap() = ("orders_b".into(), two.clone());
+    settle().await;
+    // Retire: after the grace period A is disabled.
+    ensure(
+        Engine::Postgres,
+        &target,
+        &admin,
+        &wanted(vec![login("orders", &one, false), login("orders_b", &two, true)]),
+    )
+    .await
+    .unwrap();
+    settle().await;
+    stop.store(true, Ordering::SeqCst);
+    let (attempts, failures) = client.await.unwrap();
+    assert!(attempts >= 20, "only {attempts} attempts");
+    assert!(failures.is_empty(), "{} of {attempts} connections failed: {failures:?}", failures.len());
+
+    // The old login is refused now; B sees A's data, and what B creates belongs to A.
+    let old = server.sql_as("orders", &one, "orders", "SELECT 1");
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("not permitted to log in"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    let out = server.sql_as("orders_b", &two, "orders", "CREATE TABLE made_by_b (k int); SELECT count(*) FROM kept;");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().last(),
+        Some("1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let owner =
+        server.sql_as("orders_b", &two, "orders", "SELECT tableowner FROM pg_tables WHERE tablename = 'made_by_b'");
+    assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), "orders");
 }

@@ -84,7 +84,7 @@ fn the_service_login_works_without_dangerous_commands() {
 #[tokio::test]
 async fn live_administration_adds_a_monitor_that_cannot_read_data() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{Login, Target, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
     let (admin, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let acl = redis_acl_file(Logins {
@@ -97,7 +97,7 @@ async fn live_administration_adds_a_monitor_that_cannot_read_data() {
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let wanted = Wanted {
         database: "0".into(),
-        app: Login { username: "orders".into(), password: app.clone() },
+        app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
     let admin_login = Login { username: "admin".into(), password: admin.clone() };

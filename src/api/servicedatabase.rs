@@ -77,6 +77,11 @@ pub struct ServiceDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
 
+    /// Credential rotation. Without it, a rotation still happens on demand:
+    /// set the annotation `servicedb.dev/rotate` to a new value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsSpec>,
+
     /// What happens to the data when this object is deleted: `Retain` (the
     /// default) keeps the volume and both Secrets, so re-creating the object
     /// with the same name gets the data back; `Delete` removes everything.
@@ -154,6 +159,34 @@ pub struct Storage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     pub storage_class_name: Option<String>,
+}
+
+/// The service's credentials.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<RotationSpec>,
+}
+
+/// Rotation with two logins: the service's Secret switches to a fresh login
+/// in one update, and the previous login keeps working for the grace period.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationSpec {
+    /// Rotate every this many hours (from the last rotation, or creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 87600))]
+    pub interval_hours: Option<u32>,
+    /// How long the previous login keeps working after a switch, so that
+    /// pods still holding it can pick up the new Secret. Default 300.
+    #[serde(default = "default_grace_seconds")]
+    #[schemars(range(max = 604800))]
+    pub grace_period_seconds: u32,
+}
+
+fn default_grace_seconds() -> u32 {
+    300
 }
 
 /// What happens to the data when the ServiceDatabase is deleted.

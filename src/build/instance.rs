@@ -72,6 +72,14 @@ impl<'a> Instance<'a> {
     pub fn app_identifier(&self) -> String {
         self.name.replace('-', "_")
     }
+    /// The service's login in a rotation slot: A owns the data, B acts as A.
+    pub fn login_name(&self, slot: crate::build::secret::Slot) -> String {
+        match slot {
+            crate::build::secret::Slot::A => self.app_identifier(),
+            crate::build::secret::Slot::B => format!("{}_b", self.app_identifier()),
+        }
+    }
+
     /// The client Service's DNS name inside the cluster.
     pub fn host(&self) -> String {
         format!("{}.{}.svc", self.instance_name(), self.namespace)

@@ -14,7 +14,7 @@ mod tests;
 
 pub use instance::{DESIRED_HASH_ANNOTATION, Instance, MANAGED_BY, NotStored};
 pub use networkpolicy::OPERATOR_POD_LABELS;
-pub use secret::Passwords;
+pub use secret::{Passwords, Rotation, Slot};
 pub use statefulset::default_resources;
 
 use k8s_openapi::api::apps::v1::StatefulSet;

@@ -15,16 +15,93 @@ pub const PASSWORD_KEY: &str = "password";
 /// Secret is restored with the same password instead of a new one.
 pub const APP_PASSWORD_KEY: &str = "app-password";
 pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
+pub const APP_PASSWORD_B_KEY: &str = "app-password-b";
+pub const ACTIVE_LOGIN_KEY: &str = "active-login";
+pub const PENDING_LOGIN_KEY: &str = "pending-login";
+pub const ROTATED_AT_KEY: &str = "rotated-at";
+pub const RETIRE_AFTER_KEY: &str = "retire-after";
+pub const ROTATION_TOKEN_KEY: &str = "rotation-token";
+
+/// The service's two logins for rotation: A (`<ident>`, owns the data) and
+/// B (`<ident>_b`, acts as A).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    A,
+    B,
+}
+
+impl Slot {
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::A => "a",
+            Slot::B => "b",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Slot> {
+        match text {
+            "a" => Some(Slot::A),
+            "b" => Some(Slot::B),
+            _ => None,
+        }
+    }
+}
+
+/// Where rotation stands; kept in the admin Secret next to the passwords.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rotation {
+    /// The login the credentials Secret names (A until the first rotation).
+    pub active: Option<Slot>,
+    /// A login whose new password is set in the database, not yet handed out.
+    pub pending: Option<Slot>,
+    /// RFC 3339 time of the last switch.
+    pub rotated_at: Option<String>,
+    /// RFC 3339 time after which the previous login is disabled.
+    pub retire_after: Option<String>,
+    /// The last on-demand request handled (the `servicedb.dev/rotate` annotation).
+    pub token: Option<String>,
+}
+
+impl Rotation {
+    pub fn active(&self) -> Slot {
+        self.active.unwrap_or(Slot::A)
+    }
+}
 
 /// The generated passwords of an instance; generated once, then read back.
 #[derive(Clone, PartialEq)]
 pub struct Passwords {
     pub admin: String,
+    /// Login A's password (`app-password`).
     pub app: String,
+    /// Login B's, once a rotation made it (`app-password-b`).
+    pub app_b: Option<String>,
     /// The monitoring login's (kept in the admin Secret).
     pub monitor: String,
+    pub rotation: Rotation,
     /// Engine-specific keys derived once from `app` (kept in the admin Secret).
     pub derived: BTreeMap<String, String>,
+}
+
+impl Passwords {
+    pub fn password(&self, slot: Slot) -> Option<&str> {
+        match slot {
+            Slot::A => Some(&self.app),
+            Slot::B => self.app_b.as_deref(),
+        }
+    }
+
+    /// The password the credentials Secret hands out.
+    pub fn active_password(&self) -> &str {
+        self.password(self.rotation.active()).unwrap_or(&self.app)
+    }
 }
 
 impl std::fmt::Debug for Passwords {
@@ -66,17 +143,28 @@ fn connection_keys(
 
 /// `<name>-db-credentials`: what the owning service connects with.
 pub fn credentials_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
-    let ident = instance.app_identifier();
-    let data = connection_keys(instance, &ident, &passwords.app, &instance.engine.app_database(&ident));
+    let login = instance.login_name(passwords.rotation.active());
+    let database = instance.engine.app_database(&instance.app_identifier());
+    let data = connection_keys(instance, &login, passwords.active_password(), &database);
     secret(instance, instance.credentials_secret_name(), data)
 }
 
 /// `<name>-db-admin`: the superuser, for the operator and the database container only.
 pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
-    let mut data =
-        connection_keys(instance, instance.engine.admin_username(), &passwords.admin, &instance.app_identifier());
+    let database = instance.engine.app_database(&instance.app_identifier());
+    let mut data = connection_keys(instance, instance.engine.admin_username(), &passwords.admin, &database);
     data.insert(APP_PASSWORD_KEY.to_string(), passwords.app.clone());
     data.insert(MONITOR_PASSWORD_KEY.to_string(), passwords.monitor.clone());
+    let r = &passwords.rotation;
+    let optional = [
+        (APP_PASSWORD_B_KEY, passwords.app_b.clone()),
+        (ACTIVE_LOGIN_KEY, r.active.map(|s| s.as_str().to_string())),
+        (PENDING_LOGIN_KEY, r.pending.map(|s| s.as_str().to_string())),
+        (ROTATED_AT_KEY, r.rotated_at.clone()),
+        (RETIRE_AFTER_KEY, r.retire_after.clone()),
+        (ROTATION_TOKEN_KEY, r.token.clone()),
+    ];
+    data.extend(optional.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))));
     data.extend(passwords.derived.clone());
     secret(instance, instance.admin_secret_name(), data)
 }

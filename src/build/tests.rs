@@ -50,6 +50,8 @@ fn passwords() -> Passwords {
         admin: "AdminPassword0123456789".into(),
         app: "AppPassword0123456789".into(),
         monitor: "MonitorPassword0123456789".into(),
+        app_b: None,
+        rotation: Default::default(),
         derived: BTreeMap::from([("app-password-scram".to_string(), "SCRAM-SHA-256$4096:c2FsdA==$a:b".to_string())]),
     }
 }

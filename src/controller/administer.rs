@@ -2,9 +2,11 @@
 //! login and database and the monitoring login inside it.
 
 use super::context::Context;
+use super::rotation;
 use super::status::Credentials;
 use crate::build::{Instance, Passwords};
-use crate::engine::admin::{self, Login, Target, Wanted};
+use crate::engine::admin::{self, AppLogin, Login, Target, Wanted};
+use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -36,7 +38,8 @@ fn target(ctx: &Context, instance: &Instance<'_>) -> Result<Target, String> {
     Ok(Target { host: instance.host(), port: instance.engine.port().0 })
 }
 
-pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Passwords) -> Credentials {
+/// Ensures the database side; `now` decides which rotation logins may log in.
+pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Passwords, now: Timestamp) -> Credentials {
     let target = match target(ctx, instance) {
         Ok(target) => target,
         Err(message) => return Credentials::Failed(message),
@@ -44,9 +47,16 @@ pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Pass
     let engine = instance.engine;
     let ident = instance.app_identifier();
     let admin = Login { username: engine.admin_username().to_string(), password: passwords.admin.clone() };
+    let app = rotation::logins(passwords, now)
+        .into_iter()
+        .filter_map(|(slot, enabled)| {
+            let password = passwords.password(slot)?.to_string();
+            Some(AppLogin { login: Login { username: instance.login_name(slot), password }, enabled })
+        })
+        .collect();
     let wanted = Wanted {
         database: engine.app_database(&ident),
-        app: Login { username: ident, password: passwords.app.clone() },
+        app,
         monitor: Login { username: MONITOR_USERNAME.to_string(), password: passwords.monitor.clone() },
     };
     match tokio::time::timeout(TIMEOUT, admin::ensure(instance.spec.engine, &target, &admin, &wanted)).await {

@@ -4,7 +4,7 @@
 use super::apply::{Applied, apply, delete_owned, get, with_desired_hash};
 use super::error::Error;
 use crate::api::quantity;
-use crate::build::{Desired, Instance};
+use crate::build::{Desired, Instance, Passwords};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{
@@ -105,6 +105,15 @@ pub async fn apply_all(client: &Client, instance: &Instance<'_>, desired: Desire
     let statefulset = applier.ensure(desired.statefulset).await?;
     applier.writes += usize::from(grow_volume(client, instance).await? == Applied::Written);
     Ok(ApplyReport { statefulset, writes: applier.writes })
+}
+
+/// Applies just the two Secrets, admin first (a rotation's new state must be
+/// kept before the service is told about it).
+pub async fn apply_secrets(client: &Client, instance: &Instance<'_>, passwords: &Passwords) -> Result<(), Error> {
+    let mut applier = Applier { client, namespace: instance.namespace, owner_uid: instance.owner_uid(), writes: 0 };
+    applier.ensure(crate::build::secret::admin_secret(instance, passwords)).await?;
+    applier.ensure(crate::build::secret::credentials_secret(instance, passwords)).await?;
+    Ok(())
 }
 
 /// Requests the spec's storage size on the data PVC when it grew. The

@@ -4,8 +4,11 @@
 use super::apply::get;
 use super::error::Error;
 use super::validate::Invalid;
-use crate::build::secret::{APP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY, read_key};
-use crate::build::{Instance, MANAGED_BY, Passwords};
+use crate::build::secret::{
+    ACTIVE_LOGIN_KEY, APP_PASSWORD_B_KEY, APP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY, PENDING_LOGIN_KEY,
+    RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
+};
+use crate::build::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
 use crate::engine::{Logins, generate_password};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::{Api, Client, ResourceExt};
@@ -22,7 +25,9 @@ fn managed_by_us(secret: &Secret, instance: &Instance<'_>) -> bool {
 pub struct Existing {
     pub admin_password: Option<String>,
     pub app_password: Option<String>,
+    pub app_password_b: Option<String>,
     pub monitor_password: Option<String>,
+    pub rotation: Rotation,
     pub derived: BTreeMap<String, String>,
     /// The data volume exists, so the database was (or is being) initialised
     /// with the passwords of that time.
@@ -55,24 +60,36 @@ pub fn decide(
     };
     let engine = instance.engine;
     let complete = engine.derived_admin_key_names().iter().all(|k| existing.derived.contains_key(*k));
-    let derived = if complete && !fresh_app && !fresh_admin {
-        existing.derived
-    } else {
-        let app_username = instance.app_identifier();
-        engine.derived_admin_keys(Logins {
-            admin_username: engine.admin_username(),
-            admin_password: &admin,
-            app_username: &app_username,
-            app_password: &app,
-        })
-    };
     // The monitoring login is (re)set by the administer step, so a lost one
     // can be made anew.
     let monitor = match existing.monitor_password {
         Some(p) => p,
         None => generate()?,
     };
-    Ok(Ok(Passwords { admin, app, monitor, derived }))
+    let passwords = Passwords {
+        admin,
+        app,
+        app_b: existing.app_password_b,
+        monitor,
+        rotation: existing.rotation,
+        derived: existing.derived,
+    };
+    Ok(Ok(if complete && !fresh_app && !fresh_admin { passwords } else { with_derived_keys(instance, passwords) }))
+}
+
+/// The engine's derived keys (verifiers, hashes, an ACL file) for the
+/// passwords, from the login the credentials Secret hands out.
+pub fn with_derived_keys(instance: &Instance<'_>, mut passwords: Passwords) -> Passwords {
+    let engine = instance.engine;
+    let active = passwords.rotation.active();
+    let app_username = instance.login_name(active);
+    passwords.derived = engine.derived_admin_keys(Logins {
+        admin_username: engine.admin_username(),
+        admin_password: &passwords.admin,
+        app_username: &app_username,
+        app_password: passwords.active_password(),
+    });
+    passwords
 }
 
 /// Reads the live Secrets and volume, then decides the passwords. A Secret of
@@ -99,6 +116,14 @@ pub async fn ensure(client: &Client, instance: &Instance<'_>) -> Result<Result<P
     let existing = Existing {
         admin_password: from_admin(PASSWORD_KEY),
         monitor_password: from_admin(MONITOR_PASSWORD_KEY),
+        app_password_b: from_admin(APP_PASSWORD_B_KEY),
+        rotation: Rotation {
+            active: from_admin(ACTIVE_LOGIN_KEY).as_deref().and_then(Slot::parse),
+            pending: from_admin(PENDING_LOGIN_KEY).as_deref().and_then(Slot::parse),
+            rotated_at: from_admin(ROTATED_AT_KEY),
+            retire_after: from_admin(RETIRE_AFTER_KEY),
+            token: from_admin(ROTATION_TOKEN_KEY),
+        },
         app_password: from_admin(APP_PASSWORD_KEY)
             .or_else(|| credentials.as_ref().and_then(|s| read_key(s, PASSWORD_KEY))),
         derived: instance
@@ -155,6 +180,7 @@ mod tests {
             monitor_password: Some("M".into()),
             derived: BTreeMap::from([("app-password-scram".to_string(), "V".to_string())]),
             initialised: true,
+            ..Existing::default()
         };
         let p = decide(&instance, existing, &mut generate).unwrap().unwrap();
         assert_eq!((p.admin.as_str(), p.app.as_str(), p.derived["app-password-scram"].as_str()), ("A", "B", "V"));

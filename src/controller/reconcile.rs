@@ -6,11 +6,15 @@ use super::context::Context;
 use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
+use super::rotation;
 use super::status::{self, Credentials, Outcome};
 use super::validate::{self, Invalid};
 use crate::api::ServiceDatabase;
+use crate::build::Passwords;
 use crate::build::{self, Instance};
+use crate::engine::generate_password;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
@@ -65,10 +69,19 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         return report_invalid(sdb, &instance, ctx, invalid).await;
     }
     deletion::sync_finalizer(&ctx.client, sdb).await?;
-    let passwords = match credentials::ensure(&ctx.client, &instance).await? {
+    let mut passwords = match credentials::ensure(&ctx.client, &instance).await? {
         Ok(passwords) => passwords,
         Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
     };
+    let policy = rotation::Policy::of(sdb);
+    let requested = rotation::requested(sdb);
+    let created = sdb.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let started = Timestamp::now();
+    if rotation::due(&passwords, policy, requested.as_deref(), created, started) {
+        info!("rotating the service's credentials");
+        // Kept in the admin Secret by the apply below, before the database sees it.
+        passwords = rotation::start(&passwords, generate_password()?, requested);
+    }
 
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
     let desired = build::desired(&instance, &passwords, valid.image, &claim_size);
@@ -77,18 +90,52 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         info!(writes, "applied children");
     }
 
+    let at = Timestamp::now();
     let credentials = match status::instance_readiness(&statefulset) {
-        Ok(()) => administer::administer(ctx, &instance, &passwords).await,
+        Ok(()) => administer::administer(ctx, &instance, &passwords, at).await,
         Err(_) => Credentials::NotYet,
     };
+    if credentials == Credentials::Ready {
+        finish_rotation(ctx, &instance, &passwords, policy, at).await?;
+    }
     let outcome = Outcome::Applied { statefulset: &statefulset, credentials: &credentials };
     let status = status::compute(sdb, &instance, &outcome, now());
     status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
     match credentials {
         // Back off like any transient fault; the status already says why.
         Credentials::Failed(message) => Err(Error::Administration(message)),
-        Credentials::Ready | Credentials::NotYet => Ok(Action::requeue(ctx.settings.resync)),
+        Credentials::Ready | Credentials::NotYet => {
+            // Come back when the previous login must be disabled.
+            let next =
+                rotation::until_retire(&passwords, at).map_or(ctx.settings.resync, |d| d.min(ctx.settings.resync));
+            Ok(Action::requeue(next.max(std::time::Duration::from_secs(1))))
+        }
     }
+}
+
+/// After the database took a pending password, the credentials Secret
+/// switches to it (one update); after the grace period, the disabled
+/// previous login is forgotten. The admin Secret is written first.
+async fn finish_rotation(
+    ctx: &Context,
+    instance: &Instance<'_>,
+    passwords: &Passwords,
+    policy: rotation::Policy,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let next = if passwords.rotation.pending.is_some() {
+        rotation::promote(passwords, now, policy.grace)
+    } else if rotation::retire_due(passwords, now) {
+        rotation::retired(passwords)
+    } else {
+        return Ok(());
+    };
+    let next = credentials::with_derived_keys(instance, next);
+    children::apply_secrets(&ctx.client, instance, &next).await?;
+    if next.rotation.active != passwords.rotation.active {
+        info!(login = %instance.login_name(next.rotation.active()), "the credentials Secret now names the new login");
+    }
+    Ok(())
 }
 
 /// An invalid spec: status and Event, no child touched, no requeue loop.

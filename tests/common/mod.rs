@@ -32,3 +32,31 @@ impl Drop for Guard {
         let _ = self.0.wait();
     }
 }
+
+/// What the service's pods read: the credentials Secret's username and password.
+pub type Current = std::sync::Arc<std::sync::Mutex<(String, String)>>;
+
+/// A client that, every 50 ms until `stop`, reads the current credentials and
+/// opens a new connection with them (bounded: at most 1,000 attempts).
+/// Returns (attempts, failures as messages).
+pub async fn reconnect_loop<F, Fut>(
+    current: Current,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    connect: F,
+) -> (usize, Vec<String>)
+where
+    F: Fn(String, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut attempts = 0;
+    let mut failures = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) && attempts < 1000 {
+        let (user, password) = current.lock().unwrap().clone();
+        attempts += 1;
+        if let Err(e) = connect(user.clone(), password).await {
+            failures.push(format!("{user}: {e}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (attempts, failures)
+}

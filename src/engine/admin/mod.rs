@@ -30,11 +30,20 @@ impl std::fmt::Debug for Login {
     }
 }
 
+/// One of the service's logins, and whether it may log in now.
+#[derive(Clone, Debug)]
+pub struct AppLogin {
+    pub login: Login,
+    pub enabled: bool,
+}
+
 /// What must exist inside the database.
 #[derive(Clone, Debug)]
 pub struct Wanted {
     pub database: String,
-    pub app: Login,
+    /// The service's logins (A/B for rotation): the first owns the database
+    /// and its objects; the others act as the first, so both see the same data.
+    pub app: Vec<AppLogin>,
     pub monitor: Login,
 }
 
@@ -72,7 +81,12 @@ pub fn safe_name(name: &str) -> Result<&str, AdminError> {
 /// Ensures `wanted` inside the database of `engine` at `target`.
 pub async fn ensure(engine: api::Engine, target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
     safe_name(&wanted.database).or_else(|e| if engine == api::Engine::Redis { Ok("0") } else { Err(e) })?;
-    safe_name(&wanted.app.username)?;
+    if wanted.app.is_empty() {
+        return Err(AdminError::UnsafeName(String::new()));
+    }
+    for app in &wanted.app {
+        safe_name(&app.login.username)?;
+    }
     safe_name(&wanted.monitor.username)?;
     match engine {
         api::Engine::Postgres => postgres::ensure(target, admin, wanted).await,

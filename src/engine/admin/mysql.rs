@@ -34,13 +34,21 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Fla
         message: e.to_string(),
     })?;
     let database = mysql_ident(&wanted.database);
-    let app = mysql_literal(&wanted.app.username);
     let monitor = mysql_literal(&wanted.monitor.username);
-    let statements = [
-        ("CREATE DATABASE", format!("CREATE DATABASE IF NOT EXISTS {database}")),
-        ("CREATE USER", format!("CREATE USER IF NOT EXISTS {app}@'%' {}", identified_by(flavor, &wanted.app.password))),
-        ("ALTER USER", format!("ALTER USER {app}@'%' {}", identified_by(flavor, &wanted.app.password))),
-        ("GRANT", format!("GRANT ALL PRIVILEGES ON {database}.* TO {app}@'%'")),
+    let mut statements = vec![("CREATE DATABASE", format!("CREATE DATABASE IF NOT EXISTS {database}"))];
+    for app in &wanted.app {
+        let user = mysql_literal(&app.login.username);
+        let lock = if app.enabled { "ACCOUNT UNLOCK" } else { "ACCOUNT LOCK" };
+        statements.extend([
+            (
+                "CREATE USER",
+                format!("CREATE USER IF NOT EXISTS {user}@'%' {}", identified_by(flavor, &app.login.password)),
+            ),
+            ("ALTER USER", format!("ALTER USER {user}@'%' {} {lock}", identified_by(flavor, &app.login.password))),
+            ("GRANT", format!("GRANT ALL PRIVILEGES ON {database}.* TO {user}@'%'")),
+        ]);
+    }
+    statements.extend([
         (
             "CREATE USER",
             format!("CREATE USER IF NOT EXISTS {monitor}@'%' {}", identified_by(flavor, &wanted.monitor.password)),
@@ -49,7 +57,7 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Fla
         // What mysqld_exporter needs, without SELECT on application schemas.
         ("GRANT", format!("GRANT PROCESS, REPLICATION CLIENT ON *.* TO {monitor}@'%'")),
         ("GRANT", format!("GRANT SELECT ON performance_schema.* TO {monitor}@'%'")),
-    ];
+    ]);
     for (step, sql) in statements {
         conn.query_drop(sql).await.map_err(statement(step))?;
     }

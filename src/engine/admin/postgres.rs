@@ -57,18 +57,30 @@ async fn ensure_login(client: &Client, login: &Login, attributes: &str) -> Resul
     client.batch_execute(&sql).await.map_err(statement("CREATE/ALTER ROLE"))
 }
 
+const ATTRIBUTES: &str = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT";
+
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
     let client = connect(target, admin, "postgres").await?;
-    ensure_login(&client, &wanted.app, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT")
-        .await?;
-    ensure_login(
-        &client,
-        &wanted.monitor,
-        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT",
-    )
-    .await?;
+    let owner_name = &wanted.app[0].login.username;
+    let owner = pg_ident(owner_name);
     let database = pg_ident(&wanted.database);
-    let app = pg_ident(&wanted.app.username);
+    for (index, app) in wanted.app.iter().enumerate() {
+        let login = if app.enabled { "LOGIN" } else { "NOLOGIN" };
+        ensure_login(&client, &app.login, &format!("{login} {ATTRIBUTES}")).await?;
+        if index > 0 {
+            // The other logins act as the owner: same privileges, and the
+            // objects they create belong to the owner.
+            let role = pg_ident(&app.login.username);
+            client
+                .batch_execute(&format!(
+                    "GRANT {owner} TO {role}; ALTER ROLE {role} SET role TO {}",
+                    pg_literal(owner_name)
+                ))
+                .await
+                .map_err(statement("making a login act as the owner"))?;
+        }
+    }
+    ensure_login(&client, &wanted.monitor, &format!("LOGIN {ATTRIBUTES}")).await?;
     let exists = client
         .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&wanted.database])
         .await
@@ -76,19 +88,22 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
     if exists.is_empty() {
         // CREATE DATABASE cannot run in a transaction block: its own statement.
         client
-            .batch_execute(&format!("CREATE DATABASE {database} OWNER {app}"))
+            .batch_execute(&format!("CREATE DATABASE {database} OWNER {owner}"))
             .await
             .map_err(statement("CREATE DATABASE"))?;
     }
     let monitor = pg_ident(&wanted.monitor.username);
-    client
-        .batch_execute(&format!(
-            "ALTER DATABASE {database} OWNER TO {app};
-             REVOKE ALL ON DATABASE {database} FROM PUBLIC;
-             GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {app};
-             GRANT pg_monitor TO {monitor};"
-        ))
-        .await
-        .map_err(statement("granting"))?;
+    let mut grants = format!(
+        "ALTER DATABASE {database} OWNER TO {owner};
+         REVOKE ALL ON DATABASE {database} FROM PUBLIC;
+         GRANT pg_monitor TO {monitor};"
+    );
+    for app in &wanted.app {
+        grants.push_str(&format!(
+            "GRANT CONNECT, TEMPORARY ON DATABASE {database} TO {};",
+            pg_ident(&app.login.username)
+        ));
+    }
+    client.batch_execute(&grants).await.map_err(statement("granting"))?;
     Ok(())
 }

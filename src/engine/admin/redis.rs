@@ -29,9 +29,11 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
         );
     let client = redis::Client::open(info).map_err(connect_error)?;
     let mut conn = client.get_multiplexed_async_connection().await.map_err(connect_error)?;
-    for (login, rules) in [(&wanted.app, APP_RULES), (&wanted.monitor, MONITOR_RULES)] {
+    let apps = wanted.app.iter().map(|a| (&a.login, a.enabled, APP_RULES));
+    for (login, enabled, rules) in apps.chain([(&wanted.monitor, true, MONITOR_RULES)]) {
         let mut cmd = redis::cmd("ACL");
-        cmd.arg("SETUSER").arg(&login.username).arg("reset").arg("on").arg(hashed(&login.password));
+        let state = if enabled { "on" } else { "off" };
+        cmd.arg("SETUSER").arg(&login.username).arg("reset").arg(state).arg(hashed(&login.password));
         for rule in rules {
             cmd.arg(*rule);
         }
