@@ -8,6 +8,7 @@ mod idle;
 mod leader;
 mod lifecycle;
 mod netpol;
+mod rotation;
 mod scoped;
 mod validation;
 
@@ -25,6 +26,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("schema and CEL rejections reach kubectl", |e| Box::pin(validation::rejected_by_api_server(e))),
         ("semantically invalid spec: Ready=False, Event, no child", |e| Box::pin(validation::invalid_spec(e))),
         ("drift is repaired within 10s, password unchanged", |e| Box::pin(drift::repaired(e))),
+        ("rotation on demand: Secret switches, new login works, old one disabled", |e| {
+            Box::pin(rotation::on_demand(e))
+        }),
         ("NetworkPolicy: only owner and operator reach the database (netpol-analyzer)", |e| {
             Box::pin(netpol::only_owner(e))
         }),
