@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 
 struct Server {
     port: u16,
+    log: PathBuf,
     socket: PathBuf,
     _process: Guard,
     _dir: tempfile::TempDir,
@@ -44,13 +45,16 @@ fn start() -> Server {
             "--skip-log-bin",
             "--skip-name-resolve",
         ])
+        // Every statement, so a test can see what reached the server.
+        .arg("--general-log")
+        .arg(format!("--general-log-file={}", dir.path().join("general.log").display()))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let process = Guard(process);
     wait_for_port(port);
-    Server { port, socket, _process: process, _dir: dir }
+    Server { port, socket, log: dir.path().join("general.log"), _process: process, _dir: dir }
 }
 
 impl Server {

@@ -183,6 +183,11 @@ pub struct RotationSpec {
     #[serde(default = "default_grace_seconds")]
     #[schemars(range(max = 604800))]
     pub grace_period_seconds: u32,
+    /// After a switch, restart the Deployments and StatefulSets in this
+    /// namespace whose pods read the credentials Secret (a pod template
+    /// annotation, like `kubectl rollout restart`).
+    #[serde(default)]
+    pub restart_workloads: bool,
 }
 
 fn default_grace_seconds() -> u32 {

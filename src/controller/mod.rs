@@ -8,6 +8,7 @@ mod credentials;
 mod deletion;
 mod error;
 mod reconcile;
+mod restart;
 pub mod rotation;
 mod status;
 mod validate;

@@ -6,6 +6,7 @@ use super::context::Context;
 use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
+use super::restart;
 use super::rotation;
 use super::status::{self, Credentials, Outcome};
 use super::validate::{self, Invalid};
@@ -134,6 +135,12 @@ async fn finish_rotation(
     children::apply_secrets(&ctx.client, instance, &next).await?;
     if next.rotation.active != passwords.rotation.active {
         info!(login = %instance.login_name(next.rotation.active()), "the credentials Secret now names the new login");
+        if policy.restart_workloads {
+            let at = next.rotation.rotated_at.clone().unwrap_or_default();
+            let secret = instance.credentials_secret_name();
+            let restarted = restart::restart_readers(&ctx.client, instance.namespace, &secret, &at).await?;
+            info!(restarted, "restarted the workloads that read the credentials");
+        }
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(300);
 pub struct Policy {
     pub interval: Option<Duration>,
     pub grace: Duration,
+    pub restart_workloads: bool,
 }
 
 impl Policy {
@@ -32,6 +33,7 @@ impl Policy {
         Policy {
             interval: rotation.and_then(|r| r.interval_hours).map(|h| Duration::from_secs(u64::from(h) * 3600)),
             grace: rotation.map_or(DEFAULT_GRACE, |r| Duration::from_secs(u64::from(r.grace_period_seconds))),
+            restart_workloads: rotation.is_some_and(|r| r.restart_workloads),
         }
     }
 }
@@ -145,7 +147,8 @@ mod tests {
         Timestamp::from_second(secs).unwrap()
     }
 
-    const HOURLY: Policy = Policy { interval: Some(Duration::from_secs(3600)), grace: Duration::from_secs(60) };
+    const HOURLY: Policy =
+        Policy { interval: Some(Duration::from_secs(3600)), grace: Duration::from_secs(60), restart_workloads: false };
 
     #[test]
     fn a_full_rotation_never_leaves_the_service_without_a_working_login() {
@@ -180,7 +183,7 @@ mod tests {
 
     #[test]
     fn no_policy_and_no_request_means_no_rotation() {
-        let never = Policy { interval: None, grace: DEFAULT_GRACE };
+        let never = Policy { interval: None, grace: DEFAULT_GRACE, restart_workloads: false };
         assert!(!due(&fresh(), never, None, Some(at(0)), at(1_000_000_000)));
     }
 }

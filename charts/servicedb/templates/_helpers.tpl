@@ -33,6 +33,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch, create, patch, delete]
+# Restarting the service's workloads after a rotation, when asked to.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [list, patch]
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch, delete]

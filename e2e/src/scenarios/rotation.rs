@@ -26,7 +26,17 @@ async fn connects(env: &Env, ns: &str, user: &str, password: &str) -> Result<(),
 
 pub async fn on_demand(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-rotation").await?;
-    kubectl_apply(&sdb_yaml(&ns, "orders", "  credentials:\n    rotation:\n      gracePeriodSeconds: 3\n")).await?;
+    kubectl_apply(&sdb_yaml(
+        &ns,
+        "orders",
+        "  credentials:\n    rotation:\n      gracePeriodSeconds: 3\n      restartWorkloads: true\n",
+    ))
+    .await?;
+    // The owning service, reading its password from the Secret.
+    kubectl_apply(&format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  selector: {{matchLabels: {{app.kubernetes.io/name: orders}}}}\n  template:\n    metadata: {{labels: {{app.kubernetes.io/name: orders}}}}\n    spec:\n      securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}\n      containers:\n      - name: app\n        image: example.com/orders:1\n        securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}\n        env: [{{name: DB_PASSWORD, valueFrom: {{secretKeyRef: {{name: orders-db-credentials, key: password}}}}}}]\n"
+    ))
+    .await?;
     env.wait_ready(&ns, "orders", Duration::from_secs(90)).await?;
     let (user, old) = credentials(env, &ns).await.ok_or("no credentials")?;
     ensure(user == "orders", || format!("first login {user}"))?;
@@ -40,6 +50,22 @@ pub async fn on_demand(env: &Env) -> Outcome {
     .await?;
     step(&format!("  the Secret switched to {new_user} {:.1}s after the request", start.elapsed().as_secs_f64()));
     ensure(new != old, || "the password did not change".into())?;
+    let restarted = wait_for("the service's Deployment to be restarted", Duration::from_secs(20), || async {
+        let out = kubectl(&[
+            "-n",
+            &ns,
+            "get",
+            "deployment",
+            "orders",
+            "-o",
+            "jsonpath={.spec.template.metadata.annotations.servicedb\\.dev/credentials-rotated-at}",
+        ])
+        .await
+        .ok()?;
+        (!out.trim().is_empty()).then_some(out)
+    })
+    .await?;
+    step(&format!("  the Deployment reading the Secret was restarted (rotated at {restarted})"));
     connects(env, &ns, &new_user, &new).await?;
     wait_for("the previous login to be disabled after the grace period", Duration::from_secs(30), || async {
         connects(env, &ns, "orders", &old).await.err().filter(|e| e.contains("not permitted to log in"))
