@@ -35,7 +35,8 @@ demo: ## local control plane, CRDs, chart, operator and a sample ServiceDatabase
 	e2e/demo.sh
 
 demo-down: ## stop the demo's operator and control plane
-	@if [ -f target/demo-operator.pid ]; then kill "$$(cat target/demo-operator.pid)" 2>/dev/null || true; rm -f target/demo-operator.pid; fi
+	@for p in target/demo-operator.pid target/demo-standins.pid; do \
+	  if [ -f $$p ]; then kill "$$(cat $$p)" 2>/dev/null || true; rm -f $$p; fi; done
 	e2e/cluster.sh down
 
 crds: ## regenerate crds/ and the chart's copy from the code

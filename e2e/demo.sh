@@ -24,10 +24,21 @@ token=$(kubectl -n servicedb-system create token servicedb --duration=12h)
 cp "$KUBECONFIG" target/demo-operator.kubeconfig
 kubectl --kubeconfig target/demo-operator.kubeconfig config set-credentials servicedb --token="$token" >/dev/null
 kubectl --kubeconfig target/demo-operator.kubeconfig config set-context --current --user=servicedb >/dev/null
+# Pods never run on this control plane: stand-in database servers play the
+# containers, and the operator reaches them through an endpoint-override file.
+if [ -f target/demo-standins.pid ] && kill -0 "$(cat target/demo-standins.pid)" 2>/dev/null; then
+  say "the stand-in database servers already run"
+else
+  cargo build --quiet -p servicedb-e2e
+  nohup target/debug/servicedb-e2e --stand-ins /tmp/sdb-demo >target/demo-standins.log 2>&1 &
+  echo $! >target/demo-standins.pid
+  say "stand-in database servers started (pid $!, log target/demo-standins.log)"
+fi
 if [ -f target/demo-operator.pid ] && kill -0 "$(cat target/demo-operator.pid)" 2>/dev/null; then
   say "the operator already runs (pid $(cat target/demo-operator.pid))"
 else
   KUBECONFIG=target/demo-operator.kubeconfig nohup target/debug/servicedb run --http-address 127.0.0.1:8080 \
+    --endpoint-overrides /tmp/sdb-demo/endpoints.json \
     >target/demo-operator.log 2>&1 &
   echo $! >target/demo-operator.pid
   say "operator started (pid $!, log target/demo-operator.log)"

@@ -11,9 +11,42 @@ mod standin;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// `servicedb-e2e --stand-ins DIR`: only the stand-in database servers, until
+/// SIGTERM (for `make demo`); the override file is DIR/endpoints.json.
+async fn stand_ins_only(dir: std::path::PathBuf) -> ExitCode {
+    let client = match kube::Client::try_default().await {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("[stand-ins] {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut standins = match standin::StandIns::start(client, dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("[stand-ins] {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("[stand-ins] serving {}", standins.overrides.display());
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    standins.stop().await;
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let filter = std::env::args().nth(1).unwrap_or_default();
+    let mut args = std::env::args().skip(1);
+    let filter = args.next().unwrap_or_default();
+    if filter == "--stand-ins" {
+        let dir = args.next().map(std::path::PathBuf::from).unwrap_or_else(|| std::env::temp_dir().join("sdb-demo"));
+        return stand_ins_only(dir).await;
+    }
     // Scenarios a platform cannot run (e2e/kind has no audit log to read).
     let skip = std::env::var("SERVICEDB_E2E_SKIP").ok().filter(|s| !s.is_empty());
     let env = match harness::Env::setup().await {
