@@ -273,65 +273,44 @@ async fn live_administration_creates_least_privilege_logins() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_never_breaks_a_reconnecting_client() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
+    use servicedb::engine::admin::{Login, Target};
     let server = Server::start();
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     let (one, two) = (generate_password().unwrap(), generate_password().unwrap());
-    let login = |name: &str, password: &str, enabled| AppLogin {
-        login: Login { username: name.into(), password: password.into() },
-        enabled,
-    };
-    let wanted = |app| Wanted {
-        database: "orders".into(),
-        app,
-        monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor-password".into() },
-    };
-    ensure(Engine::Postgres, &target, &admin, &wanted(vec![login("orders", &one, true)])).await.unwrap();
-    let out = server.sql_as("orders", &one, "orders", "CREATE TABLE kept (k int); INSERT INTO kept VALUES (1);");
-    assert!(out.status.success());
-
-    let current: common::Current = Arc::new(Mutex::new(("orders".into(), one.clone())));
-    let stop = Arc::new(AtomicBool::new(false));
     let port = server.port;
-    let client =
-        tokio::spawn(common::reconnect_loop(current.clone(), stop.clone(), move |user, password| async move {
+    // The table exists before the rotation: B must see what A made.
+    let setup = servicedb::engine::admin::Wanted {
+        database: "orders".into(),
+        app: vec![servicedb::engine::admin::AppLogin {
+            login: Login { username: "orders".into(), password: one.clone() },
+            enabled: true,
+        }],
+        monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor".into() },
+    };
+    servicedb::engine::admin::ensure(Engine::Postgres, &target, &admin, &setup).await.unwrap();
+    assert!(
+        server
+            .sql_as("orders", &one, "orders", "CREATE TABLE kept (k int); INSERT INTO kept VALUES (1);")
+            .status
+            .success()
+    );
+    let (attempts, failures) = common::rotate_under_load(
+        Engine::Postgres,
+        &target,
+        &admin,
+        "orders",
+        (&one, &two),
+        move |user, password| async move {
             let mut config = tokio_postgres::Config::new();
             config.host("127.0.0.1").port(port).user(&user).password(&password).dbname("orders");
             let (c, conn) = config.connect(tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
             tokio::spawn(conn);
             c.simple_query("SELECT k FROM kept").await.map_err(|e| e.to_string())?;
             Ok(())
-        }));
-    let settle = || tokio::time::sleep(std::time::Duration::from_millis(800));
-    settle().await;
-    // Start: login B gets its password while A still works.
-    ensure(
-        Engine::Postgres,
-        &target,
-        &admin,
-        &wanted(vec![login("orders", &one, true), login("orders_b", &two, true)]),
+        },
     )
-    .await
-    .unwrap();
-    settle().await;
-    // Promote: the Secret switches in one step.
-    *current.lock().unwrap() = ("orders_b".into(), two.clone());
-    settle().await;
-    // Retire: after the grace period A is disabled.
-    ensure(
-        Engine::Postgres,
-        &target,
-        &admin,
-        &wanted(vec![login("orders", &one, false), login("orders_b", &two, true)]),
-    )
-    .await
-    .unwrap();
-    settle().await;
-    stop.store(true, Ordering::SeqCst);
-    let (attempts, failures) = client.await.unwrap();
+    .await;
     assert!(attempts >= 20, "only {attempts} attempts");
     assert!(failures.is_empty(), "{} of {attempts} connections failed: {failures:?}", failures.len());
 

@@ -121,9 +121,7 @@ async fn live_administration_adds_a_monitor_that_cannot_read_data() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotation_never_breaks_a_reconnecting_client() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
+    use servicedb::engine::admin::{Login, Target};
     let (admin, one, two) = (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let server = start(&redis_acl_file(Logins {
         admin_username: "admin",
@@ -133,50 +131,21 @@ async fn rotation_never_breaks_a_reconnecting_client() {
     }));
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin_login = Login { username: "admin".into(), password: admin.clone() };
-    let login = |name: &str, password: &str, enabled| AppLogin {
-        login: Login { username: name.into(), password: password.into() },
-        enabled,
-    };
-    let wanted = |app| Wanted {
-        database: "0".into(),
-        app,
-        monitor: Login { username: "servicedb_monitor".into(), password: "m".into() },
-    };
-
-    let current: common::Current = Arc::new(Mutex::new(("orders".into(), one.clone())));
-    let stop = Arc::new(AtomicBool::new(false));
     let port = server.port;
-    let client =
-        tokio::spawn(common::reconnect_loop(current.clone(), stop.clone(), move |user, password| async move {
+    let (attempts, failures) = common::rotate_under_load(
+        Engine::Redis,
+        &target,
+        &admin_login,
+        "0",
+        (&one, &two),
+        move |user, password| async move {
             let url = format!("redis://{user}:{password}@127.0.0.1:{port}/0");
             let client = redis::Client::open(url).map_err(|e| e.to_string())?;
             let mut conn = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
             redis::cmd("SET").arg("k").arg("v").query_async::<()>(&mut conn).await.map_err(|e| e.to_string())
-        }));
-    let settle = || tokio::time::sleep(std::time::Duration::from_millis(500));
-    settle().await;
-    ensure(
-        Engine::Redis,
-        &target,
-        &admin_login,
-        &wanted(vec![login("orders", &one, true), login("orders_b", &two, true)]),
+        },
     )
-    .await
-    .unwrap();
-    settle().await;
-    *current.lock().unwrap() = ("orders_b".into(), two.clone());
-    settle().await;
-    ensure(
-        Engine::Redis,
-        &target,
-        &admin_login,
-        &wanted(vec![login("orders", &one, false), login("orders_b", &two, true)]),
-    )
-    .await
-    .unwrap();
-    settle().await;
-    stop.store(true, Ordering::SeqCst);
-    let (attempts, failures) = client.await.unwrap();
+    .await;
     assert!(attempts >= 20, "only {attempts} attempts");
     assert!(failures.is_empty(), "{} of {attempts} connections failed: {failures:?}", failures.len());
     assert!(

@@ -39,7 +39,7 @@ pub type Current = std::sync::Arc<std::sync::Mutex<(String, String)>>;
 /// A client that, every 50 ms until `stop`, reads the current credentials and
 /// opens a new connection with them (bounded: at most 1,000 attempts).
 /// Returns (attempts, failures as messages).
-pub async fn reconnect_loop<F, Fut>(
+async fn reconnect_loop<F, Fut>(
     current: Current,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     connect: F,
@@ -59,4 +59,52 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (attempts, failures)
+}
+
+/// Drives a rotation from login A (`one`) to login B (`two`) the way the
+/// operator does, while a client reconnects every 50 ms with whatever the
+/// "Secret" says: B gets its password (A still works), the Secret switches,
+/// then A is disabled. Returns the client's (attempts, failures).
+pub async fn rotate_under_load<F, Fut>(
+    engine: servicedb::api::Engine,
+    target: &servicedb::engine::admin::Target,
+    admin: &servicedb::engine::admin::Login,
+    database: &str,
+    (one, two): (&str, &str),
+    connect: F,
+) -> (usize, Vec<String>)
+where
+    F: Fn(String, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    use servicedb::engine::admin::{AppLogin, Login, Wanted, ensure};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let login = |name: &str, password: &str, enabled| AppLogin {
+        login: Login { username: name.into(), password: password.into() },
+        enabled,
+    };
+    let wanted = |app| Wanted {
+        database: database.into(),
+        app,
+        monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor".into() },
+    };
+    let phase = |app| {
+        let wanted = wanted(app);
+        async move { ensure(engine, target, admin, &wanted).await.expect("administered") }
+    };
+    phase(vec![login("orders", one, true)]).await;
+    let current: Current = Arc::new(Mutex::new(("orders".into(), one.to_string())));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = tokio::spawn(reconnect_loop(current.clone(), stop.clone(), connect));
+    let settle = || tokio::time::sleep(Duration::from_millis(800));
+    settle().await;
+    phase(vec![login("orders", one, true), login("orders_b", two, true)]).await;
+    settle().await;
+    *current.lock().unwrap() = ("orders_b".into(), two.to_string());
+    settle().await;
+    phase(vec![login("orders", one, false), login("orders_b", two, true)]).await;
+    settle().await;
+    stop.store(true, Ordering::SeqCst);
+    client.await.expect("the client loop ran")
 }
