@@ -55,4 +55,10 @@ say "what it made"
 kubectl -n shop get statefulset,service,secret,networkpolicy,role,rolebinding,configmap,pvc -l app.kubernetes.io/instance=orders
 say "the connection Secret orders-db-credentials (decoded; only the orders ServiceAccount may read it)"
 kubectl -n shop get secret orders-db-credentials -o go-template='{{range $k, $v := .data}}{{printf "  %-9s %s\n" $k ($v | base64decode)}}{{end}}'
+say "connecting as the service, with that Secret, to the stand-in database the operator administered"
+user=$(kubectl -n shop get secret orders-db-credentials -o jsonpath='{.data.username}' | base64 -d)
+pass=$(kubectl -n shop get secret orders-db-credentials -o jsonpath='{.data.password}' | base64 -d)
+addr=$(python3 -c 'import json;print(json.load(open("/tmp/sdb-demo/endpoints.json"))["shop/orders-db"])')
+psql --no-psqlrc -tA "postgresql://$user:$pass@$addr/orders" \
+  -c "SELECT 'connected as ' || current_user || ' to ' || current_database() || ', superuser: ' || (SELECT rolsuper::text FROM pg_roles WHERE rolname = current_user)"
 say "done. Try: eval \"\$(e2e/cluster.sh env)\"; kubectl -n shop get sdb. Stop everything with: make demo-down"
