@@ -154,3 +154,20 @@ async fn rotation_never_breaks_a_reconnecting_client() {
     );
     assert_eq!(server.cmd(Some(("orders_b", two.as_str())), &["GET", "k"]), "v");
 }
+
+#[test]
+fn another_services_login_does_not_open_this_instance() {
+    let logins = |app: &str, password: &str| {
+        redis_acl_file(Logins {
+            admin_username: "admin",
+            admin_password: "a",
+            app_username: app,
+            app_password: password,
+        })
+    };
+    let (orders_pw, billing_pw) = (generate_password().unwrap(), generate_password().unwrap());
+    let orders = start(&logins("orders", &orders_pw));
+    let _billing = start(&logins("billing", &billing_pw));
+    assert!(orders.cmd(Some(("billing", billing_pw.as_str())), &["GET", "k"]).contains("WRONGPASS"));
+    assert_eq!(orders.cmd(Some(("orders", orders_pw.as_str())), &["PING"]), "PONG");
+}
