@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help deps lint unit engines e2e test demo demo-down crds
+.PHONY: help deps s3 lint unit engines e2e test bench demo demo-down crds
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -21,9 +21,12 @@ unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI
 	@echo "[unit] cargo test (library and CRD tests)"
 	$(CARGO) test --quiet --lib --test crd --test cli
 
-engines: deps ## engine tests against real PostgreSQL, MariaDB and Redis servers on loopback
-	@echo "[engines] cargo test against real PostgreSQL, MariaDB and Redis"
-	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine
+s3: ## build versitygw, the S3-compatible server the backup tests use (cached)
+	@e2e/tools.sh versitygw
+
+engines: deps s3 ## engine and backup tests against real PostgreSQL, MariaDB, Redis and S3 on loopback
+	@echo "[engines] cargo test against real PostgreSQL, MariaDB, Redis and versitygw (S3)"
+	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine --test backup
 
 e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
 	@echo "[e2e] local control plane + suite"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when missing: real
-# PostgreSQL, MariaDB and Redis servers for the engine tests, openssl and
+# PostgreSQL, MariaDB and Redis servers for the engine and backup tests,
+# zstd for the backup benchmark's baseline, openssl and
 # curl for the local control plane. Runs apt-get update at most once.
 set -euo pipefail
 say() { printf '[deps] %s\n' "$*" >&2; }
@@ -10,6 +11,7 @@ need postgresql
 need mariadb-server
 need mariadb-client
 need redis-server
+need zstd
 need openssl
 need curl
 need ca-certificates

@@ -10,6 +10,7 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 KWOK_VERSION=${KWOK_VERSION:-v0.7.0}
 HELM_VERSION=${HELM_VERSION:-v3.19.5}
 NETPOL_VERSION=${NETPOL_VERSION:-v1.4.4}
+VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
 
 CACHE=${SERVICEDB_CACHE:-$HOME/.cache/servicedb-e2e}
 BIN=$CACHE/bin
@@ -99,8 +100,10 @@ for t in $tools; do
             "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" ;;
     netpolicy) build_in_module netpolicy github.com/np-guard/netpol-analyzer \
                  github.com/np-guard/netpol-analyzer/cmd/netpolicy "$NETPOL_VERSION" ;;
-    all) "$0" etcd kwok helm netpolicy kubernetes ;;
-    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|all)" >&2; exit 2 ;;
+    versitygw) build_in_module versitygw github.com/versity/versitygw \
+                 github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" ;;
+    all) "$0" etcd kwok helm netpolicy versitygw kubernetes ;;
+    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|versitygw|all)" >&2; exit 2 ;;
   esac
 done
 say "tools ready in $BIN"

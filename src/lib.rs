@@ -1,6 +1,7 @@
 //! servicedb: a Kubernetes operator for the database-per-service pattern.
 
 pub mod api;
+pub mod backup;
 pub mod build;
 pub mod controller;
 pub mod engine;

@@ -30,6 +30,11 @@ enum Command {
     Crd,
     /// Print the version.
     Version,
+    /// Back up one database: its engine's dump tool, compressed with zstd,
+    /// to a directory or S3, verified, then old backups pruned.
+    Backup(servicedb::backup::cli::BackupArgs),
+    /// Restore a backup (the newest by default) after checking its checksum.
+    Restore(servicedb::backup::cli::RestoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -196,6 +201,20 @@ async fn run(args: RunArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Progress of the backup tools goes to stderr; stdout carries the manifest.
+fn tool_logging() -> Result<(), String> {
+    let json = std::env::var("SERVICEDB_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let format = if json { LogFormat::Json } else { LogFormat::Text };
+    telemetry::init(format, &std::env::var("SERVICEDB_LOG_LEVEL").unwrap_or_else(|_| "info".into()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -204,11 +223,13 @@ fn main() -> ExitCode {
             println!("servicedb {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Command::Run(args) => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))
-            .and_then(|rt| rt.block_on(run(args))),
+        Command::Run(args) => runtime().and_then(|rt| rt.block_on(run(args))),
+        Command::Backup(args) => {
+            tool_logging().and_then(|()| runtime()).and_then(|rt| rt.block_on(servicedb::backup::cli::run_backup(args)))
+        }
+        Command::Restore(args) => tool_logging()
+            .and_then(|()| runtime())
+            .and_then(|rt| rt.block_on(servicedb::backup::cli::run_restore(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,47 +3,8 @@
 
 mod common;
 
-use common::{Guard, free_port, wait_for_port};
+use common::redis::start;
 use servicedb::engine::{Logins, generate_password, redis_acl_file};
-use std::process::Command;
-
-struct Server {
-    port: u16,
-    _dir: tempfile::TempDir,
-    _process: Guard,
-}
-
-fn start(acl: &str) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let acl_path = dir.path().join("users.acl");
-    std::fs::write(&acl_path, acl).unwrap();
-    let port = free_port();
-    let process = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .arg("--aclfile")
-        .arg(&acl_path)
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server is missing: run `make deps` (apt-get install redis-server)");
-    let process = Guard(process);
-    wait_for_port(port);
-    Server { port, _dir: dir, _process: process }
-}
-
-impl Server {
-    /// One command; the reply as redis-cli prints it (errors included).
-    fn cmd(&self, login: Option<(&str, &str)>, args: &[&str]) -> String {
-        let mut c = Command::new("redis-cli");
-        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--no-auth-warning"]);
-        if let Some((user, password)) = login {
-            c.args(["--user", user, "--pass", password]);
-        }
-        let out = c.args(args).output().expect("redis-cli runs");
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
-    }
-}
 
 #[test]
 fn the_service_login_works_without_dangerous_commands() {

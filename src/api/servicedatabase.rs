@@ -108,6 +108,19 @@ impl Engine {
             Engine::Redis => "redis",
         }
     }
+
+    pub const ALL: [Engine; 4] = [Engine::Postgres, Engine::Mysql, Engine::Mariadb, Engine::Redis];
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| format!("unknown engine {s:?}: expected postgres, mysql, mariadb or redis"))
+    }
 }
 
 /// The owning service: its pods are the only clients let in, and its

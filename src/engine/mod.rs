@@ -10,7 +10,7 @@ mod redis;
 pub use mysql::{MySql, mysql_native_password_hash};
 pub use password::generate_password;
 pub use postgres::Postgres;
-pub use redis::{Redis, redis_acl_file};
+pub use redis::{Redis, redis_acl_file, redis_eof_mark};
 
 use crate::api;
 use k8s_openapi::api::core::v1::{EnvVar, Probe, TCPSocketAction};
@@ -67,6 +67,35 @@ pub struct InitScripts {
     pub files: BTreeMap<String, String>,
 }
 
+/// A program the backup tools run. Passwords travel in `env`, never in
+/// `args`, so no process listing shows them.
+#[derive(Clone, Debug)]
+pub struct ToolCommand {
+    pub program: &'static str,
+    pub args: Vec<String>,
+    pub env: Vec<(&'static str, String)>,
+    /// Bytes a tool may append after the dump proper, to drop.
+    pub trailer: Option<Trailer>,
+}
+
+/// The last `window` bytes of a dump are held back; `excess` says how many
+/// of them are not part of the dump.
+#[derive(Clone, Copy, Debug)]
+pub struct Trailer {
+    pub window: usize,
+    pub excess: fn(&[u8]) -> usize,
+}
+
+/// How a dump goes back into a fresh instance.
+#[derive(Clone, Debug)]
+pub enum RestoreMethod {
+    /// Into the running server: the dump is the program's standard input.
+    Stream(ToolCommand),
+    /// Into the data directory before the server first starts: the dump
+    /// as `file`, and small files `beside` it (path, content).
+    DataFile { file: &'static str, beside: &'static [(&'static str, &'static str)] },
+}
+
 pub trait Engine: Send + Sync {
     /// Versions the operator can run, newest last.
     fn supported_versions(&self) -> &'static [&'static str];
@@ -111,6 +140,12 @@ pub trait Engine: Send + Sync {
     fn derived_admin_key_names(&self) -> &'static [&'static str];
     /// Connection strings beside the uniform keys: `uri` always, `jdbc-uri` for SQL engines.
     fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String>;
+    /// The engine's own dump tool, writing one consistent dump of the
+    /// service's database to standard output, connected as `c` (the admin).
+    fn dump_command(&self, c: &Connection<'_>) -> ToolCommand;
+    /// How a dump is loaded back; `owner` is the login that must own what
+    /// the restore creates.
+    fn restore_method(&self, c: &Connection<'_>, owner: &str) -> RestoreMethod;
 }
 
 /// The engine implementation for an API engine value.

@@ -2,7 +2,7 @@
 //! entrypoint creates the service's login and database from env at first
 //! start; MariaDB receives password hashes only, MySQL's image needs clear text.
 
-use super::{Connection, Engine, Logins, SecretNames, tcp_check};
+use super::{Connection, Engine, Logins, RestoreMethod, SecretNames, ToolCommand, tcp_check};
 use crate::build::env::{env_from_secret, env_value};
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha1::{Digest, Sha1};
@@ -133,6 +133,48 @@ impl Engine for MySql {
             ("jdbc-uri", format!("jdbc:{jdbc}://{host}:{port}/{database}?user={username}&password={password}")),
         ])
     }
+
+    /// One consistent snapshot of InnoDB tables without locking writers;
+    /// binary values as hex so the dump is plain text.
+    fn dump_command(&self, c: &Connection<'_>) -> ToolCommand {
+        let flags = ["--single-transaction", "--quick", "--routines", "--triggers", "--hex-blob", "--no-create-db"];
+        ToolCommand {
+            program: self.client_program("dump"),
+            args: [&mysql_connection_args(c)[..], &flags.map(String::from), &[c.database.to_string()]].concat(),
+            env: vec![("MYSQL_PWD", c.password.to_string())],
+            trailer: None,
+        }
+    }
+
+    fn restore_method(&self, c: &Connection<'_>, _owner: &str) -> RestoreMethod {
+        RestoreMethod::Stream(ToolCommand {
+            program: self.client_program(""),
+            args: [&mysql_connection_args(c)[..], &[format!("--database={}", c.database)]].concat(),
+            env: vec![("MYSQL_PWD", c.password.to_string())],
+            trailer: None,
+        })
+    }
+}
+
+impl MySql {
+    /// `mariadb`/`mariadb-dump` or `mysql`/`mysqldump`.
+    fn client_program(&self, suffix: &str) -> &'static str {
+        match (self.flavor, suffix) {
+            (Flavor::MariaDb, "") => "mariadb",
+            (Flavor::MariaDb, _) => "mariadb-dump",
+            (Flavor::MySql, "") => "mysql",
+            (Flavor::MySql, _) => "mysqldump",
+        }
+    }
+}
+
+fn mysql_connection_args(c: &Connection<'_>) -> Vec<String> {
+    vec![
+        format!("--host={}", c.host),
+        format!("--port={}", c.port),
+        format!("--user={}", c.username),
+        "--protocol=tcp".into(),
+    ]
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! (never clear text): the default user off, the operator's admin, and the
 //! service's login with every key but no dangerous command.
 
-use super::{Connection, Engine, Logins, SecretFiles, SecretNames, tcp_check};
+use super::{Connection, Engine, Logins, RestoreMethod, SecretFiles, SecretNames, ToolCommand, Trailer, tcp_check};
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -27,6 +27,20 @@ pub fn redis_acl_file(logins: Logins<'_>) -> String {
         logins.app_username,
         sha256_hex(logins.app_password)
     )
+}
+
+const EOF_MARK: usize = 40;
+
+/// With diskless replication the server ends the RDB with a 40-character
+/// mark that `redis-cli --rdb -` cannot cut off a pipe. An RDB ends with
+/// 0xFF and an 8-byte checksum, so a dump that ends with them followed by
+/// 40 alphanumeric characters carries the mark (a clean RDB never does: its
+/// last 9 bytes hold 0xFF, which is not alphanumeric).
+pub fn redis_eof_mark(tail: &[u8]) -> usize {
+    let carries = tail.len() >= EOF_MARK + 9
+        && tail[tail.len() - EOF_MARK - 9] == 0xFF
+        && tail[tail.len() - EOF_MARK..].iter().all(u8::is_ascii_alphanumeric);
+    if carries { EOF_MARK } else { 0 }
 }
 
 impl Engine for Redis {
@@ -96,6 +110,35 @@ impl Engine for Redis {
         let Connection { host, port, username, password, database } = c;
         BTreeMap::from([("uri", format!("redis://{username}:{password}@{host}:{port}/{database}"))])
     }
+
+    /// An RDB snapshot through the replication protocol, as the server
+    /// itself writes it.
+    fn dump_command(&self, c: &Connection<'_>) -> ToolCommand {
+        ToolCommand {
+            program: "redis-cli",
+            args: vec![
+                "-h".into(),
+                c.host.to_string(),
+                "-p".into(),
+                c.port.to_string(),
+                "--user".into(),
+                c.username.to_string(),
+                "--rdb".into(),
+                "-".into(),
+            ],
+            env: vec![("REDISCLI_AUTH", c.password.to_string())],
+            trailer: Some(Trailer { window: EOF_MARK + 9, excess: redis_eof_mark }),
+        }
+    }
+
+    /// Redis loads an RDB only at start. The instance runs with AOF on, and
+    /// then reads only its AOF: the RDB becomes the base of a multi-part AOF.
+    fn restore_method(&self, _c: &Connection<'_>, _owner: &str) -> RestoreMethod {
+        RestoreMethod::DataFile {
+            file: "appendonlydir/appendonly.aof.1.base.rdb",
+            beside: &[("appendonlydir/appendonly.aof.manifest", "file appendonly.aof.1.base.rdb seq 1 type b\n")],
+        }
+    }
 }
 
 #[cfg(test)]
@@ -113,5 +156,15 @@ mod tests {
         assert!(acl.starts_with("user default off\n"));
         assert!(acl.contains(&format!("user orders on #{} ~* &* +@all -@dangerous", sha256_hex("B-secret"))));
         assert!(!acl.contains("A-secret") && !acl.contains("B-secret"));
+    }
+
+    #[test]
+    fn only_the_diskless_eof_mark_is_cut() {
+        let clean: Vec<u8> = [&b"REDIS0010"[..], &[0xFF], &[1, 2, 3, 4, 5, 6, 7, 8]].concat();
+        let marked: Vec<u8> = [&clean[..], &b"e7431c4a06759cc625e233854b9fbbd8520d3312"[..]].concat();
+        assert_eq!(redis_eof_mark(&marked), EOF_MARK);
+        assert_eq!(redis_eof_mark(&clean), 0);
+        assert_eq!(redis_eof_mark(&marked[marked.len() - 49..]), EOF_MARK);
+        assert_eq!(redis_eof_mark(&marked[marked.len() - 48..]), 0, "too short to tell: keep");
     }
 }

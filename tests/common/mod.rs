@@ -2,6 +2,11 @@
 
 #![allow(dead_code)]
 
+pub mod mariadb;
+pub mod postgres;
+pub mod redis;
+pub mod s3;
+
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,158 @@
+//! The `servicedb backup` and `servicedb restore` commands, run by the
+//! backup Jobs (and by hand). Passwords come only from the environment.
+
+use super::{BackupRequest, Destination, Location, RestoreInto, RestoreRequest, Retention};
+use crate::api;
+use crate::engine::Connection;
+use k8s_openapi::jiff::SignedDuration;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct DestinationArgs {
+    /// Directory (a mounted volume) holding the backups.
+    #[arg(long, env = "SERVICEDB_BACKUP_DIR", required_unless_present = "s3_bucket", conflicts_with = "s3_bucket")]
+    pub dir: Option<PathBuf>,
+    /// S3 bucket holding the backups; credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "SERVICEDB_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Key prefix of this instance's backups in the bucket.
+    #[arg(long, env = "SERVICEDB_S3_PREFIX", default_value = "")]
+    pub s3_prefix: String,
+    /// S3 endpoint URL for other S3-compatible stores, e.g. https://minio.example:9000.
+    #[arg(long, env = "SERVICEDB_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "SERVICEDB_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// Require TLS to S3 (turn off only for a store on a trusted network).
+    #[arg(long, env = "SERVICEDB_S3_TLS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub s3_tls: bool,
+}
+
+impl DestinationArgs {
+    pub fn destination(&self) -> Destination {
+        match (&self.dir, &self.s3_bucket) {
+            (Some(dir), _) => Destination::Directory(dir.clone()),
+            (None, bucket) => Destination::S3 {
+                endpoint: self.s3_endpoint.clone(),
+                bucket: bucket.clone().unwrap_or_default(),
+                prefix: self.s3_prefix.clone(),
+                region: self.s3_region.clone(),
+                tls: self.s3_tls,
+            },
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DatabaseArgs {
+    /// Engine of the instance: postgres, mysql, mariadb or redis.
+    #[arg(long, env = "SERVICEDB_ENGINE")]
+    pub engine: api::Engine,
+    /// Host of the database server.
+    #[arg(long, env = "SERVICEDB_DB_HOST")]
+    pub host: Option<String>,
+    #[arg(long, env = "SERVICEDB_DB_PORT")]
+    pub port: Option<u16>,
+    /// The service's database (Redis: 0).
+    #[arg(long, env = "SERVICEDB_DB_NAME")]
+    pub database: Option<String>,
+    /// The admin login; its password is read from SERVICEDB_DB_PASSWORD.
+    #[arg(long, env = "SERVICEDB_DB_USERNAME")]
+    pub username: Option<String>,
+}
+
+/// The admin connection, or which flag is missing.
+fn connection_parts(db: &DatabaseArgs) -> Result<(String, u16, String, String, String), String> {
+    let missing = |flag: &str| format!("{flag} is required to reach the database");
+    Ok((
+        db.host.clone().ok_or_else(|| missing("--host"))?,
+        db.port.ok_or_else(|| missing("--port"))?,
+        db.database.clone().ok_or_else(|| missing("--database"))?,
+        db.username.clone().ok_or_else(|| missing("--username"))?,
+        std::env::var("SERVICEDB_DB_PASSWORD").map_err(|_| "SERVICEDB_DB_PASSWORD is not set".to_string())?,
+    ))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub destination: DestinationArgs,
+    /// The engine version the instance runs, recorded in the manifest.
+    #[arg(long, env = "SERVICEDB_ENGINE_VERSION", default_value = "")]
+    pub engine_version: String,
+    /// Keep only the newest N backups (after the new one verified).
+    #[arg(long, env = "SERVICEDB_KEEP_LAST", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep_last: Option<u32>,
+    /// Delete backups older than this many days (never the newest).
+    #[arg(long, env = "SERVICEDB_MAX_AGE_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_age_days: Option<u32>,
+    /// Also write the manifest here, for the operator to read from the pod's status.
+    #[arg(long, env = "SERVICEDB_TERMINATION_LOG")]
+    pub termination_log: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(flatten)]
+    pub destination: DestinationArgs,
+    /// Id of the backup to restore; the newest complete one when omitted.
+    #[arg(long, env = "SERVICEDB_BACKUP_ID")]
+    pub backup: Option<String>,
+    /// Login that will own the restored objects (PostgreSQL).
+    #[arg(long, env = "SERVICEDB_RESTORE_OWNER", default_value = "")]
+    pub owner: String,
+    /// Restore into this data directory of an instance that has not started (Redis).
+    #[arg(long, env = "SERVICEDB_RESTORE_INTO_DIR")]
+    pub into_dir: Option<PathBuf>,
+}
+
+fn open(args: &DestinationArgs) -> Result<Location, String> {
+    args.destination().open().map_err(|e| e.to_string())
+}
+
+pub async fn run_backup(args: BackupArgs) -> Result<(), String> {
+    let location = open(&args.destination)?;
+    let (host, port, database, username, password) = connection_parts(&args.db)?;
+    let retention = Retention {
+        keep_last: args.keep_last,
+        max_age: args.max_age_days.map(|d| SignedDuration::from_hours(i64::from(d) * 24)),
+    };
+    let request = BackupRequest {
+        engine: args.db.engine,
+        engine_version: &args.engine_version,
+        connection: Connection { host: &host, port, username: &username, password: &password, database: &database },
+        location: &location,
+        retention,
+    };
+    let manifest = super::backup(&request).await.map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&manifest).map_err(|e| e.to_string())?;
+    println!("{json}");
+    if let Some(path) = args.termination_log {
+        std::fs::write(&path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
+    let location = open(&args.destination)?;
+    let parts;
+    let into = match &args.into_dir {
+        Some(dir) => RestoreInto::Directory(dir),
+        None => {
+            parts = connection_parts(&args.db)?;
+            let (host, port, database, username, password) = &parts;
+            RestoreInto::Server {
+                connection: Connection { host, port: *port, username, password, database },
+                owner: &args.owner,
+            }
+        }
+    };
+    let request = RestoreRequest { engine: args.db.engine, location: &location, backup: args.backup.as_deref(), into };
+    let manifest = super::restore(&request).await.map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string(&manifest).map_err(|e| e.to_string())?);
+    Ok(())
+}

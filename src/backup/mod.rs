@@ -1,0 +1,20 @@
+//! Backups and restores: the engine's own dump tool streamed through zstd to
+//! a directory or S3-compatible storage, with a manifest beside the data.
+//! Nothing is held in memory whole, and nothing older is touched until a new
+//! backup has been read back and verified.
+
+pub mod cli;
+mod error;
+mod layout;
+mod pipeline;
+mod restore;
+pub mod retention;
+mod store;
+mod trailer;
+
+pub use error::BackupError;
+pub use layout::{Manifest, backup_id};
+pub use pipeline::{BackupRequest, backup};
+pub use restore::{RestoreInto, RestoreRequest, restore};
+pub use retention::Retention;
+pub use store::{Destination, Location};

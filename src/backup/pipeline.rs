@@ -1,0 +1,265 @@
+//! `servicedb backup`: dump -> zstd -> sha256 -> multipart upload, in
+//! bounded chunks; then read back and verify; then the manifest; only then
+//! prune old backups.
+
+use super::error::redact;
+use super::layout::{DATA, MANIFEST, Manifest, backup_id, data_path, id_time, manifest_path};
+use super::retention::{Retention, to_prune};
+use super::{BackupError, Location};
+use crate::api;
+use crate::engine::{self, Connection, ToolCommand};
+use async_compression::tokio::bufread::ZstdEncoder;
+use futures::TryStreamExt;
+use k8s_openapi::jiff::Timestamp;
+use object_store::path::Path;
+use object_store::{ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Size of the parts uploaded to S3; at most [`PARTS_IN_FLIGHT`] at a time,
+/// which bounds memory whatever the database size.
+const PART_BYTES: usize = 8 << 20;
+const PARTS_IN_FLIGHT: usize = 2;
+const READ_BYTES: usize = 256 << 10;
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+pub struct BackupRequest<'a> {
+    pub engine: api::Engine,
+    pub engine_version: &'a str,
+    /// The admin login and the service's database.
+    pub connection: Connection<'a>,
+    pub location: &'a Location,
+    pub retention: Retention,
+}
+
+pub(super) fn spawn(command: &ToolCommand, stdin: Stdio, stdout: Stdio) -> Result<Child, BackupError> {
+    Command::new(command.program)
+        .args(&command.args)
+        .envs(command.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| BackupError::Spawn { program: command.program, message: e.to_string() })
+}
+
+/// The last 8 KiB of what a tool printed on stderr (enough to say why it failed).
+pub(super) fn stderr_tail(child: &mut Child) -> tokio::task::JoinHandle<String> {
+    let stderr = child.stderr.take();
+    tokio::spawn(async move {
+        let Some(mut stderr) = stderr else { return String::new() };
+        let mut tail = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            tail.extend_from_slice(&buf[..n]);
+            if tail.len() > 8192 {
+                tail.drain(..tail.len() - 8192);
+            }
+        }
+        String::from_utf8_lossy(&tail).trim().to_string()
+    })
+}
+
+/// Waits for the tool and turns a failure into an error with its own words.
+pub(super) async fn finish_tool(
+    mut child: Child,
+    stderr: tokio::task::JoinHandle<String>,
+    command: &ToolCommand,
+    secret: &str,
+) -> Result<(), BackupError> {
+    let status = child.wait().await.map_err(|e| BackupError::Stream(e.to_string()))?;
+    let stderr = stderr.await.unwrap_or_default();
+    if status.success() {
+        return Ok(());
+    }
+    Err(BackupError::Tool { program: command.program, status: status.to_string(), stderr: redact(&stderr, secret) })
+}
+
+fn random_u16() -> u16 {
+    let mut bytes = [0u8; 2];
+    // An id collision needs the same second too; without randomness, 0 is fine.
+    let _ = getrandom::fill(&mut bytes);
+    u16::from_le_bytes(bytes)
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Streams `reader` into a new object at `path`, returning (sha256, bytes).
+/// The upload is aborted, leaving nothing, when anything fails.
+async fn upload<R: AsyncRead + Unpin>(
+    location: &Location,
+    path: &Path,
+    mut reader: R,
+    dumped: &AtomicU64,
+) -> Result<(String, u64), BackupError> {
+    let fail = |e: object_store::Error| location.error(e);
+    let mut writer =
+        WriteMultipart::new_with_chunk_size(location.store.put_multipart(path).await.map_err(fail)?, PART_BYTES);
+    let mut sha = Sha256::new();
+    let mut stored = 0u64;
+    let mut buf = vec![0u8; READ_BYTES];
+    let mut last_report = Instant::now();
+    let copied: Result<(), BackupError> = async {
+        loop {
+            let n = reader.read(&mut buf).await.map_err(|e| BackupError::Stream(e.to_string()))?;
+            if n == 0 {
+                return Ok(());
+            }
+            sha.update(&buf[..n]);
+            stored += n as u64;
+            writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(fail)?;
+            writer.write(&buf[..n]);
+            if last_report.elapsed() >= PROGRESS_EVERY {
+                last_report = Instant::now();
+                tracing::info!(
+                    dumped_mib = dumped.load(Ordering::Relaxed) >> 20,
+                    stored_mib = stored >> 20,
+                    "backup in progress"
+                );
+            }
+        }
+    }
+    .await;
+    match copied {
+        Ok(()) => {
+            writer.finish().await.map_err(fail)?;
+            Ok((hex(&sha.finalize()), stored))
+        }
+        Err(e) => {
+            let _ = writer.abort().await;
+            Err(e)
+        }
+    }
+}
+
+/// Reads an object back whole (streaming) and returns (sha256, bytes, etag).
+pub(super) async fn checksum(location: &Location, path: &Path) -> Result<(String, u64, Option<String>), BackupError> {
+    let fail = |e: object_store::Error| location.error(e);
+    let got = location.store.get(path).await.map_err(fail)?;
+    let etag = got.meta.e_tag.clone();
+    let mut stream = got.into_stream();
+    let mut sha = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.try_next().await.map_err(fail)? {
+        sha.update(&chunk);
+        size += chunk.len() as u64;
+    }
+    Ok((hex(&sha.finalize()), size, etag))
+}
+
+pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError> {
+    let BackupRequest { engine: kind, engine_version, connection, location, retention } = request;
+    let command = engine::for_kind(*kind).dump_command(connection);
+    let started_at = Timestamp::now();
+    let id = backup_id(started_at, random_u16());
+    let data = data_path(&location.base, &id);
+    tracing::info!(%id, tool = command.program, destination = %location.display, "backup started");
+
+    let mut child = spawn(&command, Stdio::null(), Stdio::piped())?;
+    let stderr = stderr_tail(&mut child);
+    let stdout = child.stdout.take().ok_or_else(|| BackupError::Stream("the dump tool has no stdout".into()))?;
+    let dumped = Arc::new(AtomicU64::new(0));
+    let counter = dumped.clone();
+    let counted = tokio_util::io::InspectReader::new(stdout, move |bytes: &[u8]| {
+        counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    });
+    let uploaded = match command.trailer {
+        Some(trailer) => {
+            let trimmed = super::trailer::TrimTrailer::new(counted, trailer);
+            upload(location, &data, ZstdEncoder::new(BufReader::with_capacity(READ_BYTES, trimmed)), &dumped).await
+        }
+        None => upload(location, &data, ZstdEncoder::new(BufReader::with_capacity(READ_BYTES, counted)), &dumped).await,
+    };
+    let tool = finish_tool(child, stderr, &command, connection.password).await;
+    let (sha256, stored_bytes) = match (uploaded, tool) {
+        (Ok(done), Ok(())) => done,
+        // The tool's own message says more than a broken pipe.
+        (_, Err(e)) | (Err(e), Ok(())) => {
+            let _ = location.store.delete(&data).await;
+            return Err(e);
+        }
+    };
+
+    verify(location, &data, &id, &sha256, stored_bytes).await?;
+    let manifest = Manifest {
+        id: id.clone(),
+        engine: kind.as_str().to_string(),
+        engine_version: engine_version.to_string(),
+        database: connection.database.to_string(),
+        tool: command.program.to_string(),
+        compression: "zstd".into(),
+        started_at,
+        finished_at: Timestamp::now(),
+        dump_bytes: dumped.load(Ordering::Relaxed),
+        stored_bytes,
+        sha256,
+        location: location.describe(&id, DATA),
+    };
+    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Stream(e.to_string()))?;
+    location.store.put(&manifest_path(&location.base, &id), body.into()).await.map_err(|e| location.error(e))?;
+    tracing::info!(%id, dump_bytes = manifest.dump_bytes, stored_bytes, "backup verified and complete");
+
+    // The new backup is safe; a failed prune only leaves extra old backups.
+    if let Err(e) = prune(location, *retention, &id).await {
+        tracing::warn!(error = %e, "pruning old backups failed; they are kept");
+    }
+    Ok(manifest)
+}
+
+async fn verify(location: &Location, data: &Path, id: &str, sha256: &str, size: u64) -> Result<(), BackupError> {
+    let outcome = checksum(location, data).await;
+    let problem = match outcome {
+        Ok((actual, actual_size, _)) if actual == sha256 && actual_size == size => return Ok(()),
+        Ok((actual, actual_size, _)) => {
+            format!("read back {actual_size} bytes with sha256 {actual}, wrote {size} bytes with sha256 {sha256}")
+        }
+        Err(e) => e.to_string(),
+    };
+    let _ = location.store.delete(data).await;
+    Err(BackupError::Verify { id: id.to_string(), message: problem })
+}
+
+/// The complete backups (those with a manifest) under the location, by id.
+pub(super) async fn complete_backups(location: &Location) -> Result<Vec<(String, Timestamp)>, BackupError> {
+    let objects: Vec<_> =
+        location.store.list(Some(&location.base)).try_collect().await.map_err(|e| location.error(e))?;
+    let mut ids: Vec<(String, Timestamp)> = objects
+        .iter()
+        .filter_map(|meta| {
+            let mut parts: Vec<_> = meta.location.parts().collect();
+            let file = parts.pop()?;
+            let id = parts.pop()?;
+            (file.as_ref() == MANIFEST).then(|| id.as_ref().to_string())
+        })
+        .filter_map(|id| id_time(&id).map(|t| (id, t)))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+async fn prune(location: &Location, retention: Retention, newest: &str) -> Result<(), BackupError> {
+    let backups = complete_backups(location).await?;
+    for id in to_prune(&backups, retention, Timestamp::now()) {
+        if id.as_str() >= newest {
+            continue;
+        }
+        // The manifest first: a half-pruned backup is then no backup at all,
+        // never a manifest that points at nothing.
+        for path in [manifest_path(&location.base, &id), data_path(&location.base, &id)] {
+            location.store.delete(&path).await.map_err(|e| location.error(e))?;
+        }
+        tracing::info!(%id, "pruned by retention");
+    }
+    Ok(())
+}

@@ -1,0 +1,356 @@
+//! Backups and restores with real parts: the `servicedb backup` and
+//! `servicedb restore` commands against real PostgreSQL, MariaDB and Redis
+//! servers, and a real S3-compatible server (versitygw) on loopback.
+
+mod common;
+
+use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
+use servicedb::backup::Manifest;
+use servicedb::engine::{Logins, generate_password, mysql_native_password_hash, redis_acl_file};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `servicedb <args>` with the admin password in the environment.
+fn servicedb(args: &[String], password: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_servicedb"))
+        .args(args)
+        .env("SERVICEDB_DB_PASSWORD", password)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("SERVICEDB_LOG_LEVEL", "info")
+        .output()
+        .expect("the servicedb binary runs")
+}
+
+fn succeeded(out: &Output) -> Manifest {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is the manifest")
+}
+
+fn failed(out: &Output) -> String {
+    assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+fn args(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+fn s3_args(s3: &S3, prefix: &str) -> Vec<String> {
+    args(&["--s3-bucket", &s3.bucket, "--s3-prefix", prefix, "--s3-endpoint", &s3.endpoint(), "--s3-tls=false"])
+}
+
+fn dir_args(dir: &Path) -> Vec<String> {
+    args(&["--dir", &dir.display().to_string()])
+}
+
+fn connect_args(engine: &str, port: u16, database: &str, username: &str) -> Vec<String> {
+    args(&["--engine", engine, "--host", "127.0.0.1", "--port", &port.to_string(), "--database", database])
+        .into_iter()
+        .chain(args(&["--username", username]))
+        .collect()
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+const PG_TABLES: [&str; 3] = ["customers", "events", "empty_table"];
+
+/// What the operator creates in a new instance: the owner and its database.
+fn orders_database(server: &common::postgres::Server) {
+    server.admin_sql("CREATE ROLE orders LOGIN");
+    server.admin_sql("CREATE DATABASE orders OWNER orders");
+}
+
+/// Three tables, binary values, and > 50 MB of rows.
+fn load_postgres(server: &common::postgres::Server) {
+    orders_database(server);
+    server.admin_sql_in(
+        "orders",
+        "SET ROLE orders;
+         CREATE TABLE customers(id int PRIMARY KEY, name text, photo bytea);
+         INSERT INTO customers SELECT i, 'customer ' || i || ' ñ ✓', decode(md5(i::text) || md5((i * 7)::text), 'hex')
+           FROM generate_series(1, 20000) i;
+         CREATE TABLE events(id bigint PRIMARY KEY, payload text);
+         INSERT INTO events SELECT i, repeat(md5(i::text), 20) FROM generate_series(1, 90000) i;
+         CREATE TABLE empty_table(x int);",
+    );
+}
+
+/// Row count and an MD5 over every row, per table.
+fn postgres_fingerprint(server: &common::postgres::Server) -> Vec<String> {
+    PG_TABLES
+        .iter()
+        .map(|table| {
+            server.admin_sql_in(
+                "orders",
+                &format!("SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM {table} t"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
+    let source = common::postgres::Server::start();
+    load_postgres(&source);
+    let size: i64 = source.admin_sql("SELECT pg_database_size('orders')").parse().unwrap();
+    assert!(size > 50 << 20, "the test database is only {size} bytes");
+    let s3 = S3::start("backups");
+
+    let backup = [
+        connect_args("postgres", source.port, "orders", "postgres"),
+        s3_args(&s3, "shop/orders"),
+        args(&["--engine-version", "16"]),
+    ]
+    .concat();
+    let manifest = succeeded(&servicedb(&[args(&["backup"]), backup].concat(), &source.admin_password));
+    assert_eq!((manifest.engine.as_str(), manifest.tool.as_str()), ("postgres", "pg_dump"));
+    assert!(manifest.dump_bytes > 50 << 20 && manifest.stored_bytes > 0, "{manifest:?}");
+    assert_eq!(manifest.location, format!("s3://backups/shop/orders/{}/data.zst", manifest.id));
+    assert_eq!(
+        s3.objects(),
+        vec![format!("shop/orders/{}/data.zst", manifest.id), format!("shop/orders/{}/manifest.json", manifest.id)]
+    );
+
+    let target = common::postgres::Server::start();
+    orders_database(&target);
+    let restore = [
+        args(&["restore"]),
+        connect_args("postgres", target.port, "orders", "postgres"),
+        s3_args(&s3, "shop/orders"),
+        args(&["--owner", "orders"]),
+    ]
+    .concat();
+    let restored = succeeded(&servicedb(&restore, &target.admin_password));
+    assert_eq!(restored.id, manifest.id, "the newest backup is the default");
+    assert_eq!(postgres_fingerprint(&target), postgres_fingerprint(&source));
+    assert_eq!(target.admin_sql_in("orders", "SELECT tableowner FROM pg_tables WHERE tablename = 'events'"), "orders");
+    for server in [&source, &target] {
+        assert!(!server.log().contains(&source.admin_password) && !server.log().contains(&target.admin_password));
+    }
+}
+
+#[test]
+fn a_corrupted_backup_is_refused_before_anything_is_loaded() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 1000)");
+    let dir = tempfile::tempdir().unwrap();
+    let backup =
+        [args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), dir_args(dir.path())].concat();
+    let manifest = succeeded(&servicedb(&backup, &source.admin_password));
+
+    // One flipped byte in the middle of the stored data.
+    let data = dir.path().join(&manifest.id).join("data.zst");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&data, bytes).unwrap();
+
+    let target = common::postgres::Server::start();
+    orders_database(&target);
+    let restore = [
+        args(&["restore"]),
+        connect_args("postgres", target.port, "orders", "postgres"),
+        dir_args(dir.path()),
+        args(&["--owner", "orders"]),
+    ]
+    .concat();
+    let message = failed(&servicedb(&restore, &target.admin_password));
+    assert!(message.contains(&format!("backup {} is corrupt", manifest.id)), "{message}");
+    assert!(message.contains("nothing was restored"), "{message}");
+    assert_eq!(target.admin_sql_in("orders", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
+}
+
+#[test]
+fn failures_say_why_and_keep_every_earlier_backup() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    let mut s3 = S3::start("backups");
+    let backup = |s3: &S3, password: &str| {
+        servicedb(
+            &[args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), s3_args(s3, "p")]
+                .concat(),
+            password,
+        )
+    };
+    let first = succeeded(&backup(&s3, &source.admin_password));
+    let before = s3.objects();
+    assert_eq!(before.len(), 2);
+
+    // Wrong credentials: the dump tool's reason, no password, nothing written.
+    let wrong = "not-the-password-0123456789";
+    let message = failed(&backup(&s3, wrong));
+    assert!(message.contains("pg_dump failed") && message.contains("password authentication failed"), "{message}");
+    assert!(!message.contains(wrong), "the password leaked: {message}");
+    assert_eq!(s3.objects(), before);
+
+    // The store is down: a clear failure within the retry budget.
+    s3.stop();
+    let started = std::time::Instant::now();
+    let message = failed(&backup(&s3, &source.admin_password));
+    assert!(message.contains("cannot use the backup destination s3://backups/p"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(120), "took {:?}", started.elapsed());
+    s3.resume();
+    assert_eq!(s3.objects(), before, "the earlier backup is intact");
+
+    // And it still restores.
+    let target = common::postgres::Server::start();
+    orders_database(&target);
+    let restore = [
+        args(&["restore", "--backup", &first.id, "--owner", "orders"]),
+        connect_args("postgres", target.port, "orders", "postgres"),
+        s3_args(&s3, "p"),
+    ]
+    .concat();
+    assert_eq!(succeeded(&servicedb(&restore, &target.admin_password)).id, first.id);
+}
+
+#[test]
+fn retention_keeps_exactly_the_newest_n() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    let s3 = S3::start("backups");
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        let backup = [
+            args(&["backup", "--keep-last", "2"]),
+            connect_args("postgres", source.port, "orders", "postgres"),
+            s3_args(&s3, "r"),
+        ]
+        .concat();
+        ids.push(succeeded(&servicedb(&backup, &source.admin_password)).id);
+        // Ids have a one-second resolution; keep them in order.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    let kept: Vec<String> =
+        ids[2..].iter().flat_map(|id| [format!("r/{id}/data.zst"), format!("r/{id}/manifest.json")]).collect();
+    assert_eq!(s3.objects(), kept);
+}
+
+// ------------------------------------------------------------------- MariaDB
+
+fn mariadb_fingerprint(server: &common::mariadb::Server) -> String {
+    let out = server.root("SELECT COUNT(*) FROM shop.items; CHECKSUM TABLE shop.items, shop.notes EXTENDED;");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn mariadb_admin(server: &common::mariadb::Server, password: &str) {
+    let out = server.root(&format!(
+        "CREATE USER 'admin'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'admin'@'%'; CREATE DATABASE shop CHARACTER SET utf8mb4;",
+        mysql_native_password_hash(password)
+    ));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn mariadb_backup_to_a_volume_restores_identically() {
+    let password = generate_password().unwrap();
+    let source = common::mariadb::start();
+    mariadb_admin(&source, &password);
+    let out = source.root(
+        "USE shop;
+         CREATE TABLE shop.items(id INT PRIMARY KEY, name VARCHAR(100), digest BLOB) ENGINE=InnoDB;
+         INSERT INTO shop.items SELECT seq, CONCAT('item ', seq, ' ñ ✓'), UNHEX(SHA2(seq, 256)) FROM seq_1_to_20000;
+         CREATE TABLE shop.notes(id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
+         INSERT INTO shop.notes SELECT seq, REPEAT(MD5(seq), 10) FROM seq_1_to_5000;",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let backup =
+        [args(&["backup"]), connect_args("mariadb", source.port, "shop", "admin"), dir_args(dir.path())].concat();
+    let manifest = succeeded(&servicedb(&backup, &password));
+    assert_eq!(manifest.tool, "mariadb-dump");
+    assert!(dir.path().join(&manifest.id).join("manifest.json").exists());
+
+    let target = common::mariadb::start();
+    mariadb_admin(&target, &password);
+    let restore =
+        [args(&["restore"]), connect_args("mariadb", target.port, "shop", "admin"), dir_args(dir.path())].concat();
+    succeeded(&servicedb(&restore, &password));
+    let fingerprint = mariadb_fingerprint(&source);
+    assert!(fingerprint.starts_with("20000\n"), "{fingerprint}");
+    assert_eq!(mariadb_fingerprint(&target), fingerprint);
+    let log = std::fs::read_to_string(&source.log).unwrap_or_default();
+    assert!(!log.contains(&password), "the password reached MariaDB's general log");
+}
+
+// --------------------------------------------------------------------- Redis
+
+/// Everything the test stored: key count, binary values, a hash and a list.
+#[derive(Debug, PartialEq)]
+struct RedisContent {
+    keys: usize,
+    values: Vec<Vec<u8>>,
+    hash: Vec<(String, String)>,
+    list: Vec<String>,
+}
+
+fn redis_values(port: u16, password: &str) -> RedisContent {
+    let client = redis::Client::open(format!("redis://admin:{password}@127.0.0.1:{port}/")).unwrap();
+    let mut c = client.get_connection().unwrap();
+    let keys: usize = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    let values: Vec<Vec<u8>> =
+        (0..2000).map(|i| redis::cmd("GET").arg(format!("bin:{i}")).query(&mut c).unwrap()).collect();
+    let hash: Vec<(String, String)> = redis::cmd("HGETALL").arg("profile").query(&mut c).unwrap();
+    let list: Vec<String> = redis::cmd("LRANGE").arg("queue").arg(0).arg(-1).query(&mut c).unwrap();
+    RedisContent { keys, values, hash, list }
+}
+
+#[test]
+fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
+    let password = generate_password().unwrap();
+    let app_password = generate_password().unwrap();
+    let acl = redis_acl_file(Logins {
+        admin_username: "admin",
+        admin_password: &password,
+        app_username: "orders",
+        app_password: &app_password,
+    });
+    let source = common::redis::start(&acl);
+    {
+        let client = redis::Client::open(format!("redis://admin:{password}@127.0.0.1:{}/", source.port)).unwrap();
+        let mut c = client.get_connection().unwrap();
+        for i in 0..2000u32 {
+            let value: Vec<u8> = (0..64u32).map(|j| (i.wrapping_mul(31).wrapping_add(j * 7) % 256) as u8).collect();
+            let _: () = redis::cmd("SET").arg(format!("bin:{i}")).arg(value).query(&mut c).unwrap();
+        }
+        let _: () =
+            redis::cmd("HSET").arg("profile").arg("name").arg("Zoë").arg("plan").arg("pro").query(&mut c).unwrap();
+        let _: () = redis::cmd("RPUSH").arg("queue").arg("a").arg("b").arg("c").query(&mut c).unwrap();
+    }
+    let s3 = S3::start("backups");
+    let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), s3_args(&s3, "cache")].concat();
+    let manifest = succeeded(&servicedb(&backup, &password));
+    assert_eq!(manifest.tool, "redis-cli");
+
+    // A new instance's data directory, before its server starts.
+    let data = tempfile::tempdir().unwrap();
+    let restore = [
+        args(&["restore", "--engine", "redis", "--into-dir", &data.path().display().to_string()]),
+        s3_args(&s3, "cache"),
+    ]
+    .concat();
+    succeeded(&servicedb(&restore, ""));
+    let again = failed(&servicedb(&restore, ""));
+    assert!(again.contains("refusing to overwrite"), "{again}");
+
+    // Started the way the operator runs Redis: with its ACL file and AOF on.
+    let acl_path = data.path().join("users.acl");
+    std::fs::write(&acl_path, &acl).unwrap();
+    let port = common::free_port();
+    let server = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir"])
+        .arg(data.path())
+        .arg("--aclfile")
+        .arg(&acl_path)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = common::Guard(server);
+    common::wait_for_port(port);
+    let restored = redis_values(port, &password);
+    assert_eq!(restored.keys, 2002);
+    assert_eq!(restored, redis_values(source.port, &password));
+}
