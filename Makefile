@@ -34,6 +34,9 @@ e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
 
 test: lint unit engines e2e ## every test: lint, unit, engines, end to end
 
+bench: ## backup throughput vs pg_dump | zstd, and peak RSS (figures, not pass/fail)
+	bench/backup.sh
+
 demo: ## local control plane, CRDs, chart, operator and a sample ServiceDatabase
 	e2e/demo.sh
 

@@ -12,6 +12,7 @@ need mariadb-server
 need mariadb-client
 need redis-server
 need zstd
+need time
 need openssl
 need curl
 need ca-certificates
