@@ -46,5 +46,5 @@ demo-down: ## stop the demo's operator and control plane
 	e2e/cluster.sh down
 
 crds: ## regenerate crds/ and the chart's copy from the code
-	$(CARGO) run --quiet -- crd > crds/servicedb.dev_servicedatabases.yaml
-	cp crds/servicedb.dev_servicedatabases.yaml charts/servicedb/crds/
+	$(CARGO) run --quiet -- crd > crds/servicedb.dev.yaml
+	cp crds/servicedb.dev.yaml charts/servicedb/crds/

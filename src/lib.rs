@@ -9,3 +9,9 @@ pub mod http;
 pub mod leader;
 pub mod metrics;
 pub mod telemetry;
+
+/// kube's client uses ring and the S3 client aws-lc-rs; rustls then needs
+/// one process-wide choice before the first TLS connection.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

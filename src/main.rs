@@ -65,6 +65,10 @@ struct RunArgs {
     /// databases from outside the cluster (re-read on every use).
     #[arg(long, env = "SERVICEDB_ENDPOINT_OVERRIDES")]
     endpoint_overrides: Option<std::path::PathBuf>,
+    /// Image of the backup Jobs: servicedb with pg_dump, mariadb-dump and
+    /// redis-cli (the Dockerfile's `tools` target).
+    #[arg(long, env = "SERVICEDB_TOOLS_IMAGE", default_value = concat!("ghcr.io/servicedb/servicedb-tools:", env!("CARGO_PKG_VERSION")))]
+    tools_image: String,
     /// Log format.
     #[arg(long, env = "SERVICEDB_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -180,6 +184,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         operator_namespace: args.operator_namespace,
         resync: Duration::from_secs(args.resync_seconds),
         endpoint_overrides: args.endpoint_overrides,
+        tools_image: args.tools_image,
     };
     let ctx = Arc::new(Context::new(client, settings, metrics.clone(), args.instance_name));
     let ready = health.clone();
@@ -216,6 +221,7 @@ fn tool_logging() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    servicedb::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Crd => servicedb::api::crds_yaml().map(|yaml| print!("{yaml}")).map_err(|e| e.to_string()),

@@ -16,9 +16,7 @@ fn servicedb(args: &[&str], kubeconfig: Option<&std::path::Path>) -> Output {
 fn crd_prints_what_crds_holds() {
     let out = servicedb(&["crd"], None);
     assert!(out.status.success());
-    let file =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev_servicedatabases.yaml"))
-            .unwrap();
+    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev.yaml")).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), file);
 }
 

@@ -7,7 +7,7 @@ use servicedb::api::{ServiceDatabase, crds_yaml};
 #[test]
 fn crds_directory_matches_servicedb_crd() {
     let generated = crds_yaml().unwrap();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev_servicedatabases.yaml");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/servicedb.dev.yaml");
     let checked_in = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         generated == checked_in,
@@ -86,8 +86,38 @@ fn the_chart_ships_the_same_crds() {
     let root = env!("CARGO_MANIFEST_DIR");
     let read = |p: &str| std::fs::read_to_string(format!("{root}/{p}")).unwrap_or_default();
     assert!(
-        read("crds/servicedb.dev_servicedatabases.yaml")
-            == read("charts/servicedb/crds/servicedb.dev_servicedatabases.yaml"),
+        read("crds/servicedb.dev.yaml") == read("charts/servicedb/crds/servicedb.dev.yaml"),
         "charts/servicedb/crds drifted from crds/: run `make crds`"
     );
+}
+
+fn with_backup(backup: &str) -> ServiceDatabase {
+    sdb("orders", &SPEC.replace("storage: {size: 1Gi}}", &format!("storage: {{size: 1Gi}}, backup: {backup}}}")))
+}
+
+#[test]
+fn backups_need_a_cron_schedule_and_exactly_one_destination() {
+    let good = "{schedule: '0 3 * * *', retention: {keepLast: 7}, destination: {volume: {}}}";
+    assert_eq!(messages(with_backup(good).validate_cel()), "");
+    let s3 = "{schedule: '0 3 * * *', destination: {s3: {bucket: b, credentialsSecret: c, endpoint: 'https://minio.storage:9000'}}}";
+    assert_eq!(messages(with_backup(s3).validate_cel()), "");
+
+    let hourly = messages(with_backup("{schedule: '@hourly', destination: {volume: {}}}").validate_cel());
+    assert!(hourly.contains("five fields"), "{hourly}");
+    let both = "{schedule: '0 3 * * *', destination: {volume: {}, s3: {bucket: b, credentialsSecret: c}}}";
+    assert!(messages(with_backup(both).validate_cel()).contains("exactly one of volume or s3"));
+    let neither = "{schedule: '0 3 * * *', destination: {}}";
+    assert!(messages(with_backup(neither).validate_cel()).contains("exactly one of volume or s3"));
+    let empty_retention = "{schedule: '0 3 * * *', retention: {}, destination: {volume: {}}}";
+    assert!(messages(with_backup(empty_retention).validate_cel()).contains("keepLast, maxAgeDays or both"));
+}
+
+#[test]
+fn s3_is_tls_unless_turned_off() {
+    let plain = "{schedule: '0 3 * * *', destination: {s3: {bucket: b, credentialsSecret: c, endpoint: 'http://10.0.0.5:9000'}}}";
+    assert!(messages(with_backup(plain).validate_cel()).contains("must be https://"));
+    let off = plain.replace("endpoint:", "tls: false, endpoint:");
+    assert_eq!(messages(with_backup(&off).validate_cel()), "");
+    let path = "{schedule: '0 3 * * *', destination: {s3: {bucket: b, credentialsSecret: c, endpoint: 'https://x/y'}}}";
+    assert!(messages(with_backup(path).validate_cel()).contains("no path"));
 }

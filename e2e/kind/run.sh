@@ -17,10 +17,12 @@ for tool in docker kind kubectl helm; do
 done
 kind get clusters | grep -qx "$CLUSTER" || kind create cluster --name "$CLUSTER" --wait 120s
 docker build -t "$IMAGE" .
-kind load docker-image "$IMAGE" --name "$CLUSTER"
+docker build --target tools -t servicedb-tools:e2e .
+kind load docker-image "$IMAGE" servicedb-tools:e2e --name "$CLUSTER"
 kubectl apply --server-side -f crds/
 helm upgrade --install servicedb charts/servicedb -n servicedb-system --create-namespace \
-  --set image.repository=servicedb --set image.tag=e2e --set image.pullPolicy=Never --set replicas=0
+  --set image.repository=servicedb --set image.tag=e2e --set image.pullPolicy=Never --set replicas=0 \
+  --set toolsImage.repository=servicedb-tools --set toolsImage.tag=e2e
 # The zero-writes scenario reads the API server's audit log, which kind keeps
 # inside its node container: it is skipped here.
 cargo build --workspace --quiet

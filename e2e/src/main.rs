@@ -41,6 +41,7 @@ async fn stand_ins_only(dir: std::path::PathBuf) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    servicedb::install_crypto_provider();
     let mut args = std::env::args().skip(1);
     let filter = args.next().unwrap_or_default();
     if filter == "--stand-ins" {

@@ -82,6 +82,10 @@ pub struct ServiceDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<CredentialsSpec>,
 
+    /// Scheduled backups; see `ServiceDatabaseBackup` for one taken now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<super::BackupSpec>,
+
     /// What happens to the data when this object is deleted: `Retain` (the
     /// default) keeps the volume and both Secrets, so re-creating the object
     /// with the same name gets the data back; `Delete` removes everything.
@@ -242,6 +246,14 @@ pub struct ServiceDatabaseStatus {
     /// Name of the Secret with the service's connection details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<String>,
+
+    /// The newest backup run, scheduled or on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup: Option<super::BackupRecord>,
+
+    /// The newest backup run that succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_backup: Option<super::BackupRecord>,
 }
 
 /// A one-word summary of the status, for humans.

@@ -26,7 +26,7 @@ pub struct Instance<'a> {
 /// The object lacks what every stored object has (a name, a namespace, a uid).
 #[derive(Debug, thiserror::Error)]
 #[error("the ServiceDatabase has no {0}; it does not come from the API server")]
-pub struct NotStored(&'static str);
+pub struct NotStored(pub &'static str);
 
 impl<'a> Instance<'a> {
     pub fn new(sdb: &'a ServiceDatabase, operator_namespace: &'a str) -> Result<Self, NotStored> {
@@ -63,6 +63,10 @@ impl<'a> Instance<'a> {
     }
     pub fn init_config_name(&self) -> String {
         format!("{}-db-init", self.name)
+    }
+    /// The backup CronJob and the backup pods' NetworkPolicy.
+    pub fn backup_name(&self) -> String {
+        format!("{}-db-backup", self.name)
     }
     /// The PVC the StatefulSet controller creates from the `data` template.
     pub fn data_claim_name(&self) -> String {

@@ -1,6 +1,7 @@
 //! Pure builders: a ServiceDatabase in, its complete desired children out.
 //! No client and no I/O here; everything is unit-tested from YAML fixtures.
 
+pub mod backup;
 pub mod env;
 mod instance;
 mod networkpolicy;
@@ -18,7 +19,8 @@ pub use secret::{Passwords, Rotation, Slot};
 pub use statefulset::default_resources;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
@@ -35,11 +37,29 @@ pub struct Desired {
     pub headless_service: Service,
     pub client_service: Service,
     pub statefulset: StatefulSet,
+    /// Present when `spec.backup` is.
+    pub backup: Option<BackupChildren>,
+}
+
+/// What scheduled backups need: the claim first (when the operator creates
+/// it), then the pods' NetworkPolicy, then the CronJob.
+#[derive(Clone, Debug)]
+pub struct BackupChildren {
+    pub claim: Option<PersistentVolumeClaim>,
+    pub network_policy: NetworkPolicy,
+    pub cronjob: CronJob,
 }
 
 /// Builds every child. `image` comes from validation (a supported version);
-/// `claim_size` is explained at [`statefulset::statefulset`].
-pub fn desired(instance: &Instance<'_>, passwords: &Passwords, image: String, claim_size: &str) -> Desired {
+/// `claim_size` is explained at [`statefulset::statefulset`]; backups run
+/// from `tools_image`.
+pub fn desired(
+    instance: &Instance<'_>,
+    passwords: &Passwords,
+    image: String,
+    claim_size: &str,
+    tools_image: &str,
+) -> Desired {
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
         credentials_secret: secret::credentials_secret(instance, passwords),
@@ -49,5 +69,10 @@ pub fn desired(instance: &Instance<'_>, passwords: &Passwords, image: String, cl
         headless_service: service::headless_service(instance),
         client_service: service::client_service(instance),
         statefulset: statefulset::statefulset(instance, image, claim_size),
+        backup: instance.spec.backup.as_ref().map(|spec| BackupChildren {
+            claim: backup::backup_claim(instance, spec),
+            network_policy: backup::backup_network_policy(instance, spec),
+            cronjob: backup::cronjob(instance, spec, tools_image),
+        }),
     }
 }

@@ -14,7 +14,7 @@ const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 /// Label of the operator's pods (set by the chart).
 pub const OPERATOR_POD_LABELS: [(&str, &str); 1] = [("app.kubernetes.io/name", "servicedb")];
 
-fn selector(labels: BTreeMap<String, String>) -> Option<LabelSelector> {
+pub(super) fn selector(labels: BTreeMap<String, String>) -> Option<LabelSelector> {
     Some(LabelSelector { match_labels: Some(labels), ..LabelSelector::default() })
 }
 
@@ -22,7 +22,7 @@ fn namespace_selector(namespace: &str) -> Option<LabelSelector> {
     selector(BTreeMap::from([(NAMESPACE_NAME_LABEL.to_string(), namespace.to_string())]))
 }
 
-fn port(number: i32, protocol: &str) -> NetworkPolicyPort {
+pub(super) fn port(number: i32, protocol: &str) -> NetworkPolicyPort {
     NetworkPolicyPort {
         port: Some(IntOrString::Int(number)),
         protocol: Some(protocol.to_string()),
@@ -30,8 +30,20 @@ fn port(number: i32, protocol: &str) -> NetworkPolicyPort {
     }
 }
 
+/// Egress to the cluster DNS, which every pod needs.
+pub(super) fn dns_egress() -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: namespace_selector("kube-system"),
+            ..NetworkPolicyPeer::default()
+        }]),
+        ports: Some(vec![port(53, "UDP"), port(53, "TCP")]),
+    }
+}
+
 /// `<name>-db`: ingress on the database port only from the owning service's
-/// pods (same namespace) and the operator's pods; egress only to cluster DNS.
+/// pods (same namespace), the operator's pods and this instance's backup
+/// pods; egress only to cluster DNS.
 pub fn network_policy(instance: &Instance<'_>) -> NetworkPolicy {
     let (db_port, _) = instance.engine.port();
     let owner = NetworkPolicyPeer {
@@ -43,23 +55,23 @@ pub fn network_policy(instance: &Instance<'_>) -> NetworkPolicy {
         pod_selector: selector(OPERATOR_POD_LABELS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
         ..NetworkPolicyPeer::default()
     };
-    let dns = NetworkPolicyEgressRule {
-        to: Some(vec![NetworkPolicyPeer {
-            namespace_selector: namespace_selector("kube-system"),
+    let mut from = vec![owner, operator];
+    if instance.spec.backup.is_some() {
+        from.push(NetworkPolicyPeer {
+            pod_selector: selector(super::backup::backup_pod_labels(instance)),
             ..NetworkPolicyPeer::default()
-        }]),
-        ports: Some(vec![port(53, "UDP"), port(53, "TCP")]),
-    };
+        });
+    }
     NetworkPolicy {
         metadata: instance.child_meta(instance.instance_name()),
         spec: Some(NetworkPolicySpec {
             pod_selector: selector(instance.selector_labels()),
             policy_types: Some(vec!["Ingress".to_string(), "Egress".to_string()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![owner, operator]),
+                from: Some(from),
                 ports: Some(vec![port(i32::from(db_port), "TCP")]),
             }]),
-            egress: Some(vec![dns]),
+            egress: Some(vec![dns_egress()]),
         }),
     }
 }

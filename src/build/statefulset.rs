@@ -18,7 +18,7 @@ const DATA_VOLUME: &str = "data";
 const INIT_VOLUME: &str = "init";
 const ADMIN_FILES_VOLUME: &str = "admin-files";
 
-fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
+pub(super) fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
     pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
 }
 
@@ -33,7 +33,7 @@ pub fn default_resources() -> ResourceRequirements {
 }
 
 /// Pod Security Standards `restricted`, plus a read-only root filesystem.
-fn container_security_context() -> SecurityContext {
+pub(super) fn container_security_context() -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         capabilities: Some(Capabilities { drop: Some(vec!["ALL".to_string()]), add: None }),
@@ -45,7 +45,7 @@ fn container_security_context() -> SecurityContext {
     }
 }
 
-fn pod_security_context(uid: i64) -> PodSecurityContext {
+pub(super) fn pod_security_context(uid: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(uid),

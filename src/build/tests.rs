@@ -41,6 +41,15 @@ spec:
     size: 1Gi
 "#;
 
+const TOOLS: &str = "ghcr.io/servicedb/servicedb-tools:test";
+
+/// ORDERS with scheduled backups to S3 (an IP endpoint) or a volume.
+fn with_backup(destination: &str) -> ServiceDatabase {
+    fixture(&format!(
+        "{ORDERS}  backup:\n    schedule: \"0 3 * * *\"\n    retention: {{keepLast: 7}}\n    destination: {destination}\n"
+    ))
+}
+
 fn fixture(yaml: &str) -> ServiceDatabase {
     serde_yaml::from_str(yaml).expect("fixture parses")
 }
@@ -58,7 +67,7 @@ fn passwords() -> Passwords {
 
 fn build(sdb: &ServiceDatabase) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").expect("stored object");
-    desired(&instance, &passwords(), "docker.io/library/postgres:16".into(), &sdb.spec.storage.size)
+    desired(&instance, &passwords(), "docker.io/library/postgres:16".into(), &sdb.spec.storage.size, TOOLS)
 }
 
 fn text(secret: &k8s_openapi::api::core::v1::Secret) -> BTreeMap<String, String> {
@@ -339,7 +348,7 @@ fn of_engine(engine: &str, version: &str) -> ServiceDatabase {
 fn build_with(sdb: &ServiceDatabase) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").unwrap();
     let image = instance.engine.image(&sdb.spec.version).expect("supported");
-    desired(&instance, &passwords(), image, &sdb.spec.storage.size)
+    desired(&instance, &passwords(), image, &sdb.spec.storage.size, TOOLS)
 }
 
 #[test]
@@ -390,4 +399,67 @@ fn redis_reads_its_acl_file_from_the_admin_secret() {
     assert_eq!(items.len(), 1, "only the ACL file, not the passwords");
     assert_eq!(items[0].key, "users.acl");
     assert_eq!(text(&d.credentials_secret)["database"], "0");
+}
+
+#[test]
+fn backups_run_on_schedule_with_credentials_from_secrets_only() {
+    let sdb =
+        with_backup("{s3: {endpoint: 'http://10.1.2.3:9000', bucket: b, credentialsSecret: s3-creds, tls: false}}");
+    let d = build(&sdb);
+    let backup = d.backup.expect("backup children");
+    let cron = backup.cronjob.spec.unwrap();
+    assert_eq!(backup.cronjob.metadata.name.as_deref(), Some("orders-db-backup"));
+    assert_eq!((cron.schedule.as_str(), cron.concurrency_policy.as_deref()), ("0 3 * * *", Some("Forbid")));
+    assert_eq!((cron.successful_jobs_history_limit, cron.failed_jobs_history_limit), (Some(3), Some(3)));
+    let pod = cron.job_template.spec.unwrap().template.spec.unwrap();
+    let container = &pod.containers[0];
+    assert_eq!(container.image.as_deref(), Some(TOOLS));
+    assert_eq!(container.security_context.as_ref().unwrap().read_only_root_filesystem, Some(true));
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let env: BTreeMap<_, _> = container.env.clone().unwrap().into_iter().map(|e| (e.name.clone(), e)).collect();
+    assert_eq!(env["SERVICEDB_S3_PREFIX"].value.as_deref(), Some("shop/orders"));
+    assert_eq!(env["SERVICEDB_KEEP_LAST"].value.as_deref(), Some("7"));
+    assert_eq!(env["SERVICEDB_DB_HOST"].value.as_deref(), Some("orders-db.shop.svc"));
+    for secret in ["SERVICEDB_DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"] {
+        assert!(env[secret].value.is_none() && env[secret].value_from.is_some(), "{secret} must come from a Secret");
+    }
+    assert!(backup.claim.is_none(), "S3 needs no claim");
+
+    let egress = serde_json::to_value(backup.network_policy.spec.unwrap().egress).unwrap();
+    let s3_rule = &egress[2];
+    assert_eq!(s3_rule["to"][0]["ipBlock"]["cidr"], "10.1.2.3/32");
+    assert_eq!(s3_rule["ports"][0]["port"], 9000);
+    assert_eq!(egress[1]["ports"][0]["port"], 5432, "the database port of this instance");
+}
+
+#[test]
+fn the_database_lets_in_its_own_backup_pods_only_when_backups_are_on() {
+    let peers = |d: &Desired| {
+        serde_json::to_value(&d.network_policy.spec.as_ref().unwrap().ingress).unwrap()[0]["from"].clone()
+    };
+    let on = peers(&build(&with_backup("{volume: {}}")));
+    assert_eq!(on.as_array().unwrap().len(), 3);
+    assert_eq!(on[2]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], "backup");
+    assert_eq!(on[2]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"], "orders");
+    assert_eq!(peers(&build(&fixture(ORDERS))).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_volume_destination_gets_a_claim_that_outlives_the_database() {
+    let d = build(&with_backup("{volume: {size: 20Gi}}"));
+    let backup = d.backup.unwrap();
+    let claim = backup.claim.expect("a claim when none is named");
+    assert_eq!(claim.metadata.name.as_deref(), Some("orders-db-backups"));
+    assert!(claim.metadata.owner_references.is_none(), "deleting the database must not delete its backups");
+    let requests = claim.spec.unwrap().resources.unwrap().requests.unwrap();
+    assert_eq!(requests["storage"].0, "20Gi");
+    let pod = backup.cronjob.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
+    let env = pod.containers[0].env.clone().unwrap();
+    assert!(env.iter().any(|e| e.name == "SERVICEDB_BACKUP_DIR" && e.value.as_deref() == Some("/backups/orders")));
+
+    let named = build(&with_backup("{volume: {claimName: shared-backups}}")).backup.unwrap();
+    assert!(named.claim.is_none());
+    let pod = named.cronjob.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
+    let volume = &pod.volumes.unwrap()[1];
+    assert_eq!(volume.persistent_volume_claim.as_ref().unwrap().claim_name, "shared-backups");
 }

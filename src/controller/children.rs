@@ -7,6 +7,7 @@ use crate::api::quantity;
 use crate::build::{Desired, Instance, Passwords};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
 };
@@ -47,6 +48,16 @@ impl Applier<'_> {
         let (applied, object) = apply(&api, &desired, live).await?;
         self.writes += usize::from(applied == Applied::Written);
         Ok(object)
+    }
+
+    /// A claim is created once: its spec is immutable but for growth.
+    async fn ensure_claim(&mut self, desired: PersistentVolumeClaim) -> Result<(), Error> {
+        let api = self.api::<PersistentVolumeClaim>();
+        if get(&api, &desired.name_any()).await?.is_none() {
+            apply(&api, &desired, None).await?;
+            self.writes += 1;
+        }
+        Ok(())
     }
 
     async fn ensure_optional<K>(&mut self, desired: Option<K>, name: String) -> Result<(), Error>
@@ -103,6 +114,17 @@ pub async fn apply_all(client: &Client, instance: &Instance<'_>, desired: Desire
     applier.ensure(desired.headless_service).await?;
     applier.ensure(desired.client_service).await?;
     let statefulset = applier.ensure(desired.statefulset).await?;
+    let backup_name = instance.backup_name();
+    let (claim, network_policy, cronjob) = match desired.backup {
+        Some(b) => (b.claim, Some(b.network_policy), Some(b.cronjob)),
+        None => (None, None, None),
+    };
+    // The backup claim is never deleted here: it holds the backups.
+    if let Some(claim) = claim {
+        applier.ensure_claim(claim).await?;
+    }
+    applier.ensure_optional::<NetworkPolicy>(network_policy, backup_name.clone()).await?;
+    applier.ensure_optional::<CronJob>(cronjob, backup_name).await?;
     applier.writes += usize::from(grow_volume(client, instance).await? == Applied::Written);
     Ok(ApplyReport { statefulset, writes: applier.writes })
 }

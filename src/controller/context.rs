@@ -19,6 +19,8 @@ pub struct Settings {
     /// A JSON map `<namespace>/<service>` -> `host:port` used instead of the
     /// cluster DNS name, for an operator outside the cluster.
     pub endpoint_overrides: Option<std::path::PathBuf>,
+    /// Image with `servicedb` and the engines' dump tools, for backup Jobs.
+    pub tools_image: String,
 }
 
 pub struct Context {

@@ -2,11 +2,13 @@
 
 mod administer;
 mod apply;
+mod backups;
 mod children;
 mod context;
 mod credentials;
 mod deletion;
 mod error;
+mod on_demand;
 mod reconcile;
 mod restart;
 pub mod rotation;
@@ -18,17 +20,18 @@ pub use context::{Context, Settings};
 pub use deletion::FINALIZER;
 pub use error::Error;
 
-use crate::api::ServiceDatabase;
+use crate::api::{ServiceDatabase, ServiceDatabaseBackup};
 use crate::build::MANAGED_BY;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::controller::Controller;
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Api, Client};
-use std::future::Future;
+use kube::{Api, Client, ResourceExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,12 +52,17 @@ where
     }
 }
 
-/// One controller over one namespace (or all), stopping when `shutdown`
+/// Resolves when `shutdown` turns true.
+async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The controllers of one namespace (or all), stopping when `shutdown`
 /// resolves; in-flight reconciles finish first.
 async fn run_one(
     ctx: Arc<Context>,
     namespace: Option<String>,
-    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    shutdown: tokio::sync::watch::Receiver<bool>,
     synced: tokio::sync::mpsc::Sender<()>,
 ) {
     let client = ctx.client.clone();
@@ -78,15 +86,35 @@ async fn run_one(
             }
         }
     });
-    controller
+    let backups = Controller::new(api::<ServiceDatabaseBackup>(&client, ns), watcher::Config::default())
+        .owns(api::<Job>(&client, ns), children.clone())
+        .graceful_shutdown_on(stopped(shutdown.clone()))
+        .run(on_demand::reconcile, on_demand::error_policy, ctx.clone())
+        .for_each(|result| async move {
+            if let Err(e) = result
+                && !matches!(e, kube::runtime::controller::Error::ReconcilerFailed(_, _))
+            {
+                tracing::warn!(error = %e, "backup controller");
+            }
+        });
+    let databases = controller
         .owns(api::<StatefulSet>(&client, ns), children.clone())
         .owns(api::<Service>(&client, ns), children.clone())
         .owns(api::<Secret>(&client, ns), children.clone())
         .owns(api::<ConfigMap>(&client, ns), children.clone())
         .owns(api::<NetworkPolicy>(&client, ns), children.clone())
         .owns(api::<Role>(&client, ns), children.clone())
-        .owns(api::<RoleBinding>(&client, ns), children)
-        .graceful_shutdown_on(shutdown)
+        .owns(api::<RoleBinding>(&client, ns), children.clone())
+        .owns(api::<CronJob>(&client, ns), children.clone())
+        // Scheduled runs belong to the CronJob, on-demand ones to their
+        // ServiceDatabaseBackup: both name the instance in a label.
+        .watches(api::<Job>(&client, ns), children, |job: Job| {
+            let instance = job.labels().get("app.kubernetes.io/instance")?.clone();
+            let backup = job.labels().get("app.kubernetes.io/component").is_some_and(|c| c == "backup");
+            let namespace = job.namespace()?;
+            backup.then(|| ObjectRef::<ServiceDatabase>::new(&instance).within(&namespace))
+        })
+        .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
             match result {
@@ -95,8 +123,8 @@ async fn run_one(
                 Err(kube::runtime::controller::Error::ReconcilerFailed(_, _)) => {}
                 Err(e) => tracing::warn!(error = %e, "controller"),
             }
-        })
-        .await;
+        });
+    futures::future::join(databases, backups).await;
 }
 
 /// Runs the controllers of `scope` until `shutdown` turns true. `on_synced`
@@ -121,12 +149,6 @@ pub async fn run(
         }
         on_synced();
     });
-    let controllers = namespaces.into_iter().map(|ns| {
-        let mut shutdown = shutdown.clone();
-        let stop = async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        };
-        run_one(ctx.clone(), ns, stop, synced_tx.clone())
-    });
+    let controllers = namespaces.into_iter().map(|ns| run_one(ctx.clone(), ns, shutdown.clone(), synced_tx.clone()));
     futures::future::join_all(controllers).await;
 }

@@ -1,6 +1,7 @@
 //! The pipeline: validate -> build -> apply -> status, one function each.
 
 use super::administer;
+use super::backups;
 use super::children::{self, ApplyReport};
 use super::context::Context;
 use super::credentials;
@@ -85,7 +86,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     }
 
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
-    let desired = build::desired(&instance, &passwords, valid.image, &claim_size);
+    let desired = build::desired(&instance, &passwords, valid.image, &claim_size, &ctx.settings.tools_image);
     let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, desired).await?;
     if writes > 0 {
         info!(writes, "applied children");
@@ -99,7 +100,20 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     if credentials == Credentials::Ready {
         finish_rotation(ctx, &instance, &passwords, policy, at).await?;
     }
-    let outcome = Outcome::Applied { statefulset: &statefulset, credentials: &credentials };
+    let backups = match &sdb.spec.backup {
+        Some(spec) => Some(
+            backups::observe(
+                &ctx.client,
+                &instance,
+                spec,
+                sdb.metadata.creation_timestamp.as_ref(),
+                sdb.metadata.generation,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let outcome = Outcome::Applied { statefulset: &statefulset, credentials: &credentials, backups: backups.as_ref() };
     let status = status::compute(sdb, &instance, &outcome, now());
     status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
     match credentials {

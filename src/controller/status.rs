@@ -1,6 +1,7 @@
 //! Status: computed only from what was applied and observed, written only
 //! when it changed, with an Event for every condition that changed.
 
+use super::backups::{BACKUP_HEALTHY, Health};
 use super::error::Error;
 use super::validate::Invalid;
 use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
@@ -31,8 +32,9 @@ pub enum Credentials {
 pub enum Outcome<'a> {
     /// The spec cannot be acted on; no child was touched.
     Invalid(&'a Invalid),
-    /// Every child is applied; the StatefulSet as the API server has it.
-    Applied { statefulset: &'a StatefulSet, credentials: &'a Credentials },
+    /// Every child is applied; the StatefulSet as the API server has it, and
+    /// the backups' health when backups are configured.
+    Applied { statefulset: &'a StatefulSet, credentials: &'a Credentials, backups: Option<&'a Health> },
     /// The API server refused a child: a bounded reason and its message.
     Rejected { reason: &'static str, message: String },
 }
@@ -91,7 +93,7 @@ pub fn compute(
                     .unwrap_or_else(|| c(CREDENTIALS_READY, false, "NotReady", "the instance was not provisioned")),
             ],
         ),
-        Outcome::Applied { statefulset, credentials } => {
+        Outcome::Applied { statefulset, credentials, .. } => {
             let blocker = match (instance_readiness(statefulset), credentials) {
                 (Err(waiting), _) => Some(("Provisioning", waiting, "WaitingForInstance")),
                 (Ok(()), Credentials::NotYet) => {
@@ -137,6 +139,17 @@ pub fn compute(
         }
     };
     let provisioned = matches!(outcome, Outcome::Applied { .. });
+    // Backups are judged only when the children were applied; otherwise the
+    // last judgement stands.
+    let (backup_condition, last_backup, last_successful_backup) = match outcome {
+        Outcome::Applied { backups: Some(h), .. } => {
+            (Some(h.condition.clone()), h.last.clone(), h.last_successful.clone())
+        }
+        Outcome::Applied { backups: None, .. } => (None, None, None),
+        _ => (conditions::find(&old.conditions, BACKUP_HEALTHY).cloned(), old.last_backup, old.last_successful_backup),
+    };
+    let mut new = new;
+    new.extend(backup_condition);
     ServiceDatabaseStatus {
         conditions: conditions::with_transition_times(&old.conditions, new, now),
         observed_generation: generation,
@@ -147,6 +160,8 @@ pub fn compute(
             old.endpoint
         },
         credentials_secret: if provisioned { Some(instance.credentials_secret_name()) } else { old.credentials_secret },
+        last_backup,
+        last_successful_backup,
     }
 }
 
@@ -229,7 +244,7 @@ mod tests {
     }
 
     fn applied(sts: &StatefulSet) -> Outcome<'_> {
-        Outcome::Applied { statefulset: sts, credentials: &Credentials::Ready }
+        Outcome::Applied { statefulset: sts, credentials: &Credentials::Ready, backups: None }
     }
 
     #[test]
@@ -238,14 +253,24 @@ mod tests {
         let template = sdb.clone();
         let instance = Instance::new(&template, "op").unwrap();
         let failed = Credentials::Failed("cannot connect to orders-db.shop.svc:5432: timed out".into());
-        let s = compute(&sdb, &instance, &Outcome::Applied { statefulset: &sts(1), credentials: &failed }, now());
+        let s = compute(
+            &sdb,
+            &instance,
+            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None },
+            now(),
+        );
         assert_eq!(get(&s, READY).status, "False");
         assert_eq!(get(&s, READY).reason, "CredentialsNotReady");
         assert_eq!(get(&s, CREDENTIALS_READY).reason, "AdministrationFailed");
         assert_eq!(s.phase, Some(Phase::Provisioning));
         sdb.status = Some(compute(&sdb, &instance, &applied(&sts(1)), now()));
         assert_eq!(get(sdb.status.as_ref().unwrap(), CREDENTIALS_READY).status, "True");
-        let s = compute(&sdb, &instance, &Outcome::Applied { statefulset: &sts(1), credentials: &failed }, now());
+        let s = compute(
+            &sdb,
+            &instance,
+            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None },
+            now(),
+        );
         assert_eq!(
             (s.phase, get(&s, DEGRADED).status.as_str()),
             (Some(Phase::Degraded), "True"),

@@ -6,6 +6,7 @@ use super::error::Error;
 use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, quantity};
 use crate::engine;
 use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::{Api, Client, ResourceExt};
 use std::time::Duration;
@@ -111,7 +112,31 @@ pub fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
             ));
         }
     }
+    if let Some(backup) = &spec.backup {
+        backup_spec(backup)?;
+    }
     Ok(Valid { image })
+}
+
+/// The schedule must parse as cron, and exactly one destination be given.
+fn backup_spec(backup: &crate::api::BackupSpec) -> Result<(), Invalid> {
+    if let Err(e) = <croner::Cron as std::str::FromStr>::from_str(&backup.schedule) {
+        return Err(Invalid::spec(
+            "InvalidBackupSchedule",
+            format!(
+                "backup.schedule {:?} is not a cron expression ({e}); e.g. \"0 3 * * *\" runs daily at 03:00 UTC",
+                backup.schedule
+            ),
+        ));
+    }
+    let destination = &backup.destination;
+    if destination.volume.is_some() == destination.s3.is_some() {
+        return Err(Invalid::spec(
+            "InvalidBackupDestination",
+            "backup.destination needs exactly one of volume or s3".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A running instance keeps its image's major version: the data directory of
@@ -151,8 +176,29 @@ pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result
             }));
         }
     }
+    if let Some(s3) = sdb.spec.backup.as_ref().and_then(|b| b.destination.s3.as_ref()) {
+        let name = &s3.credentials_secret;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), &sdb.namespace().unwrap_or_default());
+        let secret = secrets.get_opt(name).await.map_err(Error::kube("get", format!("Secret {name}")))?;
+        // Only the key names are looked at, never the values.
+        let keys = secret.and_then(|s| s.data).unwrap_or_default();
+        let missing: Vec<&str> = S3_KEYS.iter().copied().filter(|k| !keys.contains_key(*k)).collect();
+        if !missing.is_empty() {
+            return Ok(Err(Invalid {
+                reason: "BackupCredentialsNotFound",
+                message: format!(
+                    "backup.destination.s3.credentialsSecret {name:?} must exist in this namespace with the keys {}; missing: {}",
+                    S3_KEYS.join(" and "),
+                    missing.join(", ")
+                ),
+                recheck: Some(RECHECK_REFERENCES),
+            }));
+        }
+    }
     Ok(Ok(()))
 }
+
+const S3_KEYS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
 
 #[cfg(test)]
 mod tests {
@@ -206,6 +252,16 @@ mod tests {
         assert_eq!(spec(&sdb(GOOD, &"a".repeat(41))).unwrap_err().reason, "InvalidName");
         assert_eq!(spec(&sdb(GOOD, "9lives")).unwrap_err().reason, "InvalidName");
         assert!(spec(&sdb(GOOD, &"a".repeat(40))).is_ok());
+    }
+
+    #[test]
+    fn backup_schedules_must_be_cron() {
+        let with =
+            |schedule: &str| format!("{GOOD}  backup: {{schedule: '{schedule}', destination: {{volume: {{}}}}}}\n");
+        assert!(spec(&sdb(&with("0 3 * * *"), "o")).is_ok());
+        let err = spec(&sdb(&with("0 25 * * *"), "o")).unwrap_err();
+        assert_eq!(err.reason, "InvalidBackupSchedule");
+        assert!(err.message.contains("\"0 25 * * *\""), "{}", err.message);
     }
 
     #[test]

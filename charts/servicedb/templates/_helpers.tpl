@@ -19,11 +19,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [servicedatabases]
   verbs: [get, list, watch, patch]
 - apiGroups: [servicedb.dev]
-  resources: [servicedatabases/status]
+  resources: [servicedatabasebackups]
+  verbs: [get, list, watch]
+- apiGroups: [servicedb.dev]
+  resources: [servicedatabases/status, servicedatabasebackups/status]
   verbs: [get, patch]
 # Owner references with blockOwnerDeletion need update on finalizers.
 - apiGroups: [servicedb.dev]
-  resources: [servicedatabases/finalizers]
+  resources: [servicedatabases/finalizers, servicedatabasebackups/finalizers]
   verbs: [update]
 # Children. The operator also holds `get secrets` so that it may grant
 # exactly that to each owning service's ServiceAccount.
@@ -43,10 +46,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch, delete]
-# Growing a data volume, and telling initialised data from a new instance.
+# Backups: the schedule, on-demand runs, and their results (the manifest
+# in the backup pod's termination message).
+- apiGroups: [batch]
+  resources: [cronjobs, jobs]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+# Growing a data volume, telling initialised data from a new instance, and
+# the backup volume the operator creates.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [get, patch]
+  verbs: [get, create, patch]
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]

@@ -1,0 +1,271 @@
+//! Backup children: the CronJob (and on-demand Jobs from the same pod
+//! template) running `servicedb backup` from the tools image, the claim it
+//! writes to, and the NetworkPolicy that lets its pods reach only the
+//! database and the destination.
+
+use super::Instance;
+use super::env::{env_from_secret, env_value};
+use super::networkpolicy::{dns_egress, port, selector};
+use super::statefulset::{container_security_context, pod_security_context, quantities};
+use crate::api::{BackupSpec, S3Destination, VolumeDestination};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::collections::BTreeMap;
+
+/// UID of the tools image's non-root user (distroless `nonroot`).
+const TOOLS_UID: i64 = 65532;
+const BACKUP_MOUNT: &str = "/backups";
+pub const DEFAULT_BACKUP_CLAIM_SIZE: &str = "10Gi";
+
+/// Labels of every backup pod of an instance: they select it in both
+/// NetworkPolicies and never match the database's own selector.
+pub fn backup_pod_labels(instance: &Instance<'_>) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "servicedb-backup".to_string()),
+        ("app.kubernetes.io/instance".to_string(), instance.name.to_string()),
+        ("app.kubernetes.io/component".to_string(), "backup".to_string()),
+        ("app.kubernetes.io/managed-by".to_string(), super::MANAGED_BY.to_string()),
+    ])
+}
+
+fn volume_of(spec: &BackupSpec) -> Option<&VolumeDestination> {
+    spec.destination.volume.as_ref()
+}
+
+/// The claim the backups go to, when the user named none.
+pub fn backup_claim_name(instance: &Instance<'_>, volume: &VolumeDestination) -> String {
+    volume.claim_name.clone().unwrap_or_else(|| format!("{}-db-backups", instance.name))
+}
+
+fn destination_env(instance: &Instance<'_>, spec: &BackupSpec) -> Vec<EnvVar> {
+    match (&spec.destination.volume, &spec.destination.s3) {
+        (Some(_), _) => vec![env_value("SERVICEDB_BACKUP_DIR", &format!("{BACKUP_MOUNT}/{}", instance.name))],
+        (None, Some(s3)) => s3_env(instance, s3),
+        (None, None) => Vec::new(),
+    }
+}
+
+fn s3_env(instance: &Instance<'_>, s3: &S3Destination) -> Vec<EnvVar> {
+    let prefix = s3.prefix.clone().unwrap_or_else(|| format!("{}/{}", instance.namespace, instance.name));
+    let mut env = vec![
+        env_value("SERVICEDB_S3_BUCKET", &s3.bucket),
+        env_value("SERVICEDB_S3_PREFIX", &prefix),
+        env_value("SERVICEDB_S3_REGION", &s3.region),
+        env_value("SERVICEDB_S3_TLS", if s3.tls { "true" } else { "false" }),
+        env_from_secret("AWS_ACCESS_KEY_ID", &s3.credentials_secret, "AWS_ACCESS_KEY_ID"),
+        env_from_secret("AWS_SECRET_ACCESS_KEY", &s3.credentials_secret, "AWS_SECRET_ACCESS_KEY"),
+    ];
+    if let Some(endpoint) = &s3.endpoint {
+        env.push(env_value("SERVICEDB_S3_ENDPOINT", endpoint));
+    }
+    env
+}
+
+/// The pod that runs one backup: `servicedb backup`, admin credentials from
+/// the admin Secret, the manifest in the termination message.
+pub fn backup_pod(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> PodTemplateSpec {
+    let admin = instance.admin_secret_name();
+    let (port, _) = instance.engine.port();
+    let mut env = vec![
+        env_value("SERVICEDB_ENGINE", instance.spec.engine.as_str()),
+        env_value("SERVICEDB_ENGINE_VERSION", &instance.spec.version),
+        env_value("SERVICEDB_DB_HOST", &instance.host()),
+        env_value("SERVICEDB_DB_PORT", &port.to_string()),
+        env_value("SERVICEDB_DB_NAME", &instance.engine.app_database(&instance.app_identifier())),
+        env_from_secret("SERVICEDB_DB_USERNAME", &admin, "username"),
+        env_from_secret("SERVICEDB_DB_PASSWORD", &admin, "password"),
+        env_value("SERVICEDB_TERMINATION_LOG", "/dev/termination-log"),
+        env_value("SERVICEDB_LOG_FORMAT", "json"),
+    ];
+    if let Some(retention) = &spec.retention {
+        env.extend(retention.keep_last.map(|n| env_value("SERVICEDB_KEEP_LAST", &n.to_string())));
+        env.extend(retention.max_age_days.map(|d| env_value("SERVICEDB_MAX_AGE_DAYS", &d.to_string())));
+    }
+    env.extend(destination_env(instance, spec));
+
+    let mut volumes =
+        vec![Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }];
+    let mut mounts = vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..VolumeMount::default() }];
+    if let Some(volume) = volume_of(spec) {
+        volumes.push(Volume {
+            name: "backups".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: backup_claim_name(instance, volume),
+                read_only: Some(false),
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount { name: "backups".into(), mount_path: BACKUP_MOUNT.into(), ..VolumeMount::default() });
+    }
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(backup_pod_labels(instance)), ..ObjectMeta::default() }),
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".into()),
+            automount_service_account_token: Some(false),
+            enable_service_links: Some(false),
+            security_context: Some(pod_security_context(TOOLS_UID)),
+            containers: vec![Container {
+                name: "backup".into(),
+                image: Some(tools_image.to_string()),
+                args: Some(vec!["backup".into()]),
+                env: Some(env),
+                volume_mounts: Some(mounts),
+                security_context: Some(container_security_context()),
+                termination_message_policy: Some("File".into()),
+                resources: Some(ResourceRequirements {
+                    requests: Some(quantities(&[("cpu", "100m"), ("memory", "64Mi")])),
+                    limits: Some(quantities(&[("memory", "256Mi")])),
+                    ..ResourceRequirements::default()
+                }),
+                ..Container::default()
+            }],
+            volumes: Some(volumes),
+            ..PodSpec::default()
+        }),
+    }
+}
+
+fn job_spec(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> JobSpec {
+    JobSpec {
+        // A failed backup is retried twice; each attempt starts a fresh dump.
+        backoff_limit: Some(2),
+        active_deadline_seconds: Some(6 * 3600),
+        template: backup_pod(instance, spec, tools_image),
+        ..JobSpec::default()
+    }
+}
+
+/// `<name>-db-backup`: the schedule, one run at a time, a short history.
+pub fn cronjob(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> CronJob {
+    CronJob {
+        metadata: instance.child_meta(instance.backup_name()),
+        spec: Some(CronJobSpec {
+            schedule: spec.schedule.clone(),
+            time_zone: Some("Etc/UTC".into()),
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(3600),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(backup_pod_labels(instance)), ..ObjectMeta::default() }),
+                spec: Some(job_spec(instance, spec, tools_image)),
+            },
+            ..CronJobSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// A Job for one on-demand backup, owned by its ServiceDatabaseBackup.
+pub fn on_demand_job(
+    instance: &Instance<'_>,
+    spec: &BackupSpec,
+    tools_image: &str,
+    name: String,
+    owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+) -> Job {
+    let mut labels = instance.labels();
+    labels.extend(backup_pod_labels(instance));
+    Job {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: Some(instance.namespace.to_string()),
+            labels: Some(labels),
+            owner_references: Some(vec![owner]),
+            ..ObjectMeta::default()
+        },
+        spec: Some(job_spec(instance, spec, tools_image)),
+        status: None,
+    }
+}
+
+/// The claim the operator creates when the volume destination names none.
+/// It has no owner: backups outlive the ServiceDatabase.
+pub fn backup_claim(instance: &Instance<'_>, spec: &BackupSpec) -> Option<PersistentVolumeClaim> {
+    let volume = volume_of(spec)?;
+    if volume.claim_name.is_some() {
+        return None;
+    }
+    let mut meta = instance.child_meta(backup_claim_name(instance, volume));
+    meta.owner_references = None;
+    let size = volume.size.clone().unwrap_or_else(|| DEFAULT_BACKUP_CLAIM_SIZE.to_string());
+    Some(PersistentVolumeClaim {
+        metadata: meta,
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: volume.storage_class_name.clone(),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(quantities(&[("storage", &size)])),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        status: None,
+    })
+}
+
+/// Host and port of an S3 endpoint URL (`https://host:port`).
+fn endpoint_host_port(endpoint: &str, tls: bool) -> (String, i32) {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, rest)| rest).trim_end_matches('/');
+    match rest.rsplit_once(':') {
+        Some((host, port)) if port.parse::<i32>().is_ok() => (host.to_string(), port.parse().unwrap_or(443)),
+        _ => (rest.to_string(), if tls { 443 } else { 80 }),
+    }
+}
+
+/// `<name>-db-backup`: backup pods take no connections, and may reach only
+/// DNS, the database port of their instance, and the destination: an
+/// endpoint given as an IP address by that address and port, a host name
+/// by its port (a NetworkPolicy cannot match names).
+pub fn backup_network_policy(instance: &Instance<'_>, spec: &BackupSpec) -> NetworkPolicy {
+    let (db_port, _) = instance.engine.port();
+    let mut egress = vec![
+        dns_egress(),
+        NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                pod_selector: selector(instance.selector_labels()),
+                ..NetworkPolicyPeer::default()
+            }]),
+            ports: Some(vec![port(i32::from(db_port), "TCP")]),
+        },
+    ];
+    if let Some(s3) = &spec.destination.s3 {
+        let (host, s3_port) = s3.endpoint.as_deref().map_or(("".to_string(), 443), |e| endpoint_host_port(e, s3.tls));
+        let to = host.parse::<std::net::Ipv4Addr>().ok().map(|ip| {
+            vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock { cidr: format!("{ip}/32"), except: None }),
+                ..NetworkPolicyPeer::default()
+            }]
+        });
+        egress.push(NetworkPolicyEgressRule { to, ports: Some(vec![port(s3_port, "TCP")]) });
+    }
+    NetworkPolicy {
+        metadata: instance.child_meta(instance.backup_name()),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: selector(backup_pod_labels(instance)),
+            policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
+            ingress: None,
+            egress: Some(egress),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_split_into_host_and_port() {
+        assert_eq!(endpoint_host_port("https://minio.storage:9000", true), ("minio.storage".into(), 9000));
+        assert_eq!(endpoint_host_port("https://s3.amazonaws.com/", true), ("s3.amazonaws.com".into(), 443));
+        assert_eq!(endpoint_host_port("http://10.0.0.5", false), ("10.0.0.5".into(), 80));
+    }
+}

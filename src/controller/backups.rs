@@ -1,0 +1,228 @@
+//! What the backup Jobs of an instance say: the newest run, the newest
+//! successful run, and whether backups are healthy (condition BackupHealthy).
+
+use super::error::Error;
+use crate::api::conditions::condition;
+use crate::api::{BackupPhase, BackupRecord, BackupSpec};
+use crate::build::Instance;
+use crate::build::backup::backup_pod_labels;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+use std::str::FromStr;
+
+pub const BACKUP_HEALTHY: &str = "BackupHealthy";
+
+/// One backup Job, reduced to what the status needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub record: BackupRecord,
+    /// When it started, or was created if it has not started.
+    pub at: Timestamp,
+}
+
+/// The phase of a Job from its conditions and counters.
+pub fn run_of(job: &Job) -> Run {
+    let status = job.status.clone().unwrap_or_default();
+    let conditions = status.conditions.unwrap_or_default();
+    let holds = |t: &str| conditions.iter().find(|c| c.type_ == t && c.status == "True");
+    let (phase, finished, message) = if let Some(done) = holds("Complete") {
+        (BackupPhase::Succeeded, status.completion_time.or(done.last_transition_time.clone()), None)
+    } else if let Some(failed) = holds("Failed") {
+        let why = failed.message.clone().or(failed.reason.clone()).unwrap_or_else(|| "the Job failed".into());
+        (BackupPhase::Failed, failed.last_transition_time.clone(), Some(why))
+    } else if status.active.unwrap_or(0) > 0 {
+        (BackupPhase::Running, None, None)
+    } else {
+        (BackupPhase::Pending, None, None)
+    };
+    let created = job.metadata.creation_timestamp.as_ref().map_or(Timestamp::UNIX_EPOCH, |t| t.0);
+    Run {
+        at: status.start_time.as_ref().map_or(created, |t| t.0),
+        record: BackupRecord {
+            job: job.name_any(),
+            phase,
+            started_at: status.start_time,
+            finished_at: finished,
+            message,
+        },
+    }
+}
+
+/// The longest gap between the schedule's next runs: a weekday schedule
+/// has a weekend in it.
+pub fn schedule_interval(schedule: &str, now: Timestamp) -> Option<SignedDuration> {
+    let cron = croner::Cron::from_str(schedule).ok()?;
+    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(now.as_second(), 0)?;
+    let times: Vec<_> = cron.iter_after(start).take(32).collect();
+    times.windows(2).map(|w| (w[1] - w[0]).num_seconds()).max().map(SignedDuration::from_secs)
+}
+
+/// The next run of the schedule after `now`.
+fn next_run(schedule: &str, now: Timestamp) -> Option<Timestamp> {
+    let cron = croner::Cron::from_str(schedule).ok()?;
+    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(now.as_second(), 0)?;
+    let next = cron.iter_after(start).next()?;
+    Timestamp::from_second(next.timestamp()).ok()
+}
+
+/// Backup health as the status shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Health {
+    pub last: Option<BackupRecord>,
+    pub last_successful: Option<BackupRecord>,
+    pub condition: Condition,
+}
+
+fn hours(d: SignedDuration) -> String {
+    format!("{:.1}h", d.as_secs_f64() / 3600.0)
+}
+
+/// BackupHealthy is False when the newest run failed, or when the newest
+/// successful backup is older than twice the schedule's interval (or none
+/// succeeded in that time since creation); Unknown before the first run.
+pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestamp, generation: Option<i64>) -> Health {
+    let newest = runs.iter().max_by_key(|r| r.at);
+    let newest_ok = runs.iter().filter(|r| r.record.phase == BackupPhase::Succeeded).max_by_key(|r| r.at);
+    let interval = schedule_interval(&spec.schedule, now).unwrap_or(SignedDuration::from_hours(24));
+    let stale_after = interval * 2;
+    let ok_at = newest_ok.map(|r| r.record.finished_at.as_ref().map_or(r.at, |t| t.0));
+    let c = |status: &str, reason: &str, message: String| {
+        let mut c = condition(BACKUP_HEALTHY, false, reason, message, generation);
+        c.status = status.to_string();
+        c
+    };
+    let condition = match (newest, ok_at) {
+        (Some(run), _) if run.record.phase == BackupPhase::Failed => c(
+            "False",
+            "BackupFailed",
+            format!(
+                "backup Job {} failed: {}; earlier backups are kept",
+                run.record.job,
+                run.record.message.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        (_, Some(at)) if now.duration_since(at) > stale_after => c(
+            "False",
+            "BackupStale",
+            format!(
+                "the newest successful backup finished {} ago, more than twice the schedule's interval ({})",
+                hours(now.duration_since(at)),
+                hours(interval)
+            ),
+        ),
+        (_, Some(at)) => c("True", "BackupsCurrent", format!("the newest successful backup finished at {at}")),
+        (_, None) if now.duration_since(created) > stale_after => c(
+            "False",
+            "NoBackup",
+            format!(
+                "no backup has succeeded in the {} since this ServiceDatabase was created",
+                hours(now.duration_since(created))
+            ),
+        ),
+        (_, None) => c(
+            "Unknown",
+            "AwaitingFirstBackup",
+            match next_run(&spec.schedule, now) {
+                Some(next) => format!("the first scheduled backup runs at {next}"),
+                None => "waiting for the first backup".into(),
+            },
+        ),
+    };
+    Health { last: newest.map(|r| r.record.clone()), last_successful: newest_ok.map(|r| r.record.clone()), condition }
+}
+
+/// Lists the instance's backup Jobs (scheduled and on demand) and judges them.
+pub async fn observe(
+    client: &Client,
+    instance: &Instance<'_>,
+    spec: &BackupSpec,
+    created: Option<&Time>,
+    generation: Option<i64>,
+) -> Result<Health, Error> {
+    let api: Api<Job> = Api::namespaced(client.clone(), instance.namespace);
+    let selector = backup_pod_labels(instance).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+    let jobs = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(Error::kube("list", format!("backup Jobs of {}", instance.name)))?;
+    let runs: Vec<Run> = jobs.items.iter().map(run_of).collect();
+    let now = Timestamp::now();
+    Ok(health(spec, &runs, created.map_or(now, |t| t.0), now, generation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{BackupDestination, VolumeDestination};
+
+    fn spec(schedule: &str) -> BackupSpec {
+        BackupSpec {
+            schedule: schedule.into(),
+            retention: None,
+            destination: BackupDestination { volume: Some(VolumeDestination::default()), s3: None },
+        }
+    }
+
+    fn at(hours_after: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap() + SignedDuration::from_hours(hours_after)
+    }
+
+    fn run(job: &str, phase: BackupPhase, started: i64) -> Run {
+        let time = |h: i64| Some(Time(at(h)));
+        Run {
+            at: at(started),
+            record: BackupRecord {
+                job: job.into(),
+                phase,
+                started_at: time(started),
+                finished_at: matches!(phase, BackupPhase::Succeeded | BackupPhase::Failed).then(|| Time(at(started))),
+                message: (phase == BackupPhase::Failed).then(|| "BackoffLimitExceeded".to_string()),
+            },
+        }
+    }
+
+    #[test]
+    fn intervals_follow_the_schedule() {
+        let monday = Timestamp::from_second(1_795_000_000).unwrap();
+        assert_eq!(schedule_interval("0 3 * * *", monday), Some(SignedDuration::from_hours(24)));
+        assert_eq!(schedule_interval("*/15 * * * *", monday), Some(SignedDuration::from_mins(15)));
+        assert_eq!(schedule_interval("0 3 * * 1-5", monday), Some(SignedDuration::from_hours(72)), "the weekend");
+        assert_eq!(schedule_interval("not cron", monday), None);
+    }
+
+    #[test]
+    fn healthy_then_stale_then_failed() {
+        let daily = spec("0 3 * * *");
+        let ok = [run("b-1", BackupPhase::Succeeded, 0)];
+        let fresh = health(&daily, &ok, at(-100), at(20), Some(1));
+        assert_eq!((fresh.condition.status.as_str(), fresh.condition.reason.as_str()), ("True", "BackupsCurrent"));
+        assert_eq!(fresh.last_successful.as_ref().map(|r| r.job.as_str()), Some("b-1"));
+
+        let stale = health(&daily, &ok, at(-100), at(49), Some(1));
+        assert_eq!((stale.condition.status.as_str(), stale.condition.reason.as_str()), ("False", "BackupStale"));
+
+        let failed = [run("b-1", BackupPhase::Succeeded, 0), run("b-2", BackupPhase::Failed, 24)];
+        let h = health(&daily, &failed, at(-100), at(25), Some(1));
+        assert_eq!((h.condition.status.as_str(), h.condition.reason.as_str()), ("False", "BackupFailed"));
+        assert!(h.condition.message.contains("b-2") && h.condition.message.contains("BackoffLimitExceeded"));
+        assert_eq!(h.last.map(|r| r.job), Some("b-2".into()));
+        assert_eq!(h.last_successful.map(|r| r.job), Some("b-1".into()), "the good backup is still reported");
+
+        let recovered = [run("b-2", BackupPhase::Failed, 24), run("b-3", BackupPhase::Succeeded, 30)];
+        assert_eq!(health(&daily, &recovered, at(-100), at(31), Some(1)).condition.status, "True");
+    }
+
+    #[test]
+    fn before_the_first_backup() {
+        let daily = spec("0 3 * * *");
+        let new = health(&daily, &[], at(0), at(1), None);
+        assert_eq!((new.condition.status.as_str(), new.condition.reason.as_str()), ("Unknown", "AwaitingFirstBackup"));
+        let running = [run("b-1", BackupPhase::Running, 1)];
+        assert_eq!(health(&daily, &running, at(0), at(2), None).condition.status, "Unknown");
+        let never = health(&daily, &[], at(0), at(49), None);
+        assert_eq!((never.condition.status.as_str(), never.condition.reason.as_str()), ("False", "NoBackup"));
+    }
+}

@@ -1,0 +1,145 @@
+//! `ServiceDatabaseBackup`: one backup, now. Its Job runs the same pod as
+//! the schedule; its status follows the Job and, once it succeeded, the
+//! manifest the backup pod left in its termination message.
+
+use super::backups::run_of;
+use super::context::Context;
+use super::error::Error;
+use crate::api::{BackupPhase, ServiceDatabase, ServiceDatabaseBackup, ServiceDatabaseBackupStatus};
+use crate::backup::Manifest;
+use crate::build::Instance;
+use crate::build::backup::on_demand_job;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Field manager of on-demand Jobs and of this kind's status.
+const MANAGER: &str = "servicedb-backups";
+const RECHECK: Duration = Duration::from_secs(60);
+
+/// `<database>-db-backup-<first 8 of the uid>`: deterministic, and short
+/// enough for the `job-name` label of its pods.
+pub fn job_name(database: &str, uid: &str) -> String {
+    format!("{database}-db-backup-{}", uid.get(..8).unwrap_or(uid))
+}
+
+/// The manifest a succeeded backup pod printed, from its termination message.
+pub fn manifest_of(pods: &[Pod]) -> Option<Manifest> {
+    pods.iter()
+        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref()?.first()?.state.as_ref()?.terminated.clone())
+        .filter(|terminated| terminated.exit_code == 0)
+        .find_map(|terminated| serde_json::from_str(terminated.message.as_deref()?).ok())
+}
+
+fn waiting(message: String) -> ServiceDatabaseBackupStatus {
+    ServiceDatabaseBackupStatus { phase: Some(BackupPhase::Pending), message: Some(message), ..Default::default() }
+}
+
+pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let old = backup.status.clone().unwrap_or_default();
+    if matches!(old.phase, Some(BackupPhase::Succeeded | BackupPhase::Failed)) {
+        return Ok(Action::await_change()); // a backup runs once
+    }
+    let namespace = backup.namespace().unwrap_or_default();
+    let name = backup.name_any();
+    let database = &backup.spec.service_database;
+    let sdbs: Api<ServiceDatabase> = Api::namespaced(ctx.client.clone(), &namespace);
+    let sdb = sdbs.get_opt(database).await.map_err(Error::kube("get", format!("ServiceDatabase {database}")))?;
+    let status = match sdb {
+        None => waiting(format!("ServiceDatabase {database} does not exist in {namespace}")),
+        Some(sdb) => match (&sdb.spec.backup, backup.controller_owner_ref(&())) {
+            (None, _) => waiting(format!(
+                "ServiceDatabase {database} has no spec.backup: add a destination there, this backup then runs"
+            )),
+            (Some(_), None) => return Err(crate::build::NotStored("uid").into()),
+            (Some(spec), Some(owner)) => {
+                let instance = Instance::new(&sdb, &ctx.settings.operator_namespace)?;
+                let job_name = job_name(database, &owner.uid);
+                let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+                let job = match jobs.get_opt(&job_name).await.map_err(Error::kube("get", format!("Job {job_name}")))? {
+                    Some(job) => job,
+                    None => {
+                        let desired =
+                            on_demand_job(&instance, spec, &ctx.settings.tools_image, job_name.clone(), owner);
+                        tracing::info!(backup = %name, job = %job_name, "starting an on-demand backup");
+                        jobs.patch(&job_name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&desired))
+                            .await
+                            .map_err(Error::kube("create", format!("Job {job_name}")))?
+                    }
+                };
+                status_of(&ctx, &namespace, &job).await?
+            }
+        },
+    };
+    if status != old {
+        let api: Api<ServiceDatabaseBackup> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = serde_json::json!({ "status": status });
+        api.patch_status(&name, &PatchParams::apply(MANAGER), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube("patch status of", format!("ServiceDatabaseBackup {name}")))?;
+    }
+    Ok(match status.phase {
+        Some(BackupPhase::Succeeded | BackupPhase::Failed) => Action::await_change(),
+        _ => Action::requeue(RECHECK),
+    })
+}
+
+async fn status_of(ctx: &Context, namespace: &str, job: &Job) -> Result<ServiceDatabaseBackupStatus, Error> {
+    let run = run_of(job).record;
+    let manifest = if run.phase == BackupPhase::Succeeded {
+        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+        let listed = pods
+            .list(&ListParams::default().labels(&format!("job-name={}", job.name_any())))
+            .await
+            .map_err(Error::kube("list", format!("pods of Job {}", job.name_any())))?;
+        manifest_of(&listed.items)
+    } else {
+        None
+    };
+    Ok(ServiceDatabaseBackupStatus {
+        phase: Some(run.phase),
+        job: Some(run.job),
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        backup_id: manifest.as_ref().map(|m| m.id.clone()),
+        location: manifest.as_ref().map(|m| m.location.clone()),
+        size_bytes: manifest.as_ref().and_then(|m| i64::try_from(m.stored_bytes).ok()),
+        sha256: manifest.map(|m| m.sha256),
+        message: run.message,
+    })
+}
+
+pub fn error_policy(backup: Arc<ServiceDatabaseBackup>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(backup = %backup.name_any(), %error, "on-demand backup reconcile failed");
+    Action::requeue(Duration::from_secs(15))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_names_fit_a_label_value() {
+        let name = job_name(&"a".repeat(40), "6f1c1d2e-0000-4000-8000-000000000001");
+        assert_eq!(name, format!("{}-db-backup-6f1c1d2e", "a".repeat(40)));
+        assert!(name.len() <= 63);
+    }
+
+    #[test]
+    fn the_manifest_comes_from_a_successful_pod_only() {
+        let manifest = r#"{"id":"20261129T030000Z-00ff","engine":"postgres","engineVersion":"16","database":"orders","tool":"pg_dump","compression":"zstd","startedAt":"2026-11-29T03:00:00Z","finishedAt":"2026-11-29T03:00:09Z","dumpBytes":100,"storedBytes":40,"sha256":"ab","location":"s3://b/p/20261129T030000Z-00ff/data.zst"}"#;
+        let pod = |exit: i32, message: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({"status": {"containerStatuses": [{
+                "name": "backup", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit, "message": message}}}]}}))
+            .unwrap()
+        };
+        assert_eq!(manifest_of(&[pod(1, "boom"), pod(0, manifest)]).map(|m| m.stored_bytes), Some(40));
+        assert!(manifest_of(&[pod(1, manifest)]).is_none());
+        assert!(manifest_of(&[pod(0, "not json")]).is_none());
+    }
+}
