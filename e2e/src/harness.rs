@@ -123,8 +123,14 @@ impl Env {
 
         step("applying crds/ with kubectl");
         kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &root.join("crds").to_string_lossy()]).await?;
-        kubectl(&["wait", "--for=condition=Established", "crd/servicedatabases.servicedb.dev", "--timeout=60s"])
-            .await?;
+        kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/servicedatabases.servicedb.dev",
+            "crd/servicedatabasebackups.servicedb.dev",
+            "--timeout=60s",
+        ])
+        .await?;
 
         step("installing charts/servicedb with helm");
         let chart = root.join("charts/servicedb");

@@ -1,5 +1,6 @@
 //! The scenarios, in the order they run.
 
+mod backups;
 mod chaos;
 mod chart;
 mod deletion;
@@ -31,6 +32,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         }),
         ("NetworkPolicy: only owner and operator reach the database (netpol-analyzer)", |e| {
             Box::pin(netpol::only_owner(e))
+        }),
+        ("backups: CronJob, on-demand Job, BackupHealthy transitions", |e| {
+            Box::pin(backups::scheduled_and_on_demand(e))
         }),
         ("delete with Retain keeps PVC and Secrets; re-create adopts them", |e| Box::pin(deletion::retain(e))),
         ("delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
