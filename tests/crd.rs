@@ -121,3 +121,15 @@ fn s3_is_tls_unless_turned_off() {
     let path = "{schedule: '0 3 * * *', destination: {s3: {bucket: b, credentialsSecret: c, endpoint: 'https://x/y'}}}";
     assert!(messages(with_backup(path).validate_cel()).contains("no path"));
 }
+
+#[test]
+fn snapshot_deletion_needs_a_backup_destination() {
+    let without =
+        sdb("orders", &SPEC.replace("storage: {size: 1Gi}}", "storage: {size: 1Gi}, deletionPolicy: Snapshot}"));
+    assert!(messages(without.validate_cel()).contains("deletionPolicy Snapshot needs spec.backup"));
+    let with = SPEC.replace(
+        "storage: {size: 1Gi}}",
+        "storage: {size: 1Gi}, deletionPolicy: Snapshot, backup: {schedule: '0 3 * * *', destination: {volume: {}}}}",
+    );
+    assert_eq!(messages(sdb("orders", &with).validate_cel()), "");
+}

@@ -48,6 +48,8 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40")
         .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
+    validation = Rule::new("!has(self.spec.deletionPolicy) || self.spec.deletionPolicy != 'Snapshot' || has(self.spec.backup)")
+        .message("deletionPolicy Snapshot needs spec.backup: the final backup goes to its destination"),
     validation = Rule::new("!(self.metadata.name in ['postgres', 'template0', 'template1', 'admin', 'root', 'mysql', 'sys', 'information_schema', 'performance_schema', 'default'])")
         .message("metadata.name is reserved by the database engines (postgres, template0, template1, admin, root, mysql, sys, information_schema, performance_schema, default); choose another name"),
 )]
@@ -88,7 +90,8 @@ pub struct ServiceDatabaseSpec {
 
     /// What happens to the data when this object is deleted: `Retain` (the
     /// default) keeps the volume and both Secrets, so re-creating the object
-    /// with the same name gets the data back; `Delete` removes everything.
+    /// with the same name gets the data back; `Delete` removes everything;
+    /// `Snapshot` takes a final backup first, then removes everything.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -219,6 +222,9 @@ pub enum DeletionPolicy {
     Retain,
     /// Delete the instance, its volume and its Secrets.
     Delete,
+    /// Take a final backup (needs `spec.backup`), then delete as `Delete`.
+    /// Nothing is deleted until the final backup succeeded.
+    Snapshot,
 }
 
 /// Observed state, computed only from what was applied and observed.

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use std::collections::BTreeMap;
 
 /// UID of the tools image's non-root user (distroless `nonroot`).
@@ -170,8 +170,20 @@ pub fn on_demand_job(
     spec: &BackupSpec,
     tools_image: &str,
     name: String,
-    owner: k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference,
+    owner: OwnerReference,
 ) -> Job {
+    backup_job(instance, job_spec(instance, spec, tools_image), name, Some(owner))
+}
+
+/// The Job of the final backup under deletionPolicy Snapshot. It has no
+/// owner, so that it outlives the ServiceDatabase (for a week) to show what
+/// it did.
+pub fn final_backup_job(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> Job {
+    let spec = JobSpec { ttl_seconds_after_finished: Some(7 * 24 * 3600), ..job_spec(instance, spec, tools_image) };
+    backup_job(instance, spec, instance.final_backup_name(), None)
+}
+
+fn backup_job(instance: &Instance<'_>, spec: JobSpec, name: String, owner: Option<OwnerReference>) -> Job {
     let mut labels = instance.labels();
     labels.extend(backup_pod_labels(instance));
     Job {
@@ -179,10 +191,10 @@ pub fn on_demand_job(
             name: Some(name),
             namespace: Some(instance.namespace.to_string()),
             labels: Some(labels),
-            owner_references: Some(vec![owner]),
+            owner_references: owner.map(|o| vec![o]),
             ..ObjectMeta::default()
         },
-        spec: Some(job_spec(instance, spec, tools_image)),
+        spec: Some(spec),
         status: None,
     }
 }

@@ -68,6 +68,10 @@ impl<'a> Instance<'a> {
     pub fn backup_name(&self) -> String {
         format!("{}-db-backup", self.name)
     }
+    /// The Job of the backup taken before deletion (deletionPolicy Snapshot).
+    pub fn final_backup_name(&self) -> String {
+        format!("{}-db-final-backup", self.name)
+    }
     /// The PVC the StatefulSet controller creates from the `data` template.
     pub fn data_claim_name(&self) -> String {
         format!("data-{}-db-0", self.name)

@@ -183,7 +183,7 @@ pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> 
     // `Delete` hands the PVC to the StatefulSet controller's garbage collection.
     let when_deleted = match instance.spec.deletion_policy {
         DeletionPolicy::Retain => "Retain",
-        DeletionPolicy::Delete => "Delete",
+        DeletionPolicy::Delete | DeletionPolicy::Snapshot => "Delete",
     };
 
     StatefulSet {

@@ -2,20 +2,44 @@
 //! StatefulSet hands its PVC over too). `Retain` needs a finalizer: before
 //! the object goes, both Secrets lose their owner so they outlive it, and the
 //! StatefulSet keeps its PVC. Re-creating the object adopts them again.
+//! `Snapshot` holds the object with another finalizer until a final backup
+//! Job has succeeded; then everything goes as with `Delete`.
 
+use super::backups::run_of;
+use super::context::Context;
 use super::error::Error;
-use crate::api::{DeletionPolicy, ServiceDatabase};
+use crate::api::{BackupPhase, DeletionPolicy, ServiceDatabase};
 use crate::build::Instance;
+use crate::build::backup::final_backup_job;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
+use std::time::Duration;
 
 pub const FINALIZER: &str = "servicedb.dev/retain-data";
+pub const SNAPSHOT_FINALIZER: &str = "servicedb.dev/final-backup";
 const FINALIZER_MANAGER: &str = "servicedb-finalizer";
+/// How long to wait before another attempt after a failed final backup.
+const RETRY_FINAL_BACKUP: Duration = Duration::from_secs(300);
+
+fn wanted_finalizer(policy: DeletionPolicy) -> Option<&'static str> {
+    match policy {
+        DeletionPolicy::Retain => Some(FINALIZER),
+        DeletionPolicy::Snapshot => Some(SNAPSHOT_FINALIZER),
+        DeletionPolicy::Delete => None,
+    }
+}
+
+fn ours(f: &str) -> bool {
+    f == FINALIZER || f == SNAPSHOT_FINALIZER
+}
 
 fn has_finalizer(sdb: &ServiceDatabase) -> bool {
-    sdb.finalizers().iter().any(|f| f == FINALIZER)
+    sdb.finalizers().iter().any(|f| ours(f))
 }
 
 /// Sets the finalizer list to `finalizers`, failing with a conflict if the
@@ -33,24 +57,31 @@ async fn set_finalizers(client: &Client, sdb: &ServiceDatabase, finalizers: Vec<
     Ok(())
 }
 
-/// Adds the finalizer for `Retain`, removes it for `Delete`; writes nothing
-/// when it is already right.
+/// Keeps exactly the finalizer the policy needs; writes nothing when it is
+/// already right.
 pub async fn sync_finalizer(client: &Client, sdb: &ServiceDatabase) -> Result<(), Error> {
-    let want = sdb.spec.deletion_policy == DeletionPolicy::Retain;
-    if want == has_finalizer(sdb) {
+    let want = wanted_finalizer(sdb.spec.deletion_policy);
+    let have: Vec<&String> = sdb.finalizers().iter().filter(|f| ours(f)).collect();
+    if have.len() == usize::from(want.is_some()) && have.iter().all(|f| Some(f.as_str()) == want) {
         return Ok(());
     }
-    let mut finalizers: Vec<String> = sdb.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-    if want {
-        finalizers.push(FINALIZER.to_string());
-    }
+    let mut finalizers: Vec<String> = sdb.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
+    finalizers.extend(want.map(String::from));
     set_finalizers(client, sdb, finalizers).await
 }
 
-/// Runs on a deleted object: orphans the Secrets under `Retain`, then lets it go.
-pub async fn finalize(client: &Client, sdb: &ServiceDatabase, operator_namespace: &str) -> Result<(), Error> {
+/// Runs on a deleted object, by its policy now: a final backup first under
+/// `Snapshot`, the Secrets orphaned under `Retain`; then lets it go.
+pub async fn finalize(ctx: &Context, sdb: &ServiceDatabase) -> Result<Action, Error> {
     if !has_finalizer(sdb) {
-        return Ok(());
+        return Ok(Action::await_change());
+    }
+    let client = &ctx.client;
+    let operator_namespace = &ctx.settings.operator_namespace;
+    if sdb.spec.deletion_policy == DeletionPolicy::Snapshot
+        && let Some(wait) = final_backup(ctx, sdb).await?
+    {
+        return Ok(wait);
     }
     if sdb.spec.deletion_policy == DeletionPolicy::Retain {
         let instance = Instance::new(sdb, operator_namespace)?;
@@ -71,6 +102,70 @@ pub async fn finalize(client: &Client, sdb: &ServiceDatabase, operator_namespace
             }
         }
     }
-    let rest: Vec<String> = sdb.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-    set_finalizers(client, sdb, rest).await
+    let rest: Vec<String> = sdb.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
+    set_finalizers(client, sdb, rest).await?;
+    Ok(Action::await_change())
+}
+
+/// Starts the final backup Job or follows it: `None` once it succeeded,
+/// otherwise when to look again. A failed attempt is reported, removed and
+/// tried again later; nothing is deleted without a final backup.
+async fn final_backup(ctx: &Context, sdb: &ServiceDatabase) -> Result<Option<Action>, Error> {
+    let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
+    let Some(spec) = &sdb.spec.backup else {
+        // CEL requires spec.backup for Snapshot; an object from before that rule waits.
+        event(
+            ctx,
+            sdb,
+            EventType::Warning,
+            "FinalBackupImpossible",
+            "deletionPolicy Snapshot needs spec.backup: add one, or set deletionPolicy Delete or Retain",
+        )
+        .await;
+        return Ok(Some(Action::await_change()));
+    };
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), instance.namespace);
+    let name = instance.final_backup_name();
+    let Some(job) = jobs.get_opt(&name).await.map_err(Error::kube("get", format!("Job {name}")))? else {
+        let desired = final_backup_job(&instance, spec, &ctx.settings.tools_image);
+        jobs.patch(&name, &PatchParams::apply(FINALIZER_MANAGER).force(), &Patch::Apply(&desired))
+            .await
+            .map_err(Error::kube("create", format!("Job {name}")))?;
+        tracing::info!(job = %name, "deletionPolicy Snapshot: taking the final backup before deleting");
+        event(
+            ctx,
+            sdb,
+            EventType::Normal,
+            "FinalBackup",
+            &format!("taking the final backup (Job {name}) before deleting"),
+        )
+        .await;
+        return Ok(Some(Action::requeue(Duration::from_secs(15))));
+    };
+    let run = run_of(&job).record;
+    match run.phase {
+        BackupPhase::Succeeded => {
+            tracing::info!(job = %name, "final backup succeeded; deleting");
+            Ok(None)
+        }
+        BackupPhase::Failed => {
+            let why = run.message.unwrap_or_default();
+            event(ctx, sdb, EventType::Warning, "FinalBackupFailed", &format!(
+                "the final backup (Job {name}) failed: {why}; nothing was deleted, another attempt follows in 5 minutes (or set deletionPolicy Delete to delete without one)"
+            )).await;
+            jobs.delete(&name, &DeleteParams::background())
+                .await
+                .map_err(Error::kube("delete", format!("Job {name}")))?;
+            Ok(Some(Action::requeue(RETRY_FINAL_BACKUP)))
+        }
+        BackupPhase::Pending | BackupPhase::Running => Ok(Some(Action::requeue(Duration::from_secs(15)))),
+    }
+}
+
+async fn event(ctx: &Context, sdb: &ServiceDatabase, type_: EventType, reason: &str, note: &str) {
+    let event =
+        Event { type_, reason: reason.into(), note: Some(note.into()), action: "Delete".into(), secondary: None };
+    if let Err(e) = ctx.recorder.publish(&event, &sdb.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not record an Event");
+    }
 }

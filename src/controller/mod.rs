@@ -121,6 +121,10 @@ async fn run_one(
                 Ok((object, _)) => tracing::debug!(%object, "reconciled"),
                 // The reconcile error itself was logged by the error policy.
                 Err(kube::runtime::controller::Error::ReconcilerFailed(_, _)) => {}
+                // A Job outliving its ServiceDatabase (the final backup's) still reports.
+                Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                    tracing::debug!(%object, "change of a child whose ServiceDatabase is gone")
+                }
                 Err(e) => tracing::warn!(error = %e, "controller"),
             }
         });

@@ -37,8 +37,7 @@ async fn reconcile_inner(sdb: &Arc<ServiceDatabase>, ctx: &Arc<Context>) -> Resu
     let span = info_span!("reconcile", object = %ObjectRef::from_obj(&**sdb), generation = sdb.metadata.generation);
     async move {
         if sdb.metadata.deletion_timestamp.is_some() {
-            deletion::finalize(&ctx.client, sdb, &ctx.settings.operator_namespace).await?;
-            return Ok(Action::await_change());
+            return deletion::finalize(ctx, sdb).await;
         }
         match pipeline(sdb, ctx).await {
             Ok(action) => {

@@ -4,7 +4,9 @@
 //! the backup program itself is tested against real servers in
 //! tests/backup.rs.)
 
-use crate::harness::{Env, Outcome, ensure, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::audit;
+use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -12,7 +14,8 @@ use kube::ResourceExt;
 use servicedb::api::{BackupPhase, ServiceDatabaseBackup};
 use std::time::Duration;
 
-const BACKUP: &str = "  backup:\n    schedule: \"0 3 * * *\"\n    retention: {keepLast: 3}\n    destination: {volume: {size: 2Gi}}\n";
+const BACKUP: &str =
+    "  backup:\n    schedule: \"0 3 * * *\"\n    retention: {keepLast: 3}\n    destination: {volume: {size: 2Gi}}\n";
 
 /// Waits until BackupHealthy has `status` and `reason`.
 async fn backup_health(env: &Env, ns: &str, status: &str, reason: &str) -> Outcome {
@@ -80,4 +83,35 @@ pub async fn scheduled_and_on_demand(env: &Env) -> Outcome {
     step("the next good backup makes it healthy again");
     on_demand(env, &ns, "manual-2").await?;
     backup_health(env, &ns, "True", "BackupsCurrent").await
+}
+
+pub async fn snapshot_deletion(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-snapshot").await?;
+    kubectl_apply(&sdb_yaml(&ns, "orders", &format!("{BACKUP}  deletionPolicy: Snapshot\n"))).await?;
+    env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    let offset = audit::size(&env.audit_log);
+    kubectl(&["-n", &ns, "delete", "sdb", "orders", "--wait=true", "--timeout=90s"]).await?;
+
+    let job = env.api::<Job>(&ns).get("orders-db-final-backup").await.map_err(|e| format!("final backup Job: {e}"))?;
+    let complete = job.status.and_then(|s| s.conditions).unwrap_or_default();
+    ensure(complete.iter().any(|c| c.type_ == "Complete" && c.status == "True"), || format!("{complete:?}"))?;
+    let sets = env.api::<StatefulSet>(&ns);
+    wait_for("the StatefulSet to be garbage-collected", Duration::from_secs(60), || async {
+        sets.get_opt("orders-db").await.ok()?.is_none().then_some(())
+    })
+    .await?;
+
+    // In the API server's order of events: the Job was created and finished
+    // before the StatefulSet (and with it the data) was deleted.
+    let requests = audit::all_requests_since(&env.audit_log, offset)?;
+    let first = |f: &dyn Fn(&audit::Request) -> bool| requests.iter().position(f);
+    let last = |f: &dyn Fn(&audit::Request) -> bool| requests.iter().rposition(f);
+    let job_created = first(&|r| r.resource == "jobs" && r.name == "orders-db-final-backup" && r.verb == "patch");
+    let job_finished = last(&|r| r.resource == "jobs/status" && r.name == "orders-db-final-backup");
+    let data_deleted = first(&|r| r.verb == "delete" && r.resource == "statefulsets" && r.name == "orders-db");
+    ensure(matches!((job_created, job_finished, data_deleted), (Some(a), Some(b), Some(c)) if a < b && b < c), || {
+        format!(
+            "order of create Job {job_created:?}, Job finished {job_finished:?}, delete StatefulSet {data_deleted:?}"
+        )
+    })
 }

@@ -36,6 +36,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("backups: CronJob, on-demand Job, BackupHealthy transitions", |e| {
             Box::pin(backups::scheduled_and_on_demand(e))
         }),
+        ("delete with Snapshot: final backup Job completes before anything is deleted", |e| {
+            Box::pin(backups::snapshot_deletion(e))
+        }),
         ("delete with Retain keeps PVC and Secrets; re-create adopts them", |e| Box::pin(deletion::retain(e))),
         ("delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
         ("SIGKILL mid-reconcile: converges, no password changed, no duplicates", |e| Box::pin(chaos::killed(e))),
