@@ -335,6 +335,9 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     succeeded(&servicedb(&restore, ""));
     let again = failed(&servicedb(&restore, ""));
     assert!(again.contains("refusing to overwrite"), "{again}");
+    // What the init container runs on every start: existing data is left alone.
+    let skipped = servicedb(&[restore.clone(), args(&["--skip-if-present=true"])].concat(), "");
+    assert!(skipped.status.success() && skipped.stdout.is_empty(), "{}", String::from_utf8_lossy(&skipped.stderr));
 
     // Started the way the operator runs Redis: with its ACL file and AOF on.
     let acl_path = data.path().join("users.acl");

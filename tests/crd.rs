@@ -133,3 +133,23 @@ fn snapshot_deletion_needs_a_backup_destination() {
     );
     assert_eq!(messages(sdb("orders", &with).validate_cel()), "");
 }
+
+#[test]
+fn bootstrap_is_set_at_creation_only() {
+    let with = |from: &str| {
+        sdb(
+            "orders",
+            &SPEC.replace(
+                "storage: {size: 1Gi}}",
+                &format!("storage: {{size: 1Gi}}, bootstrap: {{fromBackup: {from}}}}}"),
+            ),
+        )
+    };
+    let created = with("{location: {serviceDatabase: old, destination: {volume: {}}}}");
+    assert_eq!(messages(created.validate_cel()), "");
+    let plain = sdb("orders", SPEC);
+    assert!(messages(created.validate_cel_update(&plain)).contains("only when the ServiceDatabase is created"));
+    assert!(messages(plain.validate_cel_update(&created)).contains("only when the ServiceDatabase is created"));
+    let both = with("{backupName: b, location: {serviceDatabase: old, destination: {volume: {}}}}");
+    assert!(messages(both.validate_cel()).contains("exactly one of backupName or location"));
+}

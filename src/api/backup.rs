@@ -109,6 +109,47 @@ fn default_true() -> bool {
     true
 }
 
+/// How a new instance gets its first data.
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrap {
+    pub from_backup: FromBackup,
+}
+
+/// A backup to restore into the new instance before it turns Ready. SQL
+/// engines load it into the running server (a Job); Redis gets it in its
+/// data directory before it first starts (an init container).
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.backupName) != has(self.location)").message("bootstrap.fromBackup needs exactly one of backupName or location"))]
+pub struct FromBackup {
+    /// A succeeded ServiceDatabaseBackup in this namespace. Its
+    /// ServiceDatabase (and that one's spec.backup) must still exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub backup_name: Option<String>,
+    /// Where the backups of another instance are, e.g. after it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<BackupLocation>,
+}
+
+/// The backups of one instance: its name, the destination they went to, and
+/// which backup (the newest when omitted).
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupLocation {
+    /// The ServiceDatabase the backups were taken of (it may be gone): the
+    /// S3 prefix defaults to `<namespace>/<name>`, the volume's claim to
+    /// `<name>-db-backups`.
+    #[schemars(length(min = 1, max = 40))]
+    pub service_database: String,
+    pub destination: BackupDestination,
+    /// A backup id from its manifest; the newest complete backup when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub backup_id: Option<String>,
+}
+
 /// One backup run, as the operator observed it.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -48,6 +48,8 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40")
         .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
+    validation = Rule::new("has(self.spec.bootstrap) == has(oldSelf.spec.bootstrap)")
+        .message("spec.bootstrap can be set only when the ServiceDatabase is created"),
     validation = Rule::new("!has(self.spec.deletionPolicy) || self.spec.deletionPolicy != 'Snapshot' || has(self.spec.backup)")
         .message("deletionPolicy Snapshot needs spec.backup: the final backup goes to its destination"),
     validation = Rule::new("!(self.metadata.name in ['postgres', 'template0', 'template1', 'admin', 'root', 'mysql', 'sys', 'information_schema', 'performance_schema', 'default'])")
@@ -87,6 +89,11 @@ pub struct ServiceDatabaseSpec {
     /// Scheduled backups; see `ServiceDatabaseBackup` for one taken now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<super::BackupSpec>,
+
+    /// Start from a backup instead of an empty database. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("bootstrap is immutable: it applies only when the instance is created"))]
+    pub bootstrap: Option<super::Bootstrap>,
 
     /// What happens to the data when this object is deleted: `Retain` (the
     /// default) keeps the volume and both Secrets, so re-creating the object
@@ -260,6 +267,11 @@ pub struct ServiceDatabaseStatus {
     /// The newest backup run that succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_successful_backup: Option<super::BackupRecord>,
+
+    /// The restore of `spec.bootstrap.fromBackup`, once started. Ready waits
+    /// for it to succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<super::BackupRecord>,
 }
 
 /// A one-word summary of the status, for humans.

@@ -108,6 +108,10 @@ pub struct RestoreArgs {
     /// Restore into this data directory of an instance that has not started (Redis).
     #[arg(long, env = "SERVICEDB_RESTORE_INTO_DIR")]
     pub into_dir: Option<PathBuf>,
+    /// With --into-dir: succeed without restoring when the directory already
+    /// holds the engine's data (an init container that runs on every start).
+    #[arg(long, env = "SERVICEDB_RESTORE_SKIP_IF_PRESENT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub skip_if_present: bool,
 }
 
 fn open(args: &DestinationArgs) -> Result<Location, String> {
@@ -141,6 +145,10 @@ pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
     let location = open(&args.destination)?;
     let parts;
     let into = match &args.into_dir {
+        Some(dir) if args.skip_if_present && super::restore::data_present(args.db.engine, dir) => {
+            tracing::info!(dir = %dir.display(), "the data directory already holds data; nothing restored");
+            return Ok(());
+        }
         Some(dir) => RestoreInto::Directory(dir),
         None => {
             parts = connection_parts(&args.db)?;

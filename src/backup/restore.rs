@@ -73,10 +73,9 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Manifest, BackupErr
         });
     }
     let engine = engine::for_kind(*kind);
-    let placeholder = Connection { host: "", port: 0, username: "", password: "", database: "" };
     let (connection, owner) = match into {
         RestoreInto::Server { connection, owner } => (connection, *owner),
-        RestoreInto::Directory(_) => (&placeholder, ""),
+        RestoreInto::Directory(_) => (&Connection::NONE, ""),
     };
     match (engine.restore_method(connection, owner), into) {
         (RestoreMethod::Stream(command), RestoreInto::Server { connection, .. }) => {
@@ -110,6 +109,16 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Manifest, BackupErr
     }
     tracing::info!(id = %manifest.id, "restore complete");
     Ok(manifest)
+}
+
+/// Whether `dir` already holds what a restore into it would write.
+pub fn data_present(kind: api::Engine, dir: &std::path::Path) -> bool {
+    match engine::for_kind(kind).restore_method(&crate::engine::Connection::NONE, "") {
+        RestoreMethod::DataFile { file, beside } => {
+            dir.join(file).exists() || beside.iter().any(|(name, _)| dir.join(name).exists())
+        }
+        RestoreMethod::Stream(_) => false,
+    }
 }
 
 /// Writes the dump as `file` under `dir` (through a temporary name, then a

@@ -7,7 +7,7 @@ use super::Instance;
 use super::env::{env_from_secret, env_value};
 use super::networkpolicy::{dns_egress, port, selector};
 use super::statefulset::{container_security_context, pod_security_context, quantities};
-use crate::api::{BackupSpec, S3Destination, VolumeDestination};
+use crate::api::{BackupDestination, BackupSpec, S3Destination, VolumeDestination};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -40,21 +40,40 @@ fn volume_of(spec: &BackupSpec) -> Option<&VolumeDestination> {
     spec.destination.volume.as_ref()
 }
 
-/// The claim the backups go to, when the user named none.
-pub fn backup_claim_name(instance: &Instance<'_>, volume: &VolumeDestination) -> String {
-    volume.claim_name.clone().unwrap_or_else(|| format!("{}-db-backups", instance.name))
+/// The claim holding the backups of instance `owner`.
+pub fn backup_claim_name(owner: &str, volume: &VolumeDestination) -> String {
+    volume.claim_name.clone().unwrap_or_else(|| format!("{owner}-db-backups"))
 }
 
-fn destination_env(instance: &Instance<'_>, spec: &BackupSpec) -> Vec<EnvVar> {
-    match (&spec.destination.volume, &spec.destination.s3) {
-        (Some(_), _) => vec![env_value("SERVICEDB_BACKUP_DIR", &format!("{BACKUP_MOUNT}/{}", instance.name))],
-        (None, Some(s3)) => s3_env(instance, s3),
-        (None, None) => Vec::new(),
+/// The environment and volume that point `servicedb backup` or `restore`
+/// at the backups of instance `owner` in `destination`.
+pub fn destination_access(
+    namespace: &str,
+    owner: &str,
+    destination: &BackupDestination,
+) -> (Vec<EnvVar>, Option<(Volume, VolumeMount)>) {
+    match (&destination.volume, &destination.s3) {
+        (Some(volume), _) => (
+            vec![env_value("SERVICEDB_BACKUP_DIR", &format!("{BACKUP_MOUNT}/{owner}"))],
+            Some((
+                Volume {
+                    name: "backups".into(),
+                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                        claim_name: backup_claim_name(owner, volume),
+                        read_only: Some(false),
+                    }),
+                    ..Volume::default()
+                },
+                VolumeMount { name: "backups".into(), mount_path: BACKUP_MOUNT.into(), ..VolumeMount::default() },
+            )),
+        ),
+        (None, Some(s3)) => (s3_env(namespace, owner, s3), None),
+        (None, None) => (Vec::new(), None),
     }
 }
 
-fn s3_env(instance: &Instance<'_>, s3: &S3Destination) -> Vec<EnvVar> {
-    let prefix = s3.prefix.clone().unwrap_or_else(|| format!("{}/{}", instance.namespace, instance.name));
+fn s3_env(namespace: &str, owner: &str, s3: &S3Destination) -> Vec<EnvVar> {
+    let prefix = s3.prefix.clone().unwrap_or_else(|| format!("{namespace}/{owner}"));
     let mut env = vec![
         env_value("SERVICEDB_S3_BUCKET", &s3.bucket),
         env_value("SERVICEDB_S3_PREFIX", &prefix),
@@ -69,68 +88,88 @@ fn s3_env(instance: &Instance<'_>, s3: &S3Destination) -> Vec<EnvVar> {
     env
 }
 
-/// The pod that runs one backup: `servicedb backup`, admin credentials from
-/// the admin Secret, the manifest in the termination message.
-pub fn backup_pod(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> PodTemplateSpec {
+/// The admin connection to this instance's database, from its admin Secret.
+pub fn database_env(instance: &Instance<'_>) -> Vec<EnvVar> {
     let admin = instance.admin_secret_name();
     let (port, _) = instance.engine.port();
-    let mut env = vec![
+    vec![
         env_value("SERVICEDB_ENGINE", instance.spec.engine.as_str()),
-        env_value("SERVICEDB_ENGINE_VERSION", &instance.spec.version),
         env_value("SERVICEDB_DB_HOST", &instance.host()),
         env_value("SERVICEDB_DB_PORT", &port.to_string()),
         env_value("SERVICEDB_DB_NAME", &instance.engine.app_database(&instance.app_identifier())),
         env_from_secret("SERVICEDB_DB_USERNAME", &admin, "username"),
         env_from_secret("SERVICEDB_DB_PASSWORD", &admin, "password"),
-        env_value("SERVICEDB_TERMINATION_LOG", "/dev/termination-log"),
         env_value("SERVICEDB_LOG_FORMAT", "json"),
-    ];
-    if let Some(retention) = &spec.retention {
-        env.extend(retention.keep_last.map(|n| env_value("SERVICEDB_KEEP_LAST", &n.to_string())));
-        env.extend(retention.max_age_days.map(|d| env_value("SERVICEDB_MAX_AGE_DAYS", &d.to_string())));
-    }
-    env.extend(destination_env(instance, spec));
+    ]
+}
 
+/// A container of the tools image running `servicedb <command>`.
+pub fn tools_container(
+    name: &str,
+    tools_image: &str,
+    command: &str,
+    env: Vec<EnvVar>,
+    mounts: Vec<VolumeMount>,
+) -> Container {
+    Container {
+        name: name.into(),
+        image: Some(tools_image.to_string()),
+        args: Some(vec![command.into()]),
+        env: Some(env),
+        volume_mounts: Some(mounts),
+        security_context: Some(container_security_context()),
+        termination_message_policy: Some("File".into()),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantities(&[("cpu", "100m"), ("memory", "64Mi")])),
+            limits: Some(quantities(&[("memory", "256Mi")])),
+            ..ResourceRequirements::default()
+        }),
+        ..Container::default()
+    }
+}
+
+/// A one-shot pod of the tools image: no API token, restricted, /tmp writable.
+pub fn tools_pod(
+    labels: BTreeMap<String, String>,
+    container: Container,
+    extra_volumes: Vec<Volume>,
+) -> PodTemplateSpec {
     let mut volumes =
         vec![Volume { name: "tmp".into(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() }];
-    let mut mounts = vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..VolumeMount::default() }];
-    if let Some(volume) = volume_of(spec) {
-        volumes.push(Volume {
-            name: "backups".into(),
-            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                claim_name: backup_claim_name(instance, volume),
-                read_only: Some(false),
-            }),
-            ..Volume::default()
-        });
-        mounts.push(VolumeMount { name: "backups".into(), mount_path: BACKUP_MOUNT.into(), ..VolumeMount::default() });
-    }
+    volumes.extend(extra_volumes);
     PodTemplateSpec {
-        metadata: Some(ObjectMeta { labels: Some(backup_pod_labels(instance)), ..ObjectMeta::default() }),
+        metadata: Some(ObjectMeta { labels: Some(labels), ..ObjectMeta::default() }),
         spec: Some(PodSpec {
             restart_policy: Some("Never".into()),
             automount_service_account_token: Some(false),
             enable_service_links: Some(false),
             security_context: Some(pod_security_context(TOOLS_UID)),
-            containers: vec![Container {
-                name: "backup".into(),
-                image: Some(tools_image.to_string()),
-                args: Some(vec!["backup".into()]),
-                env: Some(env),
-                volume_mounts: Some(mounts),
-                security_context: Some(container_security_context()),
-                termination_message_policy: Some("File".into()),
-                resources: Some(ResourceRequirements {
-                    requests: Some(quantities(&[("cpu", "100m"), ("memory", "64Mi")])),
-                    limits: Some(quantities(&[("memory", "256Mi")])),
-                    ..ResourceRequirements::default()
-                }),
-                ..Container::default()
-            }],
+            containers: vec![container],
             volumes: Some(volumes),
             ..PodSpec::default()
         }),
     }
+}
+
+pub fn tmp_mount() -> VolumeMount {
+    VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..VolumeMount::default() }
+}
+
+/// The pod that runs one backup: `servicedb backup`, admin credentials from
+/// the admin Secret, the manifest in the termination message.
+pub fn backup_pod(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> PodTemplateSpec {
+    let mut env = database_env(instance);
+    env.push(env_value("SERVICEDB_ENGINE_VERSION", &instance.spec.version));
+    env.push(env_value("SERVICEDB_TERMINATION_LOG", "/dev/termination-log"));
+    if let Some(retention) = &spec.retention {
+        env.extend(retention.keep_last.map(|n| env_value("SERVICEDB_KEEP_LAST", &n.to_string())));
+        env.extend(retention.max_age_days.map(|d| env_value("SERVICEDB_MAX_AGE_DAYS", &d.to_string())));
+    }
+    let (destination_env, volume) = destination_access(instance.namespace, instance.name, &spec.destination);
+    env.extend(destination_env);
+    let (volumes, mounts): (Vec<Volume>, Vec<VolumeMount>) = volume.into_iter().unzip();
+    let container = tools_container("backup", tools_image, "backup", env, [vec![tmp_mount()], mounts].concat());
+    tools_pod(backup_pod_labels(instance), container, volumes)
 }
 
 fn job_spec(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> JobSpec {
@@ -206,7 +245,7 @@ pub fn backup_claim(instance: &Instance<'_>, spec: &BackupSpec) -> Option<Persis
     if volume.claim_name.is_some() {
         return None;
     }
-    let mut meta = instance.child_meta(backup_claim_name(instance, volume));
+    let mut meta = instance.child_meta(backup_claim_name(instance.name, volume));
     meta.owner_references = None;
     let size = volume.size.clone().unwrap_or_else(|| DEFAULT_BACKUP_CLAIM_SIZE.to_string());
     Some(PersistentVolumeClaim {
@@ -234,10 +273,21 @@ fn endpoint_host_port(endpoint: &str, tls: bool) -> (String, i32) {
 }
 
 /// `<name>-db-backup`: backup pods take no connections, and may reach only
-/// DNS, the database port of their instance, and the destination: an
-/// endpoint given as an IP address by that address and port, a host name
-/// by its port (a NetworkPolicy cannot match names).
+/// DNS, the database port of their instance, and the destination.
 pub fn backup_network_policy(instance: &Instance<'_>, spec: &BackupSpec) -> NetworkPolicy {
+    tool_network_policy(instance, instance.backup_name(), backup_pod_labels(instance), &spec.destination)
+}
+
+/// The NetworkPolicy of tool pods (backup or restore) selected by `labels`:
+/// no ingress; egress to DNS, this instance's database port, and the
+/// destination: an endpoint given as an IP address by that address and
+/// port, a host name by its port (a NetworkPolicy cannot match names).
+pub fn tool_network_policy(
+    instance: &Instance<'_>,
+    name: String,
+    labels: BTreeMap<String, String>,
+    destination: &BackupDestination,
+) -> NetworkPolicy {
     let (db_port, _) = instance.engine.port();
     let mut egress = vec![
         dns_egress(),
@@ -249,7 +299,7 @@ pub fn backup_network_policy(instance: &Instance<'_>, spec: &BackupSpec) -> Netw
             ports: Some(vec![port(i32::from(db_port), "TCP")]),
         },
     ];
-    if let Some(s3) = &spec.destination.s3 {
+    if let Some(s3) = &destination.s3 {
         let (host, s3_port) = s3.endpoint.as_deref().map_or(("".to_string(), 443), |e| endpoint_host_port(e, s3.tls));
         let to = host.parse::<std::net::Ipv4Addr>().ok().map(|ip| {
             vec![NetworkPolicyPeer {
@@ -260,9 +310,9 @@ pub fn backup_network_policy(instance: &Instance<'_>, spec: &BackupSpec) -> Netw
         egress.push(NetworkPolicyEgressRule { to, ports: Some(vec![port(s3_port, "TCP")]) });
     }
     NetworkPolicy {
-        metadata: instance.child_meta(instance.backup_name()),
+        metadata: instance.child_meta(name),
         spec: Some(NetworkPolicySpec {
-            pod_selector: selector(backup_pod_labels(instance)),
+            pod_selector: selector(labels),
             policy_types: Some(vec!["Ingress".into(), "Egress".into()]),
             ingress: None,
             egress: Some(egress),

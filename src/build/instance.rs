@@ -68,6 +68,10 @@ impl<'a> Instance<'a> {
     pub fn backup_name(&self) -> String {
         format!("{}-db-backup", self.name)
     }
+    /// The restore Job of `spec.bootstrap` and its pods' NetworkPolicy.
+    pub fn restore_name(&self) -> String {
+        format!("{}-db-restore", self.name)
+    }
     /// The Job of the backup taken before deletion (deletionPolicy Snapshot).
     pub fn final_backup_name(&self) -> String {
         format!("{}-db-final-backup", self.name)

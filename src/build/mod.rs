@@ -6,6 +6,7 @@ pub mod env;
 mod instance;
 mod networkpolicy;
 mod rbac;
+pub mod restore;
 pub mod secret;
 mod service;
 mod statefulset;
@@ -19,7 +20,7 @@ pub use secret::{Passwords, Rotation, Slot};
 pub use statefulset::default_resources;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -39,6 +40,30 @@ pub struct Desired {
     pub statefulset: StatefulSet,
     /// Present when `spec.backup` is.
     pub backup: Option<BackupChildren>,
+    /// Present while an instance of a SQL engine is bootstrapped from a backup.
+    pub restore: Option<RestoreChildren>,
+}
+
+/// What the restore of `spec.bootstrap` needs (SQL engines): its pods'
+/// NetworkPolicy and the Job.
+#[derive(Clone, Debug)]
+pub struct RestoreChildren {
+    pub network_policy: NetworkPolicy,
+    pub job: Job,
+}
+
+/// What the builders need beside the ServiceDatabase, resolved by the
+/// reconciler.
+#[derive(Clone, Copy, Debug)]
+pub struct Inputs<'a> {
+    /// The engine image of the (validated) version.
+    pub image: &'a str,
+    /// Explained at [`statefulset::statefulset`].
+    pub claim_size: &'a str,
+    /// Image of backup and restore pods.
+    pub tools_image: &'a str,
+    /// The backup to start from, while the bootstrap is not done.
+    pub restore: Option<&'a restore::RestoreSource>,
 }
 
 /// What scheduled backups need: the claim first (when the operator creates
@@ -50,16 +75,10 @@ pub struct BackupChildren {
     pub cronjob: CronJob,
 }
 
-/// Builds every child. `image` comes from validation (a supported version);
-/// `claim_size` is explained at [`statefulset::statefulset`]; backups run
-/// from `tools_image`.
-pub fn desired(
-    instance: &Instance<'_>,
-    passwords: &Passwords,
-    image: String,
-    claim_size: &str,
-    tools_image: &str,
-) -> Desired {
+/// Builds every child.
+pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_>) -> Desired {
+    let Inputs { image, claim_size, tools_image, restore } = inputs;
+    let data_restore = restore.filter(|_| !restore::restores_with_job(instance));
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
         credentials_secret: secret::credentials_secret(instance, passwords),
@@ -68,11 +87,20 @@ pub fn desired(
         init_config: statefulset::init_config(instance),
         headless_service: service::headless_service(instance),
         client_service: service::client_service(instance),
-        statefulset: statefulset::statefulset(instance, image, claim_size),
+        statefulset: statefulset::statefulset(
+            instance,
+            image.to_string(),
+            claim_size,
+            data_restore.map(|r| (r, tools_image)),
+        ),
         backup: instance.spec.backup.as_ref().map(|spec| BackupChildren {
             claim: backup::backup_claim(instance, spec),
             network_policy: backup::backup_network_policy(instance, spec),
             cronjob: backup::cronjob(instance, spec, tools_image),
+        }),
+        restore: restore.filter(|_| restore::restores_with_job(instance)).map(|source| RestoreChildren {
+            network_policy: restore::restore_network_policy(instance, source),
+            job: restore::restore_job(instance, source, tools_image),
         }),
     }
 }

@@ -43,7 +43,7 @@ pub(super) fn dns_egress() -> NetworkPolicyEgressRule {
 
 /// `<name>-db`: ingress on the database port only from the owning service's
 /// pods (same namespace), the operator's pods and this instance's backup
-/// pods; egress only to cluster DNS.
+/// and restore pods; egress only to cluster DNS.
 pub fn network_policy(instance: &Instance<'_>) -> NetworkPolicy {
     let (db_port, _) = instance.engine.port();
     let owner = NetworkPolicyPeer {
@@ -59,6 +59,12 @@ pub fn network_policy(instance: &Instance<'_>) -> NetworkPolicy {
     if instance.spec.backup.is_some() {
         from.push(NetworkPolicyPeer {
             pod_selector: selector(super::backup::backup_pod_labels(instance)),
+            ..NetworkPolicyPeer::default()
+        });
+    }
+    if instance.spec.bootstrap.is_some() {
+        from.push(NetworkPolicyPeer {
+            pod_selector: selector(super::restore::restore_pod_labels(instance)),
             ..NetworkPolicyPeer::default()
         });
     }

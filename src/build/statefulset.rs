@@ -1,6 +1,7 @@
 //! The StatefulSet running one database instance.
 
 use super::Instance;
+use super::restore::{RestoreSource, restore_init_container};
 use crate::api::DeletionPolicy;
 use crate::engine::SecretNames;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
@@ -13,6 +14,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use std::collections::BTreeMap;
+use std::ops::Not;
 
 const DATA_VOLUME: &str = "data";
 const INIT_VOLUME: &str = "init";
@@ -74,7 +76,14 @@ fn scratch_volume_name(index: usize) -> String {
 /// The StatefulSet `<name>-db`. `claim_size` is the data volume size of the
 /// claim template: the spec's on creation, the live one afterwards, because a
 /// StatefulSet's claim templates are immutable (growth resizes the PVC).
-pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> StatefulSet {
+/// `restore`: the backup to put into an empty data directory first, and the
+/// tools image that does it.
+pub fn statefulset(
+    instance: &Instance<'_>,
+    image: String,
+    claim_size: &str,
+    restore: Option<(&RestoreSource, &str)>,
+) -> StatefulSet {
     let engine = instance.engine;
     let (port, port_name) = engine.port();
     let admin = instance.admin_secret_name();
@@ -180,6 +189,18 @@ pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> 
         ..PersistentVolumeClaim::default()
     };
 
+    let mut init_containers = Vec::new();
+    if let Some((source, tools_image)) = restore {
+        let data = VolumeMount {
+            name: DATA_VOLUME.to_string(),
+            mount_path: engine.data_mount_path().to_string(),
+            ..VolumeMount::default()
+        };
+        let (init, extra) = restore_init_container(instance, source, tools_image, data);
+        init_containers.push(init);
+        volumes.extend(extra);
+    }
+
     // `Delete` hands the PVC to the StatefulSet controller's garbage collection.
     let when_deleted = match instance.spec.deletion_policy {
         DeletionPolicy::Retain => "Retain",
@@ -195,6 +216,7 @@ pub fn statefulset(instance: &Instance<'_>, image: String, claim_size: &str) -> 
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(instance.labels()), ..ObjectMeta::default() }),
                 spec: Some(PodSpec {
+                    init_containers: init_containers.is_empty().not().then_some(init_containers),
                     containers: vec![container],
                     volumes: Some(volumes),
                     security_context: Some(pod_security_context(engine.run_as_user())),

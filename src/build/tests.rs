@@ -67,7 +67,13 @@ fn passwords() -> Passwords {
 
 fn build(sdb: &ServiceDatabase) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").expect("stored object");
-    desired(&instance, &passwords(), "docker.io/library/postgres:16".into(), &sdb.spec.storage.size, TOOLS)
+    let inputs = Inputs {
+        image: "docker.io/library/postgres:16",
+        claim_size: &sdb.spec.storage.size,
+        tools_image: TOOLS,
+        restore: None,
+    };
+    desired(&instance, &passwords(), inputs)
 }
 
 fn text(secret: &k8s_openapi::api::core::v1::Secret) -> BTreeMap<String, String> {
@@ -348,7 +354,8 @@ fn of_engine(engine: &str, version: &str) -> ServiceDatabase {
 fn build_with(sdb: &ServiceDatabase) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").unwrap();
     let image = instance.engine.image(&sdb.spec.version).expect("supported");
-    desired(&instance, &passwords(), image, &sdb.spec.storage.size, TOOLS)
+    let inputs = Inputs { image: &image, claim_size: &sdb.spec.storage.size, tools_image: TOOLS, restore: None };
+    desired(&instance, &passwords(), inputs)
 }
 
 #[test]
@@ -462,4 +469,55 @@ fn a_volume_destination_gets_a_claim_that_outlives_the_database() {
     let pod = named.cronjob.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
     let volume = &pod.volumes.unwrap()[1];
     assert_eq!(volume.persistent_volume_claim.as_ref().unwrap().claim_name, "shared-backups");
+}
+
+fn restore_source() -> restore::RestoreSource {
+    let location: crate::api::BackupLocation = serde_yaml::from_str(
+        "{serviceDatabase: old-orders, backupId: 20261129T030000Z-00ff, destination: {s3: {bucket: b, credentialsSecret: s3-creds, endpoint: 'https://10.1.2.3:9000'}}}",
+    )
+    .unwrap();
+    restore::RestoreSource::from(&location)
+}
+
+fn build_restoring(yaml: &str) -> Desired {
+    let sdb = fixture(yaml);
+    let instance = Instance::new(&sdb, "servicedb-system").expect("stored object");
+    let source = restore_source();
+    let image = instance.engine.image(&sdb.spec.version).unwrap();
+    let inputs = Inputs { image: &image, claim_size: "1Gi", tools_image: TOOLS, restore: Some(&source) };
+    desired(&instance, &passwords(), inputs)
+}
+
+fn env_of(container: &k8s_openapi::api::core::v1::Container) -> BTreeMap<String, String> {
+    container.env.clone().unwrap().into_iter().filter_map(|e| Some((e.name, e.value?))).collect()
+}
+
+#[test]
+fn sql_engines_restore_with_a_job_owned_by_the_new_instance() {
+    let d = build_restoring(ORDERS);
+    let restore = d.restore.expect("a restore Job for PostgreSQL");
+    assert_eq!(restore.job.metadata.name.as_deref(), Some("orders-db-restore"));
+    let pod = restore.job.spec.unwrap().template.spec.unwrap();
+    let env = env_of(&pod.containers[0]);
+    assert_eq!(pod.containers[0].args, Some(vec!["restore".to_string()]));
+    assert_eq!(env["SERVICEDB_RESTORE_OWNER"], "orders", "the service's login owns the restored objects");
+    assert_eq!(env["SERVICEDB_S3_PREFIX"], "shop/old-orders", "the backups of the source instance");
+    assert_eq!(env["SERVICEDB_BACKUP_ID"], "20261129T030000Z-00ff");
+    let egress = serde_json::to_value(restore.network_policy.spec.unwrap().egress).unwrap();
+    assert_eq!(egress[2]["to"][0]["ipBlock"]["cidr"], "10.1.2.3/32");
+    assert!(d.statefulset.spec.unwrap().template.spec.unwrap().init_containers.is_none());
+}
+
+#[test]
+fn redis_restores_in_an_init_container_that_spares_existing_data() {
+    let d = build_restoring(&ORDERS.replace("engine: postgres", "engine: redis").replace("\"16\"", "\"7.4\""));
+    assert!(d.restore.is_none(), "no Job: Redis loads data only at start");
+    let pod = d.statefulset.spec.unwrap().template.spec.unwrap();
+    let init = &pod.init_containers.expect("an init container")[0];
+    let env = env_of(init);
+    assert_eq!(env["SERVICEDB_RESTORE_INTO_DIR"], "/data");
+    assert_eq!(env["SERVICEDB_RESTORE_SKIP_IF_PRESENT"], "true");
+    let mounts: Vec<_> = init.volume_mounts.clone().unwrap().into_iter().map(|m| m.name).collect();
+    assert!(mounts.contains(&"data".to_string()), "{mounts:?}");
+    assert_eq!(init.security_context.as_ref().unwrap().run_as_non_root, Some(true));
 }

@@ -4,10 +4,10 @@
 use super::apply::{Applied, apply, delete_owned, get, with_desired_hash};
 use super::error::Error;
 use crate::api::quantity;
-use crate::build::{Desired, Instance, Passwords};
+use crate::build::{Desired, Instance, Passwords, RestoreChildren};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, VolumeResourceRequirements,
 };
@@ -50,9 +50,13 @@ impl Applier<'_> {
         Ok(object)
     }
 
-    /// A claim is created once: its spec is immutable but for growth.
-    async fn ensure_claim(&mut self, desired: PersistentVolumeClaim) -> Result<(), Error> {
-        let api = self.api::<PersistentVolumeClaim>();
+    /// Creates an object once and leaves it alone afterwards (a claim's or a
+    /// Job's spec is immutable).
+    async fn ensure_created<K>(&mut self, desired: K) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    {
+        let api = self.api::<K>();
         if get(&api, &desired.name_any()).await?.is_none() {
             apply(&api, &desired, None).await?;
             self.writes += 1;
@@ -121,12 +125,30 @@ pub async fn apply_all(client: &Client, instance: &Instance<'_>, desired: Desire
     };
     // The backup claim is never deleted here: it holds the backups.
     if let Some(claim) = claim {
-        applier.ensure_claim(claim).await?;
+        applier.ensure_created(claim).await?;
     }
     applier.ensure_optional::<NetworkPolicy>(network_policy, backup_name.clone()).await?;
     applier.ensure_optional::<CronJob>(cronjob, backup_name).await?;
     applier.writes += usize::from(grow_volume(client, instance).await? == Applied::Written);
     Ok(ApplyReport { statefulset, writes: applier.writes })
+}
+
+/// Applies the restore Job and its NetworkPolicy while a bootstrap is due,
+/// and removes them once it is done (its record stays in status).
+pub async fn apply_restore(
+    client: &Client,
+    instance: &Instance<'_>,
+    desired: Option<RestoreChildren>,
+) -> Result<usize, Error> {
+    let mut applier = Applier { client, namespace: instance.namespace, owner_uid: instance.owner_uid(), writes: 0 };
+    let (network_policy, job) = desired.map(|r| (r.network_policy, r.job)).unzip();
+    applier.ensure_optional::<NetworkPolicy>(network_policy, instance.restore_name()).await?;
+    match job {
+        // A Job's pod template is immutable: create it once, never patch it.
+        Some(job) => applier.ensure_created(job).await?,
+        None => applier.ensure_optional::<Job>(None, instance.restore_name()).await?,
+    }
+    Ok(applier.writes)
 }
 
 /// Applies just the two Secrets, admin first (a rotation's new state must be

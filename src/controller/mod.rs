@@ -3,6 +3,7 @@
 mod administer;
 mod apply;
 mod backups;
+mod bootstrap;
 mod children;
 mod context;
 mod credentials;

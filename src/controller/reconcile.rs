@@ -2,6 +2,7 @@
 
 use super::administer;
 use super::backups;
+use super::bootstrap;
 use super::children::{self, ApplyReport};
 use super::context::Context;
 use super::credentials;
@@ -84,8 +85,20 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         passwords = rotation::start(&passwords, generate_password()?, requested);
     }
 
+    let restore = match bootstrap::source(&ctx.client, sdb, &instance).await? {
+        Ok(restore) => restore,
+        Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
+    };
+
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
-    let desired = build::desired(&instance, &passwords, valid.image, &claim_size, &ctx.settings.tools_image);
+    let inputs = build::Inputs {
+        image: &valid.image,
+        claim_size: &claim_size,
+        tools_image: &ctx.settings.tools_image,
+        restore: restore.as_ref(),
+    };
+    let mut desired = build::desired(&instance, &passwords, inputs);
+    let restore_children = desired.restore.take();
     let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, desired).await?;
     if writes > 0 {
         info!(writes, "applied children");
@@ -98,7 +111,13 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     };
     if credentials == Credentials::Ready {
         finish_rotation(ctx, &instance, &passwords, policy, at).await?;
+        // The restore needs the service's login to own what it loads.
+        if sdb.spec.bootstrap.is_some() {
+            children::apply_restore(&ctx.client, &instance, restore_children).await?;
+        }
     }
+    let instance_ready = status::instance_readiness(&statefulset).is_ok();
+    let bootstrap = bootstrap::progress(&ctx.client, sdb, &instance, instance_ready).await?;
     let backups = match &sdb.spec.backup {
         Some(spec) => Some(
             backups::observe(
@@ -112,7 +131,12 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         ),
         None => None,
     };
-    let outcome = Outcome::Applied { statefulset: &statefulset, credentials: &credentials, backups: backups.as_ref() };
+    let outcome = Outcome::Applied {
+        statefulset: &statefulset,
+        credentials: &credentials,
+        backups: backups.as_ref(),
+        bootstrap: bootstrap.as_ref(),
+    };
     let status = status::compute(sdb, &instance, &outcome, now());
     status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
     match credentials {

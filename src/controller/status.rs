@@ -5,7 +5,7 @@ use super::backups::{BACKUP_HEALTHY, Health};
 use super::error::Error;
 use super::validate::Invalid;
 use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
-use crate::api::{Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
+use crate::api::{BackupPhase, BackupRecord, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
 use crate::build::Instance;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -34,7 +34,13 @@ pub enum Outcome<'a> {
     Invalid(&'a Invalid),
     /// Every child is applied; the StatefulSet as the API server has it, and
     /// the backups' health when backups are configured.
-    Applied { statefulset: &'a StatefulSet, credentials: &'a Credentials, backups: Option<&'a Health> },
+    Applied {
+        statefulset: &'a StatefulSet,
+        credentials: &'a Credentials,
+        backups: Option<&'a Health>,
+        /// The restore of `spec.bootstrap`: Ready waits until it succeeded.
+        bootstrap: Option<&'a BackupRecord>,
+    },
     /// The API server refused a child: a bounded reason and its message.
     Rejected { reason: &'static str, message: String },
 }
@@ -93,7 +99,18 @@ pub fn compute(
                     .unwrap_or_else(|| c(CREDENTIALS_READY, false, "NotReady", "the instance was not provisioned")),
             ],
         ),
-        Outcome::Applied { statefulset, credentials, .. } => {
+        Outcome::Applied { statefulset, credentials, bootstrap, .. } => {
+            let restoring = bootstrap.filter(|b| b.phase != BackupPhase::Succeeded).map(|b| match b.phase {
+                BackupPhase::Failed => (
+                    "RestoreFailed",
+                    format!(
+                        "restoring the bootstrap backup failed (Job {}): {}; delete the Job to try again",
+                        b.job,
+                        b.message.as_deref().unwrap_or("no reason given")
+                    ),
+                ),
+                _ => ("Restoring", format!("restoring the bootstrap backup (Job {})", b.job)),
+            });
             let blocker = match (instance_readiness(statefulset), credentials) {
                 (Err(waiting), _) => Some(("Provisioning", waiting, "WaitingForInstance")),
                 (Ok(()), Credentials::NotYet) => {
@@ -102,7 +119,7 @@ pub fn compute(
                 (Ok(()), Credentials::Failed(message)) => {
                     Some(("CredentialsNotReady", message.clone(), "AdministrationFailed"))
                 }
-                (Ok(()), Credentials::Ready) => None,
+                (Ok(()), Credentials::Ready) => restoring.map(|(reason, message)| (reason, message, "Administered")),
             };
             match blocker {
                 None => (
@@ -122,6 +139,8 @@ pub fn compute(
                 Some((reason, message, credentials_reason)) => {
                     let (phase, progressing, degraded) = if was_ready {
                         (Phase::Degraded, "Recovering", c(DEGRADED, true, reason, &message))
+                    } else if reason == "RestoreFailed" {
+                        (Phase::Degraded, reason, c(DEGRADED, true, reason, &message))
                     } else {
                         (Phase::Provisioning, reason, c(DEGRADED, false, "AsExpected", "no fault observed"))
                     };
@@ -141,6 +160,10 @@ pub fn compute(
     let provisioned = matches!(outcome, Outcome::Applied { .. });
     // Backups are judged only when the children were applied; otherwise the
     // last judgement stands.
+    let bootstrap = match outcome {
+        Outcome::Applied { bootstrap, .. } => bootstrap.cloned(),
+        _ => old.bootstrap.clone(),
+    };
     let (backup_condition, last_backup, last_successful_backup) = match outcome {
         Outcome::Applied { backups: Some(h), .. } => {
             (Some(h.condition.clone()), h.last.clone(), h.last_successful.clone())
@@ -162,6 +185,7 @@ pub fn compute(
         credentials_secret: if provisioned { Some(instance.credentials_secret_name()) } else { old.credentials_secret },
         last_backup,
         last_successful_backup,
+        bootstrap,
     }
 }
 
@@ -244,7 +268,7 @@ mod tests {
     }
 
     fn applied(sts: &StatefulSet) -> Outcome<'_> {
-        Outcome::Applied { statefulset: sts, credentials: &Credentials::Ready, backups: None }
+        Outcome::Applied { statefulset: sts, credentials: &Credentials::Ready, backups: None, bootstrap: None }
     }
 
     #[test]
@@ -256,7 +280,7 @@ mod tests {
         let s = compute(
             &sdb,
             &instance,
-            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None },
+            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None, bootstrap: None },
             now(),
         );
         assert_eq!(get(&s, READY).status, "False");
@@ -268,7 +292,7 @@ mod tests {
         let s = compute(
             &sdb,
             &instance,
-            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None },
+            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None, bootstrap: None },
             now(),
         );
         assert_eq!(

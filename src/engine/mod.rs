@@ -27,6 +27,11 @@ pub struct Connection<'a> {
     pub database: &'a str,
 }
 
+impl Connection<'static> {
+    /// For asking an engine about its tools where no server is involved.
+    pub const NONE: Self = Connection { host: "", port: 0, username: "", password: "", database: "" };
+}
+
 /// Names of the Secrets an engine's container reads its settings from.
 #[derive(Clone, Copy, Debug)]
 pub struct SecretNames<'a> {

@@ -115,3 +115,51 @@ pub async fn snapshot_deletion(env: &Env) -> Outcome {
         )
     })
 }
+
+/// The Ready condition's (status, reason) of a ServiceDatabase.
+async fn ready(env: &Env, ns: &str, name: &str) -> Option<(String, String)> {
+    let sdb = env.sdbs(ns).get_opt(name).await.ok()??;
+    let c = sdb.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+    Some((c.status, c.reason))
+}
+
+pub async fn bootstrap_from_backup(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-bootstrap").await?;
+    // From the backups of `orders` (not around any more) on its claim.
+    let from = "  bootstrap:\n    fromBackup:\n      location: {serviceDatabase: orders, destination: {volume: {}}, backupId: 20261129T030000Z-00ff}\n";
+    kubectl_apply(&sdb_yaml(&ns, "copy", from)).await?;
+
+    step("the restore waits for the source's claim; Ready waits for the restore");
+    wait_for("Ready=False (Restoring)", Duration::from_secs(60), || async {
+        (ready(env, &ns, "copy").await? == ("False".into(), "Restoring".into())).then_some(())
+    })
+    .await?;
+    let job = env.api::<Job>(&ns).get("copy-db-restore").await.map_err(|e| format!("restore Job: {e}"))?;
+    let pod = job.spec.and_then(|s| s.template.spec).ok_or("no pod template")?;
+    let env_of = |name: &str| {
+        pod.containers[0]
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.clone())
+            .unwrap_or_default()
+    };
+    ensure(env_of("SERVICEDB_BACKUP_DIR") == "/backups/orders" && env_of("SERVICEDB_RESTORE_OWNER") == "copy", || {
+        format!("restore env: {:?}", pod.containers[0].env)
+    })?;
+    env.api::<NetworkPolicy>(&ns).get("copy-db-restore").await.map_err(|e| format!("restore NetworkPolicy: {e}"))?;
+
+    kubectl_apply(&format!(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: orders-db-backups, namespace: {ns}}}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {{requests: {{storage: 1Gi}}}}\n"
+    ))
+    .await?;
+    let sdb = env.wait_ready(&ns, "copy", Duration::from_secs(90)).await?;
+    let record = sdb.status.and_then(|s| s.bootstrap).ok_or("no bootstrap in status")?;
+    ensure(record.phase == BackupPhase::Succeeded && record.job == "copy-db-restore", || format!("{record:?}"))?;
+    let jobs = env.api::<Job>(&ns);
+    wait_for("the finished restore Job to be removed", Duration::from_secs(30), || async {
+        jobs.get_opt("copy-db-restore").await.ok()?.is_none().then_some(())
+    })
+    .await
+}

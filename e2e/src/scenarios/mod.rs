@@ -36,6 +36,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("backups: CronJob, on-demand Job, BackupHealthy transitions", |e| {
             Box::pin(backups::scheduled_and_on_demand(e))
         }),
+        ("bootstrap from a backup: restore Job first, then Ready", |e| Box::pin(backups::bootstrap_from_backup(e))),
         ("delete with Snapshot: final backup Job completes before anything is deleted", |e| {
             Box::pin(backups::snapshot_deletion(e))
         }),

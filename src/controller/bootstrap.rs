@@ -1,0 +1,114 @@
+//! `spec.bootstrap.fromBackup`: which backup to start from, and how far the
+//! restore got. SQL engines restore with a Job once the instance and the
+//! service's login exist; Ready waits for it. Redis restores in an init
+//! container before the server starts, so its pod's readiness says it all.
+
+use super::backups::run_of;
+use super::error::Error;
+use super::validate::Invalid;
+use crate::api::{BackupPhase, BackupRecord, ServiceDatabase, ServiceDatabaseBackup};
+use crate::build::Instance;
+use crate::build::restore::{RestoreSource, restores_with_job};
+use k8s_openapi::api::batch::v1::Job;
+use kube::{Api, Client};
+use std::time::Duration;
+
+const RECHECK: Duration = Duration::from_secs(30);
+
+fn done(sdb: &ServiceDatabase) -> bool {
+    sdb.status.as_ref().and_then(|s| s.bootstrap.as_ref()).is_some_and(|b| b.phase == BackupPhase::Succeeded)
+}
+
+fn waiting(reason: &'static str, message: String) -> Invalid {
+    Invalid { reason, message, recheck: Some(RECHECK) }
+}
+
+/// The backup to restore, while the bootstrap is not done. Redis keeps its
+/// source for good: the init container stays in the pod template (it leaves
+/// existing data alone), so the pod does not restart after the bootstrap.
+pub async fn source(
+    client: &Client,
+    sdb: &ServiceDatabase,
+    instance: &Instance<'_>,
+) -> Result<Result<Option<RestoreSource>, Invalid>, Error> {
+    let Some(bootstrap) = &sdb.spec.bootstrap else { return Ok(Ok(None)) };
+    let from = &bootstrap.from_backup;
+    let with_job = restores_with_job(instance);
+    if with_job && done(sdb) {
+        return Ok(Ok(None));
+    }
+    if let Some(location) = &from.location {
+        return Ok(Ok(Some(RestoreSource::from(location))));
+    }
+    let Some(name) = &from.backup_name else { return Ok(Ok(None)) };
+    if !with_job {
+        return Ok(Err(Invalid {
+            reason: "InvalidBootstrap",
+            message: format!(
+                "{} restores before the server first starts, from bootstrap.fromBackup.location (the backup's instance, destination and id); use that instead of backupName",
+                instance.spec.engine.as_str()
+            ),
+            recheck: None,
+        }));
+    }
+    let namespace = instance.namespace;
+    let backups: Api<ServiceDatabaseBackup> = Api::namespaced(client.clone(), namespace);
+    let Some(backup) =
+        backups.get_opt(name).await.map_err(Error::kube("get", format!("ServiceDatabaseBackup {name}")))?
+    else {
+        return Ok(Err(waiting(
+            "BootstrapBackupNotFound",
+            format!("ServiceDatabaseBackup {name} does not exist in {namespace}"),
+        )));
+    };
+    let status = backup.status.clone().unwrap_or_default();
+    let (Some(BackupPhase::Succeeded), Some(id)) = (status.phase, status.backup_id) else {
+        return Ok(Err(waiting(
+            "BootstrapBackupNotReady",
+            format!("ServiceDatabaseBackup {name} has not succeeded with a backup id yet (phase {:?})", status.phase),
+        )));
+    };
+    let origin = &backup.spec.service_database;
+    let sdbs: Api<ServiceDatabase> = Api::namespaced(client.clone(), namespace);
+    let destination = sdbs
+        .get_opt(origin)
+        .await
+        .map_err(Error::kube("get", format!("ServiceDatabase {origin}")))?
+        .and_then(|o| o.spec.backup)
+        .map(|b| b.destination);
+    Ok(match destination {
+        Some(destination) => {
+            Ok(Some(RestoreSource { service_database: origin.clone(), destination, backup_id: Some(id) }))
+        }
+        None => Err(waiting(
+            "BootstrapBackupNotFound",
+            format!(
+                "ServiceDatabase {origin}, whose backup {name} is, is gone or has no spec.backup; use bootstrap.fromBackup.location instead"
+            ),
+        )),
+    })
+}
+
+/// How far the bootstrap got, for the status: `None` without one.
+pub async fn progress(
+    client: &Client,
+    sdb: &ServiceDatabase,
+    instance: &Instance<'_>,
+    instance_ready: bool,
+) -> Result<Option<BackupRecord>, Error> {
+    if sdb.spec.bootstrap.is_none() {
+        return Ok(None);
+    }
+    if done(sdb) {
+        return Ok(sdb.status.as_ref().and_then(|s| s.bootstrap.clone()));
+    }
+    let pending = |job: String, phase| BackupRecord { job, phase, started_at: None, finished_at: None, message: None };
+    if !restores_with_job(instance) {
+        let pod = format!("{}-0 (init container restore)", instance.instance_name());
+        return Ok(Some(pending(pod, if instance_ready { BackupPhase::Succeeded } else { BackupPhase::Running })));
+    }
+    let name = instance.restore_name();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), instance.namespace);
+    let job = jobs.get_opt(&name).await.map_err(Error::kube("get", format!("Job {name}")))?;
+    Ok(Some(job.map_or_else(|| pending(name, BackupPhase::Pending), |job| run_of(&job).record)))
+}
