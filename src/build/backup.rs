@@ -60,7 +60,9 @@ pub fn destination_access(
                     name: "backups".into(),
                     persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
                         claim_name: backup_claim_name(owner, volume),
-                        read_only: Some(false),
+                        // false is the default, which the API server drops: leaving it
+                        // out keeps the live object equal to the desired one.
+                        read_only: None,
                     }),
                     ..Volume::default()
                 },

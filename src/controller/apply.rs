@@ -59,6 +59,25 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
+/// A JSON merge patch (RFC 7386) that turns `old` into `new`: keys missing
+/// from `new` become `null`, so that a field that went away is removed
+/// rather than left behind.
+pub fn merge_patch(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, value) in n {
+                patch.insert(key.clone(), o.get(key).map_or_else(|| value.clone(), |old| merge_patch(old, value)));
+            }
+            for key in o.keys().filter(|k| !n.contains_key(*k)) {
+                patch.insert(key.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        (_, new) => new.clone(),
+    }
+}
+
 fn describe<K: Resource<DynamicType = ()>>(name: &str) -> String {
     format!("{} {name}", K::kind(&()))
 }
@@ -111,6 +130,14 @@ where
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_merge_patch_removes_what_went_away() {
+        let old = json!({"last": {"job": "a", "message": "failed"}, "phase": "Ready", "gone": 1});
+        let new = json!({"last": {"job": "b"}, "phase": "Ready"});
+        let patch = merge_patch(&old, &new);
+        assert_eq!(patch, json!({"last": {"job": "b", "message": null}, "phase": "Ready", "gone": null}));
+    }
 
     #[test]
     fn defaults_added_by_the_server_are_not_drift() {

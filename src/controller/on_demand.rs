@@ -2,6 +2,7 @@
 //! the schedule; its status follows the Job and, once it succeeded, the
 //! manifest the backup pod left in its termination message.
 
+use super::apply::merge_patch;
 use super::backups::run_of;
 use super::context::Context;
 use super::error::Error;
@@ -77,7 +78,8 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
     };
     if status != old {
         let api: Api<ServiceDatabaseBackup> = Api::namespaced(ctx.client.clone(), &namespace);
-        let patch = serde_json::json!({ "status": status });
+        let to_json = |s: &ServiceDatabaseBackupStatus| serde_json::to_value(s).map_err(Error::Serialize);
+        let patch = serde_json::json!({ "status": merge_patch(&to_json(&old)?, &to_json(&status)?) });
         api.patch_status(&name, &PatchParams::apply(MANAGER), &Patch::Merge(&patch))
             .await
             .map_err(Error::kube("patch status of", format!("ServiceDatabaseBackup {name}")))?;

@@ -1,6 +1,7 @@
 //! Status: computed only from what was applied and observed, written only
 //! when it changed, with an Event for every condition that changed.
 
+use super::apply::merge_patch;
 use super::backups::{BACKUP_HEALTHY, Health};
 use super::error::Error;
 use super::validate::Invalid;
@@ -12,7 +13,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
-use serde::Serialize;
 
 /// Field manager of status writes, apart from the children's.
 const STATUS_MANAGER: &str = "servicedb-status";
@@ -197,11 +197,6 @@ fn changed<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'a Condition> {
         .collect()
 }
 
-#[derive(Serialize, Debug)]
-struct StatusPatch<'a> {
-    status: &'a ServiceDatabaseStatus,
-}
-
 /// Writes the status if it differs from the live one and records an Event
 /// per changed condition. Returns whether anything was written.
 pub async fn publish(
@@ -216,7 +211,9 @@ pub async fn publish(
     }
     let api: Api<ServiceDatabase> = Api::namespaced(client.clone(), &sdb.namespace().unwrap_or_default());
     let name = sdb.name_any();
-    api.patch_status(&name, &PatchParams::apply(STATUS_MANAGER), &Patch::Merge(&StatusPatch { status: &status }))
+    let to_json = |s: &ServiceDatabaseStatus| serde_json::to_value(s).map_err(Error::Serialize);
+    let patch = serde_json::json!({ "status": merge_patch(&to_json(&old)?, &to_json(&status)?) });
+    api.patch_status(&name, &PatchParams::apply(STATUS_MANAGER), &Patch::Merge(&patch))
         .await
         .map_err(Error::kube("patch status of", format!("ServiceDatabase {name}")))?;
     let reference = sdb.object_ref(&());

@@ -8,11 +8,22 @@ const COUNT: usize = 20;
 
 pub async fn zero_writes(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-idle").await?;
-    let manifests: Vec<String> = (0..COUNT).map(|i| sdb_yaml(&ns, &format!("idle{i}"), "")).collect();
+    // Half with scheduled backups: their CronJobs, claims,
+    // backup NetworkPolicies and backup status must be as quiet.
+    let extra = |i: usize| match i % 2 {
+        0 => "",
+        _ => "  backup:\n    schedule: \"0 3 * * *\"\n    destination: {volume: {}}\n",
+    };
+    let manifests: Vec<String> = (0..COUNT).map(|i| sdb_yaml(&ns, &format!("idle{i}"), extra(i))).collect();
     kubectl_apply(&manifests.join("---\n")).await?;
     for i in 0..COUNT {
         env.wait_ready(&ns, &format!("idle{i}"), Duration::from_secs(120)).await?;
     }
+    // A backup ran for one of them, so its status carries a finished run.
+    kubectl_apply(&format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabaseBackup\nmetadata: {{name: idle1-now, namespace: {ns}}}\nspec: {{serviceDatabase: idle1}}\n"
+    ))
+    .await?;
     // Let the last status writes and watch events settle, then observe
     // several resync periods.
     tokio::time::sleep(Duration::from_secs(RESYNC_SECONDS + 2)).await;

@@ -40,6 +40,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("delete with Snapshot: final backup Job completes before anything is deleted", |e| {
             Box::pin(backups::snapshot_deletion(e))
         }),
+        ("NetworkPolicy with backups: backup pods reach the database and S3 only (netpol-analyzer)", |e| {
+            Box::pin(netpol::backup_pods(e))
+        }),
         ("delete with Retain keeps PVC and Secrets; re-create adopts them", |e| Box::pin(deletion::retain(e))),
         ("delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
         ("SIGKILL mid-reconcile: converges, no password changed, no duplicates", |e| Box::pin(chaos::killed(e))),

@@ -11,6 +11,34 @@ fn pod(ns: &str, name: &str, labels: &str) -> String {
     )
 }
 
+/// The connections netpol-analyzer finds between the live pods, given the
+/// live NetworkPolicies of `namespaces` (kept under the log folder `name`).
+async fn analyze(env: &Env, name: &str, namespaces: &[&str]) -> Result<String, String> {
+    let dir = env.logs.join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let listed = kubectl(&[&["get", "namespace"][..], namespaces, &["-o", "yaml"]].concat()).await?;
+    std::fs::write(dir.join("namespaces.yaml"), listed).map_err(|e| e.to_string())?;
+    for n in namespaces {
+        let objects = kubectl(&["-n", n, "get", "pods,networkpolicies", "-o", "yaml"]).await?;
+        std::fs::write(dir.join(format!("{n}.yaml")), objects).map_err(|e| e.to_string())?;
+    }
+    let listing = run("netpolicy", &["list", "--dirpath", &dir.to_string_lossy(), "-q"], None).await?;
+    std::fs::write(dir.join("connections.txt"), &listing).map_err(|e| e.to_string())?;
+    Ok(listing)
+}
+
+async fn wait_for_ips(pods: &[(&str, &str)]) -> Outcome {
+    for (n, p) in pods {
+        wait_for(&format!("pod {n}/{p} to get an IP"), Duration::from_secs(30), || async {
+            let ip = kubectl(&["-n", n, "get", "pod", p, "-o", "jsonpath={.status.podIP}"]).await.ok()?;
+            (!ip.trim().is_empty()).then_some(())
+        })
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn only_owner(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-netpol").await?;
     let other_ns = env.namespace("e2e-netpol-other").await?;
@@ -25,33 +53,16 @@ pub async fn only_owner(env: &Env) -> Outcome {
             .replace("runAsUser: 1000", "runAsUser: 65532"),
     )
     .await?;
-    for (n, p) in [
+    wait_for_ips(&[
         (ns.as_str(), "orders-app"),
         (ns.as_str(), "billing-app"),
         (other_ns.as_str(), "stranger"),
         (OPERATOR_NAMESPACE, "operator"),
         ("kube-system", "dns"),
-    ] {
-        wait_for(&format!("pod {n}/{p} to get an IP"), Duration::from_secs(30), || async {
-            let ip = kubectl(&["-n", n, "get", "pod", p, "-o", "jsonpath={.status.podIP}"]).await.ok()?;
-            (!ip.trim().is_empty()).then_some(())
-        })
-        .await?;
-    }
+    ])
+    .await?;
 
-    // The analyzer reads YAML: the live namespaces, pods and policies.
-    let dir = env.logs.join("netpol");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let namespaces =
-        kubectl(&["get", "namespace", &ns, &other_ns, OPERATOR_NAMESPACE, "kube-system", "-o", "yaml"]).await?;
-    std::fs::write(dir.join("namespaces.yaml"), namespaces).map_err(|e| e.to_string())?;
-    for n in [ns.as_str(), other_ns.as_str(), OPERATOR_NAMESPACE, "kube-system"] {
-        let objects = kubectl(&["-n", n, "get", "pods,networkpolicies", "-o", "yaml"]).await?;
-        std::fs::write(dir.join(format!("{n}.yaml")), objects).map_err(|e| e.to_string())?;
-    }
-    let listing = run("netpolicy", &["list", "--dirpath", &dir.to_string_lossy(), "-q"], None).await?;
-    std::fs::write(dir.join("connections.txt"), &listing).map_err(|e| e.to_string())?;
+    let listing = analyze(env, "netpol", &[&ns, &other_ns, OPERATOR_NAMESPACE, "kube-system"]).await?;
 
     // Every connection whose destination is the database.
     let db = format!("{ns}/orders-db");
@@ -76,4 +87,40 @@ pub async fn only_owner(env: &Env) -> Outcome {
         target.starts_with("kube-system/dns") && ports.split(',').all(|p| p.trim().ends_with(" 53"))
     };
     ensure(!from_db.is_empty() && from_db.iter().all(dns_only), || format!("egress of the database: {from_db:?}"))
+}
+
+/// With backups to S3: the backup pods reach the database and the store,
+/// nothing reaches them, and the service's neighbours still cannot get in.
+pub async fn backup_pods(env: &Env) -> Outcome {
+    let ns = env.namespace("e2e-netpol-backup").await?;
+    kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: s3-creds, namespace: {ns}}}\nstringData: {{AWS_ACCESS_KEY_ID: k, AWS_SECRET_ACCESS_KEY: s}}\n"
+    ))
+    .await?;
+    let backup = "  backup:\n    schedule: \"0 3 * * *\"\n    destination:\n      s3: {bucket: bkt, endpoint: 'http://10.99.0.5:9000', tls: false, credentialsSecret: s3-creds}\n";
+    kubectl_apply(&sdb_yaml(&ns, "orders", backup)).await?;
+    env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    let backup_labels = "{app.kubernetes.io/name: servicedb-backup, app.kubernetes.io/instance: orders, app.kubernetes.io/component: backup, app.kubernetes.io/managed-by: servicedb}";
+    kubectl_apply(&pod(&ns, "orders-backup", backup_labels).replace("runAsUser: 1000", "runAsUser: 65532")).await?;
+    kubectl_apply(&pod(&ns, "billing-app", "{app.kubernetes.io/name: billing}")).await?;
+    kubectl_apply(&pod("kube-system", "dns", "{k8s-app: kube-dns}")).await?;
+    wait_for_ips(&[(ns.as_str(), "orders-backup"), (ns.as_str(), "billing-app"), ("kube-system", "dns")]).await?;
+    let listing = analyze(env, "netpol-backup", &[&ns, "kube-system"]).await?;
+
+    let backup_pod = format!("{ns}/orders-backup");
+    let from_backup: Vec<&str> = listing.lines().filter(|l| l.starts_with(&backup_pod)).collect();
+    let to = |target: &str, ports: &str| {
+        from_backup.iter().any(|l| l.split(" => ").nth(1).is_some_and(|d| d.starts_with(target) && d.ends_with(ports)))
+    };
+    ensure(to(&format!("{ns}/orders-db"), "TCP 5432"), || format!("backup pod to the database: {from_backup:?}"))?;
+    ensure(to("10.99.0.5", "TCP 9000"), || format!("backup pod to the S3 endpoint: {from_backup:?}"))?;
+    ensure(!to(&format!("{ns}/billing-app"), ""), || format!("backup pod to another service: {from_backup:?}"))?;
+    let into_backup: Vec<&str> =
+        listing.lines().filter(|l| l.split(" => ").nth(1).is_some_and(|d| d.starts_with(&backup_pod))).collect();
+    ensure(into_backup.is_empty(), || format!("nothing may connect to a backup pod: {into_backup:?}"))?;
+    let into_db: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.split(" => ").nth(1).is_some_and(|d| d.starts_with(&format!("{ns}/orders-db"))))
+        .collect();
+    ensure(!into_db.iter().any(|l| l.starts_with(&format!("{ns}/billing-app"))), || format!("{into_db:?}"))
 }
