@@ -4,12 +4,12 @@
 
 use super::error::redact;
 use super::layout::{Manifest, data_path, manifest_path};
-use super::pipeline::{checksum, complete_backups, finish_tool, spawn, stderr_tail};
+use super::pipeline::{checksum, complete_backups, finish_tool, object_reader, spawn, stderr_tail};
 use super::{BackupError, Location};
 use crate::api;
 use crate::engine::{self, Connection, RestoreMethod};
 use async_compression::tokio::bufread::ZstdDecoder;
-use futures::TryStreamExt;
+
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt};
 use std::process::Stdio;
 use tokio::io::{AsyncRead, BufReader};
@@ -58,8 +58,7 @@ async fn open_verified(location: &Location, manifest: &Manifest) -> Result<impl 
         Err(object_store::Error::Precondition { .. }) => return Err(BackupError::Changed { id: manifest.id.clone() }),
         other => other.map_err(|e| location.error(e))?,
     };
-    let stream = got.into_stream().map_err(std::io::Error::other);
-    Ok(ZstdDecoder::new(BufReader::new(tokio_util::io::StreamReader::new(stream))))
+    Ok(ZstdDecoder::new(BufReader::with_capacity(256 << 10, object_reader(got))))
 }
 
 pub async fn restore(request: &RestoreRequest<'_>) -> Result<Manifest, BackupError> {
