@@ -74,9 +74,10 @@ run_case() { # database
   ours_s3=$(awk '{print $1}' <<<"$t" | median); rss_s3=$(awk '{print $2}' <<<"$t" | sort -n | tail -1)
   local dumped
   dumped=$(cat "$WORK"/dir/*/manifest.json | sed -n 's/.*"dumpBytes": \([0-9]*\).*/\1/p' | tail -1)
-  printf '%-7s dump %6d MiB | pg_dump -Fc -Z0 | zstd: %6.2fs | pg_dump -Fc | zstd: %6.2fs | servicedb backup to dir: %6.2fs (ratio %.2f, peak RSS %d MiB) | to S3: %6.2fs (ratio %.2f, peak RSS %d MiB)\n' \
-    "$db" $((dumped >> 20)) "$base_z0" "$base_fc" "$ours_dir" "$(awk -v a="$base_z0" -v b="$ours_dir" 'BEGIN{print a/b}')" $((rss_dir / 1024)) \
-    "$ours_s3" "$(awk -v a="$base_z0" -v b="$ours_s3" 'BEGIN{print a/b}')" $((rss_s3 / 1024))
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+  printf '%-7s dump %6d MiB | pg_dump -Fc -Z0 | zstd: %6.2fs | pg_dump -Fc | zstd: %6.2fs | servicedb backup to dir: %6.2fs (ratio %s, vs -Fc: %s, peak RSS %d MiB) | to S3: %6.2fs (ratio %s, peak RSS %d MiB)\n' \
+    "$db" $((dumped >> 20)) "$base_z0" "$base_fc" "$ours_dir" "$(ratio "$base_z0" "$ours_dir")" "$(ratio "$base_fc" "$ours_dir")" \
+    $((rss_dir / 1024)) "$ours_s3" "$(ratio "$base_z0" "$ours_s3")" $((rss_s3 / 1024))
 }
 
 say "loading $SMALL_ROWS rows into 'small'"; load small "$SMALL_ROWS"

@@ -178,11 +178,21 @@ fn failures_say_why_and_keep_every_earlier_backup() {
     let before = s3.objects();
     assert_eq!(before.len(), 2);
 
-    // Wrong credentials: the dump tool's reason, no password, nothing written.
+    // Wrong credentials: the dump tool's reason, no password, nothing
+    // written; the reason also in the termination log the operator reads.
     let wrong = "not-the-password-0123456789";
-    let message = failed(&backup(&s3, wrong));
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let with_log = [
+        args(&["backup", "--termination-log", &log.path().display().to_string()]),
+        connect_args("postgres", source.port, "orders", "postgres"),
+        s3_args(&s3, "p"),
+    ]
+    .concat();
+    let message = failed(&servicedb(&with_log, wrong));
     assert!(message.contains("pg_dump failed") && message.contains("password authentication failed"), "{message}");
     assert!(!message.contains(wrong), "the password leaked: {message}");
+    let reported = std::fs::read_to_string(log.path()).unwrap();
+    assert!(reported.starts_with("pg_dump failed") && message.contains(&reported), "{reported}");
     assert_eq!(s3.objects(), before);
 
     // The store is down: a clear failure within the retry budget.

@@ -118,7 +118,24 @@ fn open(args: &DestinationArgs) -> Result<Location, String> {
     args.destination().open().map_err(|e| e.to_string())
 }
 
+/// Runs the backup; the manifest, or the reason it failed, also goes to the
+/// termination log, where the operator reads it for the status.
 pub async fn run_backup(args: BackupArgs) -> Result<(), String> {
+    let result = backup_once(&args).await;
+    if let Some(path) = &args.termination_log {
+        // Kubernetes keeps at most 4 KiB of a termination message.
+        let message = match &result {
+            Ok(json) => json.clone(),
+            Err(e) => e.chars().take(4000).collect(),
+        };
+        std::fs::write(path, message).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    println!("{}", result?);
+    Ok(())
+}
+
+/// The manifest as JSON.
+async fn backup_once(args: &BackupArgs) -> Result<String, String> {
     let location = open(&args.destination)?;
     let (host, port, database, username, password) = connection_parts(&args.db)?;
     let retention = Retention {
@@ -133,12 +150,7 @@ pub async fn run_backup(args: BackupArgs) -> Result<(), String> {
         retention,
     };
     let manifest = super::backup(&request).await.map_err(|e| e.to_string())?;
-    let json = serde_json::to_string(&manifest).map_err(|e| e.to_string())?;
-    println!("{json}");
-    if let Some(path) = args.termination_log {
-        std::fs::write(&path, &json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    Ok(())
+    serde_json::to_string(&manifest).map_err(|e| e.to_string())
 }
 
 pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {

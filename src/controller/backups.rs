@@ -148,7 +148,16 @@ pub async fn observe(
         .list(&ListParams::default().labels(&selector))
         .await
         .map_err(Error::kube("list", format!("backup Jobs of {}", instance.name)))?;
-    let runs: Vec<Run> = jobs.items.iter().map(run_of).collect();
+    let mut runs: Vec<Run> = jobs.items.iter().map(run_of).collect();
+    // A failed newest run says why in its pod's own words, when it left them.
+    if let Some(newest) = runs.iter_mut().max_by_key(|r| r.at)
+        && newest.record.phase == BackupPhase::Failed
+    {
+        let pods = super::on_demand::job_pods(client, instance.namespace, &newest.record.job).await?;
+        if let Some(why) = super::on_demand::failure_of(&pods) {
+            newest.record.message = Some(why);
+        }
+    }
     let now = Timestamp::now();
     Ok(health(spec, &runs, created.map_or(now, |t| t.0), now, generation))
 }

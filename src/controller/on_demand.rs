@@ -28,12 +28,31 @@ pub fn job_name(database: &str, uid: &str) -> String {
     format!("{database}-db-backup-{}", uid.get(..8).unwrap_or(uid))
 }
 
-/// The manifest a succeeded backup pod printed, from its termination message.
-pub fn manifest_of(pods: &[Pod]) -> Option<Manifest> {
+/// The termination messages of a Job's pods, with their exit codes.
+fn terminations(pods: &[Pod]) -> impl Iterator<Item = (i32, String)> + '_ {
     pods.iter()
         .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref()?.first()?.state.as_ref()?.terminated.clone())
-        .filter(|terminated| terminated.exit_code == 0)
-        .find_map(|terminated| serde_json::from_str(terminated.message.as_deref()?).ok())
+        .filter_map(|terminated| Some((terminated.exit_code, terminated.message?)))
+}
+
+/// The manifest a succeeded backup pod printed, from its termination message.
+pub fn manifest_of(pods: &[Pod]) -> Option<Manifest> {
+    terminations(pods).filter(|(code, _)| *code == 0).find_map(|(_, message)| serde_json::from_str(&message).ok())
+}
+
+/// Why a backup pod failed, in `servicedb backup`'s own words.
+pub fn failure_of(pods: &[Pod]) -> Option<String> {
+    terminations(pods).filter(|(code, _)| *code != 0).map(|(_, message)| message.trim().to_string()).last()
+}
+
+/// The pods of a Job.
+pub async fn job_pods(client: &kube::Client, namespace: &str, job: &str) -> Result<Vec<Pod>, Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let listed = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .map_err(Error::kube("list", format!("pods of Job {job}")))?;
+    Ok(listed.items)
 }
 
 fn waiting(message: String) -> ServiceDatabaseBackupStatus {
@@ -91,17 +110,15 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
 }
 
 async fn status_of(ctx: &Context, namespace: &str, job: &Job) -> Result<ServiceDatabaseBackupStatus, Error> {
-    let run = run_of(job).record;
-    let manifest = if run.phase == BackupPhase::Succeeded {
-        let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-        let listed = pods
-            .list(&ListParams::default().labels(&format!("job-name={}", job.name_any())))
-            .await
-            .map_err(Error::kube("list", format!("pods of Job {}", job.name_any())))?;
-        manifest_of(&listed.items)
-    } else {
-        None
-    };
+    let mut run = run_of(job).record;
+    let finished = matches!(run.phase, BackupPhase::Succeeded | BackupPhase::Failed);
+    let pods = if finished { job_pods(&ctx.client, namespace, &job.name_any()).await? } else { Vec::new() };
+    let manifest = (run.phase == BackupPhase::Succeeded).then(|| manifest_of(&pods)).flatten();
+    if run.phase == BackupPhase::Failed
+        && let Some(why) = failure_of(&pods)
+    {
+        run.message = Some(why);
+    }
     Ok(ServiceDatabaseBackupStatus {
         phase: Some(run.phase),
         job: Some(run.job),
@@ -143,5 +160,7 @@ mod tests {
         assert_eq!(manifest_of(&[pod(1, "boom"), pod(0, manifest)]).map(|m| m.stored_bytes), Some(40));
         assert!(manifest_of(&[pod(1, manifest)]).is_none());
         assert!(manifest_of(&[pod(0, "not json")]).is_none());
+        let why = "cannot use the backup destination s3://b/p: connection refused";
+        assert_eq!(failure_of(&[pod(1, why), pod(0, manifest)]).as_deref(), Some(why));
     }
 }
