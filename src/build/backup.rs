@@ -25,15 +25,19 @@ const TOOLS_UID: i64 = 65532;
 const BACKUP_MOUNT: &str = "/backups";
 pub const DEFAULT_BACKUP_CLAIM_SIZE: &str = "10Gi";
 
-/// Labels of every backup pod of an instance: they select it in both
-/// NetworkPolicies and never match the database's own selector.
-pub fn backup_pod_labels(instance: &Instance<'_>) -> BTreeMap<String, String> {
+/// Labels of an instance's `tool` pods (`backup` or `restore`): they select
+/// them in the NetworkPolicies and never match the database's own selector.
+pub fn tool_pod_labels(instance: &Instance<'_>, tool: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), "servicedb-backup".to_string()),
+        ("app.kubernetes.io/name".to_string(), format!("servicedb-{tool}")),
         ("app.kubernetes.io/instance".to_string(), instance.name.to_string()),
-        ("app.kubernetes.io/component".to_string(), "backup".to_string()),
+        ("app.kubernetes.io/component".to_string(), tool.to_string()),
         ("app.kubernetes.io/managed-by".to_string(), super::MANAGED_BY.to_string()),
     ])
+}
+
+pub fn backup_pod_labels(instance: &Instance<'_>) -> BTreeMap<String, String> {
+    tool_pod_labels(instance, "backup")
 }
 
 fn volume_of(spec: &BackupSpec) -> Option<&VolumeDestination> {

@@ -3,7 +3,9 @@
 //! directory from an init container before the server first starts.
 
 use super::Instance;
-use super::backup::{database_env, destination_access, tmp_mount, tool_network_policy, tools_container, tools_pod};
+use super::backup::{
+    database_env, destination_access, tmp_mount, tool_network_policy, tool_pod_labels, tools_container, tools_pod,
+};
 use super::env::env_value;
 use super::secret::Slot;
 use crate::api::{BackupDestination, BackupLocation};
@@ -40,12 +42,7 @@ pub fn restores_with_job(instance: &Instance<'_>) -> bool {
 }
 
 pub fn restore_pod_labels(instance: &Instance<'_>) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), "servicedb-restore".to_string()),
-        ("app.kubernetes.io/instance".to_string(), instance.name.to_string()),
-        ("app.kubernetes.io/component".to_string(), "restore".to_string()),
-        ("app.kubernetes.io/managed-by".to_string(), super::MANAGED_BY.to_string()),
-    ])
+    tool_pod_labels(instance, "restore")
 }
 
 fn source_env(instance: &Instance<'_>, source: &RestoreSource) -> (Vec<EnvVar>, Vec<Volume>, Vec<VolumeMount>) {

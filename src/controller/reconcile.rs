@@ -113,7 +113,10 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         finish_rotation(ctx, &instance, &passwords, policy, at).await?;
         // The restore needs the service's login to own what it loads.
         if sdb.spec.bootstrap.is_some() {
-            children::apply_restore(&ctx.client, &instance, restore_children).await?;
+            let writes = children::apply_restore(&ctx.client, &instance, restore_children).await?;
+            if writes > 0 {
+                info!(writes, "applied the bootstrap restore");
+            }
         }
     }
     let instance_ready = status::instance_readiness(&statefulset).is_ok();
