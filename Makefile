@@ -9,7 +9,7 @@ CARGO ?= cargo
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-deps: ## install missing Debian packages (postgresql, mariadb-server, redis-server, openssl, curl)
+deps: ## install missing Debian packages (database servers, exporters, prometheus, zstd, openssl, curl)
 	@e2e/deps.sh
 
 lint: ## rustfmt and clippy, warnings are errors
@@ -26,7 +26,7 @@ s3: ## build versitygw, the S3-compatible server the backup tests use (cached)
 
 engines: deps s3 ## engine and backup tests against real PostgreSQL, MariaDB, Redis and S3 on loopback
 	@echo "[engines] cargo test against real PostgreSQL, MariaDB, Redis and versitygw (S3)"
-	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine --test backup
+	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine --test backup --test exporters
 
 e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
 	@echo "[e2e] local control plane + suite"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, when missing: real
 # PostgreSQL, MariaDB and Redis servers for the engine and backup tests,
+# Prometheus and the three exporters for the monitoring tests,
 # zstd for the backup benchmark's baseline, openssl and
 # curl for the local control plane. Runs apt-get update at most once.
 set -euo pipefail
@@ -12,6 +13,10 @@ need mariadb-server
 need mariadb-client
 need redis-server
 need zstd
+need prometheus
+need prometheus-postgres-exporter
+need prometheus-mysqld-exporter
+need prometheus-redis-exporter
 need time
 need openssl
 need curl
@@ -27,7 +32,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The packages start servers of their own; the tests start private ones.
-for service in postgresql mariadb redis-server; do
+for service in postgresql mariadb redis-server prometheus prometheus-postgres-exporter \
+  prometheus-mysqld-exporter prometheus-redis-exporter; do
   $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || $SUDO service "$service" stop >/dev/null 2>&1 || true
 done
 say "installed ${missing[*]}"

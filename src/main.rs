@@ -69,6 +69,9 @@ struct RunArgs {
     /// redis-cli (the Dockerfile's `tools` target).
     #[arg(long, env = "SERVICEDB_TOOLS_IMAGE", default_value = concat!("ghcr.io/servicedb/servicedb-tools:", env!("CARGO_PKG_VERSION")))]
     tools_image: String,
+    /// Namespace of Prometheus: the only one let into the exporters' metrics port.
+    #[arg(long, env = "SERVICEDB_MONITORING_NAMESPACE", default_value = "monitoring")]
+    monitoring_namespace: String,
     /// Log format.
     #[arg(long, env = "SERVICEDB_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -185,6 +188,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         resync: Duration::from_secs(args.resync_seconds),
         endpoint_overrides: args.endpoint_overrides,
         tools_image: args.tools_image,
+        monitoring_namespace: args.monitoring_namespace,
     };
     let ctx = Arc::new(Context::new(client, settings, metrics.clone(), args.instance_name));
     let ready = health.clone();

@@ -90,6 +90,11 @@ pub struct ServiceDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<super::BackupSpec>,
 
+    /// Metrics: an exporter beside the database, reachable only from the
+    /// monitoring namespace. On when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSpec>,
+
     /// Start from a backup instead of an empty database. Immutable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("bootstrap is immutable: it applies only when the instance is created"))]
@@ -101,6 +106,26 @@ pub struct ServiceDatabaseSpec {
     /// `Snapshot` takes a final backup first, then removes everything.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+}
+
+impl ServiceDatabaseSpec {
+    pub fn monitoring_enabled(&self) -> bool {
+        self.monitoring.as_ref().is_none_or(|m| m.enabled)
+    }
+}
+
+/// Metrics of the instance.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// Run the engine's Prometheus exporter beside the database, with the
+    /// least-privilege monitoring login. Default true.
+    #[serde(default = "monitoring_default")]
+    pub enabled: bool,
+}
+
+fn monitoring_default() -> bool {
+    true
 }
 
 /// Supported database engines.

@@ -64,6 +64,8 @@ pub struct Inputs<'a> {
     pub tools_image: &'a str,
     /// The backup to start from, while the bootstrap is not done.
     pub restore: Option<&'a restore::RestoreSource>,
+    /// Namespace whose pods (Prometheus) may scrape the exporters.
+    pub monitoring_namespace: &'a str,
 }
 
 /// What scheduled backups need: the claim first (when the operator creates
@@ -77,13 +79,13 @@ pub struct BackupChildren {
 
 /// Builds every child.
 pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_>) -> Desired {
-    let Inputs { image, claim_size, tools_image, restore } = inputs;
+    let Inputs { image, claim_size, tools_image, restore, monitoring_namespace } = inputs;
     let data_restore = restore.filter(|_| !restore::restores_with_job(instance));
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
         credentials_secret: secret::credentials_secret(instance, passwords),
         credentials_access: rbac::credentials_access(instance),
-        network_policy: networkpolicy::network_policy(instance),
+        network_policy: networkpolicy::network_policy(instance, monitoring_namespace),
         init_config: statefulset::init_config(instance),
         headless_service: service::headless_service(instance),
         client_service: service::client_service(instance),

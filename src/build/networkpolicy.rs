@@ -43,8 +43,9 @@ pub(super) fn dns_egress() -> NetworkPolicyEgressRule {
 
 /// `<name>-db`: ingress on the database port only from the owning service's
 /// pods (same namespace), the operator's pods and this instance's backup
-/// and restore pods; egress only to cluster DNS.
-pub fn network_policy(instance: &Instance<'_>) -> NetworkPolicy {
+/// and restore pods; the exporter's port only from the monitoring
+/// namespace; egress only to cluster DNS.
+pub fn network_policy(instance: &Instance<'_>, monitoring_namespace: &str) -> NetworkPolicy {
     let (db_port, _) = instance.engine.port();
     let owner = NetworkPolicyPeer {
         pod_selector: selector(instance.spec.service.pod_selector()),
@@ -68,15 +69,24 @@ pub fn network_policy(instance: &Instance<'_>) -> NetworkPolicy {
             ..NetworkPolicyPeer::default()
         });
     }
+    let mut ingress =
+        vec![NetworkPolicyIngressRule { from: Some(from), ports: Some(vec![port(i32::from(db_port), "TCP")]) }];
+    if instance.spec.monitoring_enabled() {
+        // The exporter's port, from the monitoring namespace only.
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![NetworkPolicyPeer {
+                namespace_selector: namespace_selector(monitoring_namespace),
+                ..NetworkPolicyPeer::default()
+            }]),
+            ports: Some(vec![port(i32::from(instance.engine.exporter("").port), "TCP")]),
+        });
+    }
     NetworkPolicy {
         metadata: instance.child_meta(instance.instance_name()),
         spec: Some(NetworkPolicySpec {
             pod_selector: selector(instance.selector_labels()),
             policy_types: Some(vec!["Ingress".to_string(), "Egress".to_string()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(from),
-                ports: Some(vec![port(i32::from(db_port), "TCP")]),
-            }]),
+            ingress: Some(ingress),
             egress: Some(vec![dns_egress()]),
         }),
     }

@@ -76,6 +76,31 @@ fn scratch_volume_name(index: usize) -> String {
 /// The StatefulSet `<name>-db`. `claim_size` is the data volume size of the
 /// claim template: the spec's on creation, the live one afterwards, because a
 /// StatefulSet's claim templates are immutable (growth resizes the PVC).
+/// The engine's exporter, restricted like the database container, serving
+/// the named port `metrics`.
+fn exporter(instance: &Instance<'_>) -> Container {
+    let exporter = instance.engine.exporter(&instance.admin_secret_name());
+    Container {
+        name: "exporter".into(),
+        image: Some(exporter.image.to_string()),
+        args: (!exporter.args.is_empty()).then_some(exporter.args),
+        env: Some(exporter.env),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".into()),
+            container_port: i32::from(exporter.port),
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        security_context: Some(container_security_context()),
+        resources: Some(ResourceRequirements {
+            requests: Some(quantities(&[("cpu", "10m"), ("memory", "32Mi")])),
+            limits: Some(quantities(&[("memory", "128Mi")])),
+            ..ResourceRequirements::default()
+        }),
+        ..Container::default()
+    }
+}
+
 /// `restore`: the backup to put into an empty data directory first, and the
 /// tools image that does it.
 pub fn statefulset(
@@ -217,7 +242,11 @@ pub fn statefulset(
                 metadata: Some(ObjectMeta { labels: Some(instance.labels()), ..ObjectMeta::default() }),
                 spec: Some(PodSpec {
                     init_containers: init_containers.is_empty().not().then_some(init_containers),
-                    containers: vec![container],
+                    containers: [
+                        vec![container],
+                        instance.spec.monitoring_enabled().then(|| exporter(instance)).into_iter().collect(),
+                    ]
+                    .concat(),
                     volumes: Some(volumes),
                     security_context: Some(pod_security_context(engine.run_as_user())),
                     // The database needs no Kubernetes API access.

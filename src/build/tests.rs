@@ -72,6 +72,7 @@ fn build(sdb: &ServiceDatabase) -> Desired {
         claim_size: &sdb.spec.storage.size,
         tools_image: TOOLS,
         restore: None,
+        monitoring_namespace: "monitoring",
     };
     desired(&instance, &passwords(), inputs)
 }
@@ -189,7 +190,12 @@ fn statefulset_is_pod_security_restricted() {
     assert_eq!(psc.run_as_user, Some(999));
     assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault");
     assert_eq!(pod.automount_service_account_token, Some(false));
-    assert_eq!(pod.containers.len(), 1);
+    assert_eq!(pod.containers.len(), 2, "the database and its exporter");
+    for c in &pod.containers {
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
+        assert_eq!(sc.read_only_root_filesystem, Some(true), "{}", c.name);
+    }
     let c = &pod.containers[0];
     let sc = c.security_context.as_ref().unwrap();
     assert_eq!(sc.allow_privilege_escalation, Some(false));
@@ -259,7 +265,15 @@ fn network_policy_lets_in_only_the_owner_and_the_operator_on_the_database_port()
     assert_eq!(selected["app.kubernetes.io/component"], "database");
 
     let ingress = spec.ingress.unwrap();
-    assert_eq!(ingress.len(), 1, "one rule: the database port");
+    assert_eq!(ingress.len(), 2, "two rules: the database port, the exporter's port");
+    assert_eq!(
+        serde_json::to_value(&ingress[1]).unwrap(),
+        serde_json::json!({
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+            "ports": [{"port": 9187, "protocol": "TCP"}]
+        }),
+        "the metrics port, from the monitoring namespace only"
+    );
     let ports = ingress[0].ports.as_ref().unwrap();
     assert_eq!(ports.len(), 1);
     assert_eq!(serde_json::to_value(&ports[0]).unwrap(), serde_json::json!({"port": 5432, "protocol": "TCP"}));
@@ -354,7 +368,13 @@ fn of_engine(engine: &str, version: &str) -> ServiceDatabase {
 fn build_with(sdb: &ServiceDatabase) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").unwrap();
     let image = instance.engine.image(&sdb.spec.version).expect("supported");
-    let inputs = Inputs { image: &image, claim_size: &sdb.spec.storage.size, tools_image: TOOLS, restore: None };
+    let inputs = Inputs {
+        image: &image,
+        claim_size: &sdb.spec.storage.size,
+        tools_image: TOOLS,
+        restore: None,
+        monitoring_namespace: "monitoring",
+    };
     desired(&instance, &passwords(), inputs)
 }
 
@@ -484,7 +504,13 @@ fn build_restoring(yaml: &str) -> Desired {
     let instance = Instance::new(&sdb, "servicedb-system").expect("stored object");
     let source = restore_source();
     let image = instance.engine.image(&sdb.spec.version).unwrap();
-    let inputs = Inputs { image: &image, claim_size: "1Gi", tools_image: TOOLS, restore: Some(&source) };
+    let inputs = Inputs {
+        image: &image,
+        claim_size: "1Gi",
+        tools_image: TOOLS,
+        restore: Some(&source),
+        monitoring_namespace: "monitoring",
+    };
     desired(&instance, &passwords(), inputs)
 }
 
@@ -520,4 +546,27 @@ fn redis_restores_in_an_init_container_that_spares_existing_data() {
     let mounts: Vec<_> = init.volume_mounts.clone().unwrap().into_iter().map(|m| m.name).collect();
     assert!(mounts.contains(&"data".to_string()), "{mounts:?}");
     assert_eq!(init.security_context.as_ref().unwrap().run_as_non_root, Some(true));
+}
+
+#[test]
+fn every_engine_gets_its_exporter_with_the_monitoring_password_from_the_secret() {
+    for (engine, version, port) in [("postgres", "16", 9187), ("mariadb", "11.4", 9104), ("redis", "7.4", 9121)] {
+        let yaml = ORDERS
+            .replace("engine: postgres", &format!("engine: {engine}"))
+            .replace("\"16\"", &format!("\"{version}\""));
+        let pod = build(&fixture(&yaml)).statefulset.spec.unwrap().template.spec.unwrap();
+        let exporter = pod.containers.iter().find(|c| c.name == "exporter").expect("an exporter");
+        let ports = exporter.ports.clone().unwrap();
+        assert_eq!((ports[0].name.as_deref(), ports[0].container_port), (Some("metrics"), port), "{engine}");
+        let secrets: Vec<_> =
+            exporter.env.iter().flatten().filter_map(|e| e.value_from.as_ref()?.secret_key_ref.clone()).collect();
+        assert_eq!(secrets.len(), 1, "{engine}: one secret, the monitoring password");
+        assert_eq!((secrets[0].name.as_str(), secrets[0].key.as_str()), ("orders-db-admin", "monitor-password"));
+        assert!(exporter.env.iter().flatten().all(|e| !e.name.contains("PASS") || e.value.is_none()), "{engine}");
+    }
+    let off =
+        ORDERS.replace("  deletionPolicy: Delete\n", "  deletionPolicy: Delete\n  monitoring: {enabled: false}\n");
+    let d = build(&fixture(&off));
+    assert_eq!(d.statefulset.spec.unwrap().template.spec.unwrap().containers.len(), 1);
+    assert_eq!(d.network_policy.spec.unwrap().ingress.unwrap().len(), 1, "no metrics port to open");
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Login of the metrics exporters, in every engine.
-pub const MONITOR_USERNAME: &str = "servicedb_monitor";
+pub use crate::engine::MONITOR_USERNAME;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `<namespace>/<instance Service>` -> `host:port`, for an operator that runs

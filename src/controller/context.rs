@@ -21,6 +21,8 @@ pub struct Settings {
     pub endpoint_overrides: Option<std::path::PathBuf>,
     /// Image with `servicedb` and the engines' dump tools, for backup Jobs.
     pub tools_image: String,
+    /// Namespace of Prometheus, let into the exporters' metrics port.
+    pub monitoring_namespace: String,
 }
 
 pub struct Context {

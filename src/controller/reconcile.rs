@@ -96,6 +96,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         claim_size: &claim_size,
         tools_image: &ctx.settings.tools_image,
         restore: restore.as_ref(),
+        monitoring_namespace: &ctx.settings.monitoring_namespace,
     };
     let mut desired = build::desired(&instance, &passwords, inputs);
     let restore_children = desired.restore.take();

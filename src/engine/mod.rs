@@ -72,6 +72,24 @@ pub struct InitScripts {
     pub files: BTreeMap<String, String>,
 }
 
+/// The monitoring login every instance has (least privilege: metrics only).
+pub const MONITOR_USERNAME: &str = "servicedb_monitor";
+
+/// The Prometheus exporter sidecar of an engine, logging in as
+/// [`MONITOR_USERNAME`] with the password from the admin Secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exporter {
+    pub image: &'static str,
+    pub port: u16,
+    pub args: Vec<String>,
+    pub env: Vec<EnvVar>,
+}
+
+/// The monitoring password, for an exporter's env.
+fn monitor_password(name: &str, admin_secret: &str) -> EnvVar {
+    crate::build::env::env_from_secret(name, admin_secret, crate::build::secret::MONITOR_PASSWORD_KEY)
+}
+
 /// A program the backup tools run. Passwords travel in `env`, never in
 /// `args`, so no process listing shows them.
 #[derive(Clone, Debug)]
@@ -151,6 +169,8 @@ pub trait Engine: Send + Sync {
     /// How a dump is loaded back; `owner` is the login that must own what
     /// the restore creates.
     fn restore_method(&self, c: &Connection<'_>, owner: &str) -> RestoreMethod;
+    /// The metrics exporter that runs beside the database in its pod.
+    fn exporter(&self, admin_secret: &str) -> Exporter;
 }
 
 /// The engine implementation for an API engine value.

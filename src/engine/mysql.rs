@@ -2,7 +2,10 @@
 //! entrypoint creates the service's login and database from env at first
 //! start; MariaDB receives password hashes only, MySQL's image needs clear text.
 
-use super::{Connection, Engine, Logins, RestoreMethod, SecretNames, ToolCommand, tcp_check};
+use super::{
+    Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames, ToolCommand, monitor_password,
+    tcp_check,
+};
 use crate::build::env::{env_from_secret, env_value};
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha1::{Digest, Sha1};
@@ -146,6 +149,21 @@ impl Engine for MySql {
         }
     }
 
+    /// PROCESS, REPLICATION CLIENT and SELECT on performance_schema: what the
+    /// exporter's default collectors read.
+    fn exporter(&self, admin_secret: &str) -> Exporter {
+        Exporter {
+            image: "quay.io/prometheus/mysqld-exporter:v0.17.2",
+            port: Self::EXPORTER_PORT,
+            args: vec![
+                format!("--web.listen-address=:{}", Self::EXPORTER_PORT),
+                format!("--mysqld.address=127.0.0.1:{PORT}"),
+                format!("--mysqld.username={MONITOR_USERNAME}"),
+            ],
+            env: vec![monitor_password("MYSQLD_EXPORTER_PASSWORD", admin_secret)],
+        }
+    }
+
     fn restore_method(&self, c: &Connection<'_>, _owner: &str) -> RestoreMethod {
         RestoreMethod::Stream(ToolCommand {
             program: self.client_program(""),
@@ -157,6 +175,8 @@ impl Engine for MySql {
 }
 
 impl MySql {
+    const EXPORTER_PORT: u16 = 9104;
+
     /// `mariadb`/`mariadb-dump` or `mysql`/`mysqldump`.
     fn client_program(&self, suffix: &str) -> &'static str {
         match (self.flavor, suffix) {

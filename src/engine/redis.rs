@@ -2,7 +2,11 @@
 //! (never clear text): the default user off, the operator's admin, and the
 //! service's login with every key but no dangerous command.
 
-use super::{Connection, Engine, Logins, RestoreMethod, SecretFiles, SecretNames, ToolCommand, Trailer, tcp_check};
+use super::{
+    Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretFiles, SecretNames, ToolCommand,
+    Trailer, monitor_password, tcp_check,
+};
+use crate::build::env::env_value;
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -128,6 +132,22 @@ impl Engine for Redis {
             ],
             env: vec![("REDISCLI_AUTH", c.password.to_string())],
             trailer: Some(Trailer { window: EOF_MARK + 9, excess: redis_eof_mark }),
+        }
+    }
+
+    /// INFO, CONFIG GET and a few read-only diagnostics, no key access
+    /// (the monitoring user's ACL rules).
+    fn exporter(&self, admin_secret: &str) -> Exporter {
+        Exporter {
+            image: "quay.io/oliver006/redis_exporter:v1.74.0",
+            port: 9121,
+            args: Vec::new(),
+            env: vec![
+                env_value("REDIS_ADDR", &format!("redis://localhost:{PORT}")),
+                env_value("REDIS_USER", MONITOR_USERNAME),
+                monitor_password("REDIS_PASSWORD", admin_secret),
+                env_value("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", ":9121"),
+            ],
         }
     }
 

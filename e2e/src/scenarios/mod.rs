@@ -30,9 +30,10 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("rotation on demand: Secret switches, new login works, old one disabled", |e| {
             Box::pin(rotation::on_demand(e))
         }),
-        ("NetworkPolicy: only owner and operator reach the database (netpol-analyzer)", |e| {
-            Box::pin(netpol::only_owner(e))
-        }),
+        (
+            "NetworkPolicy: only owner and operator reach the database, prometheus the metrics port (netpol-analyzer)",
+            |e| Box::pin(netpol::only_owner(e)),
+        ),
         ("backups: CronJob, on-demand Job, BackupHealthy transitions", |e| {
             Box::pin(backups::scheduled_and_on_demand(e))
         }),

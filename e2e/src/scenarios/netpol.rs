@@ -42,12 +42,15 @@ async fn wait_for_ips(pods: &[(&str, &str)]) -> Outcome {
 pub async fn only_owner(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-netpol").await?;
     let other_ns = env.namespace("e2e-netpol-other").await?;
+    // Where Prometheus runs (the operator's --monitoring-namespace default).
+    let monitoring = env.namespace("monitoring").await?;
     kubectl_apply(&sdb_yaml(&ns, "orders", "")).await?;
     env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
     kubectl_apply(&pod(&ns, "orders-app", "{app.kubernetes.io/name: orders}")).await?;
     kubectl_apply(&pod(&ns, "billing-app", "{app.kubernetes.io/name: billing}")).await?;
     kubectl_apply(&pod(&other_ns, "stranger", "{app.kubernetes.io/name: orders}")).await?;
     kubectl_apply(&pod("kube-system", "dns", "{k8s-app: kube-dns}")).await?;
+    kubectl_apply(&pod(&monitoring, "prometheus", "{app.kubernetes.io/name: prometheus}")).await?;
     kubectl_apply(
         &pod(OPERATOR_NAMESPACE, "operator", "{app.kubernetes.io/name: servicedb}")
             .replace("runAsUser: 1000", "runAsUser: 65532"),
@@ -76,8 +79,12 @@ pub async fn only_owner(env: &Env) -> Outcome {
     ensure(allowed(&format!("{OPERATOR_NAMESPACE}/operator")).as_deref() == Some("TCP 5432"), || {
         format!("operator: {into_db:?}")
     })?;
-    ensure(sources.len() == 2, || {
-        format!("only the owner and the operator may connect, the analyzer found: {into_db:?}")
+    // Prometheus reaches the exporter's port and nothing else.
+    ensure(allowed(&format!("{monitoring}/prometheus")).as_deref() == Some("TCP 9187"), || {
+        format!("prometheus: {into_db:?}")
+    })?;
+    ensure(sources.len() == 3, || {
+        format!("only the owner, the operator and prometheus may connect, the analyzer found: {into_db:?}")
     })?;
     ensure(!sources.iter().any(|s| s.contains("billing-app") || s.contains("stranger")), || format!("{into_db:?}"))?;
     // And the database reaches nothing but DNS in kube-system.

@@ -4,7 +4,10 @@ mod scram;
 
 pub use scram::{scram_sha256_verifier, scram_verifies};
 
-use super::{Connection, Engine, InitScripts, Logins, RestoreMethod, SecretNames, ToolCommand};
+use super::{
+    Connection, Engine, Exporter, InitScripts, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames, ToolCommand,
+    monitor_password,
+};
 use crate::build::env::{env_from_secret, env_value};
 use k8s_openapi::api::core::v1::{EnvVar, ExecAction, Probe};
 use std::collections::BTreeMap;
@@ -106,6 +109,21 @@ impl Engine for Postgres {
         }
     }
 
+    /// `pg_monitor` lets it read the statistics views; it connects to the
+    /// `postgres` database, which the monitoring login may reach.
+    fn exporter(&self, admin_secret: &str) -> Exporter {
+        Exporter {
+            image: "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
+            port: Self::EXPORTER_PORT,
+            args: vec![format!("--web.listen-address=:{}", Self::EXPORTER_PORT)],
+            env: vec![
+                env_value("DATA_SOURCE_URI", &format!("localhost:{PORT}/postgres?sslmode=disable")),
+                env_value("DATA_SOURCE_USER", MONITOR_USERNAME),
+                monitor_password("DATA_SOURCE_PASS", admin_secret),
+            ],
+        }
+    }
+
     /// One transaction: a restore that fails halfway leaves nothing behind.
     fn restore_method(&self, c: &Connection<'_>, owner: &str) -> RestoreMethod {
         let flags = ["--no-owner", "--no-acl", "--exit-on-error", "--single-transaction"].map(String::from);
@@ -116,6 +134,10 @@ impl Engine for Postgres {
             trailer: None,
         })
     }
+}
+
+impl Postgres {
+    const EXPORTER_PORT: u16 = 9187;
 }
 
 fn pg_connection_args(c: &Connection<'_>) -> Vec<String> {

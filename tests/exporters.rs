@@ -1,0 +1,107 @@
+//! Monitoring logins with the real exporters (Debian's
+//! prometheus-postgres-exporter, -mysqld-exporter and -redis-exporter): the
+//! login the operator creates is enough for each to report the engine up.
+
+mod common;
+
+use servicedb::api::Engine;
+use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
+use servicedb::engine::{Logins, generate_password, mysql_native_password_hash, redis_acl_file};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MONITOR: &str = "servicedb_monitor";
+
+fn wanted(app: &str, monitor: &str) -> Wanted {
+    Wanted {
+        database: "orders".into(),
+        app: vec![AppLogin { login: Login { username: "orders".into(), password: app.into() }, enabled: true }],
+        monitor: Login { username: MONITOR.into(), password: monitor.into() },
+    }
+}
+
+/// Starts an exporter on a free loopback port and returns its first scrape
+/// that has `metric`; panics after 30 s.
+fn scrape(mut command: Command, listen_flag: &str, metric: &str) -> String {
+    let port = common::free_port();
+    command.arg(format!("{listen_flag}=127.0.0.1:{port}")).stdout(Stdio::null()).stderr(Stdio::null());
+    let _exporter = common::Guard(command.spawn().expect("the exporter is installed (make deps)"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("curl").args(["-fsS", &format!("http://127.0.0.1:{port}/metrics")]).output().unwrap();
+        let body = String::from_utf8_lossy(&out.stdout).to_string();
+        if body.lines().any(|l| l.starts_with(metric)) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "no {metric} from the exporter after 30s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn value(body: &str, metric: &str) -> Option<f64> {
+    body.lines().find(|l| l.starts_with(&format!("{metric} "))).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+}
+
+#[tokio::test]
+async fn postgres_exporter_reports_up_with_the_monitoring_login() {
+    let server = common::postgres::Server::start();
+    let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
+    ensure(Engine::Postgres, &target, &admin, &wanted(&app, &monitor)).await.expect("administered");
+
+    let mut exporter = Command::new("prometheus-postgres-exporter");
+    exporter
+        .env("DATA_SOURCE_URI", format!("127.0.0.1:{}/postgres?sslmode=disable", server.port))
+        .env("DATA_SOURCE_USER", MONITOR)
+        .env("DATA_SOURCE_PASS", &monitor);
+    let body = scrape(exporter, "--web.listen-address", "pg_up");
+    assert_eq!(value(&body, "pg_up"), Some(1.0), "pg_up is not 1");
+    // pg_monitor lets it read the statistics views, too.
+    assert!(body.lines().any(|l| l.starts_with("pg_stat_database_")), "no pg_stat_database metrics");
+}
+
+#[tokio::test]
+async fn mysqld_exporter_reports_up_with_the_monitoring_login() {
+    let server = common::mariadb::start();
+    let (admin_password, app, monitor) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let root = server.root(&format!(
+        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+        mysql_native_password_hash(&admin_password)
+    ));
+    assert!(root.status.success());
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let admin = Login { username: "root".into(), password: admin_password };
+    ensure(Engine::Mariadb, &target, &admin, &wanted(&app, &monitor)).await.expect("administered");
+
+    let mut exporter = Command::new("prometheus-mysqld-exporter");
+    exporter.env("DATA_SOURCE_NAME", format!("{MONITOR}:{monitor}@(127.0.0.1:{})/", server.port));
+    let body = scrape(exporter, "--web.listen-address", "mysql_up");
+    assert_eq!(value(&body, "mysql_up"), Some(1.0), "mysql_up is not 1");
+    assert!(value(&body, "mysql_global_status_uptime").is_some_and(|v| v > 0.0), "no status variables");
+}
+
+#[tokio::test]
+async fn redis_exporter_reports_up_with_the_monitoring_login() {
+    let (admin_password, app, monitor) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let acl = redis_acl_file(Logins {
+        admin_username: "admin",
+        admin_password: &admin_password,
+        app_username: "orders",
+        app_password: &app,
+    });
+    let server = common::redis::start(&acl);
+    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let admin = Login { username: "admin".into(), password: admin_password };
+    ensure(Engine::Redis, &target, &admin, &wanted(&app, &monitor)).await.expect("administered");
+
+    let mut exporter = Command::new("prometheus-redis-exporter");
+    exporter
+        .args(["-redis.addr", &format!("redis://127.0.0.1:{}", server.port), "-redis.user", MONITOR])
+        .env("REDIS_PASSWORD", &monitor);
+    let body = scrape(exporter, "-web.listen-address", "redis_up");
+    assert_eq!(value(&body, "redis_up"), Some(1.0), "redis_up is not 1");
+    assert!(value(&body, "redis_connected_clients").is_some_and(|v| v >= 1.0), "no INFO metrics");
+}
