@@ -2,6 +2,7 @@
 //! records, and the `ServiceDatabaseBackup` kind for on-demand backups.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,27 @@ pub struct BackupSpec {
 
     /// Where the backups go.
     pub destination: BackupDestination,
+}
+
+impl BackupSpec {
+    /// The longest gap between the schedule's next runs (a weekday schedule
+    /// has a weekend in it); a day when the schedule does not parse.
+    pub fn interval(&self, now: Timestamp) -> SignedDuration {
+        let runs: Vec<i64> = self.runs_after(now).take(32).collect();
+        runs.windows(2).map(|w| w[1] - w[0]).max().map_or(SignedDuration::from_hours(24), SignedDuration::from_secs)
+    }
+
+    /// The next run after `now`.
+    pub fn next_run(&self, now: Timestamp) -> Option<Timestamp> {
+        self.runs_after(now).next().and_then(|s| Timestamp::from_second(s).ok())
+    }
+
+    /// Unix seconds of the runs after `now` (none when the schedule does not parse).
+    fn runs_after(&self, now: Timestamp) -> impl Iterator<Item = i64> {
+        let cron = <croner::Cron as std::str::FromStr>::from_str(&self.schedule).ok();
+        let start = chrono::DateTime::<chrono::Utc>::from_timestamp(now.as_second(), 0);
+        cron.zip(start).into_iter().flat_map(|(cron, start)| cron.iter_after(start).map(|t| t.timestamp()))
+    }
 }
 
 #[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]

@@ -2,6 +2,7 @@
 
 mod backup;
 pub mod conditions;
+pub mod prometheus;
 pub mod quantity;
 mod servicedatabase;
 

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod env;
 mod instance;
+pub mod monitoring;
 mod networkpolicy;
 mod rbac;
 pub mod restore;

@@ -11,7 +11,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
-use std::str::FromStr;
 
 pub const BACKUP_HEALTHY: &str = "BackupHealthy";
 
@@ -51,23 +50,6 @@ pub fn run_of(job: &Job) -> Run {
     }
 }
 
-/// The longest gap between the schedule's next runs: a weekday schedule
-/// has a weekend in it.
-pub fn schedule_interval(schedule: &str, now: Timestamp) -> Option<SignedDuration> {
-    let cron = croner::Cron::from_str(schedule).ok()?;
-    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(now.as_second(), 0)?;
-    let times: Vec<_> = cron.iter_after(start).take(32).collect();
-    times.windows(2).map(|w| (w[1] - w[0]).num_seconds()).max().map(SignedDuration::from_secs)
-}
-
-/// The next run of the schedule after `now`.
-fn next_run(schedule: &str, now: Timestamp) -> Option<Timestamp> {
-    let cron = croner::Cron::from_str(schedule).ok()?;
-    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(now.as_second(), 0)?;
-    let next = cron.iter_after(start).next()?;
-    Timestamp::from_second(next.timestamp()).ok()
-}
-
 /// Backup health as the status shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Health {
@@ -86,7 +68,7 @@ fn hours(d: SignedDuration) -> String {
 pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestamp, generation: Option<i64>) -> Health {
     let newest = runs.iter().max_by_key(|r| r.at);
     let newest_ok = runs.iter().filter(|r| r.record.phase == BackupPhase::Succeeded).max_by_key(|r| r.at);
-    let interval = schedule_interval(&spec.schedule, now).unwrap_or(SignedDuration::from_hours(24));
+    let interval = spec.interval(now);
     let stale_after = interval * 2;
     let ok_at = newest_ok.map(|r| r.record.finished_at.as_ref().map_or(r.at, |t| t.0));
     let c = |status: &str, reason: &str, message: String| {
@@ -125,7 +107,7 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
         (_, None) => c(
             "Unknown",
             "AwaitingFirstBackup",
-            match next_run(&spec.schedule, now) {
+            match spec.next_run(now) {
                 Some(next) => format!("the first scheduled backup runs at {next}"),
                 None => "waiting for the first backup".into(),
             },
@@ -196,10 +178,10 @@ mod tests {
     #[test]
     fn intervals_follow_the_schedule() {
         let monday = Timestamp::from_second(1_795_000_000).unwrap();
-        assert_eq!(schedule_interval("0 3 * * *", monday), Some(SignedDuration::from_hours(24)));
-        assert_eq!(schedule_interval("*/15 * * * *", monday), Some(SignedDuration::from_mins(15)));
-        assert_eq!(schedule_interval("0 3 * * 1-5", monday), Some(SignedDuration::from_hours(72)), "the weekend");
-        assert_eq!(schedule_interval("not cron", monday), None);
+        assert_eq!(spec("0 3 * * *").interval(monday), SignedDuration::from_hours(24));
+        assert_eq!(spec("*/15 * * * *").interval(monday), SignedDuration::from_mins(15));
+        assert_eq!(spec("0 3 * * 1-5").interval(monday), SignedDuration::from_hours(72), "the weekend");
+        assert_eq!(spec("not cron").interval(monday), SignedDuration::from_hours(24), "a day when unknown");
     }
 
     #[test]

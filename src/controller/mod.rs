@@ -72,6 +72,7 @@ async fn run_one(
     let children = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
     let controller = Controller::new(api::<ServiceDatabase>(&client, ns), watcher::Config::default());
     let store = controller.store();
+    ctx.metrics.watch(store.clone());
     tokio::spawn(async move {
         // The store's readiness signal keeps one waker only, and the
         // controller polls it too: look again every second instead of

@@ -83,6 +83,10 @@ pub struct Exporter {
     pub port: u16,
     pub args: Vec<String>,
     pub env: Vec<EnvVar>,
+    /// 1 while the exporter can talk to the database.
+    pub up_metric: &'static str,
+    /// Connections in use (summed per pod) and their limit.
+    pub connections: (&'static str, &'static str),
 }
 
 /// The monitoring password, for an exporter's env.

@@ -153,6 +153,8 @@ impl Engine for MySql {
     /// exporter's default collectors read.
     fn exporter(&self, admin_secret: &str) -> Exporter {
         Exporter {
+            up_metric: "mysql_up",
+            connections: ("mysql_global_status_threads_connected", "mysql_global_variables_max_connections"),
             image: "quay.io/prometheus/mysqld-exporter:v0.17.2",
             port: Self::EXPORTER_PORT,
             args: vec![

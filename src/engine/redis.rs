@@ -139,6 +139,8 @@ impl Engine for Redis {
     /// (the monitoring user's ACL rules).
     fn exporter(&self, admin_secret: &str) -> Exporter {
         Exporter {
+            up_metric: "redis_up",
+            connections: ("redis_connected_clients", "redis_config_maxclients"),
             image: "quay.io/oliver006/redis_exporter:v1.74.0",
             port: 9121,
             args: Vec::new(),

@@ -9,6 +9,7 @@ mod idle;
 mod leader;
 mod lifecycle;
 mod netpol;
+mod prometheus;
 mod rotation;
 mod scoped;
 mod validation;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
         ("SIGKILL mid-reconcile: converges, no password changed, no duplicates", |e| Box::pin(chaos::killed(e))),
         ("20 idle ServiceDatabases: zero writes on resync (audit log)", |e| Box::pin(idle::zero_writes(e))),
+        ("prometheus scrapes the operator's /metrics", |e| Box::pin(prometheus::scrapes_the_operator(e))),
         ("chart: lint, server dry-run in both RBAC modes, upgrade", |e| Box::pin(chart::lint_template_upgrade(e))),
         ("namespaced mode: served, and no Secret read outside", |e| Box::pin(scoped::only_watched_namespaces(e))),
         ("leader election: standby, SIGKILL failover, graceful handoff", |e| Box::pin(leader::failover(e))),
