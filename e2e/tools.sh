@@ -11,6 +11,7 @@ KWOK_VERSION=${KWOK_VERSION:-v0.7.0}
 HELM_VERSION=${HELM_VERSION:-v3.19.5}
 NETPOL_VERSION=${NETPOL_VERSION:-v1.4.4}
 VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
+PROMETHEUS_OPERATOR_VERSION=${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}
 
 CACHE=${SERVICEDB_CACHE:-$HOME/.cache/servicedb-e2e}
 BIN=$CACHE/bin
@@ -90,6 +91,25 @@ build_go_install() { # name module version [ldflags]
   mark "$1" "$3"
 }
 
+# The PodMonitor and PrometheusRule CRDs, as the Prometheus Operator ships
+# them in its Go module, into $CACHE/crds.
+prometheus_operator_crds() {
+  local dir=$CACHE/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION
+  mkdir -p "$CACHE/crds"
+  # The suite reads them through this link, whatever the version.
+  ln -sfn "$dir" "$CACHE/crds/prometheus-operator"
+  [ -f "$dir/monitoring.coreos.com_prometheusrules.yaml" ] && return
+  say "fetching the Prometheus Operator's CRDs $PROMETHEUS_OPERATOR_VERSION from the Go module proxy"
+  fresh_module prometheus-operator
+  local src
+  src=$(go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$dir"
+  ln -sfn "$dir" "$CACHE/crds/prometheus-operator"
+  for kind in podmonitors prometheusrules; do
+    cp "$src/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml" "$dir/"
+  done
+}
+
 tools=${*:-all}
 for t in $tools; do
   case $t in
@@ -102,8 +122,9 @@ for t in $tools; do
                  github.com/np-guard/netpol-analyzer/cmd/netpolicy "$NETPOL_VERSION" ;;
     versitygw) build_in_module versitygw github.com/versity/versitygw \
                  github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" ;;
-    all) "$0" etcd kwok helm netpolicy versitygw kubernetes ;;
-    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|versitygw|all)" >&2; exit 2 ;;
+    prometheus-operator-crds) prometheus_operator_crds ;;
+    all) "$0" etcd kwok helm netpolicy versitygw prometheus-operator-crds kubernetes ;;
+    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|versitygw|prometheus-operator-crds|all)" >&2; exit 2 ;;
   esac
 done
 say "tools ready in $BIN"

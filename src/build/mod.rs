@@ -43,6 +43,8 @@ pub struct Desired {
     pub backup: Option<BackupChildren>,
     /// Present while an instance of a SQL engine is bootstrapped from a backup.
     pub restore: Option<RestoreChildren>,
+    /// Present when monitoring is on.
+    pub monitoring: Option<MonitoringChildren>,
 }
 
 /// What the restore of `spec.bootstrap` needs (SQL engines): its pods'
@@ -67,6 +69,15 @@ pub struct Inputs<'a> {
     pub restore: Option<&'a restore::RestoreSource>,
     /// Namespace whose pods (Prometheus) may scrape the exporters.
     pub monitoring_namespace: &'a str,
+    /// The time the alert thresholds that follow the backup schedule are computed at.
+    pub now: k8s_openapi::jiff::Timestamp,
+}
+
+/// For the Prometheus Operator, when its API is served.
+#[derive(Clone, Debug)]
+pub struct MonitoringChildren {
+    pub pod_monitor: crate::api::prometheus::PodMonitor,
+    pub prometheus_rule: crate::api::prometheus::PrometheusRule,
 }
 
 /// What scheduled backups need: the claim first (when the operator creates
@@ -80,7 +91,7 @@ pub struct BackupChildren {
 
 /// Builds every child.
 pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_>) -> Desired {
-    let Inputs { image, claim_size, tools_image, restore, monitoring_namespace } = inputs;
+    let Inputs { image, claim_size, tools_image, restore, monitoring_namespace, now } = inputs;
     let data_restore = restore.filter(|_| !restore::restores_with_job(instance));
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
@@ -104,6 +115,10 @@ pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_
         restore: restore.filter(|_| restore::restores_with_job(instance)).map(|source| RestoreChildren {
             network_policy: restore::restore_network_policy(instance, source),
             job: restore::restore_job(instance, source, tools_image),
+        }),
+        monitoring: instance.spec.monitoring_enabled().then(|| MonitoringChildren {
+            pod_monitor: monitoring::pod_monitor(instance),
+            prometheus_rule: monitoring::prometheus_rule(instance, now),
         }),
     }
 }

@@ -73,6 +73,7 @@ fn build(sdb: &ServiceDatabase) -> Desired {
         tools_image: TOOLS,
         restore: None,
         monitoring_namespace: "monitoring",
+        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
     };
     desired(&instance, &passwords(), inputs)
 }
@@ -374,6 +375,7 @@ fn build_with(sdb: &ServiceDatabase) -> Desired {
         tools_image: TOOLS,
         restore: None,
         monitoring_namespace: "monitoring",
+        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
     };
     desired(&instance, &passwords(), inputs)
 }
@@ -510,6 +512,7 @@ fn build_restoring(yaml: &str) -> Desired {
         tools_image: TOOLS,
         restore: Some(&source),
         monitoring_namespace: "monitoring",
+        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
     };
     desired(&instance, &passwords(), inputs)
 }

@@ -3,8 +3,9 @@
 
 use super::apply::{Applied, apply, delete_owned, get, with_desired_hash};
 use super::error::Error;
+use crate::api::prometheus::{PodMonitor, PrometheusRule};
 use crate::api::quantity;
-use crate::build::{Desired, Instance, Passwords, RestoreChildren};
+use crate::build::{Desired, Instance, MonitoringChildren, Passwords, RestoreChildren};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -148,6 +149,20 @@ pub async fn apply_restore(
         Some(job) => applier.ensure_created(job).await?,
         None => applier.ensure_optional::<Job>(None, instance.restore_name()).await?,
     }
+    Ok(applier.writes)
+}
+
+/// Applies the PodMonitor and the PrometheusRule, or removes them when
+/// monitoring was turned off. Only called while their API is served.
+pub async fn apply_monitoring(
+    client: &Client,
+    instance: &Instance<'_>,
+    desired: Option<MonitoringChildren>,
+) -> Result<usize, Error> {
+    let mut applier = Applier { client, namespace: instance.namespace, owner_uid: instance.owner_uid(), writes: 0 };
+    let (pod_monitor, rule) = desired.map(|m| (m.pod_monitor, m.prometheus_rule)).unzip();
+    applier.ensure_optional::<PodMonitor>(pod_monitor, instance.instance_name()).await?;
+    applier.ensure_optional::<PrometheusRule>(rule, instance.instance_name()).await?;
     Ok(applier.writes)
 }
 

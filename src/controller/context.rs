@@ -27,6 +27,8 @@ pub struct Settings {
 
 pub struct Context {
     pub client: Client,
+    /// Whether PodMonitors and PrometheusRules can be created.
+    pub prometheus_api: super::prometheus_api::PrometheusApi,
     pub recorder: Recorder,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
@@ -38,7 +40,7 @@ impl Context {
     pub fn new(client: Client, settings: Settings, metrics: Arc<Metrics>, instance: String) -> Self {
         let recorder =
             Recorder::new(client.clone(), Reporter { controller: "servicedb".into(), instance: Some(instance) });
-        Self { client, recorder, settings, metrics, failures: Mutex::default() }
+        Self { client, recorder, settings, metrics, prometheus_api: Default::default(), failures: Mutex::default() }
     }
 
     /// Counts one more failure of `object`; returns the count.

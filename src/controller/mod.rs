@@ -10,6 +10,7 @@ mod credentials;
 mod deletion;
 mod error;
 mod on_demand;
+mod prometheus_api;
 mod reconcile;
 mod restart;
 pub mod rotation;
@@ -65,6 +66,7 @@ async fn run_one(
     namespace: Option<String>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     synced: tokio::sync::mpsc::Sender<()>,
+    prometheus_api_appeared: tokio::sync::watch::Receiver<u64>,
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
@@ -116,6 +118,7 @@ async fn run_one(
             let namespace = job.namespace()?;
             backup.then(|| ObjectRef::<ServiceDatabase>::new(&instance).within(&namespace))
         })
+        .reconcile_all_on(prometheus_api::changes(prometheus_api_appeared))
         .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(|result| async move {
@@ -155,6 +158,10 @@ pub async fn run(
         }
         on_synced();
     });
-    let controllers = namespaces.into_iter().map(|ns| run_one(ctx.clone(), ns, shutdown.clone(), synced_tx.clone()));
+    let (appeared_tx, appeared_rx) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(prometheus_api::follow(ctx.client.clone(), ctx.prometheus_api.clone(), appeared_tx, shutdown.clone()));
+    let controllers = namespaces
+        .into_iter()
+        .map(|ns| run_one(ctx.clone(), ns, shutdown.clone(), synced_tx.clone(), appeared_rx.clone()));
     futures::future::join_all(controllers).await;
 }

@@ -97,10 +97,15 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         tools_image: &ctx.settings.tools_image,
         restore: restore.as_ref(),
         monitoring_namespace: &ctx.settings.monitoring_namespace,
+        now: Timestamp::now(),
     };
     let mut desired = build::desired(&instance, &passwords, inputs);
     let restore_children = desired.restore.take();
-    let ApplyReport { statefulset, writes } = children::apply_all(&ctx.client, &instance, desired).await?;
+    let monitoring_children = desired.monitoring.take();
+    let ApplyReport { statefulset, mut writes } = children::apply_all(&ctx.client, &instance, desired).await?;
+    if ctx.prometheus_api.present() {
+        writes += children::apply_monitoring(&ctx.client, &instance, monitoring_children).await?;
+    }
     if writes > 0 {
         info!(writes, "applied children");
     }

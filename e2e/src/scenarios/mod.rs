@@ -8,6 +8,7 @@ mod drift;
 mod idle;
 mod leader;
 mod lifecycle;
+mod monitoring;
 mod netpol;
 mod prometheus;
 mod rotation;
@@ -53,5 +54,8 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("chart: lint, server dry-run in both RBAC modes, upgrade", |e| Box::pin(chart::lint_template_upgrade(e))),
         ("namespaced mode: served, and no Secret read outside", |e| Box::pin(scoped::only_watched_namespaces(e))),
         ("leader election: standby, SIGKILL failover, graceful handoff", |e| Box::pin(leader::failover(e))),
+        ("Prometheus Operator API: nothing while absent, PodMonitor and PrometheusRule once installed", |e| {
+            Box::pin(monitoring::prometheus_operator_objects(e))
+        }),
     ]
 }

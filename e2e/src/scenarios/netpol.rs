@@ -62,10 +62,11 @@ pub async fn only_owner(env: &Env) -> Outcome {
         (other_ns.as_str(), "stranger"),
         (OPERATOR_NAMESPACE, "operator"),
         ("kube-system", "dns"),
+        (monitoring.as_str(), "prometheus"),
     ])
     .await?;
 
-    let listing = analyze(env, "netpol", &[&ns, &other_ns, OPERATOR_NAMESPACE, "kube-system"]).await?;
+    let listing = analyze(env, "netpol", &[&ns, &other_ns, OPERATOR_NAMESPACE, "kube-system", &monitoring]).await?;
 
     // Every connection whose destination is the database.
     let db = format!("{ns}/orders-db");
