@@ -13,7 +13,7 @@ async fn query(port: u16, promql: &str) -> Option<serde_json::Value> {
         run("curl", &["-fsS", "--get", &url, "--data-urlencode", &format!("query={promql}")], None).await.ok()?;
     let reply: serde_json::Value = serde_json::from_str(&body).ok()?;
     let result = reply["data"]["result"].as_array()?.clone();
-    (!result.is_empty()).then(|| serde_json::Value::Array(result))
+    (!result.is_empty()).then_some(serde_json::Value::Array(result))
 }
 
 pub async fn scrapes_the_operator(env: &Env) -> Outcome {
