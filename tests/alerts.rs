@@ -131,3 +131,46 @@ fn every_alert_fires_when_it_should_and_only_then() {
     let out = promtool(&["test", "rules", "tests.yaml"], dir.path());
     assert!(out.contains("SUCCESS"), "{out}");
 }
+
+/// The chart's Grafana dashboard: every query is valid PromQL (promtool
+/// loads each as a recording rule), and every operator metric it names is
+/// one the operator exports.
+#[test]
+fn the_dashboard_queries_parse_and_name_real_operator_metrics() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/servicedb/dashboards/servicedb.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap().replace("$namespace", ".*"))
+        .collect();
+    assert!(exprs.len() >= 10, "{exprs:?}");
+
+    let rules: Vec<serde_json::Value> = exprs
+        .iter()
+        .enumerate()
+        .map(|(i, expr)| serde_json::json!({"record": format!("dashboard:query{i}"), "expr": expr}))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = serde_yaml::to_string(&serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]})).unwrap();
+    std::fs::write(dir.path().join("rules.yaml"), file).unwrap();
+    promtool(&["check", "rules", "rules.yaml"], dir.path());
+
+    // The operator's exposition with one instance in its cache, so that every family has a series.
+    let metrics = servicedb::metrics::Metrics::default();
+    let (store, mut writer) = kube::runtime::reflector::store::<ServiceDatabase>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(sdb("postgres", "16")));
+    metrics.watch(store);
+    metrics.reconciled(std::time::Duration::from_millis(5), Some("conflict"));
+    let exported = metrics.encode();
+    for expr in &exprs {
+        for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if let Some(name) = word.strip_prefix("servicedb_") {
+                let family = ["_total", "_bucket"].iter().fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+                assert!(exported.contains(&format!("# TYPE servicedb_{family} ")), "{word} is not exported");
+            }
+        }
+    }
+}
