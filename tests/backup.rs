@@ -6,7 +6,7 @@ mod common;
 
 use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
 use servicedb::backup::Manifest;
-use servicedb::engine::{Logins, generate_password, mysql_native_password_hash, redis_acl_file};
+use servicedb::engine::{generate_password, mysql_native_password_hash};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -312,13 +312,7 @@ fn redis_values(port: u16, password: &str) -> RedisContent {
 fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     let password = generate_password().unwrap();
     let app_password = generate_password().unwrap();
-    let acl = redis_acl_file(Logins {
-        admin_username: "admin",
-        admin_password: &password,
-        app_username: "orders",
-        app_password: &app_password,
-    });
-    let source = common::redis::start(&acl);
+    let (source, acl) = common::redis::start_with_logins(&password, &app_password);
     {
         let client = redis::Client::open(format!("redis://admin:{password}@127.0.0.1:{}/", source.port)).unwrap();
         let mut c = client.get_connection().unwrap();

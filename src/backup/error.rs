@@ -23,6 +23,9 @@ pub enum BackupError {
     WrongEngine { id: String, found: String, wanted: String },
     #[error("backup {id} changed while it was being restored; nothing more was read")]
     Changed { id: String },
+    /// A restore that would overwrite data or cannot work this way.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Removes every occurrence of `secret` from tool output before it reaches

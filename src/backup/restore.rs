@@ -94,13 +94,13 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Manifest, BackupErr
             write_data_files(location, &manifest, dir, file, beside).await?;
         }
         (RestoreMethod::Stream(_), RestoreInto::Directory(_)) => {
-            return Err(BackupError::Stream(format!(
+            return Err(BackupError::Refused(format!(
                 "{} backups load into a running server: give its address, not a directory",
                 kind.as_str()
             )));
         }
         (RestoreMethod::DataFile { .. }, RestoreInto::Server { .. }) => {
-            return Err(BackupError::Stream(format!(
+            return Err(BackupError::Refused(format!(
                 "{} loads a backup only at start: restore into the data directory of a new instance",
                 kind.as_str()
             )));
@@ -132,7 +132,7 @@ async fn write_data_files(
     let target = dir.join(file);
     for path in std::iter::once(target.clone()).chain(beside.iter().map(|(name, _)| dir.join(name))) {
         if path.exists() {
-            return Err(BackupError::Stream(format!(
+            return Err(BackupError::Refused(format!(
                 "{} already exists; refusing to overwrite data (restore only into a new instance)",
                 path.display()
             )));

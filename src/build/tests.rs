@@ -65,17 +65,23 @@ fn passwords() -> Passwords {
     }
 }
 
-fn build(sdb: &ServiceDatabase) -> Desired {
+/// Builds with the image of the spec's version, optionally bootstrapping.
+fn build_from(sdb: &ServiceDatabase, restore: Option<&restore::RestoreSource>) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").expect("stored object");
+    let image = instance.engine.image(&sdb.spec.version).expect("supported");
     let inputs = Inputs {
-        image: "docker.io/library/postgres:16",
+        image: &image,
         claim_size: &sdb.spec.storage.size,
         tools_image: TOOLS,
-        restore: None,
+        restore,
         monitoring_namespace: "monitoring",
         now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
     };
     desired(&instance, &passwords(), inputs)
+}
+
+fn build(sdb: &ServiceDatabase) -> Desired {
+    build_from(sdb, None)
 }
 
 fn text(secret: &k8s_openapi::api::core::v1::Secret) -> BTreeMap<String, String> {
@@ -366,20 +372,6 @@ fn of_engine(engine: &str, version: &str) -> ServiceDatabase {
     )
 }
 
-fn build_with(sdb: &ServiceDatabase) -> Desired {
-    let instance = Instance::new(sdb, "servicedb-system").unwrap();
-    let image = instance.engine.image(&sdb.spec.version).expect("supported");
-    let inputs = Inputs {
-        image: &image,
-        claim_size: &sdb.spec.storage.size,
-        tools_image: TOOLS,
-        restore: None,
-        monitoring_namespace: "monitoring",
-        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-    };
-    desired(&instance, &passwords(), inputs)
-}
-
 #[test]
 fn every_engine_gets_the_same_credential_keys_and_its_own_port() {
     for (engine, version, port, jdbc) in [
@@ -388,7 +380,7 @@ fn every_engine_gets_the_same_credential_keys_and_its_own_port() {
         ("mariadb", "11.4", 3306, true),
         ("redis", "7.4", 6379, false),
     ] {
-        let d = build_with(&of_engine(engine, version));
+        let d = build(&of_engine(engine, version));
         let creds = text(&d.credentials_secret);
         for key in secret::UNIFORM_KEYS {
             assert!(creds.contains_key(key), "{engine}: missing {key}");
@@ -416,7 +408,7 @@ fn every_engine_gets_the_same_credential_keys_and_its_own_port() {
 
 #[test]
 fn redis_reads_its_acl_file_from_the_admin_secret() {
-    let d = build_with(&of_engine("redis", "7.4"));
+    let d = build(&of_engine("redis", "7.4"));
     let pod = d.statefulset.spec.unwrap().template.spec.unwrap();
     let c = &pod.containers[0];
     let args = c.args.clone().unwrap();
@@ -502,19 +494,7 @@ fn restore_source() -> restore::RestoreSource {
 }
 
 fn build_restoring(yaml: &str) -> Desired {
-    let sdb = fixture(yaml);
-    let instance = Instance::new(&sdb, "servicedb-system").expect("stored object");
-    let source = restore_source();
-    let image = instance.engine.image(&sdb.spec.version).unwrap();
-    let inputs = Inputs {
-        image: &image,
-        claim_size: "1Gi",
-        tools_image: TOOLS,
-        restore: Some(&source),
-        monitoring_namespace: "monitoring",
-        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-    };
-    desired(&instance, &passwords(), inputs)
+    build_from(&fixture(yaml), Some(&restore_source()))
 }
 
 fn env_of(container: &k8s_openapi::api::core::v1::Container) -> BTreeMap<String, String> {

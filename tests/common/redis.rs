@@ -41,3 +41,15 @@ impl Server {
         format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).trim().to_string()
     }
 }
+
+/// A server whose ACL file has the operator's admin and the service's login
+/// with these passwords; returns it with the ACL file's text.
+pub fn start_with_logins(admin_password: &str, app_password: &str) -> (Server, String) {
+    let acl = servicedb::engine::redis_acl_file(servicedb::engine::Logins {
+        admin_username: "admin",
+        admin_password,
+        app_username: "orders",
+        app_password,
+    });
+    (start(&acl), acl)
+}
