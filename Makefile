@@ -7,7 +7,7 @@ CARGO ?= cargo
 .PHONY: help deps s3 lint unit engines e2e test bench demo demo-down crds
 
 help: ## this list
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 deps: ## install missing Debian packages (database servers, exporters, prometheus, zstd, openssl, curl)
 	@e2e/deps.sh
