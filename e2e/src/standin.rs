@@ -281,8 +281,12 @@ fn mariadb(dir: &Path, port: u16, env: &BTreeMap<String, String>) -> Result<Chil
     let user = if is_root() { "root".to_string() } else { std::env::var("USER").unwrap_or_default() };
     let data = dir.join("data");
     let socket = dir.join("mysqld.sock");
+    // Its own temporary directory: parallel bootstraps share nothing in /tmp.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
     run(
         Command::new("mariadb-install-db")
+            .env("TMPDIR", &tmp)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--user={user}"))
@@ -290,6 +294,7 @@ fn mariadb(dir: &Path, port: u16, env: &BTreeMap<String, String>) -> Result<Chil
         "mariadb-install-db",
     )?;
     let child = Command::new("mariadbd")
+        .env("TMPDIR", &tmp)
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={}", socket.display()))

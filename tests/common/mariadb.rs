@@ -17,7 +17,15 @@ pub fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let user = if is_root() { "root".to_string() } else { std::env::var("USER").unwrap_or_default() };
+    // A temporary directory of its own: servers bootstrapping in parallel
+    // have been seen to trip over each other's temporary tables in /tmp.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    if is_root() {
+        let _ = Command::new("chmod").arg("1777").arg(&tmp).status();
+    }
     let install = Command::new("mariadb-install-db")
+        .env("TMPDIR", &tmp)
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--user={user}"))
@@ -28,6 +36,7 @@ pub fn start() -> Server {
     let port = free_port();
     let socket = dir.path().join("mysqld.sock");
     let process = Command::new("mariadbd")
+        .env("TMPDIR", &tmp)
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={}", socket.display()))
