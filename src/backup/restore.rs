@@ -9,7 +9,6 @@ use super::{BackupError, Location};
 use crate::api;
 use crate::engine::{self, Connection, RestoreMethod};
 use async_compression::tokio::bufread::ZstdDecoder;
-
 use object_store::{GetOptions, ObjectStore, ObjectStoreExt};
 use std::process::Stdio;
 use tokio::io::{AsyncRead, BufReader};
@@ -110,12 +109,15 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Manifest, BackupErr
     Ok(manifest)
 }
 
+/// The first file a restore into `dir` would write that is already there.
+fn existing(dir: &std::path::Path, file: &str, beside: &[(&str, &str)]) -> Option<std::path::PathBuf> {
+    std::iter::once(file).chain(beside.iter().map(|(name, _)| *name)).map(|name| dir.join(name)).find(|p| p.exists())
+}
+
 /// Whether `dir` already holds what a restore into it would write.
 pub fn data_present(kind: api::Engine, dir: &std::path::Path) -> bool {
-    match engine::for_kind(kind).restore_method(&crate::engine::Connection::NONE, "") {
-        RestoreMethod::DataFile { file, beside } => {
-            dir.join(file).exists() || beside.iter().any(|(name, _)| dir.join(name).exists())
-        }
+    match engine::for_kind(kind).restore_method(&Connection::NONE, "") {
+        RestoreMethod::DataFile { file, beside } => existing(dir, file, beside).is_some(),
         RestoreMethod::Stream(_) => false,
     }
 }
@@ -129,15 +131,13 @@ async fn write_data_files(
     file: &str,
     beside: &[(&str, &str)],
 ) -> Result<(), BackupError> {
-    let target = dir.join(file);
-    for path in std::iter::once(target.clone()).chain(beside.iter().map(|(name, _)| dir.join(name))) {
-        if path.exists() {
-            return Err(BackupError::Refused(format!(
-                "{} already exists; refusing to overwrite data (restore only into a new instance)",
-                path.display()
-            )));
-        }
+    if let Some(path) = existing(dir, file, beside) {
+        return Err(BackupError::Refused(format!(
+            "{} already exists; refusing to overwrite data (restore only into a new instance)",
+            path.display()
+        )));
     }
+    let target = dir.join(file);
     let mut reader = open_verified(location, manifest).await?;
     let partial = target.with_extension("partial");
     let io = |e: std::io::Error| BackupError::Stream(format!("{}: {e}", partial.display()));

@@ -64,8 +64,7 @@ impl Destination {
                     RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..RetryConfig::default() };
                 let options = ClientOptions::new()
                     .with_connect_timeout(Duration::from_secs(5))
-                    .with_timeout(Duration::from_secs(300))
-                    .with_allow_http(!tls);
+                    .with_timeout(Duration::from_secs(300));
                 let mut builder = AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
                     .with_region(region)

@@ -40,10 +40,6 @@ pub fn backup_pod_labels(instance: &Instance<'_>) -> BTreeMap<String, String> {
     tool_pod_labels(instance, "backup")
 }
 
-fn volume_of(spec: &BackupSpec) -> Option<&VolumeDestination> {
-    spec.destination.volume.as_ref()
-}
-
 /// The claim holding the backups of instance `owner`.
 pub fn backup_claim_name(owner: &str, volume: &VolumeDestination) -> String {
     volume.claim_name.clone().unwrap_or_else(|| format!("{owner}-db-backups"))
@@ -247,7 +243,7 @@ fn backup_job(instance: &Instance<'_>, spec: JobSpec, name: String, owner: Optio
 /// The claim the operator creates when the volume destination names none.
 /// It has no owner: backups outlive the ServiceDatabase.
 pub fn backup_claim(instance: &Instance<'_>, spec: &BackupSpec) -> Option<PersistentVolumeClaim> {
-    let volume = volume_of(spec)?;
+    let volume = spec.destination.volume.as_ref()?;
     if volume.claim_name.is_some() {
         return None;
     }

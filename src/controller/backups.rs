@@ -4,9 +4,11 @@
 use super::error::Error;
 use crate::api::conditions::condition;
 use crate::api::{BackupPhase, BackupRecord, BackupSpec};
+use crate::backup::Manifest;
 use crate::build::Instance;
 use crate::build::backup::backup_pod_labels;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::ListParams;
@@ -48,6 +50,42 @@ pub fn run_of(job: &Job) -> Run {
             message,
         },
     }
+}
+
+/// The termination messages of a Job's pods, with their exit codes.
+fn terminations(pods: &[Pod]) -> impl Iterator<Item = (i32, String)> + '_ {
+    pods.iter()
+        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref()?.first()?.state.as_ref()?.terminated.clone())
+        .filter_map(|terminated| Some((terminated.exit_code, terminated.message?)))
+}
+
+/// The manifest a succeeded backup pod printed, from its termination message.
+pub fn manifest_of(pods: &[Pod]) -> Option<Manifest> {
+    terminations(pods).filter(|(code, _)| *code == 0).find_map(|(_, message)| serde_json::from_str(&message).ok())
+}
+
+/// Why a backup pod failed, in `servicedb backup`'s own words.
+pub fn failure_of(pods: &[Pod]) -> Option<String> {
+    terminations(pods).filter(|(code, _)| *code != 0).map(|(_, message)| message.trim().to_string()).last()
+}
+
+/// The pods of a Job.
+pub async fn job_pods(client: &Client, namespace: &str, job: &str) -> Result<Vec<Pod>, Error> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let listed = pods
+        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .await
+        .map_err(Error::kube("list", format!("pods of Job {job}")))?;
+    Ok(listed.items)
+}
+
+/// Puts the failed pod's own words (`servicedb backup`'s error) into a
+/// failed run's record, when the pod left them.
+pub async fn explain_failure(client: &Client, namespace: &str, run: &mut BackupRecord) -> Result<(), Error> {
+    if let Some(why) = failure_of(&job_pods(client, namespace, &run.job).await?) {
+        run.message = Some(why);
+    }
+    Ok(())
 }
 
 /// Backup health as the status shows it.
@@ -131,14 +169,10 @@ pub async fn observe(
         .await
         .map_err(Error::kube("list", format!("backup Jobs of {}", instance.name)))?;
     let mut runs: Vec<Run> = jobs.items.iter().map(run_of).collect();
-    // A failed newest run says why in its pod's own words, when it left them.
     if let Some(newest) = runs.iter_mut().max_by_key(|r| r.at)
         && newest.record.phase == BackupPhase::Failed
     {
-        let pods = super::on_demand::job_pods(client, instance.namespace, &newest.record.job).await?;
-        if let Some(why) = super::on_demand::failure_of(&pods) {
-            newest.record.message = Some(why);
-        }
+        explain_failure(client, instance.namespace, &mut newest.record).await?;
     }
     let now = Timestamp::now();
     Ok(health(spec, &runs, created.map_or(now, |t| t.0), now, generation))
@@ -215,5 +249,20 @@ mod tests {
         assert_eq!(health(&daily, &running, at(0), at(2), None).condition.status, "Unknown");
         let never = health(&daily, &[], at(0), at(49), None);
         assert_eq!((never.condition.status.as_str(), never.condition.reason.as_str()), ("False", "NoBackup"));
+    }
+    #[test]
+    fn the_manifest_comes_from_a_successful_pod_only() {
+        let manifest = r#"{"id":"20261129T030000Z-00ff","engine":"postgres","engineVersion":"16","database":"orders","tool":"pg_dump","compression":"zstd","startedAt":"2026-11-29T03:00:00Z","finishedAt":"2026-11-29T03:00:09Z","dumpBytes":100,"storedBytes":40,"sha256":"ab","location":"s3://b/p/20261129T030000Z-00ff/data.zst"}"#;
+        let pod = |exit: i32, message: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({"status": {"containerStatuses": [{
+                "name": "backup", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit, "message": message}}}]}}))
+            .unwrap()
+        };
+        assert_eq!(manifest_of(&[pod(1, "boom"), pod(0, manifest)]).map(|m| m.stored_bytes), Some(40));
+        assert!(manifest_of(&[pod(1, manifest)]).is_none());
+        assert!(manifest_of(&[pod(0, "not json")]).is_none());
+        let why = "cannot use the backup destination s3://b/p: connection refused";
+        assert_eq!(failure_of(&[pod(1, why), pod(0, manifest)]).as_deref(), Some(why));
     }
 }

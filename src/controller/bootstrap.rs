@@ -3,12 +3,13 @@
 //! service's login exist; Ready waits for it. Redis restores in an init
 //! container before the server starts, so its pod's readiness says it all.
 
-use super::backups::run_of;
+use super::backups::{explain_failure, run_of};
+use super::children;
 use super::error::Error;
 use super::validate::Invalid;
 use crate::api::{BackupPhase, BackupRecord, ServiceDatabase, ServiceDatabaseBackup};
-use crate::build::Instance;
 use crate::build::restore::{RestoreSource, restores_with_job};
+use crate::build::{Instance, RestoreChildren};
 use k8s_openapi::api::batch::v1::Job;
 use kube::{Api, Client};
 use std::time::Duration;
@@ -89,11 +90,17 @@ pub async fn source(
     })
 }
 
-/// How far the bootstrap got, for the status: `None` without one.
-pub async fn progress(
+/// Moves the bootstrap on and says how far it got (`None` without one).
+/// SQL engines: the restore Job starts once the service's login exists (it
+/// owns what the restore loads), and it goes, with its NetworkPolicy, in the
+/// reconcile that sees it succeed; after that nothing is looked up again.
+/// Redis: its init container has restored once the pod is ready.
+pub async fn advance(
     client: &Client,
     sdb: &ServiceDatabase,
     instance: &Instance<'_>,
+    restore: Option<RestoreChildren>,
+    credentials_ready: bool,
     instance_ready: bool,
 ) -> Result<Option<BackupRecord>, Error> {
     if sdb.spec.bootstrap.is_none() {
@@ -102,13 +109,24 @@ pub async fn progress(
     if done(sdb) {
         return Ok(sdb.status.as_ref().and_then(|s| s.bootstrap.clone()));
     }
-    let pending = |job: String, phase| BackupRecord { job, phase, started_at: None, finished_at: None, message: None };
+    let record = |job: String, phase| BackupRecord { job, phase, started_at: None, finished_at: None, message: None };
     if !restores_with_job(instance) {
         let pod = format!("{}-0 (init container restore)", instance.instance_name());
-        return Ok(Some(pending(pod, if instance_ready { BackupPhase::Succeeded } else { BackupPhase::Running })));
+        return Ok(Some(record(pod, if instance_ready { BackupPhase::Succeeded } else { BackupPhase::Running })));
     }
     let name = instance.restore_name();
     let jobs: Api<Job> = Api::namespaced(client.clone(), instance.namespace);
     let job = jobs.get_opt(&name).await.map_err(Error::kube("get", format!("Job {name}")))?;
-    Ok(Some(job.map_or_else(|| pending(name, BackupPhase::Pending), |job| run_of(&job).record)))
+    let mut progress = job.map_or_else(|| record(name, BackupPhase::Pending), |job| run_of(&job).record);
+    if progress.phase == BackupPhase::Failed {
+        explain_failure(client, instance.namespace, &mut progress).await?;
+    }
+    if credentials_ready {
+        let wanted = restore.filter(|_| progress.phase != BackupPhase::Succeeded);
+        let writes = children::apply_restore(client, instance, wanted).await?;
+        if writes > 0 {
+            tracing::info!(writes, "applied the bootstrap restore");
+        }
+    }
+    Ok(Some(progress))
 }

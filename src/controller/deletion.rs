@@ -5,7 +5,7 @@
 //! `Snapshot` holds the object with another finalizer until a final backup
 //! Job has succeeded; then everything goes as with `Delete`.
 
-use super::backups::run_of;
+use super::backups::{explain_failure, run_of};
 use super::context::Context;
 use super::error::Error;
 use crate::api::{BackupPhase, DeletionPolicy, ServiceDatabase};
@@ -142,13 +142,14 @@ async fn final_backup(ctx: &Context, sdb: &ServiceDatabase) -> Result<Option<Act
         .await;
         return Ok(Some(Action::requeue(Duration::from_secs(15))));
     };
-    let run = run_of(&job).record;
+    let mut run = run_of(&job).record;
     match run.phase {
         BackupPhase::Succeeded => {
             tracing::info!(job = %name, "final backup succeeded; deleting");
             Ok(None)
         }
         BackupPhase::Failed => {
+            explain_failure(&ctx.client, instance.namespace, &mut run).await?;
             let why = run.message.unwrap_or_default();
             event(ctx, sdb, EventType::Warning, "FinalBackupFailed", &format!(
                 "the final backup (Job {name}) failed: {why}; nothing was deleted, another attempt follows in 5 minutes (or set deletionPolicy Delete to delete without one)"

@@ -54,6 +54,16 @@ where
     }
 }
 
+/// The ServiceDatabase a backup or restore Job works for. Scheduled runs
+/// belong to the CronJob, on-demand ones to their ServiceDatabaseBackup, the
+/// final backup to nobody: all name the instance in a label.
+fn instance_of_tool_job(job: &Job) -> Option<ObjectRef<ServiceDatabase>> {
+    let labels = job.labels();
+    let tool = labels.get("app.kubernetes.io/component").is_some_and(|c| c == "backup" || c == "restore");
+    let (instance, namespace) = (labels.get("app.kubernetes.io/instance")?, job.namespace()?);
+    tool.then(|| ObjectRef::new(instance).within(&namespace))
+}
+
 /// Resolves when `shutdown` turns true.
 async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
@@ -110,14 +120,7 @@ async fn run_one(
         .owns(api::<Role>(&client, ns), children.clone())
         .owns(api::<RoleBinding>(&client, ns), children.clone())
         .owns(api::<CronJob>(&client, ns), children.clone())
-        // Scheduled runs belong to the CronJob, on-demand ones to their
-        // ServiceDatabaseBackup: both name the instance in a label.
-        .watches(api::<Job>(&client, ns), children, |job: Job| {
-            let instance = job.labels().get("app.kubernetes.io/instance")?.clone();
-            let backup = job.labels().get("app.kubernetes.io/component").is_some_and(|c| c == "backup");
-            let namespace = job.namespace()?;
-            backup.then(|| ObjectRef::<ServiceDatabase>::new(&instance).within(&namespace))
-        })
+        .watches(api::<Job>(&client, ns), children, |job: Job| instance_of_tool_job(&job))
         .reconcile_all_on(prometheus_api::changes(prometheus_api_appeared))
         .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -164,4 +167,23 @@ pub async fn run(
         .into_iter()
         .map(|ns| run_one(ctx.clone(), ns, shutdown.clone(), synced_tx.clone(), appeared_rx.clone()));
     futures::future::join_all(controllers).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(component: &str) -> Job {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "j", "namespace": "shop", "labels": {
+            "app.kubernetes.io/instance": "orders", "app.kubernetes.io/component": component}}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn backup_and_restore_jobs_wake_their_instance() {
+        for tool in ["backup", "restore"] {
+            assert_eq!(instance_of_tool_job(&job(tool)), Some(ObjectRef::new("orders").within("shop")), "{tool}");
+        }
+        assert_eq!(instance_of_tool_job(&job("database")), None);
+    }
 }

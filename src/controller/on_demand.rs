@@ -3,16 +3,14 @@
 //! manifest the backup pod left in its termination message.
 
 use super::apply::merge_patch;
-use super::backups::run_of;
+use super::backups::{explain_failure, job_pods, manifest_of, run_of};
 use super::context::Context;
 use super::error::Error;
 use crate::api::{BackupPhase, ServiceDatabase, ServiceDatabaseBackup, ServiceDatabaseBackupStatus};
-use crate::backup::Manifest;
 use crate::build::Instance;
 use crate::build::backup::on_demand_job;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use std::sync::Arc;
@@ -26,33 +24,6 @@ const RECHECK: Duration = Duration::from_secs(60);
 /// enough for the `job-name` label of its pods.
 pub fn job_name(database: &str, uid: &str) -> String {
     format!("{database}-db-backup-{}", uid.get(..8).unwrap_or(uid))
-}
-
-/// The termination messages of a Job's pods, with their exit codes.
-fn terminations(pods: &[Pod]) -> impl Iterator<Item = (i32, String)> + '_ {
-    pods.iter()
-        .filter_map(|pod| pod.status.as_ref()?.container_statuses.as_ref()?.first()?.state.as_ref()?.terminated.clone())
-        .filter_map(|terminated| Some((terminated.exit_code, terminated.message?)))
-}
-
-/// The manifest a succeeded backup pod printed, from its termination message.
-pub fn manifest_of(pods: &[Pod]) -> Option<Manifest> {
-    terminations(pods).filter(|(code, _)| *code == 0).find_map(|(_, message)| serde_json::from_str(&message).ok())
-}
-
-/// Why a backup pod failed, in `servicedb backup`'s own words.
-pub fn failure_of(pods: &[Pod]) -> Option<String> {
-    terminations(pods).filter(|(code, _)| *code != 0).map(|(_, message)| message.trim().to_string()).last()
-}
-
-/// The pods of a Job.
-pub async fn job_pods(client: &kube::Client, namespace: &str, job: &str) -> Result<Vec<Pod>, Error> {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let listed = pods
-        .list(&ListParams::default().labels(&format!("job-name={job}")))
-        .await
-        .map_err(Error::kube("list", format!("pods of Job {job}")))?;
-    Ok(listed.items)
 }
 
 fn waiting(message: String) -> ServiceDatabaseBackupStatus {
@@ -111,14 +82,14 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
 
 async fn status_of(ctx: &Context, namespace: &str, job: &Job) -> Result<ServiceDatabaseBackupStatus, Error> {
     let mut run = run_of(job).record;
-    let finished = matches!(run.phase, BackupPhase::Succeeded | BackupPhase::Failed);
-    let pods = if finished { job_pods(&ctx.client, namespace, &job.name_any()).await? } else { Vec::new() };
-    let manifest = (run.phase == BackupPhase::Succeeded).then(|| manifest_of(&pods)).flatten();
-    if run.phase == BackupPhase::Failed
-        && let Some(why) = failure_of(&pods)
-    {
-        run.message = Some(why);
-    }
+    let manifest = match run.phase {
+        BackupPhase::Succeeded => manifest_of(&job_pods(&ctx.client, namespace, &run.job).await?),
+        BackupPhase::Failed => {
+            explain_failure(&ctx.client, namespace, &mut run).await?;
+            None
+        }
+        BackupPhase::Pending | BackupPhase::Running => None,
+    };
     Ok(ServiceDatabaseBackupStatus {
         phase: Some(run.phase),
         job: Some(run.job),
@@ -146,21 +117,5 @@ mod tests {
         let name = job_name(&"a".repeat(40), "6f1c1d2e-0000-4000-8000-000000000001");
         assert_eq!(name, format!("{}-db-backup-6f1c1d2e", "a".repeat(40)));
         assert!(name.len() <= 63);
-    }
-
-    #[test]
-    fn the_manifest_comes_from_a_successful_pod_only() {
-        let manifest = r#"{"id":"20261129T030000Z-00ff","engine":"postgres","engineVersion":"16","database":"orders","tool":"pg_dump","compression":"zstd","startedAt":"2026-11-29T03:00:00Z","finishedAt":"2026-11-29T03:00:09Z","dumpBytes":100,"storedBytes":40,"sha256":"ab","location":"s3://b/p/20261129T030000Z-00ff/data.zst"}"#;
-        let pod = |exit: i32, message: &str| -> Pod {
-            serde_json::from_value(serde_json::json!({"status": {"containerStatuses": [{
-                "name": "backup", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
-                "state": {"terminated": {"exitCode": exit, "message": message}}}]}}))
-            .unwrap()
-        };
-        assert_eq!(manifest_of(&[pod(1, "boom"), pod(0, manifest)]).map(|m| m.stored_bytes), Some(40));
-        assert!(manifest_of(&[pod(1, manifest)]).is_none());
-        assert!(manifest_of(&[pod(0, "not json")]).is_none());
-        let why = "cannot use the backup destination s3://b/p: connection refused";
-        assert_eq!(failure_of(&[pod(1, why), pod(0, manifest)]).as_deref(), Some(why));
     }
 }

@@ -111,22 +111,15 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     }
 
     let at = Timestamp::now();
-    let credentials = match status::instance_readiness(&statefulset) {
-        Ok(()) => administer::administer(ctx, &instance, &passwords, at).await,
-        Err(_) => Credentials::NotYet,
-    };
-    if credentials == Credentials::Ready {
-        finish_rotation(ctx, &instance, &passwords, policy, at).await?;
-        // The restore needs the service's login to own what it loads.
-        if sdb.spec.bootstrap.is_some() {
-            let writes = children::apply_restore(&ctx.client, &instance, restore_children).await?;
-            if writes > 0 {
-                info!(writes, "applied the bootstrap restore");
-            }
-        }
-    }
     let instance_ready = status::instance_readiness(&statefulset).is_ok();
-    let bootstrap = bootstrap::progress(&ctx.client, sdb, &instance, instance_ready).await?;
+    let credentials =
+        if instance_ready { administer::administer(ctx, &instance, &passwords, at).await } else { Credentials::NotYet };
+    let credentials_ready = credentials == Credentials::Ready;
+    if credentials_ready {
+        finish_rotation(ctx, &instance, &passwords, policy, at).await?;
+    }
+    let bootstrap =
+        bootstrap::advance(&ctx.client, sdb, &instance, restore_children, credentials_ready, instance_ready).await?;
     let backups = match &sdb.spec.backup {
         Some(spec) => Some(
             backups::observe(
