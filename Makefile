@@ -17,9 +17,10 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the e2e harness's audit reader
 	@echo "[unit] cargo test (library and CRD tests)"
 	$(CARGO) test --quiet --lib --test crd --test cli
+	$(CARGO) test --quiet -p servicedb-e2e
 
 s3: ## build versitygw, the S3-compatible server the backup tests use (cached)
 	@e2e/tools.sh versitygw

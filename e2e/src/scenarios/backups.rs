@@ -89,7 +89,7 @@ pub async fn snapshot_deletion(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-snapshot").await?;
     kubectl_apply(&sdb_yaml(&ns, "orders", &format!("{BACKUP}  deletionPolicy: Snapshot\n"))).await?;
     env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
-    let offset = audit::size(&env.audit_log);
+    let offset = audit::mark(&env.audit_log);
     kubectl(&["-n", &ns, "delete", "sdb", "orders", "--wait=true", "--timeout=90s"]).await?;
 
     let job = env.api::<Job>(&ns).get("orders-db-final-backup").await.map_err(|e| format!("final backup Job: {e}"))?;

@@ -27,7 +27,7 @@ pub async fn zero_writes(env: &Env) -> Outcome {
     // Let the last status writes and watch events settle, then observe
     // several resync periods.
     tokio::time::sleep(Duration::from_secs(RESYNC_SECONDS + 2)).await;
-    let offset = audit::size(&env.audit_log);
+    let offset = audit::mark(&env.audit_log);
     let window = Duration::from_secs(3 * RESYNC_SECONDS + 1);
     tokio::time::sleep(window).await;
     let user = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}");

@@ -21,7 +21,7 @@ async fn until_ready(op: &Operator, within: Duration) -> Result<Duration, String
 
 pub async fn failover(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-leader").await?;
-    let offset = audit::size(&env.audit_log);
+    let offset = audit::mark(&env.audit_log);
     let mut standby = {
         let a = env.operator.lock().await;
         let mut config = a.config.clone();
