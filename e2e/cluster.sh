@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# A real Kubernetes control plane on 127.0.0.1, without Docker: etcd,
-# kube-apiserver (RBAC, PodSecurity admission, audit log), controller-manager,
-# scheduler, kwok playing the nodes and their pods, and a tiny PV provisioner.
+# A real Kubernetes control plane without Docker: etcd, kube-apiserver (RBAC,
+# PodSecurity admission, audit log), controller-manager, scheduler, a real
+# worker node that runs pods (e2e/node.sh), kwok nodes for what needs more
+# pods than one machine can run, and a tiny PV provisioner. The API server
+# listens on the node's bridge address (pods reach it; nothing listens on the
+# machine's outer interface); the rest on 127.0.0.1.
+#
+# SERVICEDB_NODE=none skips the real node; KWOK_NODES=0 skips kwok. kwok
+# nodes are tainted: only namespaces annotated for them (see kwok_namespace
+# in e2e/src/harness.rs) place pods there.
 #
 #   e2e/cluster.sh up       build the tools once (cached), start, wait until ready
 #   e2e/cluster.sh down     stop exactly the processes `up` started, wipe etcd
@@ -23,6 +30,9 @@ API_PORT=${API_PORT:-16443}
 KCM_PORT=${KCM_PORT:-20257}
 SCHED_PORT=${SCHED_PORT:-20259}
 NODES=${KWOK_NODES:-2}
+REAL_NODE=${SERVICEDB_NODE:-real}
+NODE_IP=${NODE_IP:-10.210.0.1}
+export API_PORT NODE_IP
 # Components run as children of `up`; give every wait an upper bound.
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 
@@ -50,7 +60,8 @@ wait_for() { # description command...
 }
 
 certificates() {
-  [ -f "$PKI/admin.crt" ] && return
+  # Certificates from before the API server moved to the bridge address are remade.
+  [ -f "$PKI/admin.crt" ] && openssl x509 -in "$PKI/apiserver.crt" -noout -text | grep -q "IP Address:$NODE_IP" && return
   say "creating a CA, serving and client certificates in $PKI"
   mkdir -p "$PKI"; cd "$PKI"
   openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 -subj "/CN=servicedb-e2e-ca" 2>/dev/null
@@ -58,20 +69,23 @@ certificates() {
 basicConstraints=CA:FALSE
 keyUsage=digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName=IP:$NODE_IP,IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 EXT
   printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > client.ext
   openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" 2>/dev/null
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 3650 -extfile server.ext 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/CN=e2e-admin/O=system:masters" 2>/dev/null
   openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 3650 -extfile client.ext 2>/dev/null
+  # The API server's identity towards kubelets (exec, logs, port-forward).
+  openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr -subj "/CN=kube-apiserver-kubelet-client" 2>/dev/null
+  openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out kubelet-client.crt -days 3650 -extfile client.ext 2>/dev/null
   openssl genrsa -out sa.key 2048 2>/dev/null
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   cd - >/dev/null
 }
 
 kubeconfig() {
-  "$BIN/kubectl" config set-cluster e2e --server="https://127.0.0.1:$API_PORT" \
+  "$BIN/kubectl" config set-cluster e2e --server="https://$NODE_IP:$API_PORT" \
     --certificate-authority="$PKI/ca.crt" --embed-certs --kubeconfig "$KUBECONFIG_FILE" >/dev/null
   "$BIN/kubectl" config set-credentials e2e-admin --client-certificate="$PKI/admin.crt" \
     --client-key="$PKI/admin.key" --embed-certs --kubeconfig "$KUBECONFIG_FILE" >/dev/null
@@ -128,6 +142,8 @@ cmd_up() {
   [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/kwok" ] || "$HERE/tools.sh" kubernetes etcd kwok helm netpolicy
   command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
   mkdir -p "$STATE" "$LOGS" "$PIDS"
+  # The bridge first: the API server listens on its address.
+  "$HERE/node.sh" net-up
   certificates; audit_policy; kubeconfig
   say "logs: $LOGS"
 
@@ -139,12 +155,14 @@ cmd_up() {
   wait_for etcd curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
   start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --secure-port "$API_PORT" --advertise-address 127.0.0.1 \
-    --endpoint-reconciler-type none --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --bind-address "$NODE_IP" --secure-port "$API_PORT" --advertise-address "$NODE_IP" \
+    --endpoint-reconciler-type lease --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 --authorization-mode Node,RBAC \
-    --enable-admission-plugins NodeRestriction,PodSecurity --allow-privileged=false \
+    --enable-admission-plugins NodeRestriction,PodSecurity,PodNodeSelector,PodTolerationRestriction --allow-privileged=false \
+    --kubelet-client-certificate "$PKI/kubelet-client.crt" --kubelet-client-key "$PKI/kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-preferred-address-types InternalIP \
     --audit-policy-file "$STATE/audit-policy.yaml" --audit-log-path "$LOGS/audit.log" --audit-log-maxsize 200 \
     --profiling=false
   wait_for kube-apiserver kc get --raw /readyz
@@ -166,16 +184,19 @@ cmd_up() {
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.1/16 \
     --node-ip 127.0.0.1 --server-address 127.0.0.1:0
   for i in $(seq 0 $((NODES - 1))); do node_manifest "$i" | kc apply -f - >/dev/null; done
-  wait_for "kwok nodes" bash -c "[ \"\$('$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get nodes -o jsonpath='{.items[*].status.conditions[?(@.type==\"Ready\")].status}' | tr ' ' '\n' | grep -c True)\" -ge $NODES ]"
+  [ "$NODES" = 0 ] || wait_for "kwok nodes" bash -c "[ \"\$('$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get nodes -o jsonpath='{.items[*].status.conditions[?(@.type==\"Ready\")].status}' | tr ' ' '\n' | grep -c True)\" -ge $NODES ]"
 
   storage_class
   start pv-provisioner "$HERE/pv-provisioner.sh" "$KUBECONFIG_FILE" "$PIDS/kube-apiserver"
   wait_for "default ServiceAccount" kc -n default get serviceaccount default
+  kc apply -f "$HERE/node/rbac.yaml" >/dev/null
+  [ "$REAL_NODE" = none ] || "$HERE/node.sh" up
   say "up: $("$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" version 2>/dev/null | grep Server)"
   say "use it with: eval \"\$($0 env)\""
 }
 
 cmd_down() {
+  "$HERE/node.sh" down
   local order="pv-provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd"
   for name in $order; do
     [ -f "$PIDS/$name" ] || continue
@@ -196,7 +217,8 @@ cmd_status() {
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-provisioner; do
     if running "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; all=1; fi
   done
-  if kc get --raw /readyz >/dev/null 2>&1; then echo "api server: ready"; else echo "api server: not ready"; all=1; fi
+  if kc get --raw /readyz >/dev/null 2>&1; then echo "api server: ready (https://$NODE_IP:$API_PORT)"; else echo "api server: not ready"; all=1; fi
+  if [ "$REAL_NODE" != none ]; then "$HERE/node.sh" status || all=1; fi
   echo "logs: $LOGS"
   return $all
 }

@@ -12,6 +12,11 @@ HELM_VERSION=${HELM_VERSION:-v3.19.5}
 NETPOL_VERSION=${NETPOL_VERSION:-v1.4.4}
 VERSITYGW_VERSION=${VERSITYGW_VERSION:-v1.8.0}
 PROMETHEUS_OPERATOR_VERSION=${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}
+# The real node (e2e/node.sh). kube-router v2.1.0 is the only version the
+# module proxy serves here; it is test infrastructure, never shipped.
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.2.9}
+KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.14.7}
 
 CACHE=${SERVICEDB_CACHE:-$HOME/.cache/servicedb-e2e}
 BIN=$CACHE/bin
@@ -31,12 +36,12 @@ fresh_module() {
   go mod init "local/$1" >/dev/null 2>&1
 }
 
-build_kubernetes() {
-  local want="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+build_kubernetes() { # binaries...
+  local want="$*"
   local missing=0
   for b in $want; do have "$b" "$K8S_VERSION" || missing=1; done
   [ $missing = 0 ] && return
-  say "building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl); the first time takes 20-40 minutes on 2 cores"
+  say "building Kubernetes $K8S_VERSION ($want); the first time takes 20-40 minutes on 2 cores, later ones reuse the Go build cache"
   fresh_module k8s
   local staging minor mod
   staging=v0.${K8S_VERSION#v1.}
@@ -91,6 +96,51 @@ build_go_install() { # name module version [ldflags]
   mark "$1" "$3"
 }
 
+# containerd, ctr and the runc shim, built as containerd's own main module
+# (its go.mod's replace lines apply only there).
+build_containerd() {
+  have containerd "$CONTAINERD_VERSION" && have ctr "$CONTAINERD_VERSION" \
+    && have containerd-shim-runc-v2 "$CONTAINERD_VERSION" && return
+  say "building containerd $CONTAINERD_VERSION (containerd, ctr, containerd-shim-runc-v2; ~3 minutes)"
+  local src
+  src=$(cd /tmp && go mod download -json "github.com/containerd/containerd/v2@$CONTAINERD_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$WORK/containerd"; cp -r "$src" "$WORK/containerd"; chmod -R u+w "$WORK/containerd"; cd "$WORK/containerd"
+  local tags="no_btrfs no_devmapper no_zfs urfave_cli_no_docs"
+  local ld="-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
+  go build -trimpath -tags "$tags" -ldflags "$ld" -o "$BIN/containerd" ./cmd/containerd
+  go build -trimpath -tags "$tags" -ldflags "$ld" -o "$BIN/ctr" ./cmd/ctr
+  go build -trimpath -tags "$tags no_grpc" -ldflags "$ld" -o "$BIN/containerd-shim-runc-v2" ./cmd/containerd-shim-runc-v2
+  for b in containerd ctr containerd-shim-runc-v2; do mark "$b" "$CONTAINERD_VERSION"; done
+}
+
+# CoreDNS with only the plugins a cluster.local resolver needs.
+build_coredns() {
+  have coredns "$COREDNS_VERSION" && return
+  say "building CoreDNS $COREDNS_VERSION (kubernetes, cache, health, ready, errors, log; ~2 minutes)"
+  fresh_module coredns
+  cat > main.go <<'GO'
+package main
+
+import (
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/health"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+	_ "github.com/coredns/coredns/plugin/log"
+	_ "github.com/coredns/coredns/plugin/ready"
+)
+
+func main() { coremain.Run() }
+GO
+  go get "github.com/coredns/coredns@$COREDNS_VERSION"
+  go mod tidy
+  go build -trimpath -ldflags "-s -w" -o "$BIN/coredns" .
+  mark coredns "$COREDNS_VERSION"
+}
+
 # The PodMonitor and PrometheusRule CRDs, as the Prometheus Operator ships
 # them in its Go module, into $CACHE/crds.
 prometheus_operator_crds() {
@@ -113,7 +163,13 @@ prometheus_operator_crds() {
 tools=${*:-all}
 for t in $tools; do
   case $t in
-    kubernetes) build_kubernetes ;;
+    kubernetes) build_kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    kubelet) build_kubernetes kubelet kube-proxy ;;
+    containerd) build_containerd ;;
+    kube-router) build_in_module kube-router github.com/cloudnativelabs/kube-router/v2 \
+                   github.com/cloudnativelabs/kube-router/v2/cmd/kube-router "$KUBE_ROUTER_VERSION" ;;
+    coredns) build_coredns ;;
+    node) "$0" kubelet containerd kube-router coredns ;;
     etcd) build_etcd ;;
     kwok) build_go_install kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
     helm) build_go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
@@ -123,8 +179,8 @@ for t in $tools; do
     versitygw) build_in_module versitygw github.com/versity/versitygw \
                  github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" ;;
     prometheus-operator-crds) prometheus_operator_crds ;;
-    all) "$0" etcd kwok helm netpolicy versitygw prometheus-operator-crds kubernetes ;;
-    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|versitygw|prometheus-operator-crds|all)" >&2; exit 2 ;;
+    all) "$0" etcd kwok helm netpolicy versitygw prometheus-operator-crds kubernetes node ;;
+    *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|versitygw|prometheus-operator-crds|kubelet|containerd|kube-router|coredns|node|all)" >&2; exit 2 ;;
   esac
 done
 say "tools ready in $BIN"
