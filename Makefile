@@ -38,13 +38,12 @@ test: lint unit engines e2e ## every test: lint, unit, engines, end to end
 bench: ## backup throughput vs pg_dump | zstd, and peak RSS (figures, not pass/fail)
 	bench/backup.sh
 
-demo: ## local control plane, CRDs, chart, operator and a sample ServiceDatabase
+demo: ## control plane + real node, the operator in a pod (helm), a real PostgreSQL pod, a client let in and one refused
 	e2e/demo.sh
 
-demo-down: ## stop the demo's operator and control plane
-	@for p in target/demo-operator.pid target/demo-standins.pid; do \
-	  if [ -f $$p ]; then kill "$$(cat $$p)" 2>/dev/null || true; rm -f $$p; fi; done
+demo-down: ## stop the demo: pods, node, control plane; then check nothing is left
 	e2e/cluster.sh down
+	e2e/node.sh leftovers
 
 crds: ## regenerate crds/ and the chart's copy from the code
 	$(CARGO) run --quiet -- crd > crds/servicedb.dev.yaml

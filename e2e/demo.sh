@@ -1,64 +1,85 @@
 #!/usr/bin/env bash
-# `make demo`: the local control plane, the CRDs and the chart, the operator
-# as a local process, and the sample ServiceDatabase; then its status and its
-# connection Secret. The cluster and the operator keep running: stop both
-# with `make demo-down`.
+# `make demo`: the local control plane and its real node, the operator
+# installed with helm and running in a pod, the sample ServiceDatabase as a
+# real PostgreSQL pod; then a pod of the `orders` service connects with the
+# Secret and a pod of another service is refused. Everything keeps running:
+# stop it all with `make demo-down`.
+#
+# The first run on a machine builds the Kubernetes components, the node and
+# the images (about 40 minutes on 2 cores); later runs take about 2 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-say() { printf '\n[demo] %s\n' "$*" >&2; }
+say() { printf '\n[demo %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+ns=shop
+
+say "installing missing Debian packages"
 e2e/deps.sh
-say "building the Kubernetes control plane and tools (cached after the first time)"
-e2e/tools.sh kubernetes etcd kwok helm
-say "starting the local control plane"
+say "building the Kubernetes control plane, the node and helm (cached after the first time)"
+e2e/tools.sh kubernetes etcd helm node
+say "building the operator (cargo build --release)"
+cargo build --release --quiet -p servicedb
+say "building the images: pause, CoreDNS, PostgreSQL 15 and its exporter, the operator, a client (cached by content)"
+e2e/images.sh build pause coredns postgres postgres-exporter servicedb servicedb-tools client
+say "starting the control plane and the real node"
 e2e/cluster.sh up
 eval "$(e2e/cluster.sh env)"
-say "building the operator"
-cargo build --quiet
-say "installing the CRDs (kubectl) and the chart (helm)"
+e2e/node.sh import $(e2e/images.sh path postgres postgres-exporter servicedb servicedb-tools client)
+
+say "installing the CRDs (kubectl) and the operator (helm, in a restricted namespace)"
 kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/servicedatabases.servicedb.dev --timeout=60s >/dev/null
-# The chart's Deployment stays at 0 replicas: here the operator runs as a
-# local process under the chart's ServiceAccount instead of a container.
-helm upgrade --install servicedb charts/servicedb -n servicedb-system --create-namespace --set replicas=0 >/dev/null
-token=$(kubectl -n servicedb-system create token servicedb --duration=12h)
-cp "$KUBECONFIG" target/demo-operator.kubeconfig
-kubectl --kubeconfig target/demo-operator.kubeconfig config set-credentials servicedb --token="$token" >/dev/null
-kubectl --kubeconfig target/demo-operator.kubeconfig config set-context --current --user=servicedb >/dev/null
-# Pods never run on this control plane: stand-in database servers play the
-# containers, and the operator reaches them through an endpoint-override file.
-if [ -f target/demo-standins.pid ] && kill -0 "$(cat target/demo-standins.pid)" 2>/dev/null; then
-  say "the stand-in database servers already run"
-else
-  cargo build --quiet -p servicedb-e2e
-  nohup target/debug/servicedb-e2e --stand-ins /tmp/sdb-demo >target/demo-standins.log 2>&1 &
-  echo $! >target/demo-standins.pid
-  say "stand-in database servers started (pid $!, log target/demo-standins.log)"
-fi
-if [ -f target/demo-operator.pid ] && kill -0 "$(cat target/demo-operator.pid)" 2>/dev/null; then
-  say "the operator already runs (pid $(cat target/demo-operator.pid))"
-else
-  KUBECONFIG=target/demo-operator.kubeconfig nohup target/debug/servicedb run --http-address 127.0.0.1:8080 \
-    --endpoint-overrides /tmp/sdb-demo/endpoints.json \
-    >target/demo-operator.log 2>&1 &
-  echo $! >target/demo-operator.pid
-  say "operator started (pid $!, log target/demo-operator.log)"
-fi
-say "applying examples/orders.yaml"
-kubectl create namespace shop --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl label namespace shop pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
-kubectl apply -f examples/orders.yaml
-kubectl -n shop wait --for=condition=Ready sdb/orders --timeout=120s
+for n in servicedb-system "$ns"; do
+  kubectl create namespace "$n" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  kubectl label namespace "$n" pod-security.kubernetes.io/enforce=restricted --overwrite >/dev/null
+done
+helm upgrade --install servicedb charts/servicedb -n servicedb-system --skip-crds \
+  -f e2e/local-images.yaml --set networkPolicy.apiServerPorts='{443,6443,16443}' >/dev/null
+kubectl -n servicedb-system rollout status deployment/servicedb --timeout=120s
+
+say "applying examples/orders.yaml (version 15: the PostgreSQL image built here)"
+kubectl -n "$ns" create serviceaccount orders --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+sed 's/version: "16"/version: "15"/' examples/orders.yaml | kubectl apply -f -
+kubectl -n "$ns" wait --for=condition=Ready sdb/orders --timeout=300s
 say "status"
-kubectl -n shop get sdb orders
-kubectl -n shop get sdb orders -o jsonpath='{.status}' | python3 -m json.tool
+kubectl -n "$ns" get sdb orders
+kubectl -n "$ns" get pods -o wide
 say "what it made"
-kubectl -n shop get statefulset,service,secret,networkpolicy,role,rolebinding,configmap,pvc -l app.kubernetes.io/instance=orders
-say "the connection Secret orders-db-credentials (decoded; only the orders ServiceAccount may read it)"
-kubectl -n shop get secret orders-db-credentials -o go-template='{{range $k, $v := .data}}{{printf "  %-9s %s\n" $k ($v | base64decode)}}{{end}}'
-say "connecting as the service, with that Secret, to the stand-in database the operator administered"
-user=$(kubectl -n shop get secret orders-db-credentials -o jsonpath='{.data.username}' | base64 -d)
-pass=$(kubectl -n shop get secret orders-db-credentials -o jsonpath='{.data.password}' | base64 -d)
-addr=$(python3 -c 'import json;print(json.load(open("/tmp/sdb-demo/endpoints.json"))["shop/orders-db"])')
-psql --no-psqlrc -tA "postgresql://$user:$pass@$addr/orders" \
-  -c "SELECT 'connected as ' || current_user || ' to ' || current_database() || ', superuser: ' || (SELECT rolsuper::text FROM pg_roles WHERE rolname = current_user)"
-say "done. Try: eval \"\$(e2e/cluster.sh env)\"; kubectl -n shop get sdb. Stop everything with: make demo-down"
+kubectl -n "$ns" get statefulset,service,secret,networkpolicy,role,rolebinding,configmap,pvc -l app.kubernetes.io/instance=orders
+
+client_pod() { # name app-label
+  kubectl apply -f - >/dev/null <<POD
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $ns, labels: {app.kubernetes.io/name: $2}}
+spec:
+  serviceAccountName: default
+  terminationGracePeriodSeconds: 1
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: client
+    image: localhost/servicedb/client:bookworm
+    imagePullPolicy: Never
+    command: [sleep, infinity]
+    env:
+    - {name: DB_URI, valueFrom: {secretKeyRef: {name: orders-db-credentials, key: uri}}}
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+POD
+  kubectl -n "$ns" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null
+}
+client_pod orders-app orders
+client_pod billing-app billing
+
+say "a pod of the orders service connects with the Secret (psql \"\$DB_URI\")"
+for i in $(seq 1 20); do
+  if out=$(kubectl -n "$ns" exec orders-app -- sh -c 'psql "$DB_URI" -tAc "select '"'"'connected as '"'"' || current_user || '"'"' to '"'"' || current_database() || '"'"', superuser: '"'"' || (select rolsuper::text from pg_roles where rolname = current_user)"' 2>&1); then
+    echo "  orders-app: $out"; break
+  fi
+  [ "$i" = 20 ] && { echo "  orders-app could not connect: $out"; exit 1; }
+  sleep 1
+done
+say "a pod of the billing service, holding the same Secret, is refused by the NetworkPolicy"
+if out=$(kubectl -n "$ns" exec billing-app -- sh -c 'PGCONNECT_TIMEOUT=3 psql "$DB_URI" -tAc "select 1"' 2>&1); then
+  echo "  billing-app CONNECTED ($out): the NetworkPolicy did not hold"; exit 1
+fi
+echo "  billing-app: refused: $(echo "$out" | grep -v '^command terminated' | tail -1)"
+say "done. Try: eval \"\$(e2e/cluster.sh env)\"; kubectl -n $ns get sdb,pods. Stop everything with: make demo-down"

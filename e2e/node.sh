@@ -111,6 +111,15 @@ cmd_net_up() {
   # A ClusterIP that kube-proxy has not programmed yet dies on the bridge
   # instead of leaving through the machine's outer interface.
   ip route replace "$SERVICE_CIDR" dev "$BRIDGE" src "$NODE_IP"
+  # A pod reaches a Service through the host (DNAT, then routed back onto
+  # the bridge): forwarding on, but only from the bridge to the bridge.
+  sysctl -qw net.ipv4.ip_forward=1
+  if ! iptables -S SDB-NODE-FORWARD >/dev/null 2>&1; then
+    iptables -N SDB-NODE-FORWARD
+    iptables -A SDB-NODE-FORWARD -i "$BRIDGE" ! -o "$BRIDGE" -j DROP
+    iptables -A SDB-NODE-FORWARD -o "$BRIDGE" ! -i "$BRIDGE" -j DROP
+    iptables -I FORWARD 1 -j SDB-NODE-FORWARD
+  fi
 }
 
 # The host's state before anything here touched it.
@@ -317,7 +326,7 @@ cmd_leftovers() {
   ip route show | grep -q "$SERVICE_CIDR" && report "route $(ip route show | grep "$SERVICE_CIDR")"
   ip link show type veth 2>/dev/null | grep -q veth && report "veth interfaces: $(ip -br link show type veth | awk '{print $1}' | tr '\n' ' ')"
   findmnt -rn -o TARGET | grep -E "^($STATE|/run/containerd|/var/lib/kubelet)" | while read -r m; do echo "left behind: mount $m"; done | grep . && left=1
-  iptables-save | grep -E '^:(KUBE|CNI)-' | while read -r c; do echo "left behind: iptables chain ${c%% *}"; done | grep . && left=1
+  iptables-save | grep -E '^:(KUBE|CNI|SDB)-' | while read -r c; do echo "left behind: iptables chain ${c%% *}"; done | grep . && left=1
   ipset list -n 2>/dev/null | grep -iE '^(kube|KUBE)' | while read -r s; do echo "left behind: ipset $s"; done | grep . && left=1
   for c in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do [ -d "$c" ] && report "cgroup $c"; done
   [ $left = 0 ] && echo "nothing left behind"

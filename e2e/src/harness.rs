@@ -23,6 +23,10 @@ pub const RESYNC_SECONDS: u64 = 5;
 /// The leader lease duration during the suite: the longest a failover takes.
 pub const LEASE_SECONDS: u64 = 6;
 
+/// Namespace annotations (PodNodeSelector, PodTolerationRestriction) that
+/// put every pod of the namespace on the tainted kwok nodes.
+pub const KWOK_PLACEMENT: &str = "    scheduler.alpha.kubernetes.io/node-selector: type=kwok\n    scheduler.alpha.kubernetes.io/defaultTolerations: '[{\"key\": \"kwok.x-k8s.io/node\", \"operator\": \"Exists\", \"effect\": \"NoSchedule\"}]'\n";
+
 pub struct Env {
     pub root: PathBuf,
     pub logs: PathBuf,
@@ -120,17 +124,7 @@ impl Env {
             "SERVICEDB_E2E_LOGS is unset: run through `make e2e` (eval \"$(e2e/cluster.sh env)\")".to_string()
         })?;
         let client = Client::try_default().await.map_err(|e| format!("admin kubeconfig: {e}"))?;
-
-        step("applying crds/ with kubectl");
-        kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &root.join("crds").to_string_lossy()]).await?;
-        kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "crd/servicedatabases.servicedb.dev",
-            "crd/servicedatabasebackups.servicedb.dev",
-            "--timeout=60s",
-        ])
-        .await?;
+        apply_crds(&root).await?;
 
         step("installing charts/servicedb with helm");
         let chart = root.join("charts/servicedb");
@@ -190,11 +184,12 @@ impl Env {
         })
     }
 
-    /// A fresh namespace for one test, enforcing Pod Security `restricted`.
+    /// A fresh namespace for one test, enforcing Pod Security `restricted`,
+    /// whose pods kwok plays (the images of this phase are not on the node).
     pub async fn namespace(&self, name: &str) -> Result<String, String> {
         let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=60s"]).await;
         kubectl_apply(&format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n"
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n  annotations:\n{KWOK_PLACEMENT}"
         ))
         .await?;
         wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
@@ -233,6 +228,21 @@ impl Env {
         let bytes = secret.data?.get("password")?.0.clone();
         String::from_utf8(bytes).ok()
     }
+}
+
+/// crds/ applied with kubectl, as users install them.
+pub async fn apply_crds(root: &std::path::Path) -> Outcome {
+    step("applying crds/ with kubectl");
+    kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &root.join("crds").to_string_lossy()]).await?;
+    kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/servicedatabases.servicedb.dev",
+        "crd/servicedatabasebackups.servicedb.dev",
+        "--timeout=60s",
+    ])
+    .await
+    .map(|_| ())
 }
 
 pub fn step(message: &str) {

@@ -1,10 +1,14 @@
-//! The end-to-end suite: scenarios against a real control plane, the
-//! operator as a local process under the chart's ServiceAccount.
+//! The end-to-end suite against a real control plane, in two phases: first
+//! on the real node (pods that run, the operator installed by helm in pods),
+//! then with stand-in servers and kwok nodes, the operator as a local process
+//! under the chart's ServiceAccount (what needs to see inside the operator:
+//! its audit trail, SIGKILL mid-reconcile, many objects).
 //! `cargo run -p servicedb-e2e [filter]`; prints "N passed, N failed".
 
 mod audit;
 mod harness;
 mod operator;
+mod pods;
 mod scenarios;
 mod standin;
 
@@ -50,43 +54,100 @@ async fn main() -> ExitCode {
     }
     // Scenarios a platform cannot run (e2e/kind has no audit log to read).
     let skip = std::env::var("SERVICEDB_E2E_SKIP").ok().filter(|s| !s.is_empty());
+    let selected = |name: &str| name.contains(&filter) && !skip.as_deref().is_some_and(|s| name.contains(s));
+    let mut tally = Tally::default();
+
+    let pod_scenarios: Vec<_> = pods::all().into_iter().filter(|(name, _)| selected(name)).collect();
+    if !pod_scenarios.is_empty() {
+        run_pod_phase(pod_scenarios, &mut tally).await;
+    }
+    let scenarios: Vec<_> = scenarios::all().into_iter().filter(|(name, _)| selected(name)).collect();
+    if scenarios.is_empty() {
+        return tally.finish();
+    }
     let env = match harness::Env::setup().await {
         Ok(env) => env,
         Err(e) => {
             eprintln!("[e2e] setup failed: {e}");
-            eprintln!("0 passed, 1 failed");
-            return ExitCode::FAILURE;
+            tally.failed += 1;
+            return tally.finish();
         }
     };
-    let (mut passed, mut failed) = (0, 0);
-    for (name, scenario) in scenarios::all() {
-        if !name.contains(&filter) || skip.as_deref().is_some_and(|s| name.contains(s)) {
-            continue;
-        }
+    for (name, scenario) in scenarios {
         let start = Instant::now();
         let result = scenario(&env).await;
         let running = env.operator.lock().await.is_running();
-        match (result, running) {
-            (Ok(()), true) => {
-                passed += 1;
-                eprintln!("PASS  {name} ({:.1}s)", start.elapsed().as_secs_f64());
-            }
-            (result, _) => {
-                failed += 1;
-                let why = result.err().unwrap_or_else(|| "the operator process exited".into());
-                eprintln!("FAIL  {name} ({:.1}s): {why}", start.elapsed().as_secs_f64());
-            }
-        }
+        tally.record(
+            name,
+            start,
+            result.and_then(|()| if running { Ok(()) } else { Err("the operator process exited".into()) }),
+        );
     }
     env.operator.lock().await.kill().await;
     env.standins.lock().await.stop().await;
-    if failed > 0 {
+    if tally.failed > 0 {
         eprintln!(
             "logs: operator {} ; control plane {}",
             env.logs.join("operator.log").display(),
             std::env::var("SERVICEDB_E2E_LOGS").unwrap_or_default()
         );
     }
-    println!("{passed} passed, {failed} failed");
-    if failed == 0 && passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    tally.finish()
+}
+
+/// The real-node phase: set up (helm), the scenarios, and a teardown so the
+/// local operator of the next phase starts on a clean cluster.
+async fn run_pod_phase(scenarios: Vec<(&'static str, pods::Scenario)>, tally: &mut Tally) {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let logs = root.join("target/e2e-logs");
+    let setup = async {
+        std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
+        let client = kube::Client::try_default().await.map_err(|e| format!("admin kubeconfig: {e}"))?;
+        harness::apply_crds(&root).await?;
+        pods::PodEnv::setup(root.clone(), logs.clone(), client).await
+    };
+    let env = match setup.await {
+        Ok(Some(env)) => env,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("[e2e] real-node setup failed: {e}");
+            tally.failed += 1;
+            return;
+        }
+    };
+    for (name, scenario) in scenarios {
+        let start = Instant::now();
+        let result = scenario(&env).await;
+        tally.record(name, start, result);
+    }
+    if let Err(e) = env.teardown().await {
+        eprintln!("[e2e] real-node teardown: {e}");
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, start: Instant, result: harness::Outcome) {
+        let seconds = start.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                eprintln!("PASS  {name} ({seconds:.1}s)");
+            }
+            Err(why) => {
+                self.failed += 1;
+                eprintln!("FAIL  {name} ({seconds:.1}s): {why}");
+            }
+        }
+    }
+
+    fn finish(&self) -> ExitCode {
+        println!("{} passed, {} failed", self.passed, self.failed);
+        if self.failed == 0 && self.passed > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
 }

@@ -9,7 +9,7 @@ mod idle;
 mod leader;
 mod lifecycle;
 mod monitoring;
-mod netpol;
+pub mod netpol;
 mod prometheus;
 mod rotation;
 mod scoped;

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 fn pod(ns: &str, name: &str, labels: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {labels}\nspec:\n  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}\n  containers:\n  - name: app\n    image: example.com/app:1\n    securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {labels}\nspec:\n  nodeSelector: {{type: kwok}}\n  tolerations: [{{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}}]\n  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}\n  containers:\n  - name: app\n    image: example.com/app:1\n    securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}\n"
     )
 }
 
 /// The connections netpol-analyzer finds between the live pods, given the
 /// live NetworkPolicies of `namespaces` (kept under the log folder `name`).
-async fn analyze(env: &Env, name: &str, namespaces: &[&str]) -> Result<String, String> {
-    let dir = env.logs.join(name);
+pub async fn analyze(logs: &std::path::Path, name: &str, namespaces: &[&str]) -> Result<String, String> {
+    let dir = logs.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let listed = kubectl(&[&["get", "namespace"][..], namespaces, &["-o", "yaml"]].concat()).await?;
@@ -66,7 +66,8 @@ pub async fn only_owner(env: &Env) -> Outcome {
     ])
     .await?;
 
-    let listing = analyze(env, "netpol", &[&ns, &other_ns, OPERATOR_NAMESPACE, "kube-system", &monitoring]).await?;
+    let listing =
+        analyze(&env.logs, "netpol", &[&ns, &other_ns, OPERATOR_NAMESPACE, "kube-system", &monitoring]).await?;
 
     // Every connection whose destination is the database.
     let db = format!("{ns}/orders-db");
@@ -92,7 +93,7 @@ pub async fn only_owner(env: &Env) -> Outcome {
     let from_db: Vec<&str> = listing.lines().filter(|l| l.starts_with(&db)).collect();
     let dns_only = |l: &&str| {
         let (target, ports) = l.split_once(" => ").and_then(|(_, rest)| rest.split_once(" : ")).unwrap_or_default();
-        target.starts_with("kube-system/dns") && ports.split(',').all(|p| p.trim().ends_with(" 53"))
+        target.starts_with("kube-system/") && ports.split(',').all(|p| p.trim().ends_with(" 53"))
     };
     ensure(!from_db.is_empty() && from_db.iter().all(dns_only), || format!("egress of the database: {from_db:?}"))
 }
@@ -113,7 +114,7 @@ pub async fn backup_pods(env: &Env) -> Outcome {
     kubectl_apply(&pod(&ns, "billing-app", "{app.kubernetes.io/name: billing}")).await?;
     kubectl_apply(&pod("kube-system", "dns", "{k8s-app: kube-dns}")).await?;
     wait_for_ips(&[(ns.as_str(), "orders-backup"), (ns.as_str(), "billing-app"), ("kube-system", "dns")]).await?;
-    let listing = analyze(env, "netpol-backup", &[&ns, "kube-system"]).await?;
+    let listing = analyze(&env.logs, "netpol-backup", &[&ns, "kube-system"]).await?;
 
     let backup_pod = format!("{ns}/orders-backup");
     let from_backup: Vec<&str> = listing.lines().filter(|l| l.starts_with(&backup_pod)).collect();

@@ -1,0 +1,147 @@
+//! The real-node environment: the operator image and the chart installed
+//! with helm into its own namespace, in namespaced mode over the namespaces
+//! of these scenarios, pointed at the local images by an image catalogue.
+
+use crate::harness::{Outcome, kubectl, kubectl_apply, run, step, wait_for};
+use kube::Client;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the chart's operator runs during the real-node scenarios.
+pub const OPERATOR_NAMESPACE: &str = "servicedb-pods";
+pub const RELEASE: &str = "servicedb";
+/// Where Prometheus runs: the chart's `monitoring.namespace`.
+pub const MONITORING_NAMESPACE: &str = "monitoring";
+/// The namespaces the operator watches (namespaced mode: a Role in each).
+pub const WATCHED: &[&str] = &["pods-postgres", "pods-mariadb", "pods-redis", "pods-catalogue", "pods-failover"];
+/// Another team's namespace, which the operator does not serve.
+pub const STRANGERS: &str = "pods-strangers";
+pub const LEASE_SECONDS: u64 = 6;
+
+pub struct PodEnv {
+    pub logs: PathBuf,
+    pub client: Client,
+}
+
+/// A namespace enforcing Pod Security `restricted`, fresh for this run.
+pub async fn namespace(name: &str) -> Result<String, String> {
+    let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=90s"]).await;
+    kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n"
+    ))
+    .await?;
+    wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
+        kubectl(&["-n", name, "get", "serviceaccount", "default"]).await.ok()
+    })
+    .await?;
+    Ok(name.to_string())
+}
+
+impl PodEnv {
+    /// None when no real node is Ready (SERVICEDB_NODE=none): the scenarios are skipped.
+    pub async fn setup(root: PathBuf, logs: PathBuf, client: Client) -> Result<Option<PodEnv>, String> {
+        let ready = kubectl(&[
+            "get",
+            "nodes",
+            "-l",
+            "servicedb.dev/node=real",
+            "-o",
+            "jsonpath={.items[*].status.conditions[?(@.type==\"Ready\")].status}",
+        ])
+        .await?;
+        if !ready.contains("True") {
+            step("no real node: skipping the real-pod scenarios");
+            return Ok(None);
+        }
+        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS]) {
+            namespace(ns).await?;
+        }
+        step(
+            "installing charts/servicedb with helm: the operator image in pods, namespaced mode, local image catalogue",
+        );
+        let values = logs.join("pods-values.yaml");
+        std::fs::write(&values, helm_values()).map_err(|e| e.to_string())?;
+        run(
+            "helm",
+            &[
+                "upgrade",
+                "--install",
+                RELEASE,
+                &root.join("charts/servicedb").to_string_lossy(),
+                "--namespace",
+                OPERATOR_NAMESPACE,
+                "--skip-crds",
+                "--values",
+                &root.join("e2e/local-images.yaml").to_string_lossy(),
+                "--values",
+                &values.to_string_lossy(),
+            ],
+            None,
+        )
+        .await?;
+        let env = PodEnv { logs, client };
+        env.wait_leader().await?;
+        Ok(Some(env))
+    }
+
+    /// One operator pod Ready (the leader); returns its name.
+    pub async fn wait_leader(&self) -> Result<String, String> {
+        wait_for("an operator pod to lead and be ready", Duration::from_secs(120), || async {
+            let out = kubectl(&[
+                "-n",
+                OPERATOR_NAMESPACE,
+                "get",
+                "pods",
+                "-l",
+                "app.kubernetes.io/name=servicedb",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+            ])
+            .await
+            .ok()?;
+            out.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    (f.len() == 2 && f[1] == "True").then(|| f[0].to_string())
+                })
+                .next()
+        })
+        .await
+    }
+
+    /// Operator logs of every replica, for a failure message.
+    pub async fn operator_logs(&self) -> String {
+        kubectl(&["-n", OPERATOR_NAMESPACE, "logs", "-l", "app.kubernetes.io/name=servicedb", "--tail=40", "--prefix"])
+            .await
+            .unwrap_or_else(|e| e)
+    }
+
+    /// Removes what the scenarios made, then the release, so the next phase
+    /// (the local operator, watching every namespace) starts clean.
+    pub async fn teardown(&self) -> Outcome {
+        for ns in WATCHED {
+            let _ = kubectl(&["-n", ns, "delete", "servicedatabases", "--all", "--wait=true", "--timeout=90s"]).await;
+        }
+        let _ =
+            run("helm", &["uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "90s"], None).await;
+        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS]) {
+            let _ = kubectl(&["delete", "namespace", ns, "--wait=false"]).await;
+        }
+        Ok(())
+    }
+}
+
+/// Beside e2e/local-images.yaml: two replicas, namespaced mode, a short lease.
+fn helm_values() -> String {
+    format!(
+        "replicas: 2\n\
+         watchNamespaces: [{}]\n\
+         leaderElection: {{enabled: true, leaseDurationSeconds: {LEASE_SECONDS}}}\n\
+         resyncSeconds: 5\n\
+         log: {{format: text, level: info}}\n\
+         monitoring: {{namespace: {MONITORING_NAMESPACE}}}\n\
+         # The local API server listens on 16443 (the kubernetes Service maps 443 to it).\n\
+         networkPolicy: {{enabled: true, apiServerPorts: [443, 6443, 16443]}}\n",
+        WATCHED.join(", ")
+    )
+}

@@ -1,0 +1,40 @@
+//! The suite on the real node: database, client, backup and Prometheus pods
+//! that really run (e2e/node.sh), the operator installed by helm in pods
+//! under the chart's ServiceAccount, NetworkPolicies proven with real
+//! connections and compared with the analyzer's verdicts.
+
+mod client;
+mod env;
+mod isolation;
+mod operator;
+
+pub use env::PodEnv;
+
+use crate::harness::Outcome;
+use std::future::Future;
+use std::pin::Pin;
+
+pub type Scenario = for<'a> fn(&'a PodEnv) -> Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+
+pub fn all() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("pods: the operator runs from the chart, two replicas, one leader, probes green", |e| {
+            Box::pin(operator::installed_by_helm(e))
+        }),
+        ("pods: postgres runs; the owner's pod logs in, others are refused (real and analyzer)", |e| {
+            Box::pin(isolation::engine(e, isolation::POSTGRES))
+        }),
+        ("pods: mariadb runs; the owner's pod logs in, others are refused (real and analyzer)", |e| {
+            Box::pin(isolation::engine(e, isolation::MARIADB))
+        }),
+        ("pods: redis runs; the owner's pod logs in, others are refused (real and analyzer)", |e| {
+            Box::pin(isolation::engine(e, isolation::REDIS))
+        }),
+        ("pods: a version missing from the image catalogue is InvalidSpec naming the catalogue", |e| {
+            Box::pin(operator::version_missing_from_catalogue(e))
+        }),
+        ("pods: the leader's pod is killed; the standby takes over and reconciles", |e| {
+            Box::pin(operator::leader_pod_killed(e))
+        }),
+    ]
+}

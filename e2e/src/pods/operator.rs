@@ -1,0 +1,152 @@
+//! The operator as users install it: the chart's Deployment in a
+//! `restricted` namespace on the real node, two replicas with leader
+//! election, and what happens when the leader's pod or process dies.
+
+use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv};
+use super::isolation::wait_ready;
+use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
+use std::time::{Duration, Instant};
+
+/// (name, ready, restarts, node) of every operator pod not being deleted.
+async fn operator_pods() -> Result<Vec<(String, bool, u32, String)>, String> {
+    let out = kubectl(&[
+        "-n",
+        OPERATOR_NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=servicedb",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.status.containerStatuses[0].restartCount} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ])
+    .await?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 4).then(|| (f[0].to_string(), f[1] == "True", f[2].parse().unwrap_or(0), f[3].to_string()))
+        })
+        .collect())
+}
+
+/// GET of a path on a pod's HTTP port, through the API server's proxy.
+async fn probe(pod: &str, path: &str) -> Result<String, String> {
+    kubectl(&["get", "--raw", &format!("/api/v1/namespaces/{OPERATOR_NAMESPACE}/pods/{pod}:8080/proxy{path}")]).await
+}
+
+pub async fn installed_by_helm(env: &PodEnv) -> Outcome {
+    let leader = env.wait_leader().await?;
+    let pods = wait_for("two operator pods running", Duration::from_secs(60), || async {
+        let pods = operator_pods().await.ok()?;
+        (pods.len() == 2).then_some(pods)
+    })
+    .await?;
+    ensure(pods.iter().all(|(_, _, _, node)| node == "sdb-node"), || format!("not on the real node: {pods:?}"))?;
+    ensure(pods.iter().filter(|(_, ready, _, _)| *ready).count() == 1, || {
+        format!("exactly one leader expected: {pods:?}")
+    })?;
+    for (pod, _, _, _) in &pods {
+        let uid = kubectl(&["-n", OPERATOR_NAMESPACE, "exec", pod, "--", "id", "-u"]).await?;
+        ensure(uid.trim() == "65532", || format!("{pod} runs as uid {uid}"))?;
+        probe(pod, "/healthz").await.map_err(|e| format!("{pod} /healthz: {e}"))?;
+        let ready = probe(pod, "/readyz").await;
+        ensure(ready.is_ok() == (*pod == leader), || format!("{pod} /readyz: {ready:?} (leader {leader})"))?;
+    }
+    // The chart's ServiceAccount, not an admin: it may not read Secrets outside
+    // the namespaces it serves.
+    let account = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:servicedb");
+    let outside = kubectl(&["auth", "can-i", "get", "secrets", "-n", "default", "--as", &account]).await;
+    ensure(outside.is_err(), || format!("the operator may read Secrets in default: {outside:?}"))?;
+    let metrics = probe(&leader, "/metrics").await?;
+    ensure(metrics.contains("servicedb_"), || "the leader's /metrics has no servicedb_ series".into())
+}
+
+pub async fn version_missing_from_catalogue(env: &PodEnv) -> Outcome {
+    let ns = "pods-catalogue";
+    kubectl_apply(&format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"16\"\n  service: {{name: orders}}\n  storage: {{size: 1Gi}}\n"
+    ))
+    .await?;
+    let invalid = wait_for("Ready=False InvalidSpec", Duration::from_secs(60), || async {
+        let out = kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "sdb",
+            "orders",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}|{.status.conditions[?(@.type==\"Ready\")].message}",
+        ])
+        .await
+        .ok()?;
+        out.starts_with("InvalidSpec|").then(|| out["InvalidSpec|".len()..].to_string())
+    })
+    .await;
+    let message = match invalid {
+        Ok(message) => message,
+        Err(e) => return Err(format!("{e}; operator: {}", env.operator_logs().await)),
+    };
+    ensure(message.contains("catalogue") && message.contains("15"), || {
+        format!("the message should name the catalogue and the versions it has: {message}")
+    })?;
+    let children =
+        kubectl(&["-n", ns, "get", "statefulsets,secrets", "-l", "app.kubernetes.io/instance=orders", "-o", "name"])
+            .await?;
+    ensure(children.trim().is_empty(), || format!("an invalid spec created children: {children}"))?;
+    // Fixed by the user: the same object becomes Ready on a listed version.
+    kubectl(&["-n", ns, "patch", "sdb", "orders", "--type=merge", "-p", "{\"spec\":{\"version\":\"15\"}}"]).await?;
+    wait_ready(env, ns, "orders", Duration::from_secs(240)).await
+}
+
+/// The leader's container is killed (SIGKILL of its process on the node),
+/// then its pod is deleted without grace: each time a replica leads again
+/// within the lease and the instance keeps being reconciled.
+pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
+    let ns = "pods-failover";
+    let leader = env.wait_leader().await?;
+    let restarts_before = operator_pods().await?.iter().find(|p| p.0 == leader).map(|p| p.2).unwrap_or(0);
+
+    // 1. The container's process dies: the kubelet restarts it.
+    let pid = leader_process(&leader).await?;
+    run("kill", &["-KILL", &pid], None).await?;
+    wait_for("the killed container to restart", Duration::from_secs(60), || async {
+        let pods = operator_pods().await.ok()?;
+        pods.iter().any(|p| p.0 == leader && p.2 > restarts_before).then_some(())
+    })
+    .await?;
+    env.wait_leader().await?;
+
+    // 2. The leader's pod disappears without releasing its lease.
+    let leader = env.wait_leader().await?;
+    let started = Instant::now();
+    kubectl(&["-n", OPERATOR_NAMESPACE, "delete", "pod", &leader, "--grace-period=0", "--force", "--wait=false"])
+        .await?;
+    let next = wait_for("another replica to lead", Duration::from_secs(90), || async {
+        let pods = operator_pods().await.ok()?;
+        pods.into_iter().find(|p| p.0 != leader && p.1).map(|p| p.0)
+    })
+    .await?;
+    let failover = started.elapsed();
+    ensure(failover < Duration::from_secs(LEASE_SECONDS * 2 + 30), || format!("failover took {failover:?}"))?;
+    let _ = kubectl(&["-n", ns, "create", "serviceaccount", "orders"]).await;
+    kubectl_apply(&format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
+    ))
+    .await?;
+    wait_ready(env, ns, "orders", Duration::from_secs(240)).await?;
+    eprintln!("      failover to {next} in {:.1}s", failover.as_secs_f64());
+    Ok(())
+}
+
+/// The host PID of the operator process in `pod`: the node is this machine.
+async fn leader_process(pod: &str) -> Result<String, String> {
+    let pids = run("pgrep", &["-x", "servicedb"], None).await.unwrap_or_default();
+    for pid in pids.split_whitespace() {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let wanted = format!("POD_NAME={pod}");
+        if environ.split(|b| *b == 0).any(|var| var == wanted.as_bytes()) {
+            return Ok(pid.to_string());
+        }
+    }
+    Err(format!("no servicedb process of pod {pod} on this node"))
+}
