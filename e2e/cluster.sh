@@ -116,7 +116,8 @@ metadata:
   name: kwok-node-$1
   annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
   labels: {kubernetes.io/hostname: kwok-node-$1, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
-spec: {}
+spec:
+  taints: [{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}]
 status:
   allocatable: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 500Gi}
   capacity: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 500Gi}

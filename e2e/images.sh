@@ -34,8 +34,8 @@ VARIANT=minbase
 # Build order; `list` and `build` without names use it.
 ALL="pause postgres mariadb redis postgres-exporter mysqld-exporter redis-exporter
      client prometheus servicedb servicedb-tools coredns"
-export SERVICEDB_BINARY=${SERVICEDB_BINARY:-$REPO/target/release/servicedb}
-export COREDNS_BINARY=${COREDNS_BINARY:-$CACHE/bin/coredns}
+SERVICEDB_BINARY=$(realpath -m "${SERVICEDB_BINARY:-$REPO/target/release/servicedb}")
+COREDNS_BINARY=$(realpath -m "${COREDNS_BINARY:-$CACHE/bin/coredns}")
 
 say() { printf '[images %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }

@@ -206,6 +206,7 @@ cmd_up() {
   local pause; pause=$("$HERE/images.sh" path pause) || die "the pause image is not built: e2e/images.sh build pause"
   cmd_import "$pause"
 
+  cgroup_root
   start kubelet "$BIN/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
     --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --root-dir "$STATE/kubelet" --cert-dir "$STATE/pki" \
     --node-labels "servicedb.dev/node=real" --v 1
@@ -227,6 +228,20 @@ coredns() {
   cmd_import "$image"
   sed -e "s|@DNS_IP@|$DNS_IP|g" -e "s|@IMAGE@|$COREDNS_IMAGE|g" "$HERE/node/coredns.yaml" | kc apply -f - >/dev/null
   wait_for "CoreDNS" kc -n kube-system wait --for=condition=Available deployment/coredns --timeout=2s
+}
+
+# The kubelet's cgroupRoot, in every hierarchy: all pods live under it, so
+# `down` can remove exactly what the node made.
+cgroup_root() {
+  local c
+  for c in /sys/fs/cgroup/*/; do
+    [ -d "$c" ] && [ "$(basename "$c")" != unified ] || continue
+    mkdir -p "$c$CGROUP_ROOT"
+    if [ -f "${c}cpuset.cpus" ]; then
+      cat "${c}cpuset.cpus" >"$c$CGROUP_ROOT/cpuset.cpus"
+      cat "${c}cpuset.mems" >"$c$CGROUP_ROOT/cpuset.mems"
+    fi
+  done
 }
 
 # --- down ----------------------------------------------------------------------

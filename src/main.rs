@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use servicedb::controller::{self, Context, Scope, Settings};
+use servicedb::engine::{ImageCatalog, Images};
 use servicedb::http::{self, Health, Readiness};
 use servicedb::leader::{Leadership, LeaseSettings};
 use servicedb::metrics::Metrics;
@@ -72,6 +73,12 @@ struct RunArgs {
     /// Namespace of Prometheus: the only one let into the exporters' metrics port.
     #[arg(long, env = "SERVICEDB_MONITORING_NAMESPACE", default_value = "monitoring")]
     monitoring_namespace: String,
+    /// YAML file naming the image of every engine version and exporter the
+    /// operator may run (`engines: {postgres: {"16": IMAGE}}`, `exporters:
+    /// {postgres: IMAGE}`); when given, the only source of images. Without
+    /// it, the official images. Read once at start.
+    #[arg(long, env = "SERVICEDB_IMAGE_CATALOG", value_name = "FILE")]
+    image_catalog: Option<std::path::PathBuf>,
     /// Log format.
     #[arg(long, env = "SERVICEDB_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -125,8 +132,18 @@ fn shutdown_signal() -> tokio::sync::watch::Receiver<bool> {
     rx
 }
 
+/// The images from `--image-catalog`, checked, or the official ones.
+fn images(catalog: Option<&std::path::Path>) -> Result<Images, String> {
+    let Some(path) = catalog else { return Ok(Images::Official) };
+    let catalog = ImageCatalog::load(path).map_err(|e| e.to_string())?;
+    tracing::info!(path = %path.display(), images = catalog.len(), "using only the images of the image catalogue");
+    Ok(Images::Catalog(catalog))
+}
+
 async fn run(args: RunArgs) -> Result<(), String> {
     telemetry::init(args.log_format, &args.log_level)?;
+    // A bad catalogue stops the operator before it touches anything.
+    let images = images(args.image_catalog.as_deref())?;
     let client = client(&args.instance_name).await?;
     let health = Arc::new(Health::default());
     let metrics = Arc::new(Metrics::default());
@@ -189,6 +206,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
         endpoint_overrides: args.endpoint_overrides,
         tools_image: args.tools_image,
         monitoring_namespace: args.monitoring_namespace,
+        images,
     };
     let ctx = Arc::new(Context::new(client, settings, metrics.clone(), args.instance_name));
     let ready = health.clone();

@@ -56,3 +56,26 @@ fn an_unreachable_api_server_is_one_line_and_exit_1() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_image_catalog_stops_the_operator_before_it_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("image-catalog.yaml");
+    std::fs::write(&catalog, "engines:\n  postgres: {\"14\": localhost/servicedb/postgres:14}\n").unwrap();
+    // No kubeconfig: the catalogue is checked first.
+    let missing = dir.path().join("no-kubeconfig");
+    let out = servicedb(
+        &["run", "--http-address", "127.0.0.1:0", "--log-level", "off", "--image-catalog", catalog.to_str().unwrap()],
+        Some(&missing),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!(
+            "servicedb: the image catalogue {} (--image-catalog) lists postgres version \"14\", which servicedb does not support; supported postgres versions: 15, 16, 17, 18",
+            catalog.display()
+        )
+    );
+}

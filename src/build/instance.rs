@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 pub const MANAGED_BY: &str = "servicedb";
 /// Annotation holding a hash of what the operator last applied to a child.
 pub const DESIRED_HASH_ANNOTATION: &str = "servicedb.dev/desired-hash";
+/// Annotation of the StatefulSet: the engine version it runs. A running
+/// instance keeps its version whatever image the version maps to.
+pub const ENGINE_VERSION_ANNOTATION: &str = "servicedb.dev/engine-version";
 
 /// One ServiceDatabase, ready to build from.
 #[derive(Clone)]

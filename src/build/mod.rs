@@ -15,11 +15,12 @@ mod statefulset;
 #[cfg(test)]
 mod tests;
 
-pub use instance::{DESIRED_HASH_ANNOTATION, Instance, MANAGED_BY, NotStored};
+pub use instance::{DESIRED_HASH_ANNOTATION, ENGINE_VERSION_ANNOTATION, Instance, MANAGED_BY, NotStored};
 pub use networkpolicy::OPERATOR_POD_LABELS;
 pub use secret::{Passwords, Rotation, Slot};
 pub use statefulset::default_resources;
 
+use crate::engine::InstanceImages;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
@@ -59,8 +60,9 @@ pub struct RestoreChildren {
 /// reconciler.
 #[derive(Clone, Copy, Debug)]
 pub struct Inputs<'a> {
-    /// The engine image of the (validated) version.
-    pub image: &'a str,
+    /// The images of the database and its exporter, resolved by validation
+    /// from the spec and the operator's image source.
+    pub images: &'a InstanceImages,
     /// Explained at [`statefulset::statefulset`].
     pub claim_size: &'a str,
     /// Image of backup and restore pods.
@@ -91,7 +93,7 @@ pub struct BackupChildren {
 
 /// Builds every child.
 pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_>) -> Desired {
-    let Inputs { image, claim_size, tools_image, restore, monitoring_namespace, now } = inputs;
+    let Inputs { images, claim_size, tools_image, restore, monitoring_namespace, now } = inputs;
     let data_restore = restore.filter(|_| !restore::restores_with_job(instance));
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
@@ -101,12 +103,7 @@ pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_
         init_config: statefulset::init_config(instance),
         headless_service: service::headless_service(instance),
         client_service: service::client_service(instance),
-        statefulset: statefulset::statefulset(
-            instance,
-            image.to_string(),
-            claim_size,
-            data_restore.map(|r| (r, tools_image)),
-        ),
+        statefulset: statefulset::statefulset(instance, images, claim_size, data_restore.map(|r| (r, tools_image))),
         backup: instance.spec.backup.as_ref().map(|spec| BackupChildren {
             claim: backup::backup_claim(instance, spec),
             network_policy: backup::backup_network_policy(instance, spec),

@@ -1,9 +1,9 @@
 //! The StatefulSet running one database instance.
 
-use super::Instance;
 use super::restore::{RestoreSource, restore_init_container};
+use super::{ENGINE_VERSION_ANNOTATION, Instance};
 use crate::api::DeletionPolicy;
-use crate::engine::SecretNames;
+use crate::engine::{InstanceImages, SecretNames};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, KeyToPath,
@@ -73,16 +73,13 @@ fn scratch_volume_name(index: usize) -> String {
     format!("scratch-{index}")
 }
 
-/// The StatefulSet `<name>-db`. `claim_size` is the data volume size of the
-/// claim template: the spec's on creation, the live one afterwards, because a
-/// StatefulSet's claim templates are immutable (growth resizes the PVC).
 /// The engine's exporter, restricted like the database container, serving
 /// the named port `metrics`.
-fn exporter(instance: &Instance<'_>) -> Container {
+fn exporter(instance: &Instance<'_>, image: &str) -> Container {
     let exporter = instance.engine.exporter(&instance.admin_secret_name());
     Container {
         name: "exporter".into(),
-        image: Some(exporter.image.to_string()),
+        image: Some(image.to_string()),
         args: (!exporter.args.is_empty()).then_some(exporter.args),
         env: Some(exporter.env),
         ports: Some(vec![ContainerPort {
@@ -101,11 +98,15 @@ fn exporter(instance: &Instance<'_>) -> Container {
     }
 }
 
+/// The StatefulSet `<name>-db`, with an exporter beside the database when
+/// `images` has one. `claim_size` is the data volume size of the
+/// claim template: the spec's on creation, the live one afterwards, because a
+/// StatefulSet's claim templates are immutable (growth resizes the PVC).
 /// `restore`: the backup to put into an empty data directory first, and the
 /// tools image that does it.
 pub fn statefulset(
     instance: &Instance<'_>,
-    image: String,
+    images: &InstanceImages,
     claim_size: &str,
     restore: Option<(&RestoreSource, &str)>,
 ) -> StatefulSet {
@@ -176,7 +177,7 @@ pub fn statefulset(
 
     let container = Container {
         name: instance.spec.engine.as_str().to_string(),
-        image: Some(image),
+        image: Some(images.database.clone()),
         image_pull_policy: Some("IfNotPresent".to_string()),
         args: engine.args(),
         ports: Some(vec![ContainerPort {
@@ -232,8 +233,11 @@ pub fn statefulset(
         DeletionPolicy::Delete | DeletionPolicy::Snapshot => "Delete",
     };
 
+    let mut metadata = instance.child_meta(instance.instance_name());
+    metadata.annotations =
+        Some(BTreeMap::from([(ENGINE_VERSION_ANNOTATION.to_string(), instance.spec.version.clone())]));
     StatefulSet {
-        metadata: instance.child_meta(instance.instance_name()),
+        metadata,
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(instance.headless_service_name()),
@@ -244,7 +248,7 @@ pub fn statefulset(
                     init_containers: init_containers.is_empty().not().then_some(init_containers),
                     containers: [
                         vec![container],
-                        instance.spec.monitoring_enabled().then(|| exporter(instance)).into_iter().collect(),
+                        images.exporter.as_deref().map(|image| exporter(instance, image)).into_iter().collect(),
                     ]
                     .concat(),
                     volumes: Some(volumes),

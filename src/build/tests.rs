@@ -68,9 +68,9 @@ fn passwords() -> Passwords {
 /// Builds with the image of the spec's version, optionally bootstrapping.
 fn build_from(sdb: &ServiceDatabase, restore: Option<&restore::RestoreSource>) -> Desired {
     let instance = Instance::new(sdb, "servicedb-system").expect("stored object");
-    let image = instance.engine.image(&sdb.spec.version).expect("supported");
+    let images = crate::engine::Images::Official.for_spec(&sdb.spec).expect("supported");
     let inputs = Inputs {
-        image: &image,
+        images: &images,
         claim_size: &sdb.spec.storage.size,
         tools_image: TOOLS,
         restore,
@@ -552,4 +552,30 @@ fn every_engine_gets_its_exporter_with_the_monitoring_password_from_the_secret()
     let d = build(&fixture(&off));
     assert_eq!(d.statefulset.spec.unwrap().template.spec.unwrap().containers.len(), 1);
     assert_eq!(d.network_policy.spec.unwrap().ingress.unwrap().len(), 1, "no metrics port to open");
+}
+
+#[test]
+fn the_statefulset_runs_the_resolved_images_and_names_its_version() {
+    let sdb = fixture(ORDERS);
+    let instance = Instance::new(&sdb, "servicedb-system").unwrap();
+    let images = crate::engine::InstanceImages {
+        database: "mirror.example/postgres:16".into(),
+        exporter: Some("mirror.example/postgres-exporter:1".into()),
+    };
+    let inputs = Inputs {
+        images: &images,
+        claim_size: "5Gi",
+        tools_image: TOOLS,
+        restore: None,
+        monitoring_namespace: "monitoring",
+        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+    };
+    let sts = desired(&instance, &passwords(), inputs).statefulset;
+    assert_eq!(sts.metadata.annotations.unwrap()[ENGINE_VERSION_ANNOTATION], "16");
+    let containers = sts.spec.unwrap().template.spec.unwrap().containers;
+    let images: Vec<_> = containers.iter().map(|c| (c.name.as_str(), c.image.as_deref().unwrap())).collect();
+    assert_eq!(
+        images,
+        [("postgres", "mirror.example/postgres:16"), ("exporter", "mirror.example/postgres-exporter:1")]
+    );
 }

@@ -23,6 +23,9 @@ pub struct Settings {
     pub tools_image: String,
     /// Namespace of Prometheus, let into the exporters' metrics port.
     pub monitoring_namespace: String,
+    /// Where database and exporter images come from: the official ones, or
+    /// only those of the `--image-catalog` file.
+    pub images: crate::engine::Images,
 }
 
 pub struct Context {

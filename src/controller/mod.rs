@@ -9,6 +9,7 @@ mod context;
 mod credentials;
 mod deletion;
 mod error;
+mod instance_pod;
 mod on_demand;
 mod prometheus_api;
 mod reconcile;

@@ -8,6 +8,7 @@ use super::context::Context;
 use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
+use super::instance_pod;
 use super::restart;
 use super::rotation;
 use super::status::{self, Credentials, Outcome};
@@ -22,6 +23,10 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
 use tracing::{Instrument, info, info_span, warn};
+
+/// How soon an instance whose pod is not ready is looked at again: a pod's
+/// crash changes nothing the operator watches.
+const NOT_READY_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
@@ -59,14 +64,14 @@ async fn reconcile_inner(sdb: &Arc<ServiceDatabase>, ctx: &Arc<Context>) -> Resu
 
 async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
     let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
-    let valid = match validate::spec(sdb) {
+    let valid = match validate::spec(sdb, &ctx.settings.images) {
         Ok(valid) => valid,
         Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
     };
     let live_statefulset = children::live_statefulset(&ctx.client, &instance).await?;
     let checks = validate::references(&ctx.client, sdb)
         .await?
-        .and_then(|()| validate::against_live(live_statefulset.as_ref(), &valid));
+        .and_then(|()| validate::against_live(live_statefulset.as_ref(), &sdb.spec));
     if let Err(invalid) = checks {
         return report_invalid(sdb, &instance, ctx, invalid).await;
     }
@@ -92,7 +97,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
 
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
     let inputs = build::Inputs {
-        image: &valid.image,
+        images: &valid.images,
         claim_size: &claim_size,
         tools_image: &ctx.settings.tools_image,
         restore: restore.as_ref(),
@@ -112,6 +117,11 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
 
     let at = Timestamp::now();
     let instance_ready = status::instance_readiness(&statefulset).is_ok();
+    let pod_failure = if instance_ready {
+        None
+    } else {
+        instance_pod::observe(&ctx.client, &instance, &instance_pod::secret_values(&passwords)).await
+    };
     let credentials =
         if instance_ready { administer::administer(ctx, &instance, &passwords, at).await } else { Credentials::NotYet };
     let credentials_ready = credentials == Credentials::Ready;
@@ -135,6 +145,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     };
     let outcome = Outcome::Applied {
         statefulset: &statefulset,
+        pod_failure: pod_failure.as_ref(),
         credentials: &credentials,
         backups: backups.as_ref(),
         bootstrap: bootstrap.as_ref(),
@@ -145,9 +156,13 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         // Back off like any transient fault; the status already says why.
         Credentials::Failed(message) => Err(Error::Administration(message)),
         Credentials::Ready | Credentials::NotYet => {
-            // Come back when the previous login must be disabled.
-            let next =
+            // Come back when the previous login must be disabled, and soon
+            // while the pod is not ready: nothing wakes us when it crashes.
+            let mut next =
                 rotation::until_retire(&passwords, at).map_or(ctx.settings.resync, |d| d.min(ctx.settings.resync));
+            if !instance_ready {
+                next = next.min(NOT_READY_RECHECK);
+            }
             Ok(Action::requeue(next.max(std::time::Duration::from_secs(1))))
         }
     }

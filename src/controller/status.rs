@@ -4,6 +4,7 @@
 use super::apply::merge_patch;
 use super::backups::{BACKUP_HEALTHY, Health};
 use super::error::Error;
+use super::instance_pod::PodFailure;
 use super::validate::Invalid;
 use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
 use crate::api::{BackupPhase, BackupRecord, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
@@ -36,6 +37,8 @@ pub enum Outcome<'a> {
     /// the backups' health when backups are configured.
     Applied {
         statefulset: &'a StatefulSet,
+        /// Why the pod fails, when the StatefulSet is not ready and it does.
+        pod_failure: Option<&'a PodFailure>,
         credentials: &'a Credentials,
         backups: Option<&'a Health>,
         /// The restore of `spec.bootstrap`: Ready waits until it succeeded.
@@ -58,6 +61,55 @@ pub fn instance_readiness(sts: &StatefulSet) -> Result<(), String> {
         Err(format!("rolling out StatefulSet {}: {ready}/{want} pods ready", sts.name_any()))
     } else {
         Err(format!("waiting for pod {}-0 to be ready: {ready}/{want} pods ready", sts.name_any()))
+    }
+}
+
+/// Why an applied instance is not ready, each with its condition reason.
+enum Blocker<'a> {
+    /// The pod is not ready yet: scheduled, starting, rolling out.
+    Provisioning(String),
+    /// A container of the pod keeps failing.
+    InstanceFailing(&'a PodFailure),
+    /// The database refused the operator's administration.
+    CredentialsNotReady(&'a str),
+    Restoring(String),
+    RestoreFailed(String),
+}
+
+impl Blocker<'_> {
+    /// The reason of Ready (and of Degraded, for a fault).
+    fn reason(&self) -> &'static str {
+        match self {
+            Blocker::Provisioning(_) => "Provisioning",
+            Blocker::InstanceFailing(_) => "InstanceFailing",
+            Blocker::CredentialsNotReady(_) => "CredentialsNotReady",
+            Blocker::Restoring(_) => "Restoring",
+            Blocker::RestoreFailed(_) => "RestoreFailed",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Blocker::InstanceFailing(failure) => failure.to_string(),
+            Blocker::CredentialsNotReady(message) => message.to_string(),
+            Blocker::Provisioning(message) | Blocker::Restoring(message) | Blocker::RestoreFailed(message) => {
+                message.clone()
+            }
+        }
+    }
+
+    /// A fault that needs a person: Degraded even before the first Ready.
+    fn is_fault(&self) -> bool {
+        matches!(self, Blocker::InstanceFailing(_) | Blocker::RestoreFailed(_))
+    }
+
+    /// The reason of CredentialsReady meanwhile.
+    fn credentials_reason(&self) -> &'static str {
+        match self {
+            Blocker::Provisioning(_) | Blocker::InstanceFailing(_) => "WaitingForInstance",
+            Blocker::CredentialsNotReady(_) => "AdministrationFailed",
+            Blocker::Restoring(_) | Blocker::RestoreFailed(_) => "Administered",
+        }
     }
 }
 
@@ -99,27 +151,20 @@ pub fn compute(
                     .unwrap_or_else(|| c(CREDENTIALS_READY, false, "NotReady", "the instance was not provisioned")),
             ],
         ),
-        Outcome::Applied { statefulset, credentials, bootstrap, .. } => {
+        Outcome::Applied { statefulset, pod_failure, credentials, bootstrap, .. } => {
             let restoring = bootstrap.filter(|b| b.phase != BackupPhase::Succeeded).map(|b| match b.phase {
-                BackupPhase::Failed => (
-                    "RestoreFailed",
-                    format!(
-                        "restoring the bootstrap backup failed (Job {}): {}; delete the Job to try again",
-                        b.job,
-                        b.message.as_deref().unwrap_or("no reason given")
-                    ),
-                ),
-                _ => ("Restoring", format!("restoring the bootstrap backup (Job {})", b.job)),
+                BackupPhase::Failed => Blocker::RestoreFailed(format!(
+                    "restoring the bootstrap backup failed (Job {}): {}; delete the Job to try again",
+                    b.job,
+                    b.message.as_deref().unwrap_or("no reason given")
+                )),
+                _ => Blocker::Restoring(format!("restoring the bootstrap backup (Job {})", b.job)),
             });
             let blocker = match (instance_readiness(statefulset), credentials) {
-                (Err(waiting), _) => Some(("Provisioning", waiting, "WaitingForInstance")),
-                (Ok(()), Credentials::NotYet) => {
-                    Some(("Provisioning", "waiting for the instance".into(), "WaitingForInstance"))
-                }
-                (Ok(()), Credentials::Failed(message)) => {
-                    Some(("CredentialsNotReady", message.clone(), "AdministrationFailed"))
-                }
-                (Ok(()), Credentials::Ready) => restoring.map(|(reason, message)| (reason, message, "Administered")),
+                (Err(waiting), _) => Some(pod_failure.map_or(Blocker::Provisioning(waiting), Blocker::InstanceFailing)),
+                (Ok(()), Credentials::NotYet) => Some(Blocker::Provisioning("waiting for the instance".into())),
+                (Ok(()), Credentials::Failed(message)) => Some(Blocker::CredentialsNotReady(message)),
+                (Ok(()), Credentials::Ready) => restoring,
             };
             match blocker {
                 None => (
@@ -136,10 +181,11 @@ pub fn compute(
                         ),
                     ],
                 ),
-                Some((reason, message, credentials_reason)) => {
+                Some(blocker) => {
+                    let (reason, message) = (blocker.reason(), blocker.message());
                     let (phase, progressing, degraded) = if was_ready {
                         (Phase::Degraded, "Recovering", c(DEGRADED, true, reason, &message))
-                    } else if reason == "RestoreFailed" {
+                    } else if blocker.is_fault() {
                         (Phase::Degraded, reason, c(DEGRADED, true, reason, &message))
                     } else {
                         (Phase::Provisioning, reason, c(DEGRADED, false, "AsExpected", "no fault observed"))
@@ -150,7 +196,7 @@ pub fn compute(
                             c(READY, false, reason, &message),
                             c(PROGRESSING, true, progressing, &message),
                             degraded,
-                            c(CREDENTIALS_READY, false, credentials_reason, &message),
+                            c(CREDENTIALS_READY, false, blocker.credentials_reason(), &message),
                         ],
                     )
                 }
@@ -265,7 +311,13 @@ mod tests {
     }
 
     fn applied(sts: &StatefulSet) -> Outcome<'_> {
-        Outcome::Applied { statefulset: sts, credentials: &Credentials::Ready, backups: None, bootstrap: None }
+        Outcome::Applied {
+            statefulset: sts,
+            pod_failure: None,
+            credentials: &Credentials::Ready,
+            backups: None,
+            bootstrap: None,
+        }
     }
 
     #[test]
@@ -277,7 +329,13 @@ mod tests {
         let s = compute(
             &sdb,
             &instance,
-            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None, bootstrap: None },
+            &Outcome::Applied {
+                statefulset: &sts(1),
+                pod_failure: None,
+                credentials: &failed,
+                backups: None,
+                bootstrap: None,
+            },
             now(),
         );
         assert_eq!(get(&s, READY).status, "False");
@@ -289,7 +347,13 @@ mod tests {
         let s = compute(
             &sdb,
             &instance,
-            &Outcome::Applied { statefulset: &sts(1), credentials: &failed, backups: None, bootstrap: None },
+            &Outcome::Applied {
+                statefulset: &sts(1),
+                pod_failure: None,
+                credentials: &failed,
+                backups: None,
+                bootstrap: None,
+            },
             now(),
         );
         assert_eq!(
@@ -335,6 +399,51 @@ mod tests {
         let s = compute(&sdb, &instance, &applied(&sts(0)), now());
         assert_eq!(s.phase, Some(Phase::Degraded));
         assert_eq!(get(&s, DEGRADED).status, "True");
+    }
+
+    #[test]
+    fn a_failing_pod_is_degraded_with_its_own_words() {
+        use super::super::instance_pod::{Cause, Termination};
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let failure = PodFailure {
+            namespace: "shop".into(),
+            pod: "orders-db-0".into(),
+            container: "postgres".into(),
+            restarts: 5,
+            cause: Cause::CrashLoop(Some(Termination {
+                exit_code: 1,
+                reason: Some("Error".into()),
+                message: Some("FATAL: bad config".into()),
+            })),
+        };
+        let failing = |sts: &StatefulSet| {
+            compute(
+                &sdb,
+                &instance,
+                &Outcome::Applied {
+                    statefulset: sts,
+                    pod_failure: Some(&failure),
+                    credentials: &Credentials::NotYet,
+                    backups: None,
+                    bootstrap: None,
+                },
+                now(),
+            )
+        };
+        let s = failing(&sts(0));
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        for condition in [READY, DEGRADED] {
+            assert_eq!(get(&s, condition).reason, "InstanceFailing", "{condition}");
+            assert_eq!(get(&s, condition).message, failure.to_string());
+        }
+        assert_eq!((get(&s, READY).status.as_str(), get(&s, DEGRADED).status.as_str()), ("False", "True"));
+        assert!(get(&s, READY).message.starts_with(
+            "container postgres in pod orders-db-0 is crash-looping: exit code 1 (Error), last message: FATAL: bad config; restarts: 5"
+        ));
+        assert_eq!(get(&s, CREDENTIALS_READY).reason, "WaitingForInstance");
+        // A ready StatefulSet outweighs a stale diagnosis.
+        assert_eq!(failing(&sts(1)).phase, Some(Phase::Provisioning), "credentials not administered yet");
     }
 
     #[test]

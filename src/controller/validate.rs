@@ -3,8 +3,9 @@
 //! and an Event.
 
 use super::error::Error;
-use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, quantity};
-use crate::engine;
+use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, ServiceDatabaseSpec, quantity};
+use crate::build::ENGINE_VERSION_ANNOTATION;
+use crate::engine::{self, Images, InstanceImages};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -32,7 +33,7 @@ impl Invalid {
 /// What validation resolved for the build step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Valid {
-    pub image: String,
+    pub images: InstanceImages,
 }
 
 fn is_label_name(s: &str) -> bool {
@@ -58,8 +59,8 @@ fn is_dns_label(s: &str) -> bool {
 }
 
 /// Checks of the spec alone; the same rules as the CRD's CEL, again in code,
-/// plus the engine's version matrix and label syntax.
-pub fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
+/// plus the images of its version (official or from the catalogue) and label syntax.
+pub fn spec(sdb: &ServiceDatabase, images: &Images) -> Result<Valid, Invalid> {
     let name = sdb.name_any();
     let name_ok =
         name.len() <= MAX_NAME_LENGTH && is_dns_label(&name) && name.starts_with(|c: char| c.is_ascii_lowercase());
@@ -78,18 +79,7 @@ pub fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
         ));
     }
     let spec = &sdb.spec;
-    let engine = engine::for_kind(spec.engine);
-    let Some(image) = engine.image(&spec.version) else {
-        return Err(Invalid::spec(
-            "UnsupportedVersion",
-            format!(
-                "{} version {:?} is not supported; use one of: {}",
-                spec.engine.as_str(),
-                spec.version,
-                engine.supported_versions().join(", ")
-            ),
-        ));
-    };
+    let images = images.for_spec(spec).map_err(|no_image| Invalid::spec(no_image.reason(), no_image.to_string()))?;
     if !quantity::parse(&spec.storage.size).is_some_and(|bytes| bytes >= 1.0) {
         return Err(Invalid::spec(
             "InvalidStorageSize",
@@ -115,7 +105,7 @@ pub fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
     if let Some(backup) = &spec.backup {
         backup_spec(backup)?;
     }
-    Ok(Valid { image })
+    Ok(Valid { images })
 }
 
 /// The schedule must parse as cron, and exactly one destination be given.
@@ -139,19 +129,34 @@ fn backup_spec(backup: &crate::api::BackupSpec) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// A running instance keeps its image's major version: the data directory of
-/// one major version does not start under another.
-pub fn against_live(live: Option<&StatefulSet>, valid: &Valid) -> Result<(), Invalid> {
-    let live_image = live
-        .and_then(|sts| sts.spec.as_ref())
+/// A running instance keeps its major version: the data directory of one
+/// major version does not start under another. The StatefulSet names its
+/// version; one applied before it did is known by its official image. The
+/// image of the same version may change (a catalogue, a mirror).
+pub fn against_live(live: Option<&StatefulSet>, spec: &ServiceDatabaseSpec) -> Result<(), Invalid> {
+    let Some(sts) = live else { return Ok(()) };
+    let image = sts
+        .spec
+        .as_ref()
         .and_then(|spec| spec.template.spec.as_ref())
         .and_then(|pod| pod.containers.first())
-        .and_then(|c| c.image.clone());
-    match live_image {
-        Some(image) if image != valid.image => Err(Invalid::spec(
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let engine = engine::for_kind(spec.engine);
+    let named = sts.metadata.annotations.as_ref().and_then(|a| a.get(ENGINE_VERSION_ANNOTATION)).cloned();
+    let running = named.or_else(|| {
+        engine
+            .supported_versions()
+            .iter()
+            .find(|v| engine.image(v).as_deref() == Some(image.as_str()))
+            .map(|v| v.to_string())
+    });
+    match running {
+        Some(version) if version != spec.version => Err(Invalid::spec(
             "VersionChange",
             format!(
-                "the instance runs {image}; changing the major version needs a dump and restore into a new ServiceDatabase, so set spec.version back"
+                "the instance runs {} {version} ({image}); changing the major version needs a dump and restore into a new ServiceDatabase, so set spec.version back",
+                spec.engine.as_str()
             ),
         )),
         _ => Ok(()),
@@ -215,9 +220,35 @@ mod tests {
 
     const GOOD: &str = "  engine: postgres\n  version: '16'\n  service: {name: orders}\n  storage: {size: 1Gi}\n";
 
+    fn spec(sdb: &ServiceDatabase) -> Result<Valid, Invalid> {
+        super::spec(sdb, &Images::Official)
+    }
+
     #[test]
-    fn a_good_spec_resolves_the_image() {
-        assert_eq!(spec(&sdb(GOOD, "orders")).unwrap().image, "docker.io/library/postgres:16");
+    fn a_good_spec_resolves_the_images() {
+        let images = spec(&sdb(GOOD, "orders")).unwrap().images;
+        assert_eq!(images.database, "docker.io/library/postgres:16");
+        assert!(images.exporter.is_some(), "monitoring is on by default");
+    }
+
+    #[test]
+    fn a_version_missing_from_the_image_catalogue_is_an_invalid_spec() {
+        let path = std::path::Path::new("/etc/servicedb/image-catalog.yaml");
+        let catalog = engine::ImageCatalog::parse(path, "engines: {postgres: {'15': localhost/servicedb/postgres:15}}");
+        let images = Images::Catalog(catalog.unwrap());
+        let err = super::spec(&sdb(GOOD, "orders"), &images).unwrap_err();
+        assert_eq!(err.reason, "ImageNotInCatalog");
+        assert_eq!(
+            err.message,
+            "postgres 16 has no image in the image catalogue /etc/servicedb/image-catalog.yaml (--image-catalog); add one there or use a version it lists: 15"
+        );
+        assert_eq!(err.recheck, None, "waits for a change");
+        let err = super::spec(&sdb(&GOOD.replace("'16'", "'15'"), "orders"), &images).unwrap_err();
+        assert_eq!(err.reason, "ExporterNotInCatalog");
+        let off = GOOD.replace("'16'", "'15'") + "  monitoring: {enabled: false}\n";
+        let valid = super::spec(&sdb(&off, "orders"), &images).unwrap();
+        assert_eq!(valid.images.database, "localhost/servicedb/postgres:15");
+        assert_eq!(valid.images.exporter, None);
     }
 
     #[test]
@@ -228,22 +259,45 @@ mod tests {
         assert_eq!(err.recheck, None, "waits for a change, no requeue loop");
     }
 
-    #[test]
-    fn a_running_instance_keeps_its_major_version() {
+    fn live(image: &str, version: Option<&str>) -> StatefulSet {
         let mut sts = StatefulSet::default();
         let mut spec = k8s_openapi::api::apps::v1::StatefulSetSpec::default();
         let mut pod = k8s_openapi::api::core::v1::PodSpec::default();
-        pod.containers.push(k8s_openapi::api::core::v1::Container {
-            image: Some("docker.io/library/postgres:16".into()),
-            ..Default::default()
-        });
+        pod.containers.push(k8s_openapi::api::core::v1::Container { image: Some(image.into()), ..Default::default() });
         spec.template.spec = Some(pod);
         sts.spec = Some(spec);
-        let v17 = Valid { image: "docker.io/library/postgres:17".into() };
-        let v16 = Valid { image: "docker.io/library/postgres:16".into() };
-        assert_eq!(against_live(Some(&sts), &v17).unwrap_err().reason, "VersionChange");
+        sts.metadata.annotations =
+            version.map(|v| [(ENGINE_VERSION_ANNOTATION.to_string(), v.to_string())].into_iter().collect());
+        sts
+    }
+
+    #[test]
+    fn a_running_instance_keeps_its_major_version() {
+        let v16 = sdb(GOOD, "orders").spec;
+        let v17 = sdb(&GOOD.replace("'16'", "'17'"), "orders").spec;
+        let sts = live("docker.io/library/postgres:16", Some("16"));
+        let err = against_live(Some(&sts), &v17).unwrap_err();
+        assert_eq!(err.reason, "VersionChange");
+        assert!(
+            err.message.starts_with("the instance runs postgres 16 (docker.io/library/postgres:16); "),
+            "{}",
+            err.message
+        );
         assert!(against_live(Some(&sts), &v16).is_ok());
         assert!(against_live(None, &v17).is_ok(), "a new instance takes any supported version");
+    }
+
+    #[test]
+    fn the_image_of_a_running_version_may_change() {
+        let v16 = sdb(GOOD, "orders").spec;
+        let v17 = sdb(&GOOD.replace("'16'", "'17'"), "orders").spec;
+        let mirrored = live("mirror.example/postgres:16-custom", Some("16"));
+        assert!(against_live(Some(&mirrored), &v16).is_ok(), "same version, another image");
+        assert_eq!(against_live(Some(&mirrored), &v17).unwrap_err().reason, "VersionChange");
+        // Applied before the StatefulSet named its version: the official image tells it.
+        let legacy = live("docker.io/library/postgres:16", None);
+        assert!(against_live(Some(&legacy), &v16).is_ok());
+        assert_eq!(against_live(Some(&legacy), &v17).unwrap_err().reason, "VersionChange");
     }
 
     #[test]

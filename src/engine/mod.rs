@@ -2,11 +2,15 @@
 //! the engine for everything engine-specific and know no engine by name.
 
 pub mod admin;
+pub mod image_catalog;
+pub mod images;
 mod mysql;
 mod password;
 pub mod postgres;
 mod redis;
 
+pub use image_catalog::{CatalogError, ImageCatalog};
+pub use images::{Images, InstanceImages, NoImage};
 pub use mysql::{MySql, mysql_native_password_hash};
 pub use password::generate_password;
 pub use postgres::Postgres;
@@ -79,7 +83,6 @@ pub const MONITOR_USERNAME: &str = "servicedb_monitor";
 /// [`MONITOR_USERNAME`] with the password from the admin Secret.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exporter {
-    pub image: &'static str,
     pub port: u16,
     pub args: Vec<String>,
     pub env: Vec<EnvVar>,
@@ -126,8 +129,11 @@ pub enum RestoreMethod {
 pub trait Engine: Send + Sync {
     /// Versions the operator can run, newest last.
     fn supported_versions(&self) -> &'static [&'static str];
-    /// The official image for a supported version.
+    /// The official image for a supported version. Which image an instance
+    /// runs is decided by [`images::Images`], which may use a catalogue instead.
     fn image(&self, version: &str) -> Option<String>;
+    /// The official image of the metrics exporter (see [`Engine::exporter`]).
+    fn exporter_image(&self) -> &'static str;
     /// Container and Service port of the database protocol, and its name.
     fn port(&self) -> (u16, &'static str);
     /// Login of the superuser the operator keeps in the admin Secret.

@@ -151,11 +151,14 @@ impl Engine for MySql {
 
     /// PROCESS, REPLICATION CLIENT and SELECT on performance_schema: what the
     /// exporter's default collectors read.
+    fn exporter_image(&self) -> &'static str {
+        "quay.io/prometheus/mysqld-exporter:v0.17.2"
+    }
+
     fn exporter(&self, admin_secret: &str) -> Exporter {
         Exporter {
             up_metric: "mysql_up",
             connections: ("mysql_global_status_threads_connected", "mysql_global_variables_max_connections"),
-            image: "quay.io/prometheus/mysqld-exporter:v0.17.2",
             port: Self::EXPORTER_PORT,
             args: vec![
                 format!("--web.listen-address=:{}", Self::EXPORTER_PORT),

@@ -137,11 +137,14 @@ impl Engine for Redis {
 
     /// INFO, CONFIG GET and a few read-only diagnostics, no key access
     /// (the monitoring user's ACL rules).
+    fn exporter_image(&self) -> &'static str {
+        "quay.io/oliver006/redis_exporter:v1.74.0"
+    }
+
     fn exporter(&self, admin_secret: &str) -> Exporter {
         Exporter {
             up_metric: "redis_up",
             connections: ("redis_connected_clients", "redis_config_maxclients"),
-            image: "quay.io/oliver006/redis_exporter:v1.74.0",
             port: 9121,
             args: Vec::new(),
             env: vec![

@@ -47,13 +47,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch, delete]
 # Backups: the schedule, on-demand runs, and their results (the manifest
-# in the backup pod's termination message).
+# in the backup pod's termination message). Pods: list a Job's pods, and get
+# a database pod that is not ready to tell why (no watch of pods).
 - apiGroups: [batch]
   resources: [cronjobs, jobs]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list]
+  verbs: [get, list]
 # Growing a data volume, telling initialised data from a new instance, and
 # the backup volume the operator creates.
 - apiGroups: [""]

@@ -111,11 +111,14 @@ impl Engine for Postgres {
 
     /// `pg_monitor` lets it read the statistics views; it connects to the
     /// `postgres` database, which the monitoring login may reach.
+    fn exporter_image(&self) -> &'static str {
+        "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
+    }
+
     fn exporter(&self, admin_secret: &str) -> Exporter {
         Exporter {
             up_metric: "pg_up",
             connections: ("pg_stat_database_numbackends", "pg_settings_max_connections"),
-            image: "quay.io/prometheuscommunity/postgres-exporter:v0.17.1",
             port: Self::EXPORTER_PORT,
             args: vec![format!("--web.listen-address=:{}", Self::EXPORTER_PORT)],
             env: vec![
