@@ -1,15 +1,17 @@
+# shellcheck shell=bash
 # The self-test of the images e2e/images.sh builds, without a kubelet: each
 # image's tar is unpacked and run by runc the way the operator's pods run it
 # (the image's Entrypoint/Cmd/Env/User, or the operator's args and env; a
 # read-only root; no capabilities; the data volume, the init-script
 # ConfigMap and the ACL Secret as bind mounts, emptyDirs as bound 0777
-# directories, /etc/hosts, hostname and resolv.conf as the kubelet adds them). Every "pod" gets
-# a network namespace of its own with only loopback, so the default ports are
-# used and nothing listens on the machine's interfaces; the exporter and the
-# client join the database's namespace, as containers of one pod (the
-# exporter) or as the e2e suite's client would. Every wait has a timeout;
-# containers, namespaces and files are removed at the end, even on failure.
-# Sourced by e2e/images.sh (`selftest [IMAGE...]`); ~2 minutes for all.
+# directories, /etc/hosts, hostname and resolv.conf as the kubelet adds
+# them). Every "pod" gets a network namespace of its own with only loopback,
+# so the default ports are used and nothing listens on the machine's
+# interfaces; the exporter, the client and the backup Job join the
+# database's namespace. Every wait has a timeout; containers, namespaces and
+# files are removed at the end, even on failure (the containers' logs of a
+# failed run stay in $IMAGES/selftest/failed-logs).
+# Sourced by e2e/images.sh (`selftest [IMAGE...]`); ~50 s for all.
 
 ST_PASSED=0
 ST_FAILED=0
@@ -77,12 +79,12 @@ wait_for() { # description seconds command...
 
 # --- pods and containers -------------------------------------------------------
 
-pod() { # name: a network namespace with loopback up; prints its path
+pod() { # name: a network namespace with loopback up, its path in $NET
   local ns=sdb-selftest-$$-$1
   ip netns add "$ns"
   ST_NAMESPACES+=("$ns")
   ip netns exec "$ns" ip link set lo up
-  echo "/run/netns/$ns"
+  NET=/run/netns/$ns
 }
 
 in_pod() { # netns-path command...: a host command in the pod's network
@@ -138,9 +140,9 @@ halt() { stop "$@" || st_fail "$1 stops on SIG${2:-TERM} within 30 s"; }
 running() { runc --root "$ST_DIR/runc" state "$1" 2>/dev/null | grep -q '"status": "running"'; }
 
 stop() { # container [signal]: waits 30 s for it to exit, else kills it (and fails); removes it
-  local c=$1 sig=${2:-TERM} i status=0
+  local c=$1 sig=${2:-TERM} status=0
   runc --root "$ST_DIR/runc" kill "$c" "$sig" >/dev/null 2>&1 || true
-  for i in $(seq 60); do running "$c" || break; sleep 0.5; done
+  for _ in $(seq 60); do running "$c" || break; sleep 0.5; done
   if running "$c"; then status=1; fi
   runc --root "$ST_DIR/runc" delete --force "$c" >/dev/null 2>&1 || true
   return $status
@@ -191,10 +193,24 @@ native_hash() { # password: mysql_native_password, '*' + HEX(SHA1(SHA1(pw)))
 
 sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
+# A backup Job of the tools image in the database's pod network, with the
+# env the operator gives it (src/build/backup.rs), into a volume.
+check_backup() { # engine netns port database admin-user admin-password
+  built servicedb-tools || return 0
+  local backups; backups=$(volume "backups-$1")
+  check "servicedb-tools: \`servicedb backup\` of $1 into a volume, as 65532" run_once "backup-$1" servicedb-tools "$2" \
+    --mount "$(emptydir /tmp)" --mount "bind:$backups:/backups" \
+    --env "SERVICEDB_ENGINE=$1" --env SERVICEDB_DB_HOST=127.0.0.1 --env "SERVICEDB_DB_PORT=$3" \
+    --env "SERVICEDB_DB_NAME=$4" --env "SERVICEDB_DB_USERNAME=$5" --env "SERVICEDB_DB_PASSWORD=$6" \
+    --env SERVICEDB_LOG_FORMAT=json \
+    --env "SERVICEDB_BACKUP_DIR=/backups/$1"
+  check "servicedb-tools: the $1 backup has files" test -n "$(find "$backups" -type f -size +0 2>/dev/null)"
+}
+
 # --- the tests ------------------------------------------------------------------
 
 test_pause() {
-  local net; net=$(pod pause)
+  local net; pod pause; net=$NET
   check_output "pause: /pause -v prints its version" 'pause\.c v3\.10' run_once pause-version pause "$net" --args '["-v"]'
   run pause pause "$net"
   sleep 1
@@ -224,13 +240,14 @@ start_postgres() { # netns data init [args-json]
 
 test_postgres() {
   local net data init
-  net=$(pod postgres); data=$(volume pg-data); init=$ST_DIR/pg-init
+  pod postgres; net=$NET; data=$(volume pg-data); init=$ST_DIR/pg-init
   # The operator's init script (its ConfigMap, mode 0555), an SQL file and a
   # script without the executable bit, which is sourced.
   mkdir -p "$init"
   install -m 0555 "$REPO/src/engine/postgres/create-app-login.sh" "$init/10-create-app-login.sh"
   printf 'CREATE TABLE selftest_init (at timestamptz DEFAULT now());\nINSERT INTO selftest_init DEFAULT VALUES;\n' \
     >"$init/20-init.sql"
+  # shellcheck disable=SC2016 # expanded by the entrypoint that sources it
   printf 'psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres -c "CREATE ROLE sourced_role"\n' \
     >"$init/30-sourced.sh"
   chmod 0444 "$init/20-init.sql" "$init/30-sourced.sh"
@@ -268,6 +285,7 @@ test_postgres() {
     halt pg-client
   fi
 
+  check_backup postgres "$net" 5432 orders postgres admin-Secret.1
   halt pg INT
   check "postgres: stops on SIGINT (the image's stop signal)" log_has pg 'database system is shut down'
   : >"$ST_DIR/logs/pg"
@@ -303,7 +321,7 @@ start_mariadb() { # netns data init
 
 test_mariadb() {
   local net data init
-  net=$(pod mariadb); data=$(volume maria-data); init=$ST_DIR/maria-init
+  pod mariadb; net=$NET; data=$(volume maria-data); init=$ST_DIR/maria-init
   mkdir -p "$init"
   printf 'CREATE TABLE orders.selftest_init (i int);\nINSERT INTO orders.selftest_init VALUES (1);\n' >"$init/10-init.sql"
   chmod 0444 "$init/10-init.sql"
@@ -343,6 +361,7 @@ test_mariadb() {
     halt maria-client
   fi
 
+  check_backup mariadb "$net" 3306 orders root root-Secret.1
   halt maria TERM
   : >"$ST_DIR/logs/maria"
   start_mariadb "$net" "$data" "$init" || return 0
@@ -357,7 +376,7 @@ redis_cli() { # user password command...: redis-cli inside the redis container
 
 test_redis() {
   local net data acl
-  net=$(pod redis); data=$(volume redis-data); acl=$ST_DIR/redis-acl
+  pod redis; net=$NET; data=$(volume redis-data); acl=$ST_DIR/redis-acl
   # The admin Secret's users.acl (src/engine/redis.rs), mode 0440, group 999.
   mkdir -p "$acl"
   printf 'user default off\nuser admin on #%s ~* &* +@all\nuser orders on #%s ~* &* +@all -@dangerous\n' \
@@ -391,11 +410,12 @@ test_redis() {
       exec_in redis-client --env REDISCLI_AUTH=app-Secret.2 redis-cli --no-auth-warning --user orders PING
     halt redis-client
   fi
+  check_backup redis "$net" 6379 0 admin admin-Secret.1
   halt redis TERM
 }
 
 test_client() {
-  local net; net=$(pod client)
+  local net; pod client; net=$NET
   run client client "$net"
   run listener client "$net" --args '["nc", "-lk", "127.0.0.1", "7777"]'
   wait_for "client: nc -lk listens" 10 tcp_open "$net" 7777
@@ -408,7 +428,7 @@ test_client() {
 }
 
 test_prometheus() {
-  local net; net=$(pod prometheus)
+  local net; pod prometheus; net=$NET
   run prometheus prometheus "$net" --mount "$(emptydir /prometheus)"
   wait_for "prometheus: /-/ready" 60 in_pod "$net" curl -fsS --max-time 3 http://127.0.0.1:9090/-/ready \
     || { show_log prometheus; return 0; }
@@ -419,14 +439,14 @@ test_prometheus() {
 }
 
 test_servicedb() {
-  local net; net=$(pod servicedb)
+  local net; pod servicedb; net=$NET
   check_output "servicedb: /servicedb version as 65532, read-only root" '[0-9]+\.[0-9]+' \
     run_once servicedb servicedb "$net" --args '["version"]'
   check_output "servicedb: /servicedb crd" 'CustomResourceDefinition' run_once servicedb-crd servicedb "$net" --args '["crd"]'
 }
 
 test_servicedb_tools() {
-  local net; net=$(pod tools)
+  local net; pod tools; net=$NET
   check_output "servicedb-tools: servicedb version" '[0-9]+\.[0-9]+' run_once tools servicedb-tools "$net" --args '["version"]'
   check_output "servicedb-tools: pg_dump 15, mariadb-dump, redis-cli on PATH" 'redis-cli' \
     run_once tools-dump servicedb-tools "$net" --command '["sh", "-c"]' \
@@ -434,7 +454,7 @@ test_servicedb_tools() {
 }
 
 test_coredns() {
-  local net conf; net=$(pod coredns); conf=$ST_DIR/coredns
+  local net conf; pod coredns; net=$NET; conf=$ST_DIR/coredns
   mkdir -p "$conf"
   printf '.:1053 {\n    errors\n    health :8080\n}\n' >"$conf/Corefile"
   check_output "coredns: /coredns -version" 'CoreDNS-1\.14\.7' run_once coredns-version coredns "$net" --args '["-version"]'
@@ -450,20 +470,21 @@ selftest() { # image ids or names...
   [ "$(id -u)" = 0 ] || die "the selftest needs root (runc, network namespaces)"
   need_packages runc curl iproute2
   local wanted=() groups=() id g
-  if [ $# = 0 ]; then read -ra wanted <<<"$(echo $ALL)"; else for id; do wanted+=("$(resolve "$id")"); done; fi
+  if [ $# = 0 ]; then wanted=("${ALL[@]}"); else for id; do wanted+=("$(resolve "$id")"); done; fi
   for id in "${wanted[@]}"; do
     case "$id" in
       postgres-exporter) g=postgres ;; mysqld-exporter) g=mariadb ;; redis-exporter) g=redis ;;
       *) g=$id ;;
     esac
     if ! built "$g" || ! built "$id"; then
-      st_say "SKIP $id: not built (e2e/images.sh build $g $id)"
+      st_say "SKIP $id: not built (e2e/images.sh build $(printf '%s\n' "$g" "$id" | sort -u | xargs))"
       [ $# = 0 ] || ST_FAILED=$((ST_FAILED + 1))
       continue
     fi
     [[ " ${groups[*]} " == *" $g "* ]] || groups+=("$g")
   done
 
+  rm -rf "$IMAGES/selftest/failed-logs"
   ST_DIR=$IMAGES/selftest/run-$$
   trap 'st_cleanup; on_exit' EXIT
   mkdir -p "$ST_DIR/runc" "$ST_DIR/logs" "$ST_DIR/template" "$ST_DIR/emptydirs"

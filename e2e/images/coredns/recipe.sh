@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # CoreDNS v1.14.7 as the cluster DNS pod (e2e/node/coredns.yaml): only
 # packs the static binary that e2e/tools.sh builds (COREDNS_BINARY, default
 # $CACHE/bin/coredns), like registry.k8s.io/coredns/coredns:v1.14.7

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # Debian's prometheus-mysqld-exporter (0.14.0 in bookworm), a test double of
 # quay.io/prometheus/mysqld-exporter:v0.17.2, which the operator names
 # (src/engine/mysql.rs: `fn exporter`). The operator passes the flags of
@@ -9,7 +10,7 @@ PACKAGES="prometheus-mysqld-exporter"
 USER_ID=65534:65534
 ENTRYPOINT='["/bin/mysqld_exporter"]'
 PORTS=9104/tcp
-ESTIMATE="packages ~20 s"
+ESTIMATE="packages ~10 s"
 
 after_packages() {
   put mysqld_exporter /usr/bin/mysqld_exporter

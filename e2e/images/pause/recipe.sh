@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # The pod sandbox of Kubernetes v1.36.3, built as its Makefile does
 # (build/pause/Makefile: TAG 3.10.2, `gcc -Os -Wall -Werror -static`, strip)
 # from build/pause/linux/pause.c of the k8s.io/kubernetes Go module, in an
@@ -14,6 +15,7 @@ KEY_EXTRA="k8s.io/kubernetes@$K8S_VERSION pause $PAUSE_TAG gcc $(gcc -dumpfullve
 
 make_rootfs() {
   need_packages gcc libc6-dev
+  command -v go >/dev/null || die "the pause image needs Go on PATH (it reads the k8s.io/kubernetes module)"
   local dir
   dir=$(cd /tmp && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # Debian's prometheus-postgres-exporter (0.11.1 in bookworm), a test double of
 # quay.io/prometheuscommunity/postgres-exporter:v0.17.1, which the operator
 # names (src/engine/postgres: `fn exporter`). Same entrypoint path
@@ -9,7 +10,7 @@ PACKAGES="prometheus-postgres-exporter"
 USER_ID=65534:65534
 ENTRYPOINT='["/bin/postgres_exporter"]'
 PORTS=9187/tcp
-ESTIMATE="packages ~20 s"
+ESTIMATE="packages ~10 s"
 
 after_packages() {
   ln -sf prometheus-postgres-exporter "$ROOT/usr/bin/postgres_exporter"

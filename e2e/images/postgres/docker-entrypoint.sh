@@ -84,6 +84,8 @@ process_sql() {
   PGHOST='' PGHOSTADDR='' "${query_runner[@]}" "$@"
 }
 
+# POSTGRES_DB='' leaves --dbname to the caller; db= sees the real name.
+# shellcheck disable=SC2097,SC2098
 setup_db() {
   local exists
   exists=$(POSTGRES_DB='' process_sql --dbname postgres --set db="$POSTGRES_DB" --tuples-only <<-'EOSQL'
@@ -161,7 +163,7 @@ main() {
     setup_env
     create_db_directories
     if [ "$(id -u)" = 0 ]; then
-      exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+      exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
     fi
     if [ -z "$DATABASE_ALREADY_EXISTS" ]; then
       verify_minimum_env

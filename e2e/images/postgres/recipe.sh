@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # PostgreSQL 15 from Debian, a test double of docker.io/library/postgres:15
 # (Debian-based): postgres renumbered to 999:999 as the official image does,
 # PGDATA /var/lib/postgresql/data, the binaries first on PATH, listening on
@@ -12,12 +13,12 @@ CMD='["postgres"]'
 STOP_SIGNAL=SIGINT
 PORTS=5432/tcp
 ENV=(
-  PATH=/usr/lib/postgresql/$PG_MAJOR/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-  PG_MAJOR=$PG_MAJOR
+  "PATH=/usr/lib/postgresql/$PG_MAJOR/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  "PG_MAJOR=$PG_MAJOR"
   PGDATA=/var/lib/postgresql/data
   LANG=C.UTF-8
 )
-ESTIMATE="packages ~60 s"
+ESTIMATE="packages ~30 s"
 
 before_packages() {
   add_user postgres 999 /var/lib/postgresql /bin/bash
@@ -34,7 +35,7 @@ after_packages() {
   # llvmjit.so the server simply does not compile queries.
   rm -f "$ROOT/usr/lib/postgresql/$PG_MAJOR/lib/llvmjit"*
   rm -rf "$ROOT/usr/lib/postgresql/$PG_MAJOR/lib/bitcode"
-  # shellcheck disable=SC2046
+  # shellcheck disable=SC2046,SC2016
   in_root dpkg --purge --force-depends $(in_root dpkg-query -W -f='${Package}\n' 'libllvm*' 'libz3-*') >>"$LOG" 2>&1
   # /var/run is an absolute link to /run: never follow it from the host.
   install -d -o 999 -g 999 -m 3777 "$ROOT/run/postgresql"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # Debian's prometheus-redis-exporter (1.45.0 in bookworm), a test double of
 # quay.io/oliver006/redis_exporter:v1.74.0, which the operator names
 # (src/engine/redis.rs: `fn exporter`). Same entrypoint path /redis_exporter
@@ -9,7 +10,7 @@ PACKAGES="prometheus-redis-exporter"
 USER_ID=65534:65534
 ENTRYPOINT='["/redis_exporter"]'
 PORTS=9121/tcp
-ESTIMATE="packages ~20 s"
+ESTIMATE="packages ~10 s"
 
 after_packages() {
   ln -sf usr/bin/prometheus-redis-exporter "$ROOT/redis_exporter"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # a recipe: variables read by e2e/images.sh
 # The operator, as the runtime target of the repository's Dockerfile
 # (distroless static, nonroot): here minbase + ca-certificates and the
 # release binary (SERVICEDB_BINARY, default target/release/servicedb) at

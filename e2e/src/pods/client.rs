@@ -90,3 +90,15 @@ pub async fn verdict(namespace: &str, pod: &str, host: &str, port: u16, expect_o
         connects(namespace, pod, host, port).await || connects(namespace, pod, host, port).await
     }
 }
+
+/// One key of a Secret, as the service reads it.
+pub async fn secret_value(env: &super::PodEnv, namespace: &str, name: &str, key: &str) -> Result<String, String> {
+    let secret = kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| format!("Secret {namespace}/{name}: {e}"))?;
+    secret
+        .data
+        .and_then(|d| d.get(key).map(|v| String::from_utf8_lossy(&v.0).into_owned()))
+        .ok_or_else(|| format!("Secret {namespace}/{name} has no {key}"))
+}

@@ -13,14 +13,23 @@ pub const RELEASE: &str = "servicedb";
 /// Where Prometheus runs: the chart's `monitoring.namespace`.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
 /// The namespaces the operator watches (namespaced mode: a Role in each).
-pub const WATCHED: &[&str] = &["pods-postgres", "pods-mariadb", "pods-redis", "pods-catalogue", "pods-failover"];
+pub const WATCHED: &[&str] =
+    &["pods-postgres", "pods-mariadb", "pods-redis", "pods-backup", "pods-catalogue", "pods-failover"];
 /// Another team's namespace, which the operator does not serve.
 pub const STRANGERS: &str = "pods-strangers";
 pub const LEASE_SECONDS: u64 = 6;
+/// The S3 server the backup Jobs write to: versitygw on the node's bridge
+/// address (pods have no route off the machine).
+pub const S3_ENDPOINT: &str = "http://10.210.0.1:19000";
+pub const S3_BUCKET: &str = "backups";
+pub const S3_ACCESS_KEY: &str = "servicedb-e2e";
+pub const S3_SECRET_KEY: &str = "servicedb-e2e-secret";
 
 pub struct PodEnv {
     pub logs: PathBuf,
     pub client: Client,
+    /// The S3 server, stopped when the environment is dropped.
+    _s3: tokio::process::Child,
 }
 
 /// A namespace enforcing Pod Security `restricted`, fresh for this run.
@@ -79,7 +88,11 @@ impl PodEnv {
             None,
         )
         .await?;
-        let env = PodEnv { logs, client };
+        step("starting Prometheus in the monitoring namespace");
+        let prometheus = std::fs::read_to_string(root.join("e2e/manifests/prometheus.yaml")).map_err(|e| e.to_string())?;
+        kubectl_apply(&prometheus).await?;
+        let s3 = start_s3(&logs)?;
+        let env = PodEnv { logs, client, _s3: s3 };
         env.wait_leader().await?;
         Ok(Some(env))
     }
@@ -144,4 +157,25 @@ fn helm_values() -> String {
          networkPolicy: {{enabled: true, apiServerPorts: [443, 6443, 16443]}}\n",
         WATCHED.join(", ")
     )
+}
+
+/// versitygw over a fresh directory with one bucket, on the bridge address.
+fn start_s3(logs: &std::path::Path) -> Result<tokio::process::Child, String> {
+    let root = logs.join("s3");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join(S3_BUCKET)).map_err(|e| e.to_string())?;
+    let cache = std::env::var("SERVICEDB_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/servicedb-e2e"));
+    let log = std::fs::File::create(logs.join("s3.log")).map_err(|e| e.to_string())?;
+    let address = S3_ENDPOINT.trim_start_matches("http://");
+    step(&format!("starting versitygw (S3) on {address}"));
+    tokio::process::Command::new(cache.join("bin/versitygw"))
+        .args(["--access", S3_ACCESS_KEY, "--secret", S3_SECRET_KEY, "--port", address, "posix"])
+        .arg(&root)
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start versitygw (e2e/tools.sh versitygw): {e}"))
 }

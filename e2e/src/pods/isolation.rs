@@ -3,12 +3,10 @@
 //! NetworkPolicy is proven with real connections, each verdict compared with
 //! netpol-analyzer's: a disagreement fails the scenario.
 
-use super::client::{ClientPod, connects, exec, verdict};
+use super::client::{ClientPod, connects, exec, secret_value, verdict};
 use super::env::{MONITORING_NAMESPACE, OPERATOR_NAMESPACE, PodEnv, STRANGERS};
 use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use crate::scenarios::netpol::analyze;
-use k8s_openapi::api::core::v1::Secret;
-use kube::Api;
 use std::time::Duration;
 
 #[derive(Clone, Copy)]
@@ -18,6 +16,8 @@ pub struct EngineCase {
     pub namespace: &'static str,
     pub port: u16,
     pub metrics_port: u16,
+    /// The exporter's metric that is 1 while it can log in.
+    pub up_metric: &'static str,
     /// Run in the owner's pod with the Secret as DB_* env; prints the login.
     pub whoami: &'static str,
 }
@@ -28,7 +28,8 @@ pub const POSTGRES: EngineCase = EngineCase {
     namespace: "pods-postgres",
     port: 5432,
     metrics_port: 9187,
-    whoami: r#"psql "$DB_URI" -tAc 'create table if not exists orders (id int); insert into orders values (1); select current_user from orders limit 1'"#,
+    up_metric: "pg_up",
+    whoami: r#"psql "$DB_URI" -qtA -v ON_ERROR_STOP=1 -c 'create table if not exists orders (id int)' -c 'insert into orders values (1)' -c 'select current_user from orders limit 1'"#,
 };
 
 pub const MARIADB: EngineCase = EngineCase {
@@ -37,6 +38,7 @@ pub const MARIADB: EngineCase = EngineCase {
     namespace: "pods-mariadb",
     port: 3306,
     metrics_port: 9104,
+    up_metric: "mysql_up",
     whoami: r#"MYSQL_PWD="$DB_PASSWORD" mariadb -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" "$DB_DATABASE" -N -e 'create table if not exists orders (id int); insert into orders values (1); select substring_index(current_user(), "@", 1)'"#,
 };
 
@@ -46,6 +48,7 @@ pub const REDIS: EngineCase = EngineCase {
     namespace: "pods-redis",
     port: 6379,
     metrics_port: 9121,
+    up_metric: "redis_up",
     whoami: r#"redis-cli -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning SET orders 1 >/dev/null && redis-cli -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning ACL WHOAMI"#,
 };
 
@@ -157,14 +160,7 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
     }
 
     // The owner logs in with the Secret, through Service DNS.
-    let secret = Api::<Secret>::namespaced(env.client.clone(), ns)
-        .get("orders-db-credentials")
-        .await
-        .map_err(|e| format!("the credentials Secret: {e}"))?;
-    let username = secret
-        .data
-        .and_then(|d| d.get("username").map(|v| String::from_utf8_lossy(&v.0).into_owned()))
-        .ok_or("the credentials Secret has no username")?;
+    let username = secret_value(env, ns, "orders-db-credentials", "username").await?;
     let login = wait_for("the owner's login", Duration::from_secs(30), || async {
         exec(ns, "orders-app", None, case.whoami).await.ok()
     })
@@ -213,6 +209,21 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
         ensure(control.trim() == "open", || format!("the owner's pod cannot reach {target}:{port} either"))?;
         let out = exec(ns, "orders-db-0", container, &probe).await?;
         ensure(out.trim() == "closed", || format!("the database pod opened a connection to {target}:{port}"))?;
+    }
+    // Prometheus in the monitoring namespace scrapes the exporter, which
+    // logs in with the monitoring login the operator made.
+    let query = format!("{}{{namespace=\"{ns}\"}}", case.up_metric);
+    let script = format!(
+        "curl -s -m 3 --data-urlencode 'query={query}' http://prometheus.{MONITORING_NAMESPACE}.svc:9090/api/v1/query"
+    );
+    let scraped = wait_for(&format!("Prometheus to report {query} = 1"), Duration::from_secs(90), || async {
+        let out = exec(MONITORING_NAMESPACE, &scraper_name, None, &script).await.ok()?;
+        out.contains("\"1\"]").then_some(out)
+    })
+    .await;
+    if let Err(e) = scraped {
+        let last = exec(MONITORING_NAMESPACE, &scraper_name, None, &script).await;
+        return Err(format!("{e}; Prometheus answered: {last:?}"));
     }
     ensure(!connects(STRANGERS, &stranger_name, &db_ip, case.port).await, || {
         "the stranger reached the database by pod IP".into()

@@ -3,6 +3,7 @@
 //! under the chart's ServiceAccount, NetworkPolicies proven with real
 //! connections and compared with the analyzer's verdicts.
 
+mod backups;
 mod client;
 mod env;
 mod isolation;
@@ -29,6 +30,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         }),
         ("pods: redis runs; the owner's pod logs in, others are refused (real and analyzer)", |e| {
             Box::pin(isolation::engine(e, isolation::REDIS))
+        }),
+        ("pods: an on-demand backup Job writes to S3; a new instance bootstraps from it with every row", |e| {
+            Box::pin(backups::to_s3_and_back(e))
         }),
         ("pods: a version missing from the image catalogue is InvalidSpec naming the catalogue", |e| {
             Box::pin(operator::version_missing_from_catalogue(e))
