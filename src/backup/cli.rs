@@ -59,6 +59,16 @@ pub struct DatabaseArgs {
     /// The admin login; its password is read from SERVICEDB_DB_PASSWORD.
     #[arg(long, env = "SERVICEDB_DB_USERNAME")]
     pub username: Option<String>,
+    /// How long to wait for the database to accept connections before
+    /// failing (a new pod may be refused until network policies admit it).
+    #[arg(long, env = "SERVICEDB_CONNECT_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub connect_timeout_seconds: u64,
+}
+
+/// The database accepts connections, or why not after the timeout.
+async fn reachable(db: &DatabaseArgs, host: &str, port: u16) -> Result<(), String> {
+    let within = std::time::Duration::from_secs(db.connect_timeout_seconds);
+    super::reach::wait_reachable(host, port, within, std::time::Duration::from_secs(1)).await
 }
 
 /// The admin connection, or which flag is missing.
@@ -138,6 +148,7 @@ pub async fn run_backup(args: BackupArgs) -> Result<(), String> {
 async fn backup_once(args: &BackupArgs) -> Result<String, String> {
     let location = open(&args.destination)?;
     let (host, port, database, username, password) = connection_parts(&args.db)?;
+    reachable(&args.db, &host, port).await?;
     let retention = Retention {
         keep_last: args.keep_last,
         max_age: args.max_age_days.map(|d| SignedDuration::from_hours(i64::from(d) * 24)),
@@ -165,6 +176,7 @@ pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
         None => {
             parts = connection_parts(&args.db)?;
             let (host, port, database, username, password) = &parts;
+            reachable(&args.db, host, *port).await?;
             RestoreInto::Server {
                 connection: Connection { host, port: *port, username, password, database },
                 owner: &args.owner,

@@ -7,6 +7,7 @@ pub mod cli;
 mod error;
 mod layout;
 mod pipeline;
+mod reach;
 mod restore;
 pub mod retention;
 mod store;

@@ -38,7 +38,7 @@ pub async fn to_s3_and_back(env: &PodEnv) -> Outcome {
     let orders = owner("orders", "orders-app", "{app.kubernetes.io/name: orders}", "orders-db-credentials");
     orders.start().await?;
     let fill = format!(
-        r#"psql "$DB_URI" -v ON_ERROR_STOP=1 -tAc "create table items (id int primary key, payload text); insert into items select g, md5(g::text) from generate_series(1, {ROWS}) g; select count(*) from items""#
+        r#"psql "$DB_URI" -qtA -v ON_ERROR_STOP=1 -c "create table items (id int primary key, payload text)" -c "insert into items select g, md5(g::text) from generate_series(1, {ROWS}) g" -c "select count(*) from items""#
     );
     let filled = wait_for("the owner to write rows", Duration::from_secs(30), || async {
         super::client::exec(NS, orders.name, None, &fill).await.ok()
@@ -72,7 +72,9 @@ pub async fn to_s3_and_back(env: &PodEnv) -> Outcome {
         let labels = format!(
             "{{app.kubernetes.io/name: servicedb-backup, app.kubernetes.io/instance: {instance}, app.kubernetes.io/component: backup, app.kubernetes.io/managed-by: servicedb}}"
         );
-        ClientPod { namespace: NS, name: pod, labels: &labels, service_account: None, credentials: None }.start().await?;
+        ClientPod { namespace: NS, name: pod, labels: &labels, service_account: None, credentials: None }
+            .start()
+            .await?;
         let real = verdict(NS, pod, &format!("orders-db.{NS}.svc"), 5432, expected).await;
         ensure(real == expected, || format!("{pod} -> orders-db:5432: expected {expected}, real {real}"))?;
     }

@@ -89,7 +89,8 @@ impl PodEnv {
         )
         .await?;
         step("starting Prometheus in the monitoring namespace");
-        let prometheus = std::fs::read_to_string(root.join("e2e/manifests/prometheus.yaml")).map_err(|e| e.to_string())?;
+        let prometheus =
+            std::fs::read_to_string(root.join("e2e/manifests/prometheus.yaml")).map_err(|e| e.to_string())?;
         kubectl_apply(&prometheus).await?;
         let s3 = start_s3(&logs)?;
         let env = PodEnv { logs, client, _s3: s3 };
