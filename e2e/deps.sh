@@ -3,7 +3,9 @@
 # PostgreSQL, MariaDB and Redis servers for the engine and backup tests,
 # Prometheus and the three exporters for the monitoring tests,
 # zstd for the backup benchmark's baseline, openssl and
-# curl for the local control plane. Runs apt-get update at most once.
+# curl for the local control plane; runc, iptables, ipset, conntrack, the
+# CNI plugins and debootstrap for the real node and its images.
+# Runs apt-get update at most once.
 set -euo pipefail
 say() { printf '[deps] %s\n' "$*" >&2; }
 missing=()
@@ -21,6 +23,13 @@ need time
 need openssl
 need curl
 need ca-certificates
+need runc
+need iptables
+need ipset
+need conntrack
+need iproute2
+need containernetworking-plugins
+need debootstrap
 if [ ${#missing[@]} -eq 0 ]; then
   say "Debian packages present"
   exit 0
