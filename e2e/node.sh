@@ -189,7 +189,9 @@ cmd_import() { # tar...
     name=$(python3 -c 'import json,sys,tarfile; t=tarfile.open(sys.argv[1]); i=json.load(t.extractfile("index.json")); print(i["manifests"][0]["annotations"]["io.containerd.image.name"])' "$tar")
     if [ -f "$STATE/imported/$(basename "$tar")" ] && ctr_ images ls -q | grep -qx "$name"; then continue; fi
     say "importing $name"
-    ctr_ images import --no-unpack=false --snapshotter overlayfs "$tar" >/dev/null || die "ctr could not import $tar"
+    # ctr warns on every call that cgroup v1 is deprecated: keep errors only.
+    ctr_ images import --snapshotter overlayfs "$tar" >/dev/null 2>"$STATE/import.err" \
+      || die "ctr could not import $tar: $(grep -v DEPRECATION "$STATE/import.err")"
     mkdir -p "$STATE/imported"; touch "$STATE/imported/$(basename "$tar")"
   done
 }
@@ -313,7 +315,6 @@ restore_host() {
 }
 
 cmd_down() {
-  kc -n kube-system delete deployment coredns --ignore-not-found --wait=false >/dev/null 2>&1 || true
   stop_pid kubelet
   stop_containers
   for name in kube-router kube-proxy containerd; do stop_pid "$name"; done

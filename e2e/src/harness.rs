@@ -187,16 +187,7 @@ impl Env {
     /// A fresh namespace for one test, enforcing Pod Security `restricted`,
     /// whose pods kwok plays (the images of this phase are not on the node).
     pub async fn namespace(&self, name: &str) -> Result<String, String> {
-        let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=60s"]).await;
-        kubectl_apply(&format!(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n  annotations:\n{KWOK_PLACEMENT}"
-        ))
-        .await?;
-        wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
-            kubectl(&["-n", name, "get", "serviceaccount", "default"]).await.ok()
-        })
-        .await?;
-        Ok(name.to_string())
+        fresh_namespace(name, KWOK_PLACEMENT).await
     }
 
     pub fn sdbs(&self, namespace: &str) -> Api<ServiceDatabase> {
@@ -228,6 +219,22 @@ impl Env {
         let bytes = secret.data?.get("password")?.0.clone();
         String::from_utf8(bytes).ok()
     }
+}
+
+/// A namespace made anew, enforcing Pod Security `restricted`, with
+/// `annotations` (YAML lines indented by four), once its default
+/// ServiceAccount exists.
+pub async fn fresh_namespace(name: &str, annotations: &str) -> Result<String, String> {
+    let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=90s"]).await;
+    kubectl_apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n  annotations:\n{annotations}"
+    ))
+    .await?;
+    wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
+        kubectl(&["-n", name, "get", "serviceaccount", "default"]).await.ok()
+    })
+    .await?;
+    Ok(name.to_string())
 }
 
 /// crds/ applied with kubectl, as users install them.

@@ -2,7 +2,7 @@
 //! with helm into its own namespace, in namespaced mode over the namespaces
 //! of these scenarios, pointed at the local images by an image catalogue.
 
-use crate::harness::{Outcome, kubectl, kubectl_apply, run, step, wait_for};
+use crate::harness::{Outcome, fresh_namespace, kubectl, kubectl_apply, run, step, wait_for};
 use kube::Client;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,20 +32,6 @@ pub struct PodEnv {
     _s3: tokio::process::Child,
 }
 
-/// A namespace enforcing Pod Security `restricted`, fresh for this run.
-pub async fn namespace(name: &str) -> Result<String, String> {
-    let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=90s"]).await;
-    kubectl_apply(&format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n"
-    ))
-    .await?;
-    wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
-        kubectl(&["-n", name, "get", "serviceaccount", "default"]).await.ok()
-    })
-    .await?;
-    Ok(name.to_string())
-}
-
 impl PodEnv {
     /// None when no real node is Ready (SERVICEDB_NODE=none): the scenarios are skipped.
     pub async fn setup(root: PathBuf, logs: PathBuf, client: Client) -> Result<Option<PodEnv>, String> {
@@ -63,7 +49,7 @@ impl PodEnv {
             return Ok(None);
         }
         for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS]) {
-            namespace(ns).await?;
+            fresh_namespace(ns, "").await?;
         }
         step(
             "installing charts/servicedb with helm: the operator image in pods, namespaced mode, local image catalogue",
@@ -101,24 +87,7 @@ impl PodEnv {
     /// One operator pod Ready (the leader); returns its name.
     pub async fn wait_leader(&self) -> Result<String, String> {
         wait_for("an operator pod to lead and be ready", Duration::from_secs(120), || async {
-            let out = kubectl(&[
-                "-n",
-                OPERATOR_NAMESPACE,
-                "get",
-                "pods",
-                "-l",
-                "app.kubernetes.io/name=servicedb",
-                "-o",
-                "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
-            ])
-            .await
-            .ok()?;
-            out.lines()
-                .filter_map(|l| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    (f.len() == 2 && f[1] == "True").then(|| f[0].to_string())
-                })
-                .next()
+            operator_pods().await.ok()?.into_iter().find(|p| p.ready).map(|p| p.name)
         })
         .await
     }
@@ -179,4 +148,40 @@ fn start_s3(logs: &std::path::Path) -> Result<tokio::process::Child, String> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start versitygw (e2e/tools.sh versitygw): {e}"))
+}
+
+/// An operator replica as the API server shows it.
+#[derive(Debug)]
+pub struct OperatorPod {
+    pub name: String,
+    pub ready: bool,
+    pub restarts: u32,
+    pub node: String,
+}
+
+/// Every operator pod that is not being deleted.
+pub async fn operator_pods() -> Result<Vec<OperatorPod>, String> {
+    let out = kubectl(&[
+        "-n",
+        OPERATOR_NAMESPACE,
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=servicedb",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.status.containerStatuses[0].restartCount} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
+    ])
+    .await?;
+    Ok(out
+        .lines()
+        .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
+            [name, ready, restarts, node] => Some(OperatorPod {
+                name: name.into(),
+                ready: ready == "True",
+                restarts: restarts.parse().unwrap_or(0),
+                node: node.into(),
+            }),
+            _ => None,
+        })
+        .collect())
 }

@@ -2,32 +2,10 @@
 //! `restricted` namespace on the real node, two replicas with leader
 //! election, and what happens when the leader's pod or process dies.
 
-use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv};
+use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, operator_pods};
 use super::isolation::wait_ready;
 use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
 use std::time::{Duration, Instant};
-
-/// (name, ready, restarts, node) of every operator pod not being deleted.
-async fn operator_pods() -> Result<Vec<(String, bool, u32, String)>, String> {
-    let out = kubectl(&[
-        "-n",
-        OPERATOR_NAMESPACE,
-        "get",
-        "pods",
-        "-l",
-        "app.kubernetes.io/name=servicedb",
-        "-o",
-        "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[?(@.type==\"Ready\")].status} {.status.containerStatuses[0].restartCount} {.spec.nodeName} {.metadata.deletionTimestamp}{\"\\n\"}{end}",
-    ])
-    .await?;
-    Ok(out
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 4).then(|| (f[0].to_string(), f[1] == "True", f[2].parse().unwrap_or(0), f[3].to_string()))
-        })
-        .collect())
-}
 
 /// GET of a path on a pod's HTTP port, through the API server's proxy.
 async fn probe(pod: &str, path: &str) -> Result<String, String> {
@@ -41,11 +19,9 @@ pub async fn installed_by_helm(env: &PodEnv) -> Outcome {
         (pods.len() == 2).then_some(pods)
     })
     .await?;
-    ensure(pods.iter().all(|(_, _, _, node)| node == "sdb-node"), || format!("not on the real node: {pods:?}"))?;
-    ensure(pods.iter().filter(|(_, ready, _, _)| *ready).count() == 1, || {
-        format!("exactly one leader expected: {pods:?}")
-    })?;
-    for (pod, _, _, _) in &pods {
+    ensure(pods.iter().all(|p| p.node == "sdb-node"), || format!("not on the real node: {pods:?}"))?;
+    ensure(pods.iter().filter(|p| p.ready).count() == 1, || format!("exactly one leader expected: {pods:?}"))?;
+    for pod in pods.iter().map(|p| &p.name) {
         let uid = kubectl(&["-n", OPERATOR_NAMESPACE, "exec", pod, "--", "id", "-u"]).await?;
         ensure(uid.trim() == "65532", || format!("{pod} runs as uid {uid}"))?;
         probe(pod, "/healthz").await.map_err(|e| format!("{pod} /healthz: {e}"))?;
@@ -104,14 +80,14 @@ pub async fn version_missing_from_catalogue(env: &PodEnv) -> Outcome {
 pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
     let ns = "pods-failover";
     let leader = env.wait_leader().await?;
-    let restarts_before = operator_pods().await?.iter().find(|p| p.0 == leader).map(|p| p.2).unwrap_or(0);
+    let restarts_before = operator_pods().await?.iter().find(|p| p.name == leader).map(|p| p.restarts).unwrap_or(0);
 
     // 1. The container's process dies: the kubelet restarts it.
     let pid = leader_process(&leader).await?;
     run("kill", &["-KILL", &pid], None).await?;
     wait_for("the killed container to restart", Duration::from_secs(60), || async {
         let pods = operator_pods().await.ok()?;
-        pods.iter().any(|p| p.0 == leader && p.2 > restarts_before).then_some(())
+        pods.iter().any(|p| p.name == leader && p.restarts > restarts_before).then_some(())
     })
     .await?;
     env.wait_leader().await?;
@@ -123,7 +99,7 @@ pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
         .await?;
     let next = wait_for("another replica to lead", Duration::from_secs(90), || async {
         let pods = operator_pods().await.ok()?;
-        pods.into_iter().find(|p| p.0 != leader && p.1).map(|p| p.0)
+        pods.into_iter().find(|p| p.name != leader && p.ready).map(|p| p.name)
     })
     .await?;
     let failover = started.elapsed();
