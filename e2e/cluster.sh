@@ -36,28 +36,9 @@ export API_PORT NODE_IP
 # Components run as children of `up`; give every wait an upper bound.
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 
-say() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "ERROR: $*"; say "component logs: $LOGS"; exit 1; }
+WHO=cluster LOG_PREFIX=
+. "$HERE/lib.sh"
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
-
-running() { [ -f "$PIDS/$1" ] && kill -0 "$(cat "$PIDS/$1")" 2>/dev/null; }
-
-start() { # name command...
-  local name=$1; shift
-  if running "$name"; then return; fi
-  setsid "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! >"$PIDS/$name"
-}
-
-wait_for() { # description command...
-  local what=$1; shift
-  local deadline=$((SECONDS + READY_TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "$what not ready after ${READY_TIMEOUT}s"
-    sleep 0.5
-  done
-  say "$what ready"
-}
 
 certificates() {
   # Certificates from before the API server moved to the bridge address are remade.
@@ -199,17 +180,7 @@ cmd_up() {
 cmd_down() {
   "$HERE/node.sh" down
   local order="pv-provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd"
-  for name in $order; do
-    [ -f "$PIDS/$name" ] || continue
-    local pid; pid=$(cat "$PIDS/$name")
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-      kill -KILL -- "-$pid" 2>/dev/null || true
-      say "stopped $name ($pid)"
-    fi
-    rm -f "$PIDS/$name"
-  done
+  for name in $order; do stop_pid "$name"; done
   rm -rf "$STATE/etcd" "$STATE/volumes"
 }
 

@@ -45,28 +45,10 @@ HOST_PATHS="/run/containerd /var/lib/cni /var/lib/kubelet /var/log/containers /v
 SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys
 kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables net.ipv4.ip_forward"
 
-say() { printf '[node %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { say "ERROR: $*"; say "component logs: $LOGS"; exit 1; }
+WHO=node LOG_PREFIX=node-
+. "$HERE/lib.sh"
 kc() { "$BIN/kubectl" --kubeconfig "$CLUSTER/admin.kubeconfig" "$@"; }
 ctr_() { "$BIN/ctr" --address "$STATE/containerd.sock" -n k8s.io "$@"; }
-running() { [ -f "$PIDS/$1" ] && kill -0 "$(cat "$PIDS/$1")" 2>/dev/null; }
-
-start() { # name command...
-  local name=$1; shift
-  running "$name" && return
-  setsid "$@" >"$LOGS/node-$name.log" 2>&1 </dev/null &
-  echo $! >"$PIDS/$name"
-}
-
-wait_for() { # description command...
-  local what=$1; shift
-  local deadline=$((SECONDS + READY_TIMEOUT))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "$what not ready after ${READY_TIMEOUT}s"
-    sleep 0.5
-  done
-  say "$what ready"
-}
 
 # Every prerequisite, each failure naming what is missing and how to get it.
 check_prerequisites() {
@@ -247,18 +229,6 @@ cgroup_root() {
 }
 
 # --- down ----------------------------------------------------------------------
-
-stop_pid() { # name
-  [ -f "$PIDS/$1" ] || return 0
-  local pid; pid=$(cat "$PIDS/$1")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    say "stopped $1 ($pid)"
-  fi
-  rm -f "$PIDS/$1"
-}
 
 # The shims containerd started outlive it: stop every container first,
 # then the shims, which are ours by their binary's path.

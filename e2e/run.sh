@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-e2e/tools.sh kubernetes etcd kwok helm netpolicy versitygw prometheus-operator-crds node
+e2e/tools.sh all
 
 # The images that need no binary of ours build while cargo compiles.
 base_images="pause coredns postgres mariadb redis postgres-exporter mysqld-exporter redis-exporter client prometheus"

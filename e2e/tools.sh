@@ -179,7 +179,12 @@ for t in $tools; do
     versitygw) build_in_module versitygw github.com/versity/versitygw \
                  github.com/versity/versitygw/cmd/versitygw "$VERSITYGW_VERSION" ;;
     prometheus-operator-crds) prometheus_operator_crds ;;
-    all) "$0" etcd kwok helm netpolicy versitygw prometheus-operator-crds kubernetes node ;;
+    # Two lines at once: the Kubernetes module (control plane, then kubelet
+    # and kube-proxy from the same module) and every other tool.
+    all) "$0" containerd kube-router coredns netpolicy versitygw prometheus-operator-crds &
+         others=$!
+         "$0" etcd kwok helm kubernetes kubelet
+         wait "$others" ;;
     *) echo "unknown tool $t (kubernetes|etcd|kwok|helm|netpolicy|versitygw|prometheus-operator-crds|kubelet|containerd|kube-router|coredns|node|all)" >&2; exit 2 ;;
   esac
 done
