@@ -121,7 +121,9 @@ SC
 }
 
 cmd_up() {
-  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] && [ -x "$BIN/kwok" ] || "$HERE/tools.sh" kubernetes etcd kwok helm netpolicy
+  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/etcd" ] || "$HERE/tools.sh" kubernetes etcd
+  [ "$NODES" = 0 ] || [ -x "$BIN/kwok" ] || "$HERE/tools.sh" kwok
+  [ "$REAL_NODE" = none ] || "$HERE/tools.sh" node
   command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
   mkdir -p "$STATE" "$LOGS" "$PIDS"
   # The bridge first: the API server listens on its address.
@@ -162,7 +164,7 @@ cmd_up() {
     --leader-elect=false --bind-address 127.0.0.1 --secure-port "$SCHED_PORT"
   wait_for kube-scheduler curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
 
-  start kwok "$BIN/kwok" --kubeconfig "$KUBECONFIG_FILE" --manage-all-nodes=false \
+  [ "$NODES" = 0 ] || start kwok "$BIN/kwok" --kubeconfig "$KUBECONFIG_FILE" --manage-all-nodes=false \
     --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.244.0.1/16 \
     --node-ip 127.0.0.1 --server-address 127.0.0.1:0
   for i in $(seq 0 $((NODES - 1))); do node_manifest "$i" | kc apply -f - >/dev/null; done
@@ -186,7 +188,9 @@ cmd_down() {
 
 cmd_status() {
   local all=0
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-provisioner; do
+  local names="etcd kube-apiserver kube-controller-manager kube-scheduler pv-provisioner"
+  [ ! -f "$PIDS/kwok" ] || names="$names kwok"
+  for name in $names; do
     if running "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; all=1; fi
   done
   if kc get --raw /readyz >/dev/null 2>&1; then echo "api server: ready (https://$NODE_IP:$API_PORT)"; else echo "api server: not ready"; all=1; fi
