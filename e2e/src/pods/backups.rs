@@ -3,7 +3,7 @@
 //! address), the status carries what the Job's termination message said,
 //! and a new instance bootstraps from it with every row back.
 
-use super::client::{ClientPod, secret_value, verdict};
+use super::client::{ClientPod, connects, secret_value, verdict};
 use super::env::{PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY};
 use super::isolation::wait_ready;
 use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
@@ -78,6 +78,29 @@ pub async fn to_s3_and_back(env: &PodEnv) -> Outcome {
         let real = verdict(NS, pod, &format!("orders-db.{NS}.svc"), 5432, expected).await;
         ensure(real == expected, || format!("{pod} -> orders-db:5432: expected {expected}, real {real}"))?;
     }
+
+    // A backup pod opens no connection but to its database, DNS and the S3
+    // endpoint: not to the API server (the owner's pod can, as the control).
+    let s3_address = S3_ENDPOINT.trim_start_matches("http://");
+    let (s3_host, s3_port) = s3_address.split_once(':').ok_or("S3 endpoint without a port")?;
+    let s3_port: u16 = s3_port.parse().map_err(|e| format!("S3 port: {e}"))?;
+    ensure(verdict(NS, "backup-of-orders", s3_host, s3_port, true).await, || "a backup pod cannot reach S3".into())?;
+    ensure(connects(NS, orders.name, "10.96.0.1", 443).await, || "the owner's pod cannot reach the API server".into())?;
+    ensure(!connects(NS, "backup-of-orders", "10.96.0.1", 443).await, || "a backup pod reached the API server".into())?;
+
+    // The schedule's CronJob makes a real backup Job too (started now
+    // rather than at 03:00); BackupHealthy follows it.
+    kubectl(&["-n", NS, "create", "job", "--from=cronjob/orders-db-backup", "orders-db-backup-now"]).await?;
+    kubectl(&["-n", NS, "wait", "--for=condition=Complete", "job/orders-db-backup-now", "--timeout=240s"])
+        .await
+        .map_err(|e| format!("the CronJob's backup Job did not complete: {e}"))?;
+    wait_for("lastSuccessfulBackup to name the CronJob's Job", Duration::from_secs(60), || async {
+        let out = kubectl(&["-n", NS, "get", "sdb", "orders", "-o", "jsonpath={.status.lastSuccessfulBackup.job}"])
+            .await
+            .ok()?;
+        (out == "orders-db-backup-now").then_some(())
+    })
+    .await?;
 
     // A new instance starts from that backup: every row is back.
     kubectl_apply(&instance("copy", "  bootstrap:\n    fromBackup: {backupName: manual}\n")).await?;

@@ -13,8 +13,15 @@ pub const RELEASE: &str = "servicedb";
 /// Where Prometheus runs: the chart's `monitoring.namespace`.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
 /// The namespaces the operator watches (namespaced mode: a Role in each).
-pub const WATCHED: &[&str] =
-    &["pods-postgres", "pods-mariadb", "pods-redis", "pods-backup", "pods-catalogue", "pods-failover"];
+pub const WATCHED: &[&str] = &[
+    "pods-postgres",
+    "pods-mariadb",
+    "pods-redis",
+    "pods-backup",
+    "pods-catalogue",
+    "pods-crashloop",
+    "pods-failover",
+];
 /// Another team's namespace, which the operator does not serve.
 pub const STRANGERS: &str = "pods-strangers";
 pub const LEASE_SECONDS: u64 = 6;

@@ -6,6 +6,7 @@
 mod backups;
 mod client;
 mod env;
+mod failing;
 mod isolation;
 mod operator;
 
@@ -36,6 +37,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         }),
         ("pods: a version missing from the image catalogue is InvalidSpec naming the catalogue", |e| {
             Box::pin(operator::version_missing_from_catalogue(e))
+        }),
+        ("pods: a crash-looping database pod: the status says why, from its last state", |e| {
+            Box::pin(failing::crash_loop_reaches_the_status(e))
         }),
         ("pods: the leader's pod is killed; the standby takes over and reconciles", |e| {
             Box::pin(operator::leader_pod_killed(e))
