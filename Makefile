@@ -17,10 +17,14 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the e2e harness's audit reader
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the e2e harness's audit reader, the node's cleanup
 	@echo "[unit] cargo test (library and CRD tests)"
 	$(CARGO) test --quiet --lib --test crd --test cli
 	$(CARGO) test --quiet -p servicedb-e2e
+	@echo "[unit] the node's iptables undo; a node without its binaries says what is missing"
+	python3 e2e/node/test_iptables_diff.py
+	@out=$$(SERVICEDB_CACHE=/nonexistent/servicedb-e2e e2e/node.sh up 2>&1) && { echo "node.sh up started without binaries"; exit 1; }; \
+	  echo "$$out" | grep -q "missing: binary .*/kubelet (run: e2e/tools.sh node)" || { echo "$$out"; exit 1; }
 
 s3: ## build versitygw, the S3-compatible server the backup tests use (cached)
 	@e2e/tools.sh versitygw

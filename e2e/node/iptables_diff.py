@@ -6,15 +6,20 @@ import sys
 
 
 def parse(path):
-    """{table: (chains in order, [(chain, rule text)])} from iptables-save."""
+    """{table: (user chains in order, [(chain, rule text)])} from
+    iptables-save; built-in chains (those with a policy) are never listed as
+    chains, so they are never flushed or deleted, only rules in them."""
     tables, table = {}, None
-    for line in open(path, encoding="utf-8", errors="replace"):
-        line = line.rstrip("\n")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.read().splitlines()
+    for line in lines:
         if line.startswith("*"):
             table = line[1:]
             tables[table] = ([], [])
         elif line.startswith(":") and table:
-            tables[table][0].append(line[1:].split()[0])
+            name, policy = line[1:].split()[:2]
+            if policy == "-":
+                tables[table][0].append(name)
         elif line.startswith("-A ") and table:
             chain, _, rule = line[3:].partition(" ")
             tables[table][1].append((chain, rule))

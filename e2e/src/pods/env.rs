@@ -17,11 +17,15 @@ pub const WATCHED: &[&str] = &[
     "pods-postgres",
     "pods-mariadb",
     "pods-redis",
+    "pods-rotation",
     "pods-backup",
     "pods-catalogue",
     "pods-crashloop",
     "pods-failover",
 ];
+/// A namespace the chart is not given: served only once the release is
+/// upgraded to cluster mode.
+pub const UNLISTED: &str = "pods-unlisted";
 /// Another team's namespace, which the operator does not serve.
 pub const STRANGERS: &str = "pods-strangers";
 pub const LEASE_SECONDS: u64 = 6;
@@ -34,6 +38,8 @@ pub const S3_SECRET_KEY: &str = "servicedb-e2e-secret";
 
 pub struct PodEnv {
     pub logs: PathBuf,
+    /// charts/servicedb, for upgrades.
+    pub chart: PathBuf,
     pub client: Client,
     /// The S3 server, stopped when the environment is dropped.
     _s3: tokio::process::Child,
@@ -55,7 +61,7 @@ impl PodEnv {
             step("no real node: skipping the real-pod scenarios");
             return Ok(None);
         }
-        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS]) {
+        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS, &UNLISTED]) {
             fresh_namespace(ns, "").await?;
         }
         step(
@@ -86,7 +92,7 @@ impl PodEnv {
             std::fs::read_to_string(root.join("e2e/manifests/prometheus.yaml")).map_err(|e| e.to_string())?;
         kubectl_apply(&prometheus).await?;
         let s3 = start_s3(&logs)?;
-        let env = PodEnv { logs, client, _s3: s3 };
+        let env = PodEnv { logs, chart: root.join("charts/servicedb"), client, _s3: s3 };
         env.wait_leader().await?;
         Ok(Some(env))
     }
@@ -109,12 +115,12 @@ impl PodEnv {
     /// Removes what the scenarios made, then the release, so the next phase
     /// (the local operator, watching every namespace) starts clean.
     pub async fn teardown(&self) -> Outcome {
-        for ns in WATCHED {
+        for ns in WATCHED.iter().chain([&UNLISTED]) {
             let _ = kubectl(&["-n", ns, "delete", "servicedatabases", "--all", "--wait=true", "--timeout=90s"]).await;
         }
         let _ =
             run("helm", &["uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "90s"], None).await;
-        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS]) {
+        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS, &UNLISTED]) {
             let _ = kubectl(&["delete", "namespace", ns, "--wait=false"]).await;
         }
         Ok(())

@@ -9,6 +9,7 @@ mod env;
 mod failing;
 mod isolation;
 mod operator;
+mod rotation;
 
 pub use env::PodEnv;
 
@@ -32,6 +33,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods: redis runs; the owner's pod logs in, others are refused (real and analyzer)", |e| {
             Box::pin(isolation::engine(e, isolation::REDIS))
         }),
+        ("pods: rotation seen by client pods: old login through the grace period, new login on the same data", |e| {
+            Box::pin(rotation::observed_by_client_pods(e))
+        }),
         ("pods: an on-demand backup Job writes to S3; a new instance bootstraps from it with every row", |e| {
             Box::pin(backups::to_s3_and_back(e))
         }),
@@ -43,6 +47,9 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         }),
         ("pods: the leader's pod is killed; the standby takes over and reconciles", |e| {
             Box::pin(operator::leader_pod_killed(e))
+        }),
+        ("pods: helm upgrade to cluster mode serves a namespace the chart was not given", |e| {
+            Box::pin(operator::upgraded_to_cluster_mode(e))
         }),
     ]
 }

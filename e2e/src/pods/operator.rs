@@ -2,7 +2,7 @@
 //! `restricted` namespace on the real node, two replicas with leader
 //! election, and what happens when the leader's pod or process dies.
 
-use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, operator_pods};
+use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, operator_pods};
 use super::isolation::wait_ready;
 use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
 use std::time::{Duration, Instant};
@@ -125,4 +125,50 @@ async fn leader_process(pod: &str) -> Result<String, String> {
         }
     }
     Err(format!("no servicedb process of pod {pod} on this node"))
+}
+
+/// Namespaced mode serves only the listed namespaces; `helm upgrade` to
+/// cluster mode (no watchNamespaces) and the same object in a namespace it
+/// was never given is served.
+pub async fn upgraded_to_cluster_mode(env: &PodEnv) -> Outcome {
+    let _ = kubectl(&["-n", UNLISTED, "create", "serviceaccount", "orders"]).await;
+    kubectl_apply(&format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {UNLISTED}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
+    ))
+    .await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let untouched = kubectl(&[
+        "-n",
+        UNLISTED,
+        "get",
+        "sdb,statefulsets",
+        "-o",
+        "jsonpath={range .items[*]}{.kind}:{.status.conditions[*].type} {end}",
+    ])
+    .await?;
+    ensure(untouched.trim() == "ServiceDatabase:", || {
+        format!("namespaced mode served an unlisted namespace: {untouched}")
+    })?;
+
+    run(
+        "helm",
+        &[
+            "upgrade",
+            RELEASE,
+            &env.chart.to_string_lossy(),
+            "-n",
+            OPERATOR_NAMESPACE,
+            "--reuse-values",
+            "--skip-crds",
+            "--set-json",
+            "watchNamespaces=[]",
+        ],
+        None,
+    )
+    .await?;
+    kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await?;
+    let binding =
+        kubectl(&["get", "clusterrolebinding", "servicedb", "-o", "jsonpath={.roleRef.kind}/{.roleRef.name}"]).await?;
+    ensure(binding == "ClusterRole/servicedb", || format!("cluster mode's binding: {binding}"))?;
+    wait_ready(env, UNLISTED, "orders", Duration::from_secs(240)).await
 }
