@@ -1,6 +1,7 @@
 //! Health and metrics endpoints: `/healthz` (the process serves), `/readyz`
-//! (leader and caches synced; a standby replica is alive but not ready),
-//! `/metrics`.
+//! (200 for the leader with synced caches and for a standby replica, which is
+//! ready to take over: a rolling update of several replicas must be able to
+//! complete; the body says which), `/metrics`.
 
 use crate::metrics::Metrics;
 use axum::Router;
@@ -47,13 +48,18 @@ struct Shared {
     metrics: Arc<Metrics>,
 }
 
-async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
-    match s.health.get() {
-        Readiness::Ready => (StatusCode::OK, "ready\n"),
-        Readiness::Standby => (StatusCode::SERVICE_UNAVAILABLE, "standby: another replica is the leader\n"),
+/// The answer of `/readyz` in each state.
+fn readiness_answer(readiness: Readiness) -> (StatusCode, &'static str) {
+    match readiness {
+        Readiness::Ready => (StatusCode::OK, "leader: reconciling\n"),
+        Readiness::Standby => (StatusCode::OK, "standby: another replica is the leader\n"),
         Readiness::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting: caches not synced yet\n"),
         Readiness::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
     }
+}
+
+async fn readyz(State(s): State<Shared>) -> (StatusCode, &'static str) {
+    readiness_answer(s.health.get())
 }
 
 async fn metrics(State(s): State<Shared>) -> ([(&'static str, &'static str); 1], String) {
@@ -74,4 +80,20 @@ pub async fn serve(addr: SocketAddr, health: Arc<Health>, metrics: Arc<Metrics>)
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_and_standby_are_ready_and_say_which() {
+        assert_eq!(readiness_answer(Readiness::Ready), (StatusCode::OK, "leader: reconciling\n"));
+        let (code, body) = readiness_answer(Readiness::Standby);
+        assert_eq!(code, StatusCode::OK);
+        assert!(body.starts_with("standby"));
+        for state in [Readiness::Starting, Readiness::ShuttingDown] {
+            assert_eq!(readiness_answer(state).0, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
 }

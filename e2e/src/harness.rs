@@ -171,7 +171,7 @@ impl Env {
         let mut operator = Operator::new(&root, config)?;
         operator.spawn()?;
         wait_for("the operator to lead and be ready", Duration::from_secs(60), || async {
-            operator.readyz().await.filter(|(code, _)| *code == 200)
+            operator.readyz().await.filter(|(code, body)| *code == 200 && body.starts_with("leader"))
         })
         .await?;
         Ok(Env {

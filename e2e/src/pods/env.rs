@@ -97,12 +97,32 @@ impl PodEnv {
         Ok(Some(env))
     }
 
-    /// One operator pod Ready (the leader); returns its name.
-    pub async fn wait_leader(&self) -> Result<String, String> {
-        wait_for("an operator pod to lead and be ready", Duration::from_secs(120), || async {
-            operator_pods().await.ok()?.into_iter().find(|p| p.ready).map(|p| p.name)
+    /// The leading operator pod: the Lease's holder, running, and saying
+    /// `leader` on /readyz. With `except`, a leader other than that pod.
+    pub async fn wait_leader_other_than(&self, except: Option<&str>) -> Result<String, String> {
+        wait_for("an operator pod to lead", Duration::from_secs(120), || async {
+            let holder = kubectl(&[
+                "-n",
+                OPERATOR_NAMESPACE,
+                "get",
+                "lease",
+                &format!("{RELEASE}-leader"),
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ])
+            .await
+            .ok()?;
+            if except == Some(holder.as_str()) {
+                return None;
+            }
+            let pod = operator_pods().await.ok()?.into_iter().find(|p| p.name == holder && p.ready)?;
+            probe(&pod.name, "/readyz").await.ok()?.starts_with("leader").then_some(pod.name)
         })
         .await
+    }
+
+    pub async fn wait_leader(&self) -> Result<String, String> {
+        self.wait_leader_other_than(None).await
     }
 
     /// Operator logs of every replica, for a failure message.
@@ -197,4 +217,9 @@ pub async fn operator_pods() -> Result<Vec<OperatorPod>, String> {
             _ => None,
         })
         .collect())
+}
+
+/// GET of a path on an operator pod's HTTP port, through the API server's proxy.
+pub async fn probe(pod: &str, path: &str) -> Result<String, String> {
+    kubectl(&["get", "--raw", &format!("/api/v1/namespaces/{OPERATOR_NAMESPACE}/pods/{pod}:8080/proxy{path}")]).await
 }

@@ -2,31 +2,27 @@
 //! `restricted` namespace on the real node, two replicas with leader
 //! election, and what happens when the leader's pod or process dies.
 
-use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, operator_pods};
+use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, operator_pods, probe};
 use super::isolation::wait_ready;
 use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
 use std::time::{Duration, Instant};
 
-/// GET of a path on a pod's HTTP port, through the API server's proxy.
-async fn probe(pod: &str, path: &str) -> Result<String, String> {
-    kubectl(&["get", "--raw", &format!("/api/v1/namespaces/{OPERATOR_NAMESPACE}/pods/{pod}:8080/proxy{path}")]).await
-}
-
 pub async fn installed_by_helm(env: &PodEnv) -> Outcome {
     let leader = env.wait_leader().await?;
-    let pods = wait_for("two operator pods running", Duration::from_secs(60), || async {
+    let pods = wait_for("two operator pods ready", Duration::from_secs(60), || async {
         let pods = operator_pods().await.ok()?;
-        (pods.len() == 2).then_some(pods)
+        // Both ready (a rollout can complete); exactly one leads (below).
+        (pods.len() == 2 && pods.iter().all(|p| p.ready)).then_some(pods)
     })
     .await?;
     ensure(pods.iter().all(|p| p.node == "sdb-node"), || format!("not on the real node: {pods:?}"))?;
-    ensure(pods.iter().filter(|p| p.ready).count() == 1, || format!("exactly one leader expected: {pods:?}"))?;
     for pod in pods.iter().map(|p| &p.name) {
         let uid = kubectl(&["-n", OPERATOR_NAMESPACE, "exec", pod, "--", "id", "-u"]).await?;
         ensure(uid.trim() == "65532", || format!("{pod} runs as uid {uid}"))?;
         probe(pod, "/healthz").await.map_err(|e| format!("{pod} /healthz: {e}"))?;
-        let ready = probe(pod, "/readyz").await;
-        ensure(ready.is_ok() == (*pod == leader), || format!("{pod} /readyz: {ready:?} (leader {leader})"))?;
+        let ready = probe(pod, "/readyz").await?;
+        let role = if *pod == leader { "leader" } else { "standby" };
+        ensure(ready.starts_with(role), || format!("{pod} /readyz: {ready:?}, expected {role}"))?;
     }
     // The chart's ServiceAccount, not an admin: it may not read Secrets outside
     // the namespaces it serves.
@@ -97,11 +93,7 @@ pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
     let started = Instant::now();
     kubectl(&["-n", OPERATOR_NAMESPACE, "delete", "pod", &leader, "--grace-period=0", "--force", "--wait=false"])
         .await?;
-    let next = wait_for("another replica to lead", Duration::from_secs(90), || async {
-        let pods = operator_pods().await.ok()?;
-        pods.into_iter().find(|p| p.name != leader && p.ready).map(|p| p.name)
-    })
-    .await?;
+    let next = env.wait_leader_other_than(Some(&leader)).await?;
     let failover = started.elapsed();
     ensure(failover < Duration::from_secs(LEASE_SECONDS * 2 + 30), || format!("failover took {failover:?}"))?;
     let _ = kubectl(&["-n", ns, "create", "serviceaccount", "orders"]).await;

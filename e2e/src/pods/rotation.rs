@@ -22,8 +22,9 @@ fn client(name: &str) -> ClientPod<'_> {
     }
 }
 
-/// The login a pod's env holds, and a row count, as psql prints them.
-const QUERY: &str = r#"psql "$DB_URI" -qtA -v ON_ERROR_STOP=1 -c 'create table if not exists seen (n int)' -c 'insert into seen values (1)' -c "select current_user || ' ' || count(*) from seen""#;
+/// The login a pod's env holds (session_user: the rotation's second login
+/// acts as the first, so current_user is the same for both) and a row count.
+const QUERY: &str = r#"psql "$DB_URI" -qtA -v ON_ERROR_STOP=1 -c 'create table if not exists seen (n int)' -c 'insert into seen values (1)' -c "select session_user || ' ' || count(*) from seen""#;
 
 pub async fn observed_by_client_pods(env: &PodEnv) -> Outcome {
     let _ = kubectl(&["-n", NS, "create", "serviceaccount", "orders"]).await;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 async fn until_ready(op: &Operator, within: Duration) -> Result<Duration, String> {
     let start = Instant::now();
     wait_for(&format!("{} to become the ready leader", op.config.instance), within, || async {
-        op.readyz().await.filter(|(code, _)| *code == 200)
+        op.readyz().await.filter(|(code, body)| *code == 200 && body.starts_with("leader"))
     })
     .await?;
     Ok(start.elapsed())
@@ -31,9 +31,9 @@ pub async fn failover(env: &Env) -> Outcome {
         Operator::new(&env.root, config)?
     };
     standby.spawn()?;
-    // operator-b starts up, then stands by: alive, not ready.
+    // operator-b starts up, then stands by: ready (a rollout can proceed), not leading.
     wait_for("operator-b to report standby on /readyz", Duration::from_secs(20), || async {
-        standby.readyz().await.filter(|(code, body)| *code == 503 && body.contains("standby"))
+        standby.readyz().await.filter(|(code, body)| *code == 200 && body.starts_with("standby"))
     })
     .await?;
 
