@@ -26,6 +26,9 @@ fn client(name: &str) -> ClientPod<'_> {
 /// acts as the first, so current_user is the same for both) and a row count.
 const QUERY: &str = r#"psql "$DB_URI" -qtA -v ON_ERROR_STOP=1 -c 'create table if not exists seen (n int)' -c 'insert into seen values (1)' -c "select session_user || ' ' || count(*) from seen""#;
 
+/// Only a login, changing nothing.
+const LOGIN: &str = r#"psql "$DB_URI" -qtA -c 'select 1'"#;
+
 pub async fn observed_by_client_pods(env: &PodEnv) -> Outcome {
     let _ = kubectl(&["-n", NS, "create", "serviceaccount", "orders"]).await;
     kubectl_apply(&format!(
@@ -58,7 +61,7 @@ pub async fn observed_by_client_pods(env: &PodEnv) -> Outcome {
 
     // After the grace period the old login is refused; the new one works.
     wait_for("the previous login to be disabled", Duration::from_secs(GRACE_SECONDS + 60), || async {
-        exec(NS, before.name, None, QUERY).await.is_err().then_some(())
+        exec(NS, before.name, None, LOGIN).await.is_err().then_some(())
     })
     .await?;
     let still = exec(NS, after.name, None, QUERY).await?;
