@@ -265,6 +265,15 @@ unmount_ours() {
   done
 }
 
+# Whatever still runs in the node's cgroups (a container whose runtime died
+# first) is the node's: killed by PID.
+kill_pod_processes() {
+  local pid
+  for pid in $(find /sys/fs/cgroup/pids/"$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null); do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 remove_cgroups() {
   local c
   for c in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
@@ -289,6 +298,7 @@ cmd_down() {
   stop_containers
   for name in kube-router kube-proxy containerd; do stop_pid "$name"; done
   stop_shims
+  kill_pod_processes
   unmount_ours
   remove_chains
   remove_cgroups
@@ -315,6 +325,9 @@ cmd_leftovers() {
   iptables-save | grep -E '^:(KUBE|CNI|SDB)-' | while read -r c; do echo "left behind: iptables chain ${c%% *}"; done | grep . && left=1
   ipset list -n 2>/dev/null | grep -iE '^(kube|KUBE)' | while read -r s; do echo "left behind: ipset $s"; done | grep . && left=1
   for c in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do [ -d "$c" ] && report "cgroup $c"; done
+  for pid in $(find /sys/fs/cgroup/pids/"$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null); do
+    report "process $pid in the node's cgroups"
+  done
   [ $left = 0 ] && echo "nothing left behind"
   return $left
 }

@@ -102,13 +102,20 @@ pub async fn snapshot_deletion(env: &Env) -> Outcome {
     .await?;
 
     // In the API server's order of events: the Job was created and finished
-    // before the StatefulSet (and with it the data) was deleted.
-    let requests = audit::all_requests_since(&env.audit_log, offset)?;
+    // before the StatefulSet (and with it the data) was deleted. The API
+    // server writes a request's audit event once its response is complete,
+    // which can be just after the object is seen gone: wait for the event.
+    let deleted = |r: &audit::Request| r.verb == "delete" && r.resource == "statefulsets" && r.name == "orders-db";
+    let requests = wait_for("the StatefulSet's deletion in the audit log", Duration::from_secs(10), || async {
+        let requests = audit::all_requests_since(&env.audit_log, offset).ok()?;
+        requests.iter().any(deleted).then_some(requests)
+    })
+    .await?;
     let first = |f: &dyn Fn(&audit::Request) -> bool| requests.iter().position(f);
     let last = |f: &dyn Fn(&audit::Request) -> bool| requests.iter().rposition(f);
     let job_created = first(&|r| r.resource == "jobs" && r.name == "orders-db-final-backup" && r.verb == "patch");
     let job_finished = last(&|r| r.resource == "jobs/status" && r.name == "orders-db-final-backup");
-    let data_deleted = first(&|r| r.verb == "delete" && r.resource == "statefulsets" && r.name == "orders-db");
+    let data_deleted = first(&deleted);
     ensure(matches!((job_created, job_finished, data_deleted), (Some(a), Some(b), Some(c)) if a < b && b < c), || {
         format!(
             "order of create Job {job_created:?}, Job finished {job_finished:?}, delete StatefulSet {data_deleted:?}"
