@@ -203,14 +203,7 @@ impl Env {
 
     /// Waits until the ServiceDatabase is Ready=True for its current generation.
     pub async fn wait_ready(&self, namespace: &str, name: &str, timeout: Duration) -> Result<ServiceDatabase, String> {
-        let api = self.sdbs(namespace);
-        wait_for(&format!("{namespace}/{name} to be Ready"), timeout, || async {
-            let sdb = api.get_opt(name).await.ok().flatten()?;
-            let status = sdb.status.as_ref()?;
-            let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
-            (ready.status == "True" && ready.observed_generation == sdb.metadata.generation).then_some(sdb.clone())
-        })
-        .await
+        wait_ready(&self.client, namespace, name, timeout).await
     }
 
     /// The service's password as stored in its credentials Secret.
@@ -235,6 +228,27 @@ pub async fn fresh_namespace(name: &str, annotations: &str) -> Result<String, St
     })
     .await?;
     Ok(name.to_string())
+}
+
+/// Waits until the ServiceDatabase is Ready=True for its current generation.
+pub async fn wait_ready(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<ServiceDatabase, String> {
+    let api: Api<ServiceDatabase> = Api::namespaced(client.clone(), namespace);
+    wait_for(&format!("{namespace}/{name} to be Ready"), timeout, || async {
+        let sdb = api.get_opt(name).await.ok().flatten()?;
+        let ready = ready_condition(&sdb)?;
+        (ready.status == "True" && ready.observed_generation == sdb.metadata.generation).then_some(sdb.clone())
+    })
+    .await
+}
+
+/// The Ready condition of a ServiceDatabase, when it has one.
+pub fn ready_condition(sdb: &ServiceDatabase) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    sdb.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
 }
 
 /// crds/ applied with kubectl, as users install them.

@@ -223,3 +223,36 @@ pub async fn operator_pods() -> Result<Vec<OperatorPod>, String> {
 pub async fn probe(pod: &str, path: &str) -> Result<String, String> {
     kubectl(&["get", "--raw", &format!("/api/v1/namespaces/{OPERATOR_NAMESPACE}/pods/{pod}:8080/proxy{path}")]).await
 }
+
+/// Waits until the ServiceDatabase's Ready condition has `reason`; returns its message.
+pub async fn wait_ready_reason(
+    env: &PodEnv,
+    ns: &str,
+    name: &str,
+    reason: &str,
+    timeout: Duration,
+) -> Result<String, String> {
+    let api: kube::Api<servicedb::api::ServiceDatabase> = kube::Api::namespaced(env.client.clone(), ns);
+    let found = wait_for(&format!("Ready=False {reason}"), timeout, || async {
+        let sdb = api.get_opt(name).await.ok().flatten()?;
+        let ready = crate::harness::ready_condition(&sdb)?;
+        (ready.status == "False" && ready.reason == reason).then(|| ready.message.clone())
+    })
+    .await;
+    match found {
+        Ok(message) => Ok(message),
+        Err(e) => {
+            let pod = kubectl(&[
+                "-n",
+                ns,
+                "get",
+                "pod",
+                &format!("{name}-db-0"),
+                "-o",
+                "jsonpath={.status.containerStatuses}",
+            ])
+            .await;
+            Err(format!("{e}; pod: {pod:?}; operator: {}", env.operator_logs().await))
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! A database pod that cannot run: the status says why, from the
 //! container's last state, and the Secrets stay as they were.
 
-use super::env::PodEnv;
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
+use super::env::{PodEnv, wait_ready_reason};
+use crate::harness::{Outcome, ensure, kubectl, kubectl_apply};
 use std::time::Duration;
 
 const NS: &str = "pods-crashloop";
@@ -13,21 +13,7 @@ pub async fn crash_loop_reaches_the_status(env: &PodEnv) -> Outcome {
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  resources: {{requests: {{memory: 8Mi}}, limits: {{memory: 8Mi}}}}\n"
     ))
     .await?;
-    let jsonpath =
-        "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}|{.status.conditions[?(@.type==\"Ready\")].message}";
-    let failing = wait_for("Ready=False with the pod's failure", Duration::from_secs(180), || async {
-        let out = kubectl(&["-n", NS, "get", "sdb", "orders", "-o", jsonpath]).await.ok()?;
-        out.starts_with("InstanceFailing|").then(|| out["InstanceFailing|".len()..].to_string())
-    })
-    .await;
-    let message = match failing {
-        Ok(message) => message,
-        Err(e) => {
-            let pod =
-                kubectl(&["-n", NS, "get", "pod", "orders-db-0", "-o", "jsonpath={.status.containerStatuses}"]).await;
-            return Err(format!("{e}; pod: {pod:?}; operator: {}", env.operator_logs().await));
-        }
-    };
+    let message = wait_ready_reason(env, NS, "orders", "InstanceFailing", Duration::from_secs(180)).await?;
     eprintln!("      status: InstanceFailing: {message}");
     ensure(message.contains("orders-db-0") && message.contains("postgres"), || {
         format!("the message should name the pod and the container: {message}")

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 #[derive(Clone, Copy)]
 pub struct EngineCase {
+    /// Also the database container's name in the StatefulSet.
     pub engine: &'static str,
     pub version: &'static str,
     pub namespace: &'static str,
@@ -63,21 +64,7 @@ fn sdb(case: &EngineCase) -> String {
 
 /// Waits for Ready=True; on timeout says what the instance and its pod show.
 pub async fn wait_ready(env: &PodEnv, ns: &str, name: &str, timeout: Duration) -> Outcome {
-    let ready = wait_for(&format!("{ns}/{name} to be Ready"), timeout, || async {
-        let status = kubectl(&[
-            "-n",
-            ns,
-            "get",
-            "sdb",
-            name,
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-        ])
-        .await
-        .ok()?;
-        (status == "True").then_some(())
-    })
-    .await;
+    let ready = crate::harness::wait_ready(&env.client, ns, name, timeout).await;
     if let Err(e) = ready {
         let conditions = kubectl(&["-n", ns, "get", "sdb", name, "-o", "jsonpath={.status.conditions}"]).await;
         let pod = kubectl(&["-n", ns, "get", "pod", &format!("{name}-db-0"), "-o", "jsonpath={.status}"]).await;
@@ -117,9 +104,9 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
     wait_ready(env, ns, "orders", Duration::from_secs(240)).await?;
 
     // The database pod: running, non-root, read-only root, admitted under `restricted`.
-    let uid = exec(ns, "orders-db-0", Some(case.engine_container()), "id -u").await?;
+    let uid = exec(ns, "orders-db-0", Some(case.engine), "id -u").await?;
     ensure(uid.trim() != "0" && !uid.trim().is_empty(), || format!("the database runs as uid {uid}"))?;
-    let writable_root = exec(ns, "orders-db-0", Some(case.engine_container()), "touch /servicedb-probe").await;
+    let writable_root = exec(ns, "orders-db-0", Some(case.engine), "touch /servicedb-probe").await;
     ensure(writable_root.is_err(), || "the database container could write to its root filesystem".into())?;
     let db_ip = kubectl(&["-n", ns, "get", "pod", "orders-db-0", "-o", "jsonpath={.status.podIP}"]).await?;
     let host = format!("orders-db.{ns}.svc");
@@ -200,7 +187,7 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
     // The database pod resolves names but opens no connection elsewhere: not
     // to the API server, by Service or by address. The owner's pod (no egress
     // policy) opens the same connections, so "closed" means the policy.
-    let container = Some(case.engine_container());
+    let container = Some(case.engine);
     let dns = exec(ns, "orders-db-0", container, "getent hosts kubernetes.default.svc.cluster.local").await;
     ensure(dns.as_ref().is_ok_and(|out| out.contains("10.96.0.1")), || format!("DNS from the database pod: {dns:?}"))?;
     for (target, port) in [("10.96.0.1", 443u16), ("10.210.0.1", 16443)] {
@@ -228,11 +215,4 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
     ensure(!connects(STRANGERS, &stranger_name, &db_ip, case.port).await, || {
         "the stranger reached the database by pod IP".into()
     })
-}
-
-impl EngineCase {
-    /// The database container's name in the StatefulSet.
-    fn engine_container(&self) -> &'static str {
-        self.engine
-    }
 }

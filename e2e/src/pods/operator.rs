@@ -2,7 +2,9 @@
 //! `restricted` namespace on the real node, two replicas with leader
 //! election, and what happens when the leader's pod or process dies.
 
-use super::env::{LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, operator_pods, probe};
+use super::env::{
+    LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, operator_pods, probe, wait_ready_reason,
+};
 use super::isolation::wait_ready;
 use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
 use std::time::{Duration, Instant};
@@ -39,25 +41,7 @@ pub async fn version_missing_from_catalogue(env: &PodEnv) -> Outcome {
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"16\"\n  service: {{name: orders}}\n  storage: {{size: 1Gi}}\n"
     ))
     .await?;
-    let invalid = wait_for("Ready=False InvalidSpec", Duration::from_secs(60), || async {
-        let out = kubectl(&[
-            "-n",
-            ns,
-            "get",
-            "sdb",
-            "orders",
-            "-o",
-            "jsonpath={.status.conditions[?(@.type==\"Ready\")].reason}|{.status.conditions[?(@.type==\"Ready\")].message}",
-        ])
-        .await
-        .ok()?;
-        out.starts_with("InvalidSpec|").then(|| out["InvalidSpec|".len()..].to_string())
-    })
-    .await;
-    let message = match invalid {
-        Ok(message) => message,
-        Err(e) => return Err(format!("{e}; operator: {}", env.operator_logs().await)),
-    };
+    let message = wait_ready_reason(env, ns, "orders", "InvalidSpec", Duration::from_secs(60)).await?;
     ensure(message.contains("catalogue") && message.contains("15"), || {
         format!("the message should name the catalogue and the versions it has: {message}")
     })?;
