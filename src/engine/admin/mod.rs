@@ -1,12 +1,20 @@
 //! Live administration inside a running database, through the engine's own
 //! driver: the service's database, its least-privilege login, and a
 //! monitoring login. Idempotent: run on every reconcile, it changes nothing
-//! that is already right.
+//! that is already right. Also what a restore needs to know and do there:
+//! what a database already holds ([`contents`]) and the MySQL/MariaDB
+//! scratch-schema swap ([`mysql_scratch`]).
 
+pub mod contents;
 mod mysql;
 mod postgres;
 pub mod quote;
 mod redis;
+
+pub use contents::{Contents, Found, Kind};
+pub use mysql::{drop_schema as mysql_drop_schema, scratch as mysql_scratch, swap as mysql_swap};
+pub use postgres::REPLACE_PRELUDE as POSTGRES_REPLACE_PRELUDE;
+pub use redis::{data_files as redis_data_files, keyspace_files as redis_keyspace_files};
 
 use crate::api;
 
@@ -56,6 +64,11 @@ pub enum AdminError {
     Statement { step: &'static str, message: String },
     #[error("refusing unsafe name {0:?}: only lower-case letters, digits and '_' are allowed")]
     UnsafeName(String),
+    #[error("cannot read {path}: {message}")]
+    Io { path: String, message: String },
+    /// Asked of an engine something it does not do (a programming error).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl AdminError {
@@ -64,6 +77,8 @@ impl AdminError {
             AdminError::Connect { .. } => "database_unreachable",
             AdminError::Statement { .. } => "database_statement",
             AdminError::UnsafeName(_) => "unsafe_name",
+            AdminError::Io { .. } => "io",
+            AdminError::Unsupported(_) => "unsupported",
         }
     }
 }
@@ -93,6 +108,31 @@ pub async fn ensure(engine: api::Engine, target: &Target, admin: &Login, wanted:
         api::Engine::Mysql => mysql::ensure(target, admin, wanted, mysql::Flavor::MySql).await,
         api::Engine::Mariadb => mysql::ensure(target, admin, wanted, mysql::Flavor::MariaDb).await,
         api::Engine::Redis => redis::ensure(target, admin, wanted).await,
+    }
+}
+
+/// Where a restore would write: a running server's database, or the data
+/// directory of an instance that has not started.
+#[derive(Clone, Copy, Debug)]
+pub enum Place<'a> {
+    Server { target: &'a Target, admin: &'a Login, database: &'a str },
+    DataDir(&'a std::path::Path),
+}
+
+/// What `place` already holds, for a restore to refuse or replace:
+/// PostgreSQL's non-system schemas, the MySQL/MariaDB schema, Redis's data files.
+pub async fn contents(engine: api::Engine, place: Place<'_>) -> Result<Contents, AdminError> {
+    match (engine, place) {
+        (api::Engine::Postgres, Place::Server { target, admin, database }) => {
+            postgres::contents(target, admin, safe_name(database)?).await
+        }
+        (api::Engine::Mysql | api::Engine::Mariadb, Place::Server { target, admin, database }) => {
+            mysql::contents(target, admin, safe_name(database)?).await
+        }
+        (api::Engine::Redis, Place::DataDir(dir)) => redis::contents(dir),
+        (engine, place) => {
+            Err(AdminError::Unsupported(format!("cannot inspect a {} instance through {place:?}", engine.as_str())))
+        }
     }
 }
 

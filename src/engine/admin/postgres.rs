@@ -1,7 +1,7 @@
 //! PostgreSQL through tokio-postgres: passwords go in as SCRAM verifiers.
 
 use super::quote::{pg_ident, pg_literal};
-use super::{AdminError, Login, Target, Wanted};
+use super::{AdminError, Contents, Kind, Login, Target, Wanted};
 use crate::engine::postgres::{scram_sha256_verifier, scram_verifies};
 use tokio_postgres::{Client, NoTls};
 
@@ -107,3 +107,81 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
     client.batch_execute(&grants).await.map_err(statement("granting"))?;
     Ok(())
 }
+
+/// Objects in the non-system schemas of the service's database, by kind,
+/// leaving out what extensions own (they come with `CREATE EXTENSION`) and
+/// the types PostgreSQL makes by itself (row types of tables, arrays,
+/// multiranges). The `public` schema itself is not data: every new
+/// database has it (the init script creates the database from template1).
+const CONTENTS: &str = "
+WITH ns AS (
+  SELECT oid, nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'
+), ext AS (
+  SELECT classid, objid FROM pg_depend WHERE deptype = 'e'
+)
+SELECT 'schema', count(*) FROM ns
+  WHERE nspname <> 'public' AND NOT EXISTS (SELECT 1 FROM ext WHERE classid = 'pg_namespace'::regclass AND objid = ns.oid)
+UNION ALL
+SELECT c.relkind::text, count(*) FROM pg_class c JOIN ns ON c.relnamespace = ns.oid
+  WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+    AND NOT EXISTS (SELECT 1 FROM ext WHERE classid = 'pg_class'::regclass AND objid = c.oid)
+  GROUP BY c.relkind
+UNION ALL
+SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END, count(*) FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid
+  WHERE NOT EXISTS (SELECT 1 FROM ext WHERE classid = 'pg_proc'::regclass AND objid = p.oid)
+  GROUP BY 1
+UNION ALL
+SELECT 'type', count(*) FROM pg_type t JOIN ns ON t.typnamespace = ns.oid
+  WHERE t.typtype <> 'm'
+    AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
+    AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
+    AND NOT EXISTS (SELECT 1 FROM ext WHERE classid = 'pg_type'::regclass AND objid = t.oid)
+UNION ALL
+SELECT 'large object', count(*) FROM pg_largeobject_metadata";
+
+fn kind_of(code: &str) -> Option<Kind> {
+    Some(match code {
+        "schema" => Kind::Schema,
+        "r" | "p" => Kind::Table,
+        "f" => Kind::ForeignTable,
+        "v" => Kind::View,
+        "m" => Kind::MaterializedView,
+        "S" => Kind::Sequence,
+        "function" => Kind::Function,
+        "procedure" => Kind::Procedure,
+        "type" => Kind::Type,
+        "large object" => Kind::LargeObject,
+        _ => return None,
+    })
+}
+
+pub async fn contents(target: &Target, admin: &Login, database: &str) -> Result<Contents, AdminError> {
+    let client = connect(target, admin, database).await?;
+    let rows = client.query(CONTENTS, &[]).await.map_err(statement("inspecting the database"))?;
+    let counts = rows.iter().filter_map(|row| {
+        let code: String = row.get(0);
+        let count: i64 = row.get(1);
+        kind_of(&code).map(|kind| (kind, u64::try_from(count).unwrap_or(0)))
+    });
+    Ok(Contents::of_objects(format!("database {database}"), counts))
+}
+
+/// Run by `--replace` in the same transaction as the restore script, before
+/// it: everything [`contents`] counts goes (every non-system schema, with
+/// what is in it, and the large objects), and `public` comes back as a new
+/// database has it (PostgreSQL 15+: owned by pg_database_owner, USAGE for
+/// all). A failure anywhere later rolls this back too.
+pub const REPLACE_PRELUDE: &str = "BEGIN;
+DO $servicedb$
+DECLARE s name;
+BEGIN
+  FOR s IN SELECT nspname FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' LOOP
+    EXECUTE format('DROP SCHEMA %I CASCADE', s);
+  END LOOP;
+  PERFORM pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata;
+END
+$servicedb$;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+COMMENT ON SCHEMA public IS 'standard public schema';
+";

@@ -1,8 +1,9 @@
 //! Redis ACL users through the redis crate. Passwords go in as SHA-256
 //! hashes (`#<hex>`); every rule is reset and set again, so drift is undone.
 
-use super::{AdminError, Login, Target, Wanted};
+use super::{AdminError, Contents, Found, Login, Target, Wanted};
 use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 
 fn hashed(password: &str) -> String {
     let hex: String = Sha256::digest(password.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
@@ -49,4 +50,125 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
         .await
         .map_err(|e| AdminError::Statement { step: "ACL SETUSER default off", message: e.to_string() })?;
     Ok(())
+}
+
+/// The multi-part AOF's folder and manifest (Redis 7), under the data directory.
+const AOF_DIR: &str = "appendonlydir";
+const AOF_MANIFEST: &str = "appendonly.aof.manifest";
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> AdminError + '_ {
+    move |e| AdminError::Io { path: path.display().to_string(), message: e.to_string() }
+}
+
+/// Every file Redis keeps its keyspace in under `dir` (RDB snapshot, single
+/// AOF, the multi-part AOF's folder), relative to `dir`, with its size.
+pub fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, AdminError> {
+    let mut files = Vec::new();
+    for name in ["dump.rdb", "appendonly.aof"] {
+        match std::fs::metadata(dir.join(name)) {
+            Ok(meta) if meta.is_file() => files.push((PathBuf::from(name), meta.len())),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&dir.join(name))(e)),
+        }
+    }
+    let aof = dir.join(AOF_DIR);
+    match std::fs::read_dir(&aof) {
+        Ok(entries) => {
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(io_error(&aof))?;
+                let meta = entry.metadata().map_err(io_error(&entry.path()))?;
+                if meta.is_file() {
+                    found.push((Path::new(AOF_DIR).join(entry.file_name()), meta.len()));
+                }
+            }
+            found.sort();
+            files.extend(found);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(&aof)(e)),
+    }
+    Ok(files)
+}
+
+/// The data directory holds a keyspace when one of its data files is not
+/// empty (the AOF manifest alone describes, it holds no keys).
+pub fn contents(dir: &Path) -> Result<Contents, AdminError> {
+    let found = data_files(dir)?
+        .into_iter()
+        .filter(|(name, bytes)| *bytes > 0 && !name.ends_with(AOF_MANIFEST))
+        .map(|(name, bytes)| Found::File { name: name.display().to_string(), bytes })
+        .collect();
+    Ok(Contents { place: format!("data directory {}", dir.display()), found, note: Some("an existing keyspace") })
+}
+
+/// The files whose concatenation is the keyspace a server started on `dir`
+/// would load, in order: with a multi-part AOF its base and then its
+/// increments (an RDB followed by commands is a valid AOF base, so the
+/// concatenation loads as one file); else the single AOF; else the RDB.
+pub fn keyspace_files(dir: &Path) -> Result<Vec<PathBuf>, AdminError> {
+    let manifest = dir.join(AOF_DIR).join(AOF_MANIFEST);
+    match std::fs::read_to_string(&manifest) {
+        Ok(text) => {
+            let parts = aof_parts(&text);
+            Ok(parts.into_iter().map(|name| dir.join(AOF_DIR).join(name)).collect())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let single = ["appendonly.aof", "dump.rdb"].into_iter().map(|n| dir.join(n)).find(|p| p.is_file());
+            Ok(single.into_iter().collect())
+        }
+        Err(e) => Err(io_error(&manifest)(e)),
+    }
+}
+
+/// The base and then the increments by sequence, from an AOF manifest
+/// (`file <name> seq <n> type <b|i|h>` per line); history files are left out.
+fn aof_parts(manifest: &str) -> Vec<String> {
+    let mut base = Vec::new();
+    let mut increments = Vec::new();
+    for line in manifest.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let field = |key: &str| words.iter().position(|w| *w == key).and_then(|i| words.get(i + 1)).copied();
+        let (Some(file), Some(kind)) = (field("file"), field("type")) else { continue };
+        let seq: u64 = field("seq").and_then(|s| s.parse().ok()).unwrap_or(0);
+        match kind {
+            "b" => base.push(file.to_string()),
+            "i" => increments.push((seq, file.to_string())),
+            _ => {}
+        }
+    }
+    increments.sort();
+    base.into_iter().chain(increments.into_iter().map(|(_, file)| file)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aof_parts_are_base_then_increments_by_sequence() {
+        let manifest = "file appendonly.aof.3.base.rdb seq 3 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\n\
+                        file appendonly.aof.12.incr.aof seq 12 type i\nfile appendonly.aof.4.incr.aof seq 4 type i\n";
+        assert_eq!(
+            aof_parts(manifest),
+            ["appendonly.aof.3.base.rdb", "appendonly.aof.4.incr.aof", "appendonly.aof.12.incr.aof"]
+        );
+    }
+
+    #[test]
+    fn an_empty_or_manifest_only_directory_holds_no_keyspace() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(contents(dir.path()).unwrap().is_empty());
+        std::fs::create_dir(dir.path().join(AOF_DIR)).unwrap();
+        std::fs::write(dir.path().join(AOF_DIR).join(AOF_MANIFEST), "file x seq 1 type b\n").unwrap();
+        std::fs::write(dir.path().join(AOF_DIR).join("appendonly.aof.1.incr.aof"), "").unwrap();
+        assert!(contents(dir.path()).unwrap().is_empty());
+        std::fs::write(dir.path().join("dump.rdb"), vec![0u8; 2048]).unwrap();
+        let held = contents(dir.path()).unwrap();
+        assert_eq!(
+            held.to_string(),
+            format!("data directory {} holds dump.rdb of 2.0 KiB (an existing keyspace)", dir.path().display())
+        );
+    }
 }
