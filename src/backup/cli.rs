@@ -67,6 +67,7 @@ pub struct DatabaseArgs {
 
 /// The database accepts connections, or why not after the timeout.
 async fn reachable(db: &DatabaseArgs, host: &str, port: u16) -> Result<(), String> {
+    super::progress::phase("connecting");
     let within = std::time::Duration::from_secs(db.connect_timeout_seconds);
     super::reach::wait_reachable(host, port, within, std::time::Duration::from_secs(1)).await
 }
@@ -122,6 +123,11 @@ pub struct RestoreArgs {
     /// holds the engine's data (an init container that runs on every start).
     #[arg(long, env = "SERVICEDB_RESTORE_SKIP_IF_PRESENT", default_value_t = false, action = clap::ArgAction::Set)]
     pub skip_if_present: bool,
+    /// Replace what the database (or data directory) holds: a safety backup
+    /// of it is taken first, to the same destination, and its id printed.
+    /// Without it a restore into a target that holds data is refused.
+    #[arg(long, env = "SERVICEDB_RESTORE_REPLACE", conflicts_with = "skip_if_present")]
+    pub replace: bool,
 }
 
 fn open(args: &DestinationArgs) -> Result<Location, String> {
@@ -183,8 +189,28 @@ pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
             }
         }
     };
-    let request = RestoreRequest { engine: args.db.engine, location: &location, backup: args.backup.as_deref(), into };
-    let manifest = super::restore(&request).await.map_err(|e| e.to_string())?;
-    println!("{}", serde_json::to_string(&manifest).map_err(|e| e.to_string())?);
+    let request = RestoreRequest {
+        engine: args.db.engine,
+        location: &location,
+        backup: args.backup.as_deref(),
+        into,
+        replace: args.replace,
+    };
+    let outcome = super::restore(&request).await;
+    super::progress::finish();
+    let restored = outcome.map_err(|e| e.to_string())?;
+    if let Some(safety) = &restored.safety_backup {
+        eprintln!("servicedb: safety backup {} holds what was replaced ({})", safety.id, safety.location);
+    }
+    println!("{}", restored_json(&restored.manifest, restored.safety_backup.as_ref())?);
     Ok(())
+}
+
+/// The restored backup's manifest, with `safetyBackup` (the id) when one was taken.
+fn restored_json(manifest: &super::Manifest, safety: Option<&super::Manifest>) -> Result<String, String> {
+    let mut json = serde_json::to_value(manifest).map_err(|e| e.to_string())?;
+    if let (Some(safety), Some(object)) = (safety, json.as_object_mut()) {
+        object.insert("safetyBackup".into(), serde_json::Value::String(safety.id.clone()));
+    }
+    Ok(json.to_string())
 }

@@ -23,9 +23,19 @@ pub enum BackupError {
     WrongEngine { id: String, found: String, wanted: String },
     #[error("backup {id} changed while it was being restored; nothing more was read")]
     Changed { id: String },
-    /// A restore that would overwrite data or cannot work this way.
+    /// A restore that cannot work this way.
     #[error("{0}")]
     Refused(String),
+    /// A restore into a target that holds data, without `--replace`.
+    #[error(
+        "{contents}; {advice}, or pass --replace (SERVICEDB_RESTORE_REPLACE=true) to replace it after a safety backup; nothing was restored"
+    )]
+    Occupied { contents: String, advice: &'static str },
+    #[error(transparent)]
+    Admin(#[from] crate::engine::admin::AdminError),
+    /// A restore with `--replace` failed after the safety backup was taken.
+    #[error("{source} (safety backup {id} holds what was there before the restore)")]
+    AfterSafetyBackup { id: String, source: Box<BackupError> },
 }
 
 /// Removes every occurrence of `secret` from tool output before it reaches

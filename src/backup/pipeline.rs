@@ -5,7 +5,7 @@
 use super::error::redact;
 use super::layout::{DATA, MANIFEST, Manifest, backup_id, data_path, id_time, manifest_path};
 use super::retention::{Retention, to_prune};
-use super::{BackupError, Location};
+use super::{BackupError, Location, progress};
 use crate::api;
 use crate::engine::{self, Connection, ToolCommand};
 use async_compression::Level;
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -28,7 +28,6 @@ use tokio::process::{Child, Command};
 const PART_BYTES: usize = 8 << 20;
 const PARTS_IN_FLIGHT: usize = 2;
 const READ_BYTES: usize = 256 << 10;
-const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 pub struct BackupRequest<'a> {
     pub engine: api::Engine,
@@ -99,19 +98,14 @@ fn hex(digest: &[u8]) -> String {
 
 /// Streams `reader` into a new object at `path`, returning (sha256, bytes).
 /// The upload is aborted, leaving nothing, when anything fails.
-async fn upload<R: AsyncRead + Unpin>(
-    location: &Location,
-    path: &Path,
-    mut reader: R,
-    dumped: &AtomicU64,
-) -> Result<(String, u64), BackupError> {
+/// Progress is counted by the caller, before compression (see [`counted`]).
+async fn upload<R: AsyncRead + Unpin>(location: &Location, path: &Path, mut reader: R) -> Result<(String, u64), BackupError> {
     let fail = |e: object_store::Error| location.error(e);
     let mut writer =
         WriteMultipart::new_with_chunk_size(location.store.put_multipart(path).await.map_err(fail)?, PART_BYTES);
     let mut sha = Sha256::new();
     let mut stored = 0u64;
     let mut buf = vec![0u8; READ_BYTES];
-    let mut last_report = Instant::now();
     let copied: Result<(), BackupError> = async {
         loop {
             let n = reader.read(&mut buf).await.map_err(|e| BackupError::Stream(e.to_string()))?;
@@ -122,14 +116,6 @@ async fn upload<R: AsyncRead + Unpin>(
             stored += n as u64;
             writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(fail)?;
             writer.write(&buf[..n]);
-            if last_report.elapsed() >= PROGRESS_EVERY {
-                last_report = Instant::now();
-                tracing::info!(
-                    dumped_mib = dumped.load(Ordering::Relaxed) >> 20,
-                    stored_mib = stored >> 20,
-                    "backup in progress"
-                );
-            }
         }
     }
     .await;
@@ -160,6 +146,7 @@ pub(super) async fn checksum(location: &Location, path: &Path) -> Result<(String
         }
         sha.update(&buf[..n]);
         size += n as u64;
+        progress::add(n as u64);
     }
     Ok((hex(&sha.finalize()), size, etag))
 }
@@ -204,16 +191,14 @@ pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError
     let stdout = child.stdout.take().ok_or_else(|| BackupError::Stream("the dump tool has no stdout".into()))?;
     widen_pipe(&stdout);
     let dumped = Arc::new(AtomicU64::new(0));
-    let counter = dumped.clone();
-    let counted = tokio_util::io::InspectReader::new(stdout, move |bytes: &[u8]| {
-        counter.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    });
+    progress::phase("dumping+uploading");
+    let counted = counted(stdout, dumped.clone());
     let uploaded = match command.trailer {
         Some(trailer) => {
             let trimmed = super::trailer::TrimTrailer::new(counted, trailer);
-            upload(location, &data, compress(trimmed), &dumped).await
+            upload(location, &data, compress(trimmed)).await
         }
-        None => upload(location, &data, compress(counted), &dumped).await,
+        None => upload(location, &data, compress(counted)).await,
     };
     let tool = finish_tool(child, stderr, &command, connection.password).await;
     let (sha256, stored_bytes) = match (uploaded, tool) {
@@ -226,6 +211,7 @@ pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError
     };
 
     let streamed = started.elapsed();
+    progress::phase("verifying");
     verify(location, &data, &id, &sha256, stored_bytes).await?;
     let verified = started.elapsed() - streamed;
     let manifest = Manifest {
@@ -242,8 +228,7 @@ pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError
         sha256,
         location: location.describe(&id, DATA),
     };
-    let body = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Stream(e.to_string()))?;
-    location.store.put(&manifest_path(&location.base, &id), body.into()).await.map_err(|e| location.error(e))?;
+    write_manifest(location, &manifest).await?;
     tracing::info!(
         %id,
         dump_bytes = manifest.dump_bytes,
@@ -254,9 +239,69 @@ pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError
     );
 
     // The new backup is safe; a failed prune only leaves extra old backups.
+    progress::phase("pruning");
     if let Err(e) = prune(location, *retention, &id).await {
         tracing::warn!(error = %e, "pruning old backups failed; they are kept");
     }
+    Ok(manifest)
+}
+
+/// Counts what passes, for the manifest and the progress line.
+fn counted<R: AsyncRead>(reader: R, total: Arc<AtomicU64>) -> impl AsyncRead {
+    tokio_util::io::InspectReader::new(reader, move |bytes: &[u8]| {
+        total.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        progress::add(bytes.len() as u64);
+    })
+}
+
+async fn write_manifest(location: &Location, manifest: &Manifest) -> Result<(), BackupError> {
+    progress::phase("writing manifest");
+    let body = serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Stream(e.to_string()))?;
+    location.store.put(&manifest_path(&location.base, &manifest.id), body.into()).await.map_err(|e| location.error(e))?;
+    Ok(())
+}
+
+/// A backup of files as they are (a stopped Redis's data files, in the order
+/// given, as one stream): the same upload, verification and manifest as
+/// [`backup`], never pruning. `tool` names what made the files.
+pub async fn backup_files(
+    kind: api::Engine,
+    database: &str,
+    files: &[std::path::PathBuf],
+    location: &Location,
+) -> Result<Manifest, BackupError> {
+    let started_at = Timestamp::now();
+    let id = backup_id(started_at, random_u16());
+    let data = data_path(&location.base, &id);
+    tracing::info!(%id, files = files.len(), destination = %location.display, "backup of data files started");
+    let mut reader: Box<dyn AsyncRead + Send + Unpin> = Box::new(tokio::io::empty());
+    for file in files {
+        let opened = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| BackupError::Stream(format!("cannot read {}: {e}", file.display())))?;
+        reader = Box::new(reader.chain(opened));
+    }
+    let dumped = Arc::new(AtomicU64::new(0));
+    progress::phase("reading+uploading");
+    let (sha256, stored_bytes) = upload(location, &data, compress(counted(reader, dumped.clone()))).await?;
+    progress::phase("verifying");
+    verify(location, &data, &id, &sha256, stored_bytes).await?;
+    let manifest = Manifest {
+        id,
+        engine: kind.as_str().to_string(),
+        engine_version: String::new(),
+        database: database.to_string(),
+        tool: "data files".into(),
+        compression: "zstd".into(),
+        started_at,
+        finished_at: Timestamp::now(),
+        dump_bytes: dumped.load(Ordering::Relaxed),
+        stored_bytes,
+        sha256,
+        location: String::new(),
+    };
+    let manifest = Manifest { location: location.describe(&manifest.id, DATA), ..manifest };
+    write_manifest(location, &manifest).await?;
     Ok(manifest)
 }
 
