@@ -338,7 +338,7 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     .concat();
     succeeded(&servicedb(&restore, ""));
     let again = failed(&servicedb(&restore, ""));
-    assert!(again.contains("refusing to overwrite"), "{again}");
+    assert!(again.contains("(an existing keyspace); restore into a new instance"), "{again}");
     // What the init container runs on every start: existing data is left alone.
     let skipped = servicedb(&[restore.clone(), args(&["--skip-if-present=true"])].concat(), "");
     assert!(skipped.status.success() && skipped.stdout.is_empty(), "{}", String::from_utf8_lossy(&skipped.stderr));

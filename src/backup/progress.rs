@@ -25,8 +25,6 @@ struct State {
     phase: Option<&'static str>,
     since: Instant,
     logged: Instant,
-    /// A live line is on the terminal.
-    drawn: bool,
 }
 
 static REPORTER: OnceLock<Reporter> = OnceLock::new();
@@ -46,7 +44,7 @@ fn reporter() -> &'static Reporter {
         Reporter {
             tty,
             bytes: AtomicU64::new(0),
-            state: Mutex::new(State { prefix: None, phase: None, since: now, logged: now, drawn: false }),
+            state: Mutex::new(State { prefix: None, phase: None, since: now, logged: now }),
         }
     })
 }
@@ -82,7 +80,6 @@ impl Reporter {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K{text}");
             let _ = err.flush();
-            state.drawn = true;
         } else if state.logged.elapsed() >= LOG_EVERY {
             state.logged = Instant::now();
             let phase = match state.prefix {
@@ -94,16 +91,14 @@ impl Reporter {
         }
     }
 
-    /// Ends the live line so that what follows starts on a line of its own.
+    /// On a terminal, leaves the finished phase's final figures on a line
+    /// of its own, so what follows starts on a fresh line.
     fn end_line(&self, state: &mut State) {
-        if state.drawn {
+        if let (true, Some(phase)) = (self.tty, state.phase) {
             let bytes = self.bytes.load(Ordering::Relaxed);
-            if let Some(phase) = state.phase {
-                let text = line(state.prefix, phase, bytes, state.since.elapsed());
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "\r\x1b[2K{text}");
-            }
-            state.drawn = false;
+            let text = line(state.prefix, phase, bytes, state.since.elapsed());
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "\r\x1b[2K{text}");
         }
     }
 }

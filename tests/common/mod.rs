@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod mariadb;
 pub mod postgres;
 pub mod redis;

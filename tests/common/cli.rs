@@ -1,0 +1,77 @@
+//! Driving the `servicedb` binary's backup and restore commands, and
+//! damaging a backup so that its load fails part-way.
+
+use super::s3::{ACCESS_KEY, SECRET_KEY};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `servicedb <args>` with the admin password in the environment.
+pub fn servicedb(args: &[String], password: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_servicedb"))
+        .args(args)
+        .env("SERVICEDB_DB_PASSWORD", password)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("SERVICEDB_LOG_LEVEL", "info")
+        .output()
+        .expect("the servicedb binary runs")
+}
+
+/// The JSON the command printed on stdout.
+pub fn succeeded(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is the manifest")
+}
+
+/// stderr of a command that must have failed, having printed nothing on stdout.
+pub fn failed(out: &Output) -> String {
+    assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+pub fn args(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+pub fn dir_args(dir: &Path) -> Vec<String> {
+    args(&["--dir", &dir.display().to_string()])
+}
+
+pub fn connect_args(engine: &str, port: u16, database: &str, username: &str) -> Vec<String> {
+    args(&["--engine", engine, "--host", "127.0.0.1", "--port", &port.to_string(), "--database", database])
+        .into_iter()
+        .chain(args(&["--username", username]))
+        .collect()
+}
+
+fn run(command: &mut Command) -> Vec<u8> {
+    let out = command.output().expect("runs");
+    assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// A new backup `<id>-cut` beside backup `id` in directory `dir` whose
+/// dump is the first `fraction` of the original's: a valid, verified
+/// backup (its sha256 matches) whose load fails part-way.
+pub fn truncated_copy(dir: &Path, id: &str, fraction: f64) -> String {
+    let original = dir.join(id);
+    let dump = run(Command::new("zstd").args(["-d", "-c"]).arg(original.join("data.zst")));
+    let cut = &dump[..(dump.len() as f64 * fraction) as usize];
+    // Same time prefix, so the id is a valid one; sorts after the original.
+    let new_id = format!("{id}0");
+    let target = dir.join(&new_id);
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("dump"), cut).unwrap();
+    run(Command::new("zstd").args(["-q", "-f", "--rm", "-o"]).arg(target.join("data.zst")).arg(target.join("dump")));
+    let sum = run(Command::new("sha256sum").arg(target.join("data.zst")));
+    let sha256 = String::from_utf8_lossy(&sum).split_whitespace().next().unwrap().to_string();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(original.join("manifest.json")).unwrap()).unwrap();
+    manifest["id"] = new_id.clone().into();
+    manifest["sha256"] = sha256.into();
+    manifest["dumpBytes"] = cut.len().into();
+    manifest["storedBytes"] = std::fs::metadata(target.join("data.zst")).unwrap().len().into();
+    std::fs::write(target.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    new_id
+}
