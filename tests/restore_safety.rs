@@ -221,7 +221,8 @@ fn maria(server: &common::mariadb::Server, sql: &str) -> String {
 fn maria_load_source(server: &common::mariadb::Server) {
     maria(
         server,
-        "CREATE TABLE shop.audit(id INT AUTO_INCREMENT PRIMARY KEY, item INT) ENGINE=InnoDB;
+        "USE shop;
+         CREATE TABLE shop.audit(id INT AUTO_INCREMENT PRIMARY KEY, item INT) ENGINE=InnoDB;
          CREATE TABLE shop.items(id INT PRIMARY KEY, name VARCHAR(100)) ENGINE=InnoDB;
          INSERT INTO shop.items SELECT seq, CONCAT('item ', seq, ' ñ') FROM seq_1_to_2000;
          CREATE TABLE shop.notes(id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
@@ -235,7 +236,8 @@ fn maria_load_source(server: &common::mariadb::Server) {
 fn maria_load_held(server: &common::mariadb::Server) {
     maria(
         server,
-        "CREATE TABLE shop.orders(id INT PRIMARY KEY, total DECIMAL(10,2)) ENGINE=InnoDB;
+        "USE shop;
+         CREATE TABLE shop.orders(id INT PRIMARY KEY, total DECIMAL(10,2)) ENGINE=InnoDB;
          INSERT INTO shop.orders SELECT seq, seq * 1.5 FROM seq_1_to_300;
          CREATE TABLE shop.items(id INT PRIMARY KEY, name VARCHAR(100)) ENGINE=InnoDB;
          INSERT INTO shop.items VALUES (1, 'written after the backup');

@@ -10,9 +10,10 @@
 //!   after a prelude that drops the old contents, all in one transaction
 //!   that commits only when pg_restore finished cleanly (otherwise psql is
 //!   killed before the end of its input: the server rolls back).
-//! - MySQL/MariaDB (no transactional DDL): into a scratch schema, then
-//!   moved over (see `engine::admin::mysql`); the scratch schema is dropped
-//!   when the load fails.
+//! - MySQL/MariaDB (no transactional DDL): what the schema holds is set
+//!   aside in a schema of its own, the dump loads, then the set-aside copy
+//!   is dropped, or after a failure what the load left is dropped and the
+//!   old contents are put back (see `engine::admin::mysql`).
 //! - Redis: the dump is written whole under a temporary name, then renamed
 //!   into the data directory of an instance that has not started.
 //!
@@ -163,9 +164,7 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
         (RestoreMethod::Stream(command), RestoreInto::Server { connection, owner }) => {
             let reader = open_verified(location, &manifest, etag).await?;
             match kind {
-                api::Engine::Mysql | api::Engine::Mariadb => {
-                    load_through_scratch(engine, connection, owner, reader, *replace).await
-                }
+                api::Engine::Mysql | api::Engine::Mariadb => load_setting_aside(&command, connection, reader).await,
                 api::Engine::Postgres if safety_backup.is_some() => {
                     let (script, psql) = postgres_replace_commands(connection, owner);
                     progress::phase("loading");
@@ -238,35 +237,40 @@ async fn load(command: &ToolCommand, mut reader: impl AsyncRead + Unpin, secret:
     Ok(())
 }
 
-/// MySQL/MariaDB: load into a scratch schema, drop it when that fails,
-/// otherwise move its objects into the service's schema.
-async fn load_through_scratch(
-    engine: &dyn engine::Engine,
+/// MySQL/MariaDB: set aside what the schema holds, load into it, then drop
+/// what was set aside, or, when the load failed, drop what it left and put
+/// the old contents back.
+async fn load_setting_aside(
+    command: &ToolCommand,
     connection: &Connection<'_>,
-    owner: &str,
     reader: impl AsyncRead + Unpin,
-    replace: bool,
 ) -> Result<(), BackupError> {
     let (target, login) = admin_parts(connection);
-    let scratch = admin::mysql_scratch(&target, &login, connection.database).await?;
-    let into_scratch = Connection { database: &scratch, ..connection.clone() };
-    let RestoreMethod::Stream(command) = engine.restore_method(&into_scratch, owner) else {
-        return Err(BackupError::Refused("this engine does not load through a client".into()));
-    };
+    progress::phase("setting aside");
+    let stash = admin::mysql_stash(&target, &login, connection.database).await?;
     progress::phase("loading");
-    let mut outcome = load(&command, reader, connection.password).await;
-    if outcome.is_ok() {
-        progress::phase("swapping");
-        outcome = admin::mysql_swap(&target, &login, connection.database, &scratch, replace)
-            .await
-            .map_err(BackupError::from);
+    match load(command, reader, connection.password).await {
+        Ok(()) => {
+            progress::phase("dropping what was replaced");
+            if let Err(e) = admin::mysql_drop_stash(&target, &login, stash).await {
+                tracing::warn!(error = %e, "the restore is complete, but the schema holding the old tables remains");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            progress::phase("putting back");
+            let aside = stash.schema().map(str::to_string);
+            let put_back = async {
+                admin::mysql_clear(&target, &login, connection.database).await?;
+                admin::mysql_unstash(&target, &login, connection.database, stash).await
+            };
+            if let Err(undo) = put_back.await {
+                let kept = aside.map(|s| format!("; the old tables are in schema {s}")).unwrap_or_default();
+                return Err(BackupError::Refused(format!("{e}; undoing the partial load failed too: {undo}{kept}")));
+            }
+            Err(e)
+        }
     }
-    if outcome.is_err()
-        && let Err(e) = admin::mysql_drop_schema(&target, &login, &scratch).await
-    {
-        tracing::warn!(%scratch, error = %e, "could not drop the scratch schema; drop it by hand");
-    }
-    outcome
 }
 
 /// `pg_restore` writing SQL (no connection of its own) and `psql` running it.

@@ -2,8 +2,8 @@
 //! driver: the service's database, its least-privilege login, and a
 //! monitoring login. Idempotent: run on every reconcile, it changes nothing
 //! that is already right. Also what a restore needs to know and do there:
-//! what a database already holds ([`contents`]) and the MySQL/MariaDB
-//! scratch-schema swap ([`mysql_scratch`]).
+//! what a database already holds ([`contents`]) and, for MySQL/MariaDB,
+//! setting it aside while a restore loads ([`mysql_stash`]).
 
 pub mod contents;
 mod mysql;
@@ -12,7 +12,10 @@ pub mod quote;
 mod redis;
 
 pub use contents::{Contents, Found, Kind};
-pub use mysql::{drop_schema as mysql_drop_schema, scratch as mysql_scratch, swap as mysql_swap};
+pub use mysql::{
+    Stash as MysqlStash, clear as mysql_clear, drop_stash as mysql_drop_stash, stash as mysql_stash,
+    unstash as mysql_unstash,
+};
 pub use postgres::REPLACE_PRELUDE as POSTGRES_REPLACE_PRELUDE;
 pub use redis::{data_files as redis_data_files, keyspace_files as redis_keyspace_files};
 

@@ -1,26 +1,28 @@
 //! MySQL and MariaDB through mysql_async. MariaDB receives password hashes;
 //! MySQL 8 has no hash syntax for its default plugin, so it gets the password.
 //!
-//! Restores load into a scratch schema, then [`swap`] moves the result into
-//! the service's schema; a load that fails part-way only ever touched the
-//! scratch schema, which is dropped ([`drop_schema`]). What moves, and how:
-//! - tables: one `RENAME TABLE` statement that moves the old tables out (to a
-//!   `servicedb_replaced_*` schema, with `--replace`) and the new ones in.
-//!   One statement is atomic: clients see either all old or all new tables.
-//!   A table with triggers cannot change schema, so triggers are dropped
-//!   first and created again after the move (their definitions were read
-//!   before, with their sql_mode and character set).
-//! - views: created again in the target from their definitions, with the
-//!   scratch schema's name replaced by the target's (MySQL stores view text
-//!   fully qualified); in dependency order, by retrying those that failed.
-//! - routines: created again in the target (`SHOW CREATE` text is not
-//!   qualified by schema); events: `ALTER EVENT ... RENAME TO` the target.
-//! - with `--replace` the old views, routines, triggers and events are
-//!   dropped (the safety backup holds them) and the old tables leave with
-//!   their schema at the end.
-//! Only the table move is atomic: a failure while views, routines,
-//! triggers or events are created again leaves the new tables in place and
-//! says which object failed.
+//! A restore must leave nothing behind when its load fails, and MySQL has
+//! no transactional DDL. Loading into a scratch schema and swapping was
+//! tried and rejected: a dump keeps trigger statements as they were
+//! written (`CREATE TRIGGER shop.audit ... ON shop.items`), so loading it
+//! into a scratch schema writes into the live one. Instead, what the
+//! schema holds is set aside first ([`stash`]), the dump loads into the
+//! schema itself, and then either the set-aside copy is dropped
+//! ([`drop_stash`]) or, after a failed load, what it left is dropped
+//! ([`clear`]) and the old contents come back ([`unstash`]). What moves, and how:
+//! - tables: one `RENAME TABLE` statement moves them all to a
+//!   `servicedb_replaced_*` schema and, to put them back, another one
+//!   returns them (one statement is atomic: all or none move). A table
+//!   with triggers cannot change schema, so the triggers are dropped first
+//!   and created again from `SHOW CREATE TRIGGER` (with their sql_mode and
+//!   character set).
+//! - events: `ALTER EVENT ... RENAME TO` the other schema and back.
+//! - views and routines: dropped, and created again from `SHOW CREATE`
+//!   only when they must come back (views in dependency order, by retrying).
+//! With an empty schema nothing is set aside. While the dump loads, the
+//! schema holds only what has been loaded so far; a `--replace` is not
+//! invisible to clients. If the process is killed mid-load, the
+//! `servicedb_replaced_*` schema keeps the old tables.
 
 use super::quote::{mysql_ident, mysql_literal};
 use super::{AdminError, Contents, Kind, Login, Target, Wanted};
@@ -131,47 +133,11 @@ fn random_suffix() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Creates an empty scratch schema with the target's character set and
-/// collation and returns its name; the target must exist.
-pub async fn scratch(target: &Target, admin: &Login, database: &str) -> Result<String, AdminError> {
-    let mut conn = connect(target, admin).await?;
-    let charset: Option<(String, String)> = conn
-        .exec_first(
-            "SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
-            (database,),
-        )
-        .await
-        .map_err(statement("looking up the database"))?;
-    let Some((charset, collation)) = charset else {
-        return Err(AdminError::Statement {
-            step: "looking up the database",
-            message: format!("database {database} does not exist; create the instance first"),
-        });
-    };
-    let name = format!("servicedb_restore_{}", random_suffix());
-    conn.query_drop(format!(
-        "CREATE DATABASE {} CHARACTER SET {} COLLATE {}",
-        mysql_ident(&name),
-        mysql_literal(&charset),
-        mysql_literal(&collation)
-    ))
-    .await
-    .map_err(statement("CREATE DATABASE (scratch)"))?;
-    conn.disconnect().await.map_err(statement("disconnect"))?;
-    Ok(name)
-}
-
-pub async fn drop_schema(target: &Target, admin: &Login, name: &str) -> Result<(), AdminError> {
-    let mut conn = connect(target, admin).await?;
-    conn.query_drop(format!("DROP DATABASE IF EXISTS {}", mysql_ident(name)))
-        .await
-        .map_err(statement("DROP DATABASE (scratch)"))?;
-    conn.disconnect().await.map_err(statement("disconnect"))
-}
-
 /// A statement that creates an object again, with the session settings
 /// it was created under.
 struct Definition {
+    /// PROCEDURE or FUNCTION for routines.
+    kind: String,
     name: String,
     sql: String,
     sql_mode: String,
@@ -223,6 +189,7 @@ async fn definitions(
     for name in names(conn, TRIGGERS, schema).await? {
         let row = show(conn, format!("SHOW CREATE TRIGGER {q}.{}", mysql_ident(&name))).await?;
         triggers.push(Definition {
+            kind: String::new(),
             sql: column(&row, "SQL Original Statement"),
             sql_mode: column(&row, "sql_mode"),
             charset_client: column(&row, "character_set_client"),
@@ -232,9 +199,10 @@ async fn definitions(
     }
     let mut routines = Vec::new();
     for (kind, name) in names_by_type(conn, ROUTINES, schema).await? {
-        let kind = if kind.eq_ignore_ascii_case("FUNCTION") { "FUNCTION" } else { "PROCEDURE" };
+        let kind = routine_kind(&kind);
         let row = show(conn, format!("SHOW CREATE {kind} {q}.{}", mysql_ident(&name))).await?;
         routines.push(Definition {
+            kind: kind.to_string(),
             sql: column(&row, &format!("Create {kind}")),
             sql_mode: column(&row, "sql_mode"),
             charset_client: column(&row, "character_set_client"),
@@ -246,6 +214,7 @@ async fn definitions(
     for name in names(conn, VIEWS, schema).await? {
         let row = show(conn, format!("SHOW CREATE VIEW {q}.{}", mysql_ident(&name))).await?;
         views.push(Definition {
+            kind: String::new(),
             sql: column(&row, "Create View"),
             sql_mode: String::new(),
             charset_client: column(&row, "character_set_client"),
@@ -284,83 +253,148 @@ async fn run(conn: &mut mysql_async::Conn, step: &'static str, sql: String) -> R
     conn.query_drop(sql).await.map_err(statement(step))
 }
 
-/// Moves what a restore loaded into `scratch` into `database` (see the
-/// module comment); with `replace`, what `database` held goes, otherwise it
-/// must still be empty. Drops `scratch` at the end.
-pub async fn swap(
-    target: &Target,
-    admin: &Login,
-    database: &str,
-    scratch: &str,
-    replace: bool,
-) -> Result<(), AdminError> {
-    let mut conn = connect(target, admin).await?;
-    let (db, sc) = (mysql_ident(database), mysql_ident(scratch));
-    let held = Contents::of_objects(format!("database {database}"), count_objects(&mut conn, database).await?);
-    if !held.is_empty() && !replace {
-        return Err(AdminError::Statement {
-            step: "moving the restored tables",
-            message: format!("{held} since the restore started; nothing was changed"),
-        });
-    }
-    let (new_triggers, new_routines, new_views) = definitions(&mut conn, scratch).await?;
-    let new_tables = names(&mut conn, TABLES, scratch).await?;
-    let new_events = names(&mut conn, EVENTS, scratch).await?;
-    let old_tables = names(&mut conn, TABLES, database).await?;
-    let old_views = names(&mut conn, VIEWS, database).await?;
-    let old_triggers = names(&mut conn, TRIGGERS, database).await?;
-    let old_routines = names_by_type(&mut conn, ROUTINES, database).await?;
-    let old_events = names(&mut conn, EVENTS, database).await?;
+/// What a schema held before a restore, set aside: its tables and events
+/// in a schema of their own, the definitions of the rest.
+#[derive(Default)]
+pub struct Stash {
+    schema: Option<String>,
+    tables: Vec<String>,
+    events: Vec<String>,
+    triggers: Vec<Definition>,
+    routines: Vec<Definition>,
+    views: Vec<Definition>,
+}
 
-    for trigger in &new_triggers {
-        run(&mut conn, "DROP TRIGGER (scratch)", format!("DROP TRIGGER {sc}.{}", mysql_ident(&trigger.name))).await?;
+impl Stash {
+    /// The schema holding the old tables, if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
     }
-    for name in &old_triggers {
-        run(&mut conn, "DROP TRIGGER", format!("DROP TRIGGER {db}.{}", mysql_ident(name))).await?;
+}
+
+fn routine_kind(kind: &str) -> &'static str {
+    if kind.eq_ignore_ascii_case("FUNCTION") { "FUNCTION" } else { "PROCEDURE" }
+}
+
+/// Sets aside everything `database` holds (nothing to do when it is empty):
+/// definitions read first, then triggers dropped, all tables moved by one
+/// `RENAME TABLE`, events moved, views and routines dropped.
+pub async fn stash(target: &Target, admin: &Login, database: &str) -> Result<Stash, AdminError> {
+    let mut conn = connect(target, admin).await?;
+    let (triggers, routines, views) = definitions(&mut conn, database).await?;
+    let tables = names(&mut conn, TABLES, database).await?;
+    let events = names(&mut conn, EVENTS, database).await?;
+    let mut stash = Stash { schema: None, tables, events, triggers, routines, views };
+    if stash.tables.is_empty()
+        && stash.events.is_empty()
+        && stash.triggers.is_empty()
+        && stash.routines.is_empty()
+        && stash.views.is_empty()
+    {
+        return Ok(stash);
     }
-    let replaced = format!("servicedb_replaced_{}", random_suffix());
-    let old = mysql_ident(&replaced);
-    if !old_tables.is_empty() {
-        run(&mut conn, "CREATE DATABASE (replaced)", format!("CREATE DATABASE {old}")).await?;
+    let aside = format!("servicedb_replaced_{}", random_suffix());
+    let (db, old) = (mysql_ident(database), mysql_ident(&aside));
+    run(&mut conn, "CREATE DATABASE (set aside)", format!("CREATE DATABASE {old}")).await?;
+    stash.schema = Some(aside);
+    let moved = async {
+        // A table with triggers cannot change schema.
+        for trigger in &stash.triggers {
+            run(&mut conn, "DROP TRIGGER", format!("DROP TRIGGER {db}.{}", mysql_ident(&trigger.name))).await?;
+        }
+        let moves: Vec<String> = stash.tables.iter().map(|t| format!("{db}.{0} TO {old}.{0}", mysql_ident(t))).collect();
+        if !moves.is_empty() {
+            run(&mut conn, "RENAME TABLE", format!("RENAME TABLE {}", moves.join(", "))).await?;
+        }
+        for name in &stash.events {
+            let name = mysql_ident(name);
+            run(&mut conn, "ALTER EVENT RENAME", format!("ALTER EVENT {db}.{name} RENAME TO {old}.{name}")).await?;
+        }
+        for view in &stash.views {
+            run(&mut conn, "DROP VIEW", format!("DROP VIEW {db}.{}", mysql_ident(&view.name))).await?;
+        }
+        for routine in &stash.routines {
+            let sql = format!("DROP {} {db}.{}", routine_kind(&routine.kind), mysql_ident(&routine.name));
+            run(&mut conn, "DROP ROUTINE", sql).await?;
+        }
+        Ok::<(), AdminError>(())
     }
-    let moves: Vec<String> = old_tables
-        .iter()
-        .map(|t| format!("{db}.{0} TO {old}.{0}", mysql_ident(t)))
-        .chain(new_tables.iter().map(|t| format!("{sc}.{0} TO {db}.{0}", mysql_ident(t))))
-        .collect();
+    .await;
+    conn.disconnect().await.map_err(statement("disconnect"))?;
+    match moved {
+        Ok(()) => Ok(stash),
+        Err(e) => {
+            // Half set aside: put back what moved, then report the cause.
+            let _ = unstash(target, admin, database, stash).await;
+            Err(e)
+        }
+    }
+}
+
+/// Drops everything in `database` (what a failed load left there).
+pub async fn clear(target: &Target, admin: &Login, database: &str) -> Result<(), AdminError> {
+    let mut conn = connect(target, admin).await?;
+    let db = mysql_ident(database);
+    for name in names(&mut conn, VIEWS, database).await? {
+        run(&mut conn, "DROP VIEW", format!("DROP VIEW IF EXISTS {db}.{}", mysql_ident(&name))).await?;
+    }
+    let tables: Vec<String> =
+        names(&mut conn, TABLES, database).await?.iter().map(|t| format!("{db}.{}", mysql_ident(t))).collect();
+    if !tables.is_empty() {
+        // Triggers go with their tables; foreign keys must not stop the drop.
+        run(&mut conn, "SET", "SET SESSION foreign_key_checks = 0".into()).await?;
+        run(&mut conn, "DROP TABLE", format!("DROP TABLE IF EXISTS {}", tables.join(", "))).await?;
+    }
+    for (kind, name) in names_by_type(&mut conn, ROUTINES, database).await? {
+        let sql = format!("DROP {} IF EXISTS {db}.{}", routine_kind(&kind), mysql_ident(&name));
+        run(&mut conn, "DROP ROUTINE", sql).await?;
+    }
+    for name in names(&mut conn, EVENTS, database).await? {
+        run(&mut conn, "DROP EVENT", format!("DROP EVENT IF EXISTS {db}.{}", mysql_ident(&name))).await?;
+    }
+    conn.disconnect().await.map_err(statement("disconnect"))
+}
+
+/// Puts back what [`stash`] set aside into the (cleared) `database`.
+pub async fn unstash(target: &Target, admin: &Login, database: &str, stash: Stash) -> Result<(), AdminError> {
+    let Some(aside) = &stash.schema else { return Ok(()) };
+    let mut conn = connect(target, admin).await?;
+    let (db, old) = (mysql_ident(database), mysql_ident(aside));
+    let present = names(&mut conn, TABLES, aside).await?;
+    let moves: Vec<String> = present.iter().map(|t| format!("{old}.{0} TO {db}.{0}", mysql_ident(t))).collect();
     if !moves.is_empty() {
         run(&mut conn, "RENAME TABLE", format!("RENAME TABLE {}", moves.join(", "))).await?;
     }
-    for name in &old_views {
-        run(&mut conn, "DROP VIEW", format!("DROP VIEW IF EXISTS {db}.{}", mysql_ident(name))).await?;
+    for name in names(&mut conn, EVENTS, aside).await? {
+        let name = mysql_ident(&name);
+        run(&mut conn, "ALTER EVENT RENAME", format!("ALTER EVENT {old}.{name} RENAME TO {db}.{name}")).await?;
     }
-    for (kind, name) in &old_routines {
-        let kind = if kind.eq_ignore_ascii_case("FUNCTION") { "FUNCTION" } else { "PROCEDURE" };
-        run(&mut conn, "DROP ROUTINE", format!("DROP {kind} IF EXISTS {db}.{}", mysql_ident(name))).await?;
-    }
-    for name in &old_events {
-        run(&mut conn, "DROP EVENT", format!("DROP EVENT IF EXISTS {db}.{}", mysql_ident(name))).await?;
-    }
-    conn.query_drop(format!("USE {db}")).await.map_err(statement("USE"))?;
-    for routine in &new_routines {
+    run(&mut conn, "USE", format!("USE {db}")).await?;
+    let routines_there: Vec<String> =
+        names_by_type(&mut conn, ROUTINES, database).await?.into_iter().map(|(_, name)| name).collect();
+    for routine in stash.routines.iter().filter(|r| !routines_there.contains(&r.name)) {
         create(&mut conn, "routine", routine).await?;
     }
-    // Views may use views: create those whose dependencies exist, repeat.
-    let mut pending: Vec<Definition> = new_views
-        .into_iter()
-        .map(|v| Definition { sql: v.sql.replace(&format!("{sc}."), &format!("{db}.")), ..v })
-        .collect();
+    let views_there = names(&mut conn, VIEWS, database).await?;
+    create_views(&mut conn, stash.views.iter().filter(|v| !views_there.contains(&v.name)).collect()).await?;
+    let triggers_there = names(&mut conn, TRIGGERS, database).await?;
+    for trigger in stash.triggers.iter().filter(|t| !triggers_there.contains(&t.name)) {
+        create(&mut conn, "trigger", trigger).await?;
+    }
+    run(&mut conn, "DROP DATABASE (set aside)", format!("DROP DATABASE {old}")).await?;
+    conn.disconnect().await.map_err(statement("disconnect"))
+}
+
+/// Views may use views: creates those whose dependencies exist, repeats.
+async fn create_views(conn: &mut mysql_async::Conn, mut pending: Vec<&Definition>) -> Result<(), AdminError> {
     while !pending.is_empty() {
+        let before = pending.len();
         let mut failed = Vec::new();
         let mut last_error = None;
-        let before = pending.len();
         for view in pending {
-            match create(&mut conn, "view", &view).await {
-                Ok(()) => {}
-                Err(e) => {
-                    last_error = Some(e);
-                    failed.push(view);
-                }
+            if let Err(e) = create(conn, "view", view).await {
+                last_error = Some(e);
+                failed.push(view);
             }
         }
         if failed.len() == before {
@@ -368,16 +402,13 @@ pub async fn swap(
         }
         pending = failed;
     }
-    for trigger in &new_triggers {
-        create(&mut conn, "trigger", trigger).await?;
-    }
-    for name in &new_events {
-        let name = mysql_ident(name);
-        conn.query_drop(format!("ALTER EVENT {sc}.{name} RENAME TO {db}.{name}"))
-            .await
-            .map_err(statement("ALTER EVENT RENAME"))?;
-    }
-    conn.query_drop(format!("DROP DATABASE IF EXISTS {old}")).await.map_err(statement("DROP DATABASE (replaced)"))?;
-    conn.query_drop(format!("DROP DATABASE {sc}")).await.map_err(statement("DROP DATABASE (scratch)"))?;
+    Ok(())
+}
+
+/// Drops what [`stash`] set aside, once the restore is in place.
+pub async fn drop_stash(target: &Target, admin: &Login, stash: Stash) -> Result<(), AdminError> {
+    let Some(aside) = &stash.schema else { return Ok(()) };
+    let mut conn = connect(target, admin).await?;
+    run(&mut conn, "DROP DATABASE (set aside)", format!("DROP DATABASE {}", mysql_ident(aside))).await?;
     conn.disconnect().await.map_err(statement("disconnect"))
 }
