@@ -73,10 +73,8 @@ fn pg_fingerprint(server: &common::postgres::Server) -> String {
     let views = sql(
         "SELECT coalesce(string_agg(viewname || '=' || definition, ',' ORDER BY viewname), '') FROM pg_views WHERE schemaname = 'public'",
     );
-    let functions = sql(
-        "SELECT coalesce(string_agg(proname, ',' ORDER BY proname), '') FROM pg_proc p
-         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'",
-    );
+    let functions = sql("SELECT coalesce(string_agg(proname, ',' ORDER BY proname), '') FROM pg_proc p
+         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'");
     let tables = sql(
         "SELECT coalesce(string_agg(tablename, ' ' ORDER BY tablename), '') FROM pg_tables WHERE schemaname = 'public'",
     );
@@ -131,6 +129,10 @@ fn postgres_refuses_a_database_that_holds_data_and_replace_keeps_a_safety_backup
     let safety = json["safetyBackup"].as_str().expect("safetyBackup in the JSON").to_string();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("safety backup {safety} holds what was replaced")), "{stderr}");
+    for phase in ["connecting", "checking target", "verifying checksum", "safety backup: dumping+uploading", "loading"]
+    {
+        assert!(stderr.contains(&format!("phase={phase}")), "{phase}: {stderr}");
+    }
     assert_eq!(pg_fingerprint(&target), pg_fingerprint(&source));
     assert!(pg_fingerprint(&target).contains("public.customers:r:orders"), "owned by the service's login");
 
@@ -172,8 +174,7 @@ fn backup_progress_goes_to_stderr_and_only_the_manifest_to_stdout() {
     let source = pg_instance();
     pg_load_source(&source);
     let backup =
-        [args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), dir_args(dir.path())]
-            .concat();
+        [args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), dir_args(dir.path())].concat();
     // Not a terminal (a Job's log): one info line per phase.
     let out = servicedb(&backup, &source.admin_password);
     succeeded(&out);
@@ -272,7 +273,12 @@ fn maria_fingerprint(server: &common::mariadb::Server) -> String {
         .map(|line| {
             let (name, kind) = line.split_once(' ').unwrap();
             if kind == "VIEW" {
-                maria(server, &format!("SELECT '{name}', COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', v.id))), 0) FROM shop.{name} v"))
+                maria(
+                    server,
+                    &format!(
+                        "SELECT '{name}', COUNT(*), COALESCE(SUM(CRC32(CONCAT_WS('|', v.id))), 0) FROM shop.{name} v"
+                    ),
+                )
             } else {
                 maria(server, &format!("SELECT COUNT(*) FROM shop.{name}; CHECKSUM TABLE shop.{name} EXTENDED"))
             }
@@ -399,7 +405,8 @@ fn keyspace_of(dir: &Path, acl: &Path, password: &str) -> Vec<(String, Vec<u8>)>
 }
 
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = walk(dir).into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
+    let mut files: Vec<_> =
+        walk(dir).into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
     files.sort();
     files
 }
@@ -419,12 +426,14 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
     {
         let mut c = redis_conn(source.port, &password);
         for i in 0..500u32 {
-            let _: () = redis::cmd("SET").arg(format!("item:{i}")).arg(vec![(i % 251) as u8; 32]).query(&mut c).unwrap();
+            let _: () =
+                redis::cmd("SET").arg(format!("item:{i}")).arg(vec![(i % 251) as u8; 32]).query(&mut c).unwrap();
         }
         let _: () = redis::cmd("HSET").arg("profile").arg("name").arg("Zoë").query(&mut c).unwrap();
     }
     let backups = tempfile::tempdir().unwrap();
-    let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), dir_args(backups.path())].concat();
+    let backup =
+        [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), dir_args(backups.path())].concat();
     let id = id_of(&succeeded(&servicedb(&backup, &password)));
     let wanted = keyspace(source.port, &password);
 

@@ -99,7 +99,11 @@ fn hex(digest: &[u8]) -> String {
 /// Streams `reader` into a new object at `path`, returning (sha256, bytes).
 /// The upload is aborted, leaving nothing, when anything fails.
 /// Progress is counted by the caller, before compression (see [`counted`]).
-async fn upload<R: AsyncRead + Unpin>(location: &Location, path: &Path, mut reader: R) -> Result<(String, u64), BackupError> {
+async fn upload<R: AsyncRead + Unpin>(
+    location: &Location,
+    path: &Path,
+    mut reader: R,
+) -> Result<(String, u64), BackupError> {
     let fail = |e: object_store::Error| location.error(e);
     let mut writer =
         WriteMultipart::new_with_chunk_size(location.store.put_multipart(path).await.map_err(fail)?, PART_BYTES);
@@ -257,7 +261,11 @@ fn counted<R: AsyncRead>(reader: R, total: Arc<AtomicU64>) -> impl AsyncRead {
 async fn write_manifest(location: &Location, manifest: &Manifest) -> Result<(), BackupError> {
     progress::phase("writing manifest");
     let body = serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Stream(e.to_string()))?;
-    location.store.put(&manifest_path(&location.base, &manifest.id), body.into()).await.map_err(|e| location.error(e))?;
+    location
+        .store
+        .put(&manifest_path(&location.base, &manifest.id), body.into())
+        .await
+        .map_err(|e| location.error(e))?;
     Ok(())
 }
 

@@ -275,7 +275,8 @@ async fn load_setting_aside(
 
 /// `pg_restore` writing SQL (no connection of its own) and `psql` running it.
 fn postgres_replace_commands(c: &Connection<'_>, owner: &str) -> (ToolCommand, ToolCommand) {
-    let mut flags: Vec<String> = ["--no-owner", "--no-acl", "--single-transaction", "--file=-"].map(String::from).into();
+    let mut flags: Vec<String> =
+        ["--no-owner", "--no-acl", "--single-transaction", "--file=-"].map(String::from).into();
     if !owner.is_empty() {
         flags.push(format!("--role={owner}"));
     }

@@ -43,9 +43,15 @@ impl Kind {
 /// One thing found: a number of objects of a kind, or a data file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Found {
-    Objects { kind: Kind, count: u64 },
+    Objects {
+        kind: Kind,
+        count: u64,
+    },
     /// A file (relative to the place) and its size.
-    File { name: String, bytes: u64 },
+    File {
+        name: String,
+        bytes: u64,
+    },
 }
 
 /// What `place` ("database shop", "data directory /data") holds; `note`
@@ -166,7 +172,10 @@ mod tests {
             ],
             ..contents
         };
-        assert_eq!(two.to_string(), "data directory /data holds a.rdb of 89 B and b.aof of 2.0 KiB (an existing keyspace)");
+        assert_eq!(
+            two.to_string(),
+            "data directory /data holds a.rdb of 89 B and b.aof of 2.0 KiB (an existing keyspace)"
+        );
     }
 
     #[test]

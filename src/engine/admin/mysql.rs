@@ -19,6 +19,7 @@
 //! - events: `ALTER EVENT ... RENAME TO` the other schema and back.
 //! - views and routines: dropped, and created again from `SHOW CREATE`
 //!   only when they must come back (views in dependency order, by retrying).
+//!
 //! With an empty schema nothing is set aside. While the dump loads, the
 //! schema holds only what has been loaded so far; a `--replace` is not
 //! invisible to clients. If the process is killed mid-load, the
@@ -52,10 +53,9 @@ async fn connect(target: &Target, admin: &Login) -> Result<mysql_async::Conn, Ad
         .tcp_port(target.port)
         .user(Some(admin.username.clone()))
         .pass(Some(admin.password.clone()));
-    mysql_async::Conn::new(opts).await.map_err(|e| AdminError::Connect {
-        target: format!("{}:{}", target.host, target.port),
-        message: e.to_string(),
-    })
+    mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| AdminError::Connect { target: format!("{}:{}", target.host, target.port), message: e.to_string() })
 }
 
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Flavor) -> Result<(), AdminError> {
@@ -302,7 +302,8 @@ pub async fn stash(target: &Target, admin: &Login, database: &str) -> Result<Sta
         for trigger in &stash.triggers {
             run(&mut conn, "DROP TRIGGER", format!("DROP TRIGGER {db}.{}", mysql_ident(&trigger.name))).await?;
         }
-        let moves: Vec<String> = stash.tables.iter().map(|t| format!("{db}.{0} TO {old}.{0}", mysql_ident(t))).collect();
+        let moves: Vec<String> =
+            stash.tables.iter().map(|t| format!("{db}.{0} TO {old}.{0}", mysql_ident(t))).collect();
         if !moves.is_empty() {
             run(&mut conn, "RENAME TABLE", format!("RENAME TABLE {}", moves.join(", "))).await?;
         }
