@@ -69,7 +69,11 @@ pub struct DatabaseArgs {
 async fn reachable(db: &DatabaseArgs, host: &str, port: u16) -> Result<(), String> {
     super::progress::phase("connecting");
     let within = std::time::Duration::from_secs(db.connect_timeout_seconds);
-    super::reach::wait_reachable(host, port, within, std::time::Duration::from_secs(1)).await
+    let reached = super::reach::wait_reachable(host, port, within, std::time::Duration::from_secs(1)).await;
+    if reached.is_err() {
+        super::progress::finish();
+    }
+    reached
 }
 
 /// The admin connection, or which flag is missing.
@@ -171,6 +175,7 @@ async fn backup_once(args: &BackupArgs) -> Result<String, String> {
 }
 
 pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
+    let _finish = super::progress::FinishOnDrop;
     let location = open(&args.destination)?;
     let parts;
     let into = match &args.into_dir {
@@ -196,9 +201,7 @@ pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
         into,
         replace: args.replace,
     };
-    let outcome = super::restore(&request).await;
-    super::progress::finish();
-    let restored = outcome.map_err(|e| e.to_string())?;
+    let restored = super::restore(&request).await.map_err(|e| e.to_string())?;
     if let Some(safety) = &restored.safety_backup {
         eprintln!("servicedb: safety backup {} holds what was replaced ({})", safety.id, safety.location);
     }

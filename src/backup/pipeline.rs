@@ -184,6 +184,7 @@ fn compress<R: AsyncRead + Unpin>(input: R) -> ZstdEncoder<BufReader<R>> {
 pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError> {
     let BackupRequest { engine: kind, engine_version, connection, location, retention } = request;
     let command = engine::for_kind(*kind).dump_command(connection);
+    let _finish = progress::FinishOnDrop;
     let started_at = Timestamp::now();
     let started = Instant::now();
     let id = backup_id(started_at, random_u16());

@@ -137,6 +137,15 @@ pub fn finish() {
     }
 }
 
+/// Calls [`finish`] when dropped: on every way out of a piece of work.
+pub struct FinishOnDrop;
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        finish();
+    }
+}
+
 /// Phases reported until the guard drops carry `prefix`.
 pub struct Scope(());
 

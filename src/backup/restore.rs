@@ -115,6 +115,7 @@ fn admin_parts(c: &Connection<'_>) -> (Target, Login) {
 
 pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupError> {
     let RestoreRequest { engine: kind, location, backup, into, replace } = request;
+    let _finish = progress::FinishOnDrop;
     let manifest = read_manifest(location, *backup).await?;
     if manifest.engine != kind.as_str() {
         return Err(BackupError::WrongEngine {
@@ -181,7 +182,6 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
         }
         _ => Ok(()),
     };
-    progress::finish();
     match (loaded, &safety_backup) {
         (Ok(()), _) => {}
         (Err(e), Some(safety)) => {
