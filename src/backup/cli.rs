@@ -179,7 +179,10 @@ pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
     let location = open(&args.destination)?;
     let parts;
     let into = match &args.into_dir {
-        Some(dir) if args.skip_if_present && super::restore::data_present(args.db.engine, dir) => {
+        Some(dir)
+            if args.skip_if_present
+                && super::restore::data_present(args.db.engine, dir).map_err(|e| e.to_string())? =>
+        {
             tracing::info!(dir = %dir.display(), "the data directory already holds data; nothing restored");
             return Ok(());
         }

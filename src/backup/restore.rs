@@ -165,7 +165,9 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
         (RestoreMethod::Stream(command), RestoreInto::Server { connection, owner }) => {
             let reader = open_verified(location, &manifest, etag).await?;
             match kind {
-                api::Engine::Mysql | api::Engine::Mariadb => load_setting_aside(&command, connection, reader).await,
+                api::Engine::Mysql | api::Engine::Mariadb => {
+                    load_setting_aside(*kind, &command, connection, reader, *replace).await
+                }
                 api::Engine::Postgres if safety_backup.is_some() => {
                     let (script, psql) = postgres_replace_commands(connection, owner);
                     progress::phase("loading");
@@ -241,13 +243,23 @@ async fn load(command: &ToolCommand, mut reader: impl AsyncRead + Unpin, secret:
 /// what was set aside, or, when the load failed, drop what it left and put
 /// the old contents back.
 async fn load_setting_aside(
+    kind: api::Engine,
     command: &ToolCommand,
     connection: &Connection<'_>,
     reader: impl AsyncRead + Unpin,
+    replace: bool,
 ) -> Result<(), BackupError> {
     let (target, login) = admin_parts(connection);
     progress::phase("setting aside");
     let stash = admin::mysql_stash(&target, &login, connection.database).await?;
+    if stash.schema().is_some() && !replace {
+        // Written since the check: not ours to drop.
+        admin::mysql_unstash(&target, &login, connection.database, stash).await?;
+        let held =
+            admin::contents(kind, Place::Server { target: &target, admin: &login, database: connection.database })
+                .await?;
+        return Err(BackupError::Occupied { contents: held.to_string(), advice: advice(kind) });
+    }
     progress::phase("loading");
     match load(command, reader, connection.password).await {
         Ok(()) => {
@@ -350,10 +362,10 @@ async fn load_replacing(
 
 /// Whether `dir` already holds any data file (even an empty one): the init
 /// container that runs on every start then leaves it alone.
-pub fn data_present(kind: api::Engine, dir: &Path) -> bool {
+pub fn data_present(kind: api::Engine, dir: &Path) -> Result<bool, BackupError> {
     match engine::for_kind(kind).restore_method(&Connection::NONE, "") {
-        RestoreMethod::DataFile { .. } => admin::redis_data_files(dir).map(|files| !files.is_empty()).unwrap_or(true),
-        RestoreMethod::Stream(_) => false,
+        RestoreMethod::DataFile { .. } => Ok(!admin::redis_data_files(dir)?.is_empty()),
+        RestoreMethod::Stream(_) => Ok(false),
     }
 }
 
