@@ -182,6 +182,17 @@ fn backup_progress_goes_to_stderr_and_only_the_manifest_to_stdout() {
     for phase in ["connecting", "dumping+uploading", "verifying", "writing manifest", "pruning"] {
         assert!(stderr.contains(&format!("phase={phase}")), "{phase}: {stderr}");
     }
+    // A phase that lasts: an info line every 5 s (here waiting for a port nothing listens on).
+    let nobody = common::free_port();
+    let waiting = [
+        args(&["backup", "--connect-timeout-seconds", "7"]),
+        connect_args("postgres", nobody, "orders", "postgres"),
+        dir_args(dir.path()),
+    ]
+    .concat();
+    let stderr = failed(&servicedb(&waiting, "unused"));
+    assert!(stderr.contains("in progress phase=connecting bytes=0 mib_per_s=0"), "{stderr}");
+    assert!(stderr.contains("cannot reach the database"), "{stderr}");
     // A terminal: the live line, redrawn in place, each phase left with its figures.
     let command: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_servicedb").to_string()).chain(backup).collect();
     let out = Command::new("script")
