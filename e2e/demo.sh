@@ -27,7 +27,7 @@ eval "$(e2e/cluster.sh env)"
 e2e/node.sh import $(e2e/images.sh path postgres postgres-exporter servicedb servicedb-tools client)
 
 say "installing the CRDs (kubectl) and the operator (helm, in a restricted namespace)"
-kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+kubectl apply --warnings-as-errors --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/servicedatabases.servicedb.dev --timeout=60s >/dev/null
 for n in servicedb-system "$ns"; do
   kubectl create namespace "$n" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
