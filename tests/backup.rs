@@ -370,6 +370,61 @@ fn list_and_verify_report_every_backup_and_what_is_wrong_with_it() {
     }
 }
 
+/// The files under `root`, relative to it, sorted.
+fn files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 1000)");
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = S3::start("backups");
+    for (destination, on_disk) in destinations(dir.path(), &s3) {
+        let env = [job_env(&source), destination.clone()].concat();
+        let mut backup = || {
+            let id = succeeded(&servicedb_env(&["backup"], &env, &source.admin_password)).id;
+            // Ids have a one-second resolution; keep them in order.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            id
+        };
+        let ids: Vec<String> = (0..3).map(|_| backup()).collect();
+        // A prune that died between the manifest's deletion and the data's.
+        std::fs::remove_file(on_disk.join(&ids[0]).join("manifest.json")).unwrap();
+        // And data newer than any complete backup: one still being verified.
+        let in_progress = "20991231T000000Z-0000/data.zst";
+        std::fs::create_dir_all(on_disk.join(in_progress).parent().unwrap()).unwrap();
+        std::fs::copy(on_disk.join(&ids[1]).join("data.zst"), on_disk.join(in_progress)).unwrap();
+        let listed = entries(&servicedb_env(&["backup", "list", "--output", "json"], &destination, ""));
+        assert_eq!(listed.iter().filter(|e| e.state == servicedb::backup::BackupState::Orphan).count(), 2);
+
+        let newest = backup();
+        let mut kept: Vec<String> = ids[1..]
+            .iter()
+            .chain([&newest])
+            .flat_map(|id| [format!("{id}/data.zst"), format!("{id}/manifest.json")])
+            .chain([in_progress.to_string()])
+            .collect();
+        kept.sort();
+        assert_eq!(files(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
+    }
+}
+
 // ------------------------------------------------------------------- MariaDB
 
 fn mariadb_fingerprint(server: &common::mariadb::Server) -> String {
