@@ -29,6 +29,10 @@ pub struct DestinationArgs {
     /// Require TLS to S3 (turn off only for a store on a trusted network).
     #[arg(long, env = "SERVICEDB_S3_TLS", default_value_t = true, action = clap::ArgAction::Set)]
     pub s3_tls: bool,
+    /// PEM bundle of the CA(s) that signed the S3 endpoint's certificate,
+    /// trusted beside the system's roots (a store with a private CA).
+    #[arg(long, env = "SERVICEDB_S3_CA_FILE", value_name = "FILE")]
+    pub s3_ca_file: Option<PathBuf>,
 }
 
 impl DestinationArgs {
@@ -41,6 +45,7 @@ impl DestinationArgs {
                 prefix: self.s3_prefix.clone(),
                 region: self.s3_region.clone(),
                 tls: self.s3_tls,
+                ca_file: self.s3_ca_file.clone(),
             },
         }
     }
