@@ -397,7 +397,7 @@ fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
     let s3 = S3::start("backups");
     for (destination, on_disk) in destinations(dir.path(), &s3) {
         let env = [job_env(&source), destination.clone()].concat();
-        let mut backup = || {
+        let backup = || {
             let id = succeeded(&servicedb_env(&["backup"], &env, &source.admin_password)).id;
             // Ids have a one-second resolution; keep them in order.
             std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -423,6 +423,55 @@ fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
         kept.sort();
         assert_eq!(files(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
     }
+}
+
+#[test]
+fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 5000)");
+    let s3 = S3::start_tls("backups");
+    let ca = s3.ca_file.clone().unwrap().display().to_string();
+    let https = args(&["--s3-bucket", &s3.bucket, "--s3-prefix", "tls", "--s3-endpoint", &s3.endpoint()]);
+    let backup =
+        [args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), https.clone()].concat();
+
+    // Without the CA: refused, saying why and what fixes it; nothing stored.
+    let message = failed(&servicedb(&backup, &source.admin_password));
+    assert!(message.contains("the S3 server's certificate is not trusted"), "{message}");
+    assert!(message.contains("--s3-ca-file") && message.contains("spec.backup.destination.s3.caBundle"), "{message}");
+    assert!(s3.objects().is_empty());
+
+    // A CA file that is not there, or not PEM: named.
+    let missing = failed(&servicedb(&[backup.clone(), args(&["--s3-ca-file", "/nonexistent/ca.crt"])].concat(), ""));
+    assert!(
+        missing.contains("the S3 CA bundle /nonexistent/ca.crt") && missing.contains("cannot be read"),
+        "{missing}"
+    );
+
+    let manifest = succeeded(&servicedb(&[backup, args(&["--s3-ca-file", &ca])].concat(), &source.admin_password));
+    assert_eq!(manifest.location, format!("s3://backups/tls/{}/data.zst", manifest.id));
+
+    // The pods get the CA as SERVICEDB_S3_CA_FILE.
+    let env = [
+        ("SERVICEDB_S3_BUCKET", s3.bucket.clone()),
+        ("SERVICEDB_S3_PREFIX", "tls".into()),
+        ("SERVICEDB_S3_ENDPOINT", s3.endpoint()),
+        ("SERVICEDB_S3_CA_FILE", ca.clone()),
+    ];
+    let listed = entries(&servicedb_env(&["backup", "list", "--output", "json"], &env, ""));
+    assert_eq!(states(&listed), vec![(manifest.id.clone(), "complete".to_string())]);
+
+    let target = common::postgres::Server::start();
+    orders_database(&target);
+    let restore = [
+        args(&["restore", "--owner", "orders", "--s3-ca-file", &ca]),
+        connect_args("postgres", target.port, "orders", "postgres"),
+        https,
+    ]
+    .concat();
+    assert_eq!(succeeded(&servicedb(&restore, &target.admin_password)).id, manifest.id);
+    assert_eq!(target.admin_sql_in("orders", "SELECT count(*) FROM t"), "5000");
 }
 
 // ------------------------------------------------------------------- MariaDB
