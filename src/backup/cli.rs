@@ -219,11 +219,16 @@ pub async fn run_backup_command(command: BackupCommand) -> Result<(), String> {
 }
 
 fn print_entries(entries: &[BackupEntry], output: OutputFormat) -> Result<(), String> {
-    match output {
-        OutputFormat::Text => print!("{}", inventory::table(entries)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(entries).map_err(|e| e.to_string())?),
+    use std::io::Write;
+    let text = match output {
+        OutputFormat::Text => inventory::table(entries),
+        OutputFormat::Json => serde_json::to_string_pretty(entries).map_err(|e| e.to_string())? + "\n",
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        // A reader that stopped early (`| head`) is not a failure.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write to stdout: {e}")),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Lists the backups; fails only when the destination cannot be read.

@@ -145,7 +145,11 @@ pub fn classify(
         None if data.is_some() => {
             return bare(
                 BackupState::Orphan,
-                Some("data without a manifest: not restorable; the next backup's prune removes it".into()),
+                Some(
+                    "data without a manifest, not restorable: left by an interrupted prune (the next backup's \
+                     prune removes it) or a backup still being written"
+                        .into(),
+                ),
             );
         }
         None => return bare(BackupState::MissingData, Some("neither manifest nor data".into())),
