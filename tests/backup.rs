@@ -389,6 +389,19 @@ fn files(root: &Path) -> Vec<String> {
 }
 
 #[test]
+fn a_directory_nothing_was_backed_up_to_lists_nothing_and_is_not_created() {
+    let root = tempfile::tempdir().unwrap();
+    let missing = root.path().join("orders");
+    let env = [("SERVICEDB_BACKUP_DIR", missing.display().to_string())];
+    let out = servicedb_env(&["backup", "list", "--output", "json"], &env, "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(entries(&out).is_empty());
+    assert!(!missing.exists(), "list must not create the directory");
+    let unknown = failed(&servicedb_env(&["backup", "verify", "20261129T030000Z-3f9a"], &env, ""));
+    assert!(unknown.contains("no backup 20261129T030000Z-3f9a at"), "{unknown}");
+}
+
+#[test]
 fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
     let source = common::postgres::Server::start();
     orders_database(&source);

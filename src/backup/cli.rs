@@ -233,14 +233,14 @@ fn print_entries(entries: &[BackupEntry], output: OutputFormat) -> Result<(), St
 
 /// Lists the backups; fails only when the destination cannot be read.
 pub async fn run_list(args: ListArgs) -> Result<(), String> {
-    let location = open(&args.destination)?;
+    let location = args.destination.destination().open_existing().map_err(|e| e.to_string())?;
     let entries = inventory::inventory(&location).await.map_err(|e| e.to_string())?;
     print_entries(&entries, args.output)
 }
 
 /// Verifies the backups; fails when any of them is not `verified`.
 pub async fn run_verify(args: VerifyArgs) -> Result<(), String> {
-    let location = open(&args.destination)?;
+    let location = args.destination.destination().open_existing().map_err(|e| e.to_string())?;
     let entries = inventory::inventory(&location).await.map_err(|e| e.to_string())?;
     let selected = inventory::select(entries, &args.ids, &location.display).map_err(|e| e.to_string())?;
     let checked = inventory::verify(&location, selected).await.map_err(|e| e.to_string())?;

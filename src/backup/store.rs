@@ -120,6 +120,20 @@ impl Location {
 }
 
 impl Destination {
+    /// For reading only (`list`, `verify`): a directory that does not exist
+    /// yet holds no backups, and is not created (it may be a read-only
+    /// mount, or a typo, which the log then says).
+    pub fn open_existing(&self) -> Result<Location, BackupError> {
+        match self {
+            Destination::Directory(dir) if !dir.exists() => {
+                tracing::warn!(dir = %dir.display(), "the backup directory does not exist: no backups");
+                let empty = object_store::memory::InMemory::new();
+                Ok(Location { store: Arc::new(empty), base: Path::default(), display: dir.display().to_string() })
+            }
+            _ => self.open(),
+        }
+    }
+
     pub fn open(&self) -> Result<Location, BackupError> {
         match self {
             Destination::Directory(dir) => {
