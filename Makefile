@@ -13,7 +13,7 @@ deps: ## install missing Debian packages (database servers, exporters, prometheu
 	@e2e/deps.sh
 
 lint: ## rustfmt and clippy, warnings are errors
-	@echo "[lint] cargo fmt --check; cargo clippy -D warnings"
+	@echo "[lint] cargo fmt --check; cargo clippy -D warnings (the first build of the workspace takes ~10 min on 2 cores, later ones seconds)"
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 

@@ -12,22 +12,22 @@ cd "$(dirname "$0")/.."
 say() { printf '\n[demo %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 ns=shop
 
-say "installing missing Debian packages"
+say "installing missing Debian packages (first time ~2 min, then nothing)"
 e2e/deps.sh
-say "building the Kubernetes control plane, the node and helm (cached after the first time)"
+say "building the Kubernetes control plane, the node and helm from the Go module proxy (first time 25-40 min on 2 cores; cached after)"
 e2e/tools.sh kubernetes etcd helm node
-say "building the operator (cargo build --release)"
+say "building the operator: cargo build --release (first time ~12 min on 2 cores, then seconds)"
 cargo build --release --quiet -p servicedb
-say "building the images: pause, CoreDNS, PostgreSQL 15 and its exporter, the operator, a client (cached by content)"
+say "building the images: pause, CoreDNS, PostgreSQL 15 and its exporter, the operator, a client (first time ~2 min; cached by content)"
 e2e/images.sh build pause coredns postgres postgres-exporter servicedb servicedb-tools client
-say "starting the control plane and the real node"
+say "starting the control plane and the real node (~20 s), then importing the images into containerd (~40 s)"
 # One real node; no kwok nodes (they serve the suite's scale scenarios).
 KWOK_NODES=0 e2e/cluster.sh up
 eval "$(e2e/cluster.sh env)"
 e2e/node.sh import $(e2e/images.sh path postgres postgres-exporter servicedb servicedb-tools client)
 
-say "installing the CRDs (kubectl) and the operator (helm, in a restricted namespace)"
-kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+say "installing the CRDs (kubectl) and the operator (helm, in a restricted namespace); waiting for its two pods to be ready (~20 s)"
+kubectl apply --warnings-as-errors --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/servicedatabases.servicedb.dev --timeout=60s >/dev/null
 for n in servicedb-system "$ns"; do
   kubectl create namespace "$n" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -37,7 +37,7 @@ helm upgrade --install servicedb charts/servicedb -n servicedb-system --skip-crd
   -f e2e/local-images.yaml --set networkPolicy.apiServerPorts='{443,6443,16443}' >/dev/null
 kubectl -n servicedb-system rollout status deployment/servicedb --timeout=120s
 
-say "applying examples/orders.yaml (version 15: the PostgreSQL image built here)"
+say "applying examples/orders.yaml (version 15: the PostgreSQL image built here); waiting for Ready: pod start, initdb, logins (~30 s, at most 5 min)"
 kubectl -n "$ns" create serviceaccount orders --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 sed 's/version: "16"/version: "15"/' examples/orders.yaml | kubectl apply -f -
 kubectl -n "$ns" wait --for=condition=Ready sdb/orders --timeout=300s

@@ -2,7 +2,7 @@
 //! refuse what they should (evaluated by kube's CEL interpreter, the same
 //! rules the API server enforces).
 
-use servicedb::api::{ServiceDatabase, crds_yaml};
+use servicedb::api::{KNOWN_FORMATS, ServiceDatabase, crds, crds_yaml};
 
 #[test]
 fn crds_directory_matches_servicedb_crd() {
@@ -13,6 +13,47 @@ fn crds_directory_matches_servicedb_crd() {
         generated == checked_in,
         "crds/ drifted from the code: run `make crds` (servicedb crd > {path}) and commit the result"
     );
+}
+
+/// Every `format` value anywhere under `value`.
+fn formats(value: &serde_json::Value, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(format)) = map.get("format") {
+                found.push(format.clone());
+            }
+            map.values().for_each(|v| formats(v, found));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| formats(v, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_api_server_knows_every_format() {
+    // An unknown one makes `kubectl apply -f crds/` print a warning.
+    let mut found = Vec::new();
+    for crd in crds() {
+        formats(&serde_json::to_value(&crd).unwrap(), &mut found);
+    }
+    let unknown: Vec<_> = found.iter().filter(|f| !KNOWN_FORMATS.contains(&f.as_str())).collect();
+    assert!(unknown.is_empty(), "formats the API server does not know: {unknown:?}");
+    assert!(found.iter().any(|f| f == "int64"), "the u32 fields keep an integer format");
+}
+
+#[test]
+fn every_rule_on_the_whole_object_names_its_field() {
+    // Without a fieldPath the API server prints `<nil>: Invalid value`.
+    for crd in crds() {
+        for version in &crd.spec.versions {
+            let root = version.schema.as_ref().and_then(|s| s.open_api_v3_schema.as_ref()).unwrap();
+            for rule in root.x_kubernetes_validations.iter().flatten() {
+                assert!(rule.field_path.is_some(), "{}: rule {:?} names no field", crd.spec.names.kind, rule.rule);
+            }
+            let name = root.properties.as_ref().and_then(|p| p.get("metadata")).and_then(|m| m.properties.as_ref());
+            assert!(name.is_some_and(|p| p.contains_key("name")), "metadata.name must exist for the fieldPaths");
+        }
+    }
 }
 
 fn sdb(name: &str, spec: &str) -> ServiceDatabase {

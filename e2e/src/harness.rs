@@ -253,8 +253,10 @@ pub fn ready_condition(sdb: &ServiceDatabase) -> Option<&k8s_openapi::apimachine
 
 /// crds/ applied with kubectl, as users install them.
 pub async fn apply_crds(root: &std::path::Path) -> Outcome {
-    step("applying crds/ with kubectl");
-    kubectl(&["apply", "--server-side", "--force-conflicts", "-f", &root.join("crds").to_string_lossy()]).await?;
+    step("applying crds/ with kubectl (a warning fails)");
+    let crds = root.join("crds");
+    kubectl(&["apply", "--warnings-as-errors", "--server-side", "--force-conflicts", "-f", &crds.to_string_lossy()])
+        .await?;
     kubectl(&[
         "wait",
         "--for=condition=Established",

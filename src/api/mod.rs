@@ -4,16 +4,23 @@ mod backup;
 pub mod conditions;
 pub mod prometheus;
 pub mod quantity;
+mod schema;
 mod servicedatabase;
 
 pub use backup::*;
+pub use schema::KNOWN_FORMATS;
 pub use servicedatabase::*;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// The CRDs this operator serves, as the multi-document YAML kept in `crds/`.
+/// The CRDs this operator serves, as users apply them.
+pub fn crds() -> [CustomResourceDefinition; 2] {
+    [ServiceDatabase::crd(), ServiceDatabaseBackup::crd()].map(schema::for_api_server)
+}
+
+/// [`crds`] as the multi-document YAML kept in `crds/`.
 pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
-    let databases = serde_yaml::to_string(&ServiceDatabase::crd())?;
-    let backups = serde_yaml::to_string(&ServiceDatabaseBackup::crd())?;
-    Ok(format!("---\n{databases}---\n{backups}"))
+    let [databases, backups] = crds();
+    Ok(format!("---\n{}---\n{}", serde_yaml::to_string(&databases)?, serde_yaml::to_string(&backups)?))
 }

@@ -47,13 +47,18 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40")
-        .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
+        .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit")
+        .field_path(".metadata.name"),
     validation = Rule::new("has(self.spec.bootstrap) == has(oldSelf.spec.bootstrap)")
-        .message("spec.bootstrap can be set only when the ServiceDatabase is created"),
+        .message("spec.bootstrap can be set only when the ServiceDatabase is created")
+        .field_path(".spec.bootstrap"),
     validation = Rule::new("!has(self.spec.deletionPolicy) || self.spec.deletionPolicy != 'Snapshot' || has(self.spec.backup)")
-        .message("deletionPolicy Snapshot needs spec.backup: the final backup goes to its destination"),
+        .message("deletionPolicy Snapshot needs spec.backup: the final backup goes to its destination")
+        .field_path(".spec.deletionPolicy"),
     validation = Rule::new("!(self.metadata.name in ['postgres', 'template0', 'template1', 'admin', 'root', 'mysql', 'sys', 'information_schema', 'performance_schema', 'default'])")
-        .message("metadata.name is reserved by the database engines (postgres, template0, template1, admin, root, mysql, sys, information_schema, performance_schema, default); choose another name"),
+        .message("metadata.name is reserved by the database engines (postgres, template0, template1, admin, root, mysql, sys, information_schema, performance_schema, default); choose another name")
+        .field_path(".metadata.name")
+        .reason(kube::core::Reason::FieldValueForbidden),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceDatabaseSpec {

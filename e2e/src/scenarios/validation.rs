@@ -9,16 +9,20 @@ pub async fn rejected_by_api_server(env: &Env) -> Outcome {
     let refused = |yaml: String, expect: &'static str| async move {
         match kubectl_apply(&yaml).await {
             Ok(out) => Err(format!("accepted, expected {expect:?}: {out}")),
+            // Every refusal names its field; `<nil>` means a rule without a fieldPath.
+            Err(err) if err.contains("<nil>") => Err(format!("a refusal names no field: {err}")),
             Err(err) if err.contains(expect) => Ok(()),
             Err(err) => Err(format!("refused, but without {expect:?}: {err}")),
         }
     };
-    refused(sdb_yaml(&ns, "postgres", ""), "is reserved by the database engines").await?;
+    refused(sdb_yaml(&ns, "postgres", ""), "metadata.name: Forbidden: metadata.name is reserved").await?;
+    refused(sdb_yaml(&ns, "orders", "  deletionPolicy: Snapshot\n"), "spec.deletionPolicy: Invalid value").await?;
     refused(sdb_yaml(&ns, "orders", "").replace("1Gi", "lots"), "storage.size must be a positive quantity").await?;
     refused(sdb_yaml(&ns, "orders", "").replace("engine: postgres", "engine: oracle"), "Unsupported value: \"oracle\"")
         .await?;
     refused(sdb_yaml(&ns, "orders", "").replace("\"16\"", "latest"), "version must be a number").await?;
-    refused(sdb_yaml(&ns, &"a".repeat(41), ""), "at most 40 characters").await?;
+    refused(sdb_yaml(&ns, &"a".repeat(41), ""), "metadata.name: Invalid value: metadata.name must be at most 40")
+        .await?;
 
     kubectl_apply(&sdb_yaml(&ns, "orders", "")).await?;
     refused(sdb_yaml(&ns, "orders", "").replace("1Gi", "512Mi"), "storage.size can grow but never shrink").await?;
