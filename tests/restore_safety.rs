@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::cli::{args, connect_args, dir_args, failed, servicedb, succeeded, truncated_copy};
+use common::cli::{args, connect_args, dir_args, failed, s3_args, servicedb, succeeded, truncated_copy};
 use servicedb::engine::postgres::scram_sha256_verifier;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
 use std::path::Path;
@@ -442,9 +442,9 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
         }
         let _: () = redis::cmd("HSET").arg("profile").arg("name").arg("Zoë").query(&mut c).unwrap();
     }
-    let backups = tempfile::tempdir().unwrap();
-    let backup =
-        [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), dir_args(backups.path())].concat();
+    // To S3: the safety backup of the data files goes through the same multipart upload.
+    let s3 = common::s3::S3::start("backups");
+    let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), s3_args(&s3, "cache")].concat();
     let id = id_of(&succeeded(&servicedb(&backup, &password)));
     let wanted = keyspace(source.port, &password);
 
@@ -468,7 +468,7 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
     let restore = |extra: &[&str], id: &str, dir: &Path| {
         let into = dir.display().to_string();
         let parts = [args(&["restore", "--engine", "redis", "--backup", id, "--into-dir", &into]), args(extra)];
-        servicedb(&[parts.concat(), dir_args(backups.path())].concat(), "")
+        servicedb(&[parts.concat(), s3_args(&s3, "cache")].concat(), "")
     };
 
     // (a) Refused, saying what is there; the files untouched, every key intact.
@@ -498,4 +498,8 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
     let fresh = tempfile::tempdir().unwrap();
     succeeded(&restore(&[], &safety, fresh.path()));
     assert_eq!(keyspace_of(fresh.path(), &acl_path, &password), before);
+    let kept = s3.objects();
+    for id in [&id, &safety] {
+        assert!(kept.contains(&format!("cache/{id}/manifest.json")), "{kept:?}");
+    }
 }

@@ -426,4 +426,18 @@ mod tests {
         );
         assert!(message.ends_with("nothing was restored"), "{message}");
     }
+
+    #[test]
+    fn the_replacing_tools_get_the_password_only_in_their_environment() {
+        let c = Connection { host: "db", port: 5432, username: "postgres", password: "s3cret", database: "orders" };
+        let (script, psql) = postgres_replace_commands(&c, "orders");
+        assert!(script.args.contains(&"--file=-".to_string()) && script.args.contains(&"--role=orders".to_string()));
+        assert!(!script.args.iter().any(|a| a.starts_with("--dbname")), "the script tool connects nowhere");
+        assert!(psql.args.contains(&"--set=ON_ERROR_STOP=1".to_string()));
+        assert!(psql.args.contains(&"--dbname=orders".to_string()));
+        for command in [&script, &psql] {
+            assert!(!command.args.iter().any(|a| a.contains("s3cret")), "{:?}", command.args);
+        }
+        assert_eq!(psql.env.iter().find(|(k, _)| *k == "PGPASSWORD").map(|(_, v)| v.as_str()), Some("s3cret"));
+    }
 }

@@ -34,6 +34,10 @@ pub fn args(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
+pub fn s3_args(s3: &super::s3::S3, prefix: &str) -> Vec<String> {
+    args(&["--s3-bucket", &s3.bucket, "--s3-prefix", prefix, "--s3-endpoint", &s3.endpoint(), "--s3-tls=false"])
+}
+
 pub fn dir_args(dir: &Path) -> Vec<String> {
     args(&["--dir", &dir.display().to_string()])
 }
