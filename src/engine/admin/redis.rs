@@ -79,8 +79,9 @@ pub fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, AdminError> {
             for entry in entries {
                 let entry = entry.map_err(io_error(&aof))?;
                 let meta = entry.metadata().map_err(io_error(&entry.path()))?;
-                if meta.is_file() {
-                    found.push((Path::new(AOF_DIR).join(entry.file_name()), meta.len()));
+                let name = entry.file_name().to_string_lossy().to_string();
+                if meta.is_file() && is_aof_part(&name) {
+                    found.push((Path::new(AOF_DIR).join(name), meta.len()));
                 }
             }
             found.sort();
@@ -90,6 +91,12 @@ pub fn data_files(dir: &Path) -> Result<Vec<(PathBuf, u64)>, AdminError> {
         Err(e) => return Err(io_error(&aof)(e)),
     }
     Ok(files)
+}
+
+/// A file of the multi-part AOF: its manifest, a base or an increment; not
+/// a rewrite's temporary file (`temp-*`) or a restore's (`*.partial`).
+fn is_aof_part(name: &str) -> bool {
+    name == AOF_MANIFEST || (name.starts_with("appendonly.aof.") && (name.ends_with(".rdb") || name.ends_with(".aof")))
 }
 
 /// The data directory holds a keyspace when one of its data files is not
@@ -154,6 +161,20 @@ mod tests {
             aof_parts(manifest),
             ["appendonly.aof.3.base.rdb", "appendonly.aof.4.incr.aof", "appendonly.aof.12.incr.aof"]
         );
+    }
+
+    #[test]
+    fn temporary_files_are_not_data() {
+        for part in ["appendonly.aof.manifest", "appendonly.aof.1.base.rdb", "appendonly.aof.7.incr.aof"] {
+            assert!(is_aof_part(part), "{part}");
+        }
+        for other in ["appendonly.aof.1.base.partial", "temp-rewriteaof-bg-42.aof", "temp-appendonly.aof.incr", "x"] {
+            assert!(!is_aof_part(other), "{other}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(AOF_DIR)).unwrap();
+        std::fs::write(dir.path().join(AOF_DIR).join("appendonly.aof.1.base.partial"), "half").unwrap();
+        assert!(data_files(dir.path()).unwrap().is_empty(), "an interrupted restore is tried again");
     }
 
     #[test]
