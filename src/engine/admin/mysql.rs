@@ -237,7 +237,7 @@ async fn create(conn: &mut mysql_async::Conn, what: &'static str, d: &Definition
         settings.push(format!("collation_connection = {}", mysql_literal(&d.collation_connection)));
     }
     let fail = |e: mysql_async::Error| AdminError::Statement {
-        step: "creating objects in the restored schema",
+        step: "creating an object again",
         message: format!("{what} {}: {e}", d.name),
     };
     conn.query_drop("SET @servicedb_mode = @@SESSION.sql_mode").await.map_err(fail)?;
