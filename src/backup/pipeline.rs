@@ -274,7 +274,7 @@ async fn write_manifest(location: &Location, manifest: &Manifest) -> Result<(), 
 
 /// A backup of files as they are (a stopped Redis's data files, in the order
 /// given, as one stream): the same upload, verification and manifest as
-/// [`backup`], never pruning. `tool` names what made the files.
+/// [`backup`], never pruning; the manifest's tool is `data files`.
 pub async fn backup_files(
     kind: api::Engine,
     database: &str,
@@ -298,6 +298,7 @@ pub async fn backup_files(
     progress::phase("verifying");
     verify(location, &data, &id, &sha256, stored_bytes).await?;
     let manifest = Manifest {
+        location: location.describe(&id, DATA),
         id,
         engine: kind.as_str().to_string(),
         engine_version: String::new(),
@@ -309,9 +310,7 @@ pub async fn backup_files(
         dump_bytes: dumped.load(Ordering::Relaxed),
         stored_bytes,
         sha256,
-        location: String::new(),
     };
-    let manifest = Manifest { location: location.describe(&manifest.id, DATA), ..manifest };
     write_manifest(location, &manifest).await?;
     Ok(manifest)
 }
