@@ -163,20 +163,23 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
 
     let loaded = match (method, into) {
         (RestoreMethod::Stream(command), RestoreInto::Server { connection, owner }) => {
-            let reader = open_verified(location, &manifest, etag).await?;
-            match kind {
-                api::Engine::Mysql | api::Engine::Mariadb => {
-                    load_setting_aside(*kind, &command, connection, reader, *replace).await
-                }
-                api::Engine::Postgres if safety_backup.is_some() => {
-                    let (script, psql) = postgres_replace_commands(connection, owner);
-                    progress::phase("loading");
-                    load_replacing(&script, &psql, admin::POSTGRES_REPLACE_PRELUDE, reader, connection.password).await
-                }
-                _ => {
-                    progress::phase("loading");
-                    load(&command, reader, connection.password).await
-                }
+            match open_verified(location, &manifest, etag).await {
+                Err(e) => Err(e),
+                Ok(reader) => match kind {
+                    api::Engine::Mysql | api::Engine::Mariadb => {
+                        load_setting_aside(*kind, &command, connection, reader, *replace).await
+                    }
+                    api::Engine::Postgres if safety_backup.is_some() => {
+                        let (script, psql) = postgres_replace_commands(connection, owner);
+                        progress::phase("loading");
+                        load_replacing(&script, &psql, admin::POSTGRES_REPLACE_PRELUDE, reader, connection.password)
+                            .await
+                    }
+                    _ => {
+                        progress::phase("loading");
+                        load(&command, reader, connection.password).await
+                    }
+                },
             }
         }
         (RestoreMethod::DataFile { file, beside }, RestoreInto::Directory(dir)) => {
@@ -205,7 +208,7 @@ async fn safety_backup(
     location: &Location,
 ) -> Result<Manifest, BackupError> {
     let _scope = progress::scope("safety backup");
-    tracing::info!(target = %held, "taking a safety backup before replacing");
+    tracing::info!(holds = %held, "taking a safety backup before replacing");
     let manifest = match into {
         RestoreInto::Server { connection, .. } => {
             let request = BackupRequest {
