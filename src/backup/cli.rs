@@ -352,3 +352,43 @@ fn restored_json(manifest: &super::Manifest, safety: Option<&super::Manifest>) -
     }
     Ok(json.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Restore {
+        #[command(flatten)]
+        args: RestoreArgs,
+    }
+
+    fn parse(extra: &[&str]) -> Result<RestoreArgs, clap::Error> {
+        let base = ["restore", "--engine", "postgres", "--dir", "/backups"];
+        Restore::try_parse_from(base.iter().chain(extra)).map(|r| r.args)
+    }
+
+    #[test]
+    fn replace_is_asked_for_explicitly_and_never_with_skip_if_present() {
+        assert!(!parse(&[]).unwrap().replace, "off by default");
+        assert!(parse(&["--replace"]).unwrap().replace);
+        assert!(parse(&["--replace", "--into-dir", "/data", "--skip-if-present=true"]).is_err());
+    }
+
+    #[test]
+    fn the_json_names_the_safety_backup_only_when_one_was_taken() {
+        let manifest: super::super::Manifest = serde_json::from_value(serde_json::json!({
+            "id": "20261130T010000Z-0001", "engine": "postgres", "engineVersion": "", "database": "orders",
+            "tool": "pg_dump", "compression": "zstd", "startedAt": "2026-11-30T01:00:00Z",
+            "finishedAt": "2026-11-30T01:00:01Z", "dumpBytes": 1, "storedBytes": 1, "sha256": "00", "location": "x"
+        }))
+        .unwrap();
+        let plain: serde_json::Value = serde_json::from_str(&restored_json(&manifest, None).unwrap()).unwrap();
+        assert!(plain.get("safetyBackup").is_none());
+        let safety = super::super::Manifest { id: "20261130T020000Z-0002".into(), ..manifest.clone() };
+        let with: serde_json::Value = serde_json::from_str(&restored_json(&manifest, Some(&safety)).unwrap()).unwrap();
+        assert_eq!(with["safetyBackup"], "20261130T020000Z-0002");
+        assert_eq!(with["id"], "20261130T010000Z-0001");
+    }
+}
