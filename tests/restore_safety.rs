@@ -503,3 +503,49 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
         assert!(kept.contains(&format!("cache/{id}/manifest.json")), "{kept:?}");
     }
 }
+
+/// `servicedb restore` killed (with its client) while the dump loads: the
+/// next restore of the database first drops what was loaded and puts the
+/// set-aside contents back, then decides as usual (here: refuses).
+#[test]
+fn mariadb_a_restore_killed_mid_load_is_undone_by_the_next_one() {
+    use std::os::unix::process::CommandExt;
+    let password = generate_password().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_source, id) = maria_source_backup(dir.path(), &password);
+    // A dump that stalls after the items table's rows.
+    let stalls = common::cli::changed_copy(dir.path(), &id, "1", |dump| {
+        let text = String::from_utf8_lossy(dump);
+        let items = text.find("INSERT INTO `items` VALUES").expect("items rows");
+        let after = items + text[items..].find("UNLOCK TABLES;").expect("end of items") + "UNLOCK TABLES;".len();
+        format!("{}\nSELECT SLEEP(60);\n{}", &text[..after], &text[after..]).into_bytes()
+    });
+    let held = maria_instance(&password);
+    maria_load_held(&held);
+    let before = maria_fingerprint(&held);
+
+    let replace = [maria_restore_args(&held, dir.path(), &stalls), args(&["--replace"])].concat();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_servicedb"))
+        .args(&replace)
+        .env("SERVICEDB_DB_PASSWORD", &password)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&held.log).unwrap_or_default().contains("SLEEP(60)") {
+        assert!(std::time::Instant::now() < deadline, "the load never reached the stall");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // SAFETY: signals the process group of a child this test started.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+    let loaded = maria(&held, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop'");
+    assert_ne!(maria_fingerprint(&held), before, "the kill left a partial load ({loaded} tables)");
+
+    let message = failed(&servicedb(&maria_restore_args(&held, dir.path(), &id), &password));
+    assert!(message.contains("an earlier restore was interrupted"), "{message}");
+    assert!(message.contains(MARIA_HELD), "{message}");
+    assert_eq!(maria_fingerprint(&held), before, "the old contents are back, no servicedb_* schema left");
+}

@@ -13,7 +13,8 @@
 //! - MySQL/MariaDB (no transactional DDL): what the schema holds is set
 //!   aside in a schema of its own, the dump loads, then the set-aside copy
 //!   is dropped, or after a failure what the load left is dropped and the
-//!   old contents are put back (see `engine::admin::mysql`).
+//!   old contents are put back (see `engine::admin::mysql`). One restore
+//!   of a database at a time; one that was killed is undone by the next.
 //! - Redis: the dump is written whole under a temporary name, then renamed
 //!   into the data directory of an instance that has not started.
 //!
@@ -147,6 +148,7 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
     }
 
     progress::phase("checking target");
+    let _exclusive = exclusive(*kind, into).await?;
     let (target, login) = admin_parts(connection);
     let place = match into {
         RestoreInto::Server { connection, .. } => {
@@ -253,39 +255,57 @@ async fn load_setting_aside(
     replace: bool,
 ) -> Result<(), BackupError> {
     let (target, login) = admin_parts(connection);
-    progress::phase("setting aside");
-    let stash = admin::mysql_stash(&target, &login, connection.database).await?;
-    if stash.schema().is_some() && !replace {
-        // Written since the check: not ours to drop.
-        admin::mysql_unstash(&target, &login, connection.database, stash).await?;
-        let held =
-            admin::contents(kind, Place::Server { target: &target, admin: &login, database: connection.database })
-                .await?;
-        return Err(BackupError::Occupied { contents: held.to_string(), advice: advice(kind) });
+    if !replace {
+        // Written since the check: not ours to set aside and drop.
+        let place = Place::Server { target: &target, admin: &login, database: connection.database };
+        let held = admin::contents(kind, place).await?;
+        if !held.is_empty() {
+            return Err(BackupError::Occupied { contents: held.to_string(), advice: advice(kind) });
+        }
     }
+    progress::phase("setting aside");
+    let aside = admin::mysql_stash(&target, &login, connection.database).await?;
     progress::phase("loading");
     match load(command, reader, connection.password).await {
         Ok(()) => {
             progress::phase("dropping what was replaced");
-            if let Err(e) = admin::mysql_drop_stash(&target, &login, stash).await {
-                tracing::warn!(error = %e, "the restore is complete, but the schema holding the old tables remains");
+            if let Err(e) = admin::mysql_drop_stash(&target, &login, connection.database).await {
+                tracing::warn!(%aside, error = %e, "the restore is complete, but the set-aside schema remains");
             }
             Ok(())
         }
         Err(e) => {
             progress::phase("putting back");
-            let aside = stash.schema().map(str::to_string);
             let put_back = async {
                 admin::mysql_clear(&target, &login, connection.database).await?;
-                admin::mysql_unstash(&target, &login, connection.database, stash).await
+                admin::mysql_unstash(&target, &login, connection.database).await
             };
             if let Err(undo) = put_back.await {
-                let kept = aside.map(|s| format!("; the old tables are in schema {s}")).unwrap_or_default();
-                return Err(BackupError::Refused(format!("{e}; undoing the partial load failed too: {undo}{kept}")));
+                return Err(BackupError::Refused(format!(
+                    "{e}; undoing the partial load failed too: {undo}; the old contents are in schema {aside}, \
+                     and the next restore of this database puts them back first"
+                )));
             }
             Err(e)
         }
     }
+}
+
+/// MySQL/MariaDB: one restore of a database at a time, and what a killed
+/// one left undone first. The lock lasts as long as the returned value.
+async fn exclusive(kind: api::Engine, into: &RestoreInto<'_>) -> Result<Option<admin::MysqlRestoreLock>, BackupError> {
+    let (api::Engine::Mysql | api::Engine::Mariadb, RestoreInto::Server { connection, .. }) = (kind, into) else {
+        return Ok(None);
+    };
+    let (target, login) = admin_parts(connection);
+    let lock = admin::mysql_lock(&target, &login, connection.database).await?;
+    if admin::mysql_recover(&target, &login, connection.database).await? {
+        tracing::warn!(
+            database = connection.database,
+            "an earlier restore was interrupted: what it loaded was dropped and what it had set aside put back"
+        );
+    }
+    Ok(Some(lock))
 }
 
 /// `pg_restore` writing SQL (no connection of its own) and `psql` running it.

@@ -55,18 +55,18 @@ fn run(command: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
-/// A new backup `<id>-cut` beside backup `id` in directory `dir` whose
-/// dump is the first `fraction` of the original's: a valid, verified
-/// backup (its sha256 matches) whose load fails part-way.
-pub fn truncated_copy(dir: &Path, id: &str, fraction: f64) -> String {
+/// A new backup beside backup `id` in directory `dir` whose dump is
+/// `change` of the original's: valid and verified (its sha256 matches),
+/// for a load that fails or stalls part-way. Its id is `id` + `suffix`
+/// (same time prefix, so it is a valid id).
+pub fn changed_copy(dir: &Path, id: &str, suffix: &str, change: impl Fn(&[u8]) -> Vec<u8>) -> String {
     let original = dir.join(id);
     let dump = run(Command::new("zstd").args(["-d", "-c"]).arg(original.join("data.zst")));
-    let cut = &dump[..(dump.len() as f64 * fraction) as usize];
-    // Same time prefix, so the id is a valid one; sorts after the original.
-    let new_id = format!("{id}0");
+    let changed = change(&dump);
+    let new_id = format!("{id}{suffix}");
     let target = dir.join(&new_id);
     std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("dump"), cut).unwrap();
+    std::fs::write(target.join("dump"), &changed).unwrap();
     run(Command::new("zstd").args(["-q", "-f", "--rm", "-o"]).arg(target.join("data.zst")).arg(target.join("dump")));
     let sum = run(Command::new("sha256sum").arg(target.join("data.zst")));
     let sha256 = String::from_utf8_lossy(&sum).split_whitespace().next().unwrap().to_string();
@@ -74,8 +74,13 @@ pub fn truncated_copy(dir: &Path, id: &str, fraction: f64) -> String {
         serde_json::from_slice(&std::fs::read(original.join("manifest.json")).unwrap()).unwrap();
     manifest["id"] = new_id.clone().into();
     manifest["sha256"] = sha256.into();
-    manifest["dumpBytes"] = cut.len().into();
+    manifest["dumpBytes"] = changed.len().into();
     manifest["storedBytes"] = std::fs::metadata(target.join("data.zst")).unwrap().len().into();
     std::fs::write(target.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     new_id
+}
+
+/// A copy of backup `id` whose dump is only its first `fraction`.
+pub fn truncated_copy(dir: &Path, id: &str, fraction: f64) -> String {
+    changed_copy(dir, id, "0", |dump| dump[..(dump.len() as f64 * fraction) as usize].to_vec())
 }

@@ -13,8 +13,8 @@ mod redis;
 
 pub use contents::{Contents, Found, Kind};
 pub use mysql::{
-    Stash as MysqlStash, clear as mysql_clear, drop_stash as mysql_drop_stash, stash as mysql_stash,
-    unstash as mysql_unstash,
+    RestoreLock as MysqlRestoreLock, clear as mysql_clear, drop_stash as mysql_drop_stash, lock as mysql_lock,
+    recover as mysql_recover, stash as mysql_stash, unstash as mysql_unstash,
 };
 pub use postgres::REPLACE_PRELUDE as POSTGRES_REPLACE_PRELUDE;
 pub use redis::{data_files as redis_data_files, keyspace_files as redis_keyspace_files};

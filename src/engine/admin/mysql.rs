@@ -9,26 +9,31 @@
 //! schema holds is set aside first ([`stash`]), the dump loads into the
 //! schema itself, and then either the set-aside copy is dropped
 //! ([`drop_stash`]) or, after a failed load, what it left is dropped
-//! ([`clear`]) and the old contents come back ([`unstash`]). What moves, and how:
-//! - tables: one `RENAME TABLE` statement moves them all to a
-//!   `servicedb_replaced_*` schema and, to put them back, another one
-//!   returns them (one statement is atomic: all or none move). A table
-//!   with triggers cannot change schema, so the triggers are dropped first
-//!   and created again from `SHOW CREATE TRIGGER` (with their sql_mode and
-//!   character set).
+//! ([`clear`]) and the old contents come back ([`unstash`]). What moves,
+//! and how, to and from the schema `servicedb_aside_<hash of the name>`:
+//! - tables: one `RENAME TABLE` statement moves them all (one statement is
+//!   atomic: all or none move), another one moves them back. A table with
+//!   triggers cannot change schema, so the triggers are dropped first and
+//!   created again from their saved `SHOW CREATE TRIGGER` (with their
+//!   sql_mode and character set).
 //! - events: `ALTER EVENT ... RENAME TO` the other schema and back.
-//! - views and routines: dropped, and created again from `SHOW CREATE`
-//!   only when they must come back (views in dependency order, by retrying).
+//! - views and routines: dropped, and created again from their saved
+//!   `SHOW CREATE` when they must come back (views in dependency order,
+//!   by retrying).
 //!
-//! With an empty schema nothing is set aside. While the dump loads, the
-//! schema holds only what has been loaded so far; a `--replace` is not
-//! invisible to clients. If the process is killed mid-load, the
-//! `servicedb_replaced_*` schema keeps the old tables.
+//! The definitions are saved in a table of the set-aside schema, with a
+//! row that says the set-aside finished, so a restore that was killed is
+//! undone by the next one ([`recover`]); a named lock ([`lock`]) keeps two
+//! restores of one database apart. With an empty schema the set-aside
+//! schema only marks a restore in progress. While the dump loads, the
+//! schema holds only what has been loaded so far: a `--replace` is not
+//! invisible to clients.
 
 use super::quote::{mysql_ident, mysql_literal};
 use super::{AdminError, Contents, Kind, Login, Target, Wanted};
 use crate::engine::mysql_native_password_hash;
 use mysql_async::prelude::Queryable;
+use sha2::{Digest, Sha256};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Flavor {
@@ -124,13 +129,6 @@ pub async fn contents(target: &Target, admin: &Login, database: &str) -> Result<
     let counts = count_objects(&mut conn, database).await?;
     conn.disconnect().await.map_err(statement("disconnect"))?;
     Ok(Contents::of_objects(format!("database {database}"), counts))
-}
-
-fn random_suffix() -> String {
-    let mut bytes = [0u8; 4];
-    // Uniqueness matters only against a concurrent restore of the same server.
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A statement that creates an object again, with the session settings
@@ -253,83 +251,141 @@ async fn run(conn: &mut mysql_async::Conn, step: &'static str, sql: String) -> R
     conn.query_drop(sql).await.map_err(statement(step))
 }
 
-/// What a schema held before a restore, set aside: its tables and events
-/// in a schema of their own, the definitions of the rest.
-#[derive(Default)]
-pub struct Stash {
-    schema: Option<String>,
-    tables: Vec<String>,
-    events: Vec<String>,
-    triggers: Vec<Definition>,
-    routines: Vec<Definition>,
-    views: Vec<Definition>,
+/// The schema where a restore of `database` sets aside what it held; named
+/// after the database (hashed: names have at most 64 characters) so that
+/// a restore that was killed is found again by the next one.
+fn aside_name(database: &str) -> String {
+    let digest = Sha256::digest(database.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("servicedb_aside_{hex}")
 }
 
-impl Stash {
-    /// The schema holding the old tables, if any.
-    pub fn schema(&self) -> Option<&str> {
-        self.schema.as_deref()
+/// In the set-aside schema: the definitions to create again, and a
+/// `stashed` row once everything was set aside (only then may what is in
+/// the target be dropped).
+const DEFINITIONS: &str = "_servicedb_set_aside_definitions";
+
+/// Held for a whole restore: a second restore of the same database is
+/// refused instead of undoing the first one's work. Released when dropped
+/// (the server frees it with the connection).
+pub struct RestoreLock(#[allow(dead_code)] mysql_async::Conn);
+
+pub async fn lock(target: &Target, admin: &Login, database: &str) -> Result<RestoreLock, AdminError> {
+    let mut conn = connect(target, admin).await?;
+    let got: Option<Option<i64>> =
+        conn.exec_first("SELECT GET_LOCK(?, 0)", (aside_name(database),)).await.map_err(statement("GET_LOCK"))?;
+    match got.flatten() {
+        Some(1) => Ok(RestoreLock(conn)),
+        _ => Err(AdminError::Statement {
+            step: "locking the database for the restore",
+            message: format!("another restore of database {database} is running; wait for it to finish"),
+        }),
     }
+}
+
+async fn schema_exists(conn: &mut mysql_async::Conn, schema: &str) -> Result<bool, AdminError> {
+    let found: Option<String> = conn
+        .exec_first("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?", (schema,))
+        .await
+        .map_err(statement("looking up a schema"))?;
+    Ok(found.is_some())
 }
 
 fn routine_kind(kind: &str) -> &'static str {
     if kind.eq_ignore_ascii_case("FUNCTION") { "FUNCTION" } else { "PROCEDURE" }
 }
 
-/// Sets aside everything `database` holds (nothing to do when it is empty):
-/// definitions read first, then triggers dropped, all tables moved by one
-/// `RENAME TABLE`, events moved, views and routines dropped.
-pub async fn stash(target: &Target, admin: &Login, database: &str) -> Result<Stash, AdminError> {
+/// Sets aside everything `database` holds: the definitions of its
+/// triggers, routines and views saved first, then triggers dropped, all
+/// tables moved by one `RENAME TABLE`, events moved, views and routines
+/// dropped. Returns the set-aside schema's name. With an empty database
+/// the schema only marks a restore in progress.
+pub async fn stash(target: &Target, admin: &Login, database: &str) -> Result<String, AdminError> {
     let mut conn = connect(target, admin).await?;
+    let aside = aside_name(database);
+    let (db, old) = (mysql_ident(database), mysql_ident(&aside));
     let (triggers, routines, views) = definitions(&mut conn, database).await?;
     let tables = names(&mut conn, TABLES, database).await?;
     let events = names(&mut conn, EVENTS, database).await?;
-    let mut stash = Stash { schema: None, tables, events, triggers, routines, views };
-    if stash.tables.is_empty()
-        && stash.events.is_empty()
-        && stash.triggers.is_empty()
-        && stash.routines.is_empty()
-        && stash.views.is_empty()
-    {
-        return Ok(stash);
-    }
-    let aside = format!("servicedb_replaced_{}", random_suffix());
-    let (db, old) = (mysql_ident(database), mysql_ident(&aside));
     run(&mut conn, "CREATE DATABASE (set aside)", format!("CREATE DATABASE {old}")).await?;
-    stash.schema = Some(aside);
     let moved = async {
+        run(
+            &mut conn,
+            "CREATE TABLE (definitions)",
+            format!(
+                "CREATE TABLE {old}.{} (seq INT PRIMARY KEY, what VARCHAR(16) NOT NULL, kind VARCHAR(16) NOT NULL,
+                 name VARCHAR(64) NOT NULL, body LONGTEXT NOT NULL, sql_mode TEXT NOT NULL,
+                 charset_client VARCHAR(64) NOT NULL, collation_connection VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+                mysql_ident(DEFINITIONS)
+            ),
+        )
+        .await?;
+        let insert = format!("INSERT INTO {old}.{} VALUES (?, ?, ?, ?, ?, ?, ?, ?)", mysql_ident(DEFINITIONS));
+        let all = [("trigger", &triggers), ("routine", &routines), ("view", &views)];
+        let rows = all.iter().flat_map(|(what, list)| list.iter().map(move |d| (*what, d)));
+        for (seq, (what, d)) in rows.enumerate() {
+            let values = (seq, what, &d.kind, &d.name, &d.sql, &d.sql_mode, &d.charset_client, &d.collation_connection);
+            conn.exec_drop(&insert, values).await.map_err(statement("saving definitions"))?;
+        }
         // A table with triggers cannot change schema.
-        for trigger in &stash.triggers {
+        for trigger in &triggers {
             run(&mut conn, "DROP TRIGGER", format!("DROP TRIGGER {db}.{}", mysql_ident(&trigger.name))).await?;
         }
-        let moves: Vec<String> =
-            stash.tables.iter().map(|t| format!("{db}.{0} TO {old}.{0}", mysql_ident(t))).collect();
+        let moves: Vec<String> = tables.iter().map(|t| format!("{db}.{0} TO {old}.{0}", mysql_ident(t))).collect();
         if !moves.is_empty() {
             run(&mut conn, "RENAME TABLE", format!("RENAME TABLE {}", moves.join(", "))).await?;
         }
-        for name in &stash.events {
+        for name in &events {
             let name = mysql_ident(name);
             run(&mut conn, "ALTER EVENT RENAME", format!("ALTER EVENT {db}.{name} RENAME TO {old}.{name}")).await?;
         }
-        for view in &stash.views {
+        for view in &views {
             run(&mut conn, "DROP VIEW", format!("DROP VIEW {db}.{}", mysql_ident(&view.name))).await?;
         }
-        for routine in &stash.routines {
+        for routine in &routines {
             let sql = format!("DROP {} {db}.{}", routine_kind(&routine.kind), mysql_ident(&routine.name));
             run(&mut conn, "DROP ROUTINE", sql).await?;
         }
-        Ok::<(), AdminError>(())
+        let done =
+            format!("INSERT INTO {old}.{} VALUES (-1, 'stashed', '', '', '', '', '', '')", mysql_ident(DEFINITIONS));
+        run(&mut conn, "marking the set-aside complete", done).await
     }
     .await;
     conn.disconnect().await.map_err(statement("disconnect"))?;
     match moved {
-        Ok(()) => Ok(stash),
+        Ok(()) => Ok(aside),
         Err(e) => {
             // Half set aside: put back what moved, then report the cause.
-            let _ = unstash(target, admin, database, stash).await;
+            let _ = unstash(target, admin, database).await;
             Err(e)
         }
     }
+}
+
+/// Undoes what a restore that was killed left: when everything had been
+/// set aside, what the target holds now is a partial load and goes; then
+/// the old contents come back. False when there was nothing to undo.
+pub async fn recover(target: &Target, admin: &Login, database: &str) -> Result<bool, AdminError> {
+    let mut conn = connect(target, admin).await?;
+    let aside = aside_name(database);
+    if !schema_exists(&mut conn, &aside).await? {
+        conn.disconnect().await.map_err(statement("disconnect"))?;
+        return Ok(false);
+    }
+    let stashed: Option<i64> = conn
+        .query_first(format!(
+            "SELECT COUNT(*) FROM {}.{} WHERE what = 'stashed'",
+            mysql_ident(&aside),
+            mysql_ident(DEFINITIONS)
+        ))
+        .await
+        .unwrap_or(None);
+    conn.disconnect().await.map_err(statement("disconnect"))?;
+    if stashed.unwrap_or(0) > 0 {
+        clear(target, admin, database).await?;
+    }
+    unstash(target, admin, database).await?;
+    Ok(true)
 }
 
 /// Drops everything in `database` (what a failed load left there).
@@ -356,30 +412,59 @@ pub async fn clear(target: &Target, admin: &Login, database: &str) -> Result<(),
     conn.disconnect().await.map_err(statement("disconnect"))
 }
 
-/// Puts back what [`stash`] set aside into the (cleared) `database`.
-pub async fn unstash(target: &Target, admin: &Login, database: &str, stash: Stash) -> Result<(), AdminError> {
-    let Some(aside) = &stash.schema else { return Ok(()) };
+/// Puts back into `database` what [`stash`] set aside (what is not there
+/// already), then drops the set-aside schema.
+pub async fn unstash(target: &Target, admin: &Login, database: &str) -> Result<(), AdminError> {
     let mut conn = connect(target, admin).await?;
-    let (db, old) = (mysql_ident(database), mysql_ident(aside));
-    let present = names(&mut conn, TABLES, aside).await?;
-    let moves: Vec<String> = present.iter().map(|t| format!("{old}.{0} TO {db}.{0}", mysql_ident(t))).collect();
+    let aside = aside_name(database);
+    if !schema_exists(&mut conn, &aside).await? {
+        return conn.disconnect().await.map_err(statement("disconnect"));
+    }
+    let (db, old) = (mysql_ident(database), mysql_ident(&aside));
+    let present = names(&mut conn, TABLES, &aside).await?;
+    let moves: Vec<String> = present
+        .iter()
+        .filter(|t| *t != DEFINITIONS)
+        .map(|t| format!("{old}.{0} TO {db}.{0}", mysql_ident(t)))
+        .collect();
     if !moves.is_empty() {
         run(&mut conn, "RENAME TABLE", format!("RENAME TABLE {}", moves.join(", "))).await?;
     }
-    for name in names(&mut conn, EVENTS, aside).await? {
+    for name in names(&mut conn, EVENTS, &aside).await? {
         let name = mysql_ident(&name);
         run(&mut conn, "ALTER EVENT RENAME", format!("ALTER EVENT {old}.{name} RENAME TO {db}.{name}")).await?;
+    }
+    let saved: Vec<(String, String, String, String, String, String, String)> =
+        if present.iter().any(|t| t == DEFINITIONS) {
+            conn.query(format!(
+                "SELECT what, kind, name, body, sql_mode, charset_client, collation_connection FROM {old}.{}
+             WHERE what <> 'stashed' ORDER BY seq",
+                mysql_ident(DEFINITIONS)
+            ))
+            .await
+            .map_err(statement("reading saved definitions"))?
+        } else {
+            Vec::new()
+        };
+    let (mut triggers, mut routines, mut views) = (Vec::new(), Vec::new(), Vec::new());
+    for (what, kind, name, sql, sql_mode, charset_client, collation_connection) in saved {
+        let definition = Definition { kind, name, sql, sql_mode, charset_client, collation_connection };
+        match what.as_str() {
+            "trigger" => triggers.push(definition),
+            "routine" => routines.push(definition),
+            _ => views.push(definition),
+        }
     }
     run(&mut conn, "USE", format!("USE {db}")).await?;
     let routines_there: Vec<String> =
         names_by_type(&mut conn, ROUTINES, database).await?.into_iter().map(|(_, name)| name).collect();
-    for routine in stash.routines.iter().filter(|r| !routines_there.contains(&r.name)) {
+    for routine in routines.iter().filter(|r| !routines_there.contains(&r.name)) {
         create(&mut conn, "routine", routine).await?;
     }
     let views_there = names(&mut conn, VIEWS, database).await?;
-    create_views(&mut conn, stash.views.iter().filter(|v| !views_there.contains(&v.name)).collect()).await?;
+    create_views(&mut conn, views.iter().filter(|v| !views_there.contains(&v.name)).collect()).await?;
     let triggers_there = names(&mut conn, TRIGGERS, database).await?;
-    for trigger in stash.triggers.iter().filter(|t| !triggers_there.contains(&t.name)) {
+    for trigger in triggers.iter().filter(|t| !triggers_there.contains(&t.name)) {
         create(&mut conn, "trigger", trigger).await?;
     }
     run(&mut conn, "DROP DATABASE (set aside)", format!("DROP DATABASE {old}")).await?;
@@ -407,9 +492,9 @@ async fn create_views(conn: &mut mysql_async::Conn, mut pending: Vec<&Definition
 }
 
 /// Drops what [`stash`] set aside, once the restore is in place.
-pub async fn drop_stash(target: &Target, admin: &Login, stash: Stash) -> Result<(), AdminError> {
-    let Some(aside) = &stash.schema else { return Ok(()) };
+pub async fn drop_stash(target: &Target, admin: &Login, database: &str) -> Result<(), AdminError> {
     let mut conn = connect(target, admin).await?;
-    run(&mut conn, "DROP DATABASE (set aside)", format!("DROP DATABASE {}", mysql_ident(aside))).await?;
+    let sql = format!("DROP DATABASE IF EXISTS {}", mysql_ident(&aside_name(database)));
+    run(&mut conn, "DROP DATABASE (set aside)", sql).await?;
     conn.disconnect().await.map_err(statement("disconnect"))
 }
