@@ -182,12 +182,9 @@ pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result
         }
     }
     if let Some(s3) = sdb.spec.backup.as_ref().and_then(|b| b.destination.s3.as_ref()) {
+        let namespace = sdb.namespace().unwrap_or_default();
         let name = &s3.credentials_secret;
-        let secrets: Api<Secret> = Api::namespaced(client.clone(), &sdb.namespace().unwrap_or_default());
-        let secret = secrets.get_opt(name).await.map_err(Error::kube("get", format!("Secret {name}")))?;
-        // Only the key names are looked at, never the values.
-        let keys = secret.and_then(|s| s.data).unwrap_or_default();
-        let missing: Vec<&str> = S3_KEYS.iter().copied().filter(|k| !keys.contains_key(*k)).collect();
+        let missing = missing_keys(client, &namespace, name, &S3_KEYS).await?;
         if !missing.is_empty() {
             return Ok(Err(Invalid {
                 reason: "BackupCredentialsNotFound",
@@ -199,8 +196,35 @@ pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result
                 recheck: Some(RECHECK_REFERENCES),
             }));
         }
+        if let Some(ca) = &s3.ca_bundle {
+            // A missing bundle would otherwise show only as a backup pod that cannot mount it.
+            if !missing_keys(client, &namespace, &ca.secret_name, &[ca.key.as_str()]).await?.is_empty() {
+                return Ok(Err(Invalid {
+                    reason: "BackupCABundleNotFound",
+                    message: format!(
+                        "backup.destination.s3.caBundle: Secret {:?} must exist in this namespace with the key {:?} (PEM certificates)",
+                        ca.secret_name, ca.key
+                    ),
+                    recheck: Some(RECHECK_REFERENCES),
+                }));
+            }
+        }
     }
     Ok(Ok(()))
+}
+
+/// Which of `keys` Secret `name` lacks (all of them when it does not exist).
+/// Only the key names are looked at, never the values.
+async fn missing_keys<'k>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    keys: &[&'k str],
+) -> Result<Vec<&'k str>, Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets.get_opt(name).await.map_err(Error::kube("get", format!("Secret {name}")))?;
+    let present = secret.and_then(|s| s.data).unwrap_or_default();
+    Ok(keys.iter().copied().filter(|k| !present.contains_key(*k)).collect())
 }
 
 const S3_KEYS: [&str; 2] = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
