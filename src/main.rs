@@ -32,8 +32,9 @@ enum Command {
     /// Print the version.
     Version,
     /// Back up one database: its engine's dump tool, compressed with zstd,
-    /// to a directory or S3, verified, then old backups pruned.
-    Backup(servicedb::backup::cli::BackupArgs),
+    /// to a directory or S3, verified, then old backups pruned. `backup list`
+    /// and `backup verify` inspect the backups of a destination.
+    Backup(servicedb::backup::cli::BackupCommand),
     /// Restore a backup (the newest by default) after checking its checksum.
     Restore(servicedb::backup::cli::RestoreArgs),
 }
@@ -252,9 +253,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(run(args))),
-        Command::Backup(args) => {
-            tool_logging().and_then(|()| runtime()).and_then(|rt| rt.block_on(servicedb::backup::cli::run_backup(args)))
-        }
+        Command::Backup(command) => tool_logging()
+            .and_then(|()| runtime())
+            .and_then(|rt| rt.block_on(servicedb::backup::cli::run_backup_command(command))),
         Command::Restore(args) => tool_logging()
             .and_then(|()| runtime())
             .and_then(|rt| rt.block_on(servicedb::backup::cli::run_restore(args))),

@@ -238,6 +238,242 @@ fn retention_keeps_exactly_the_newest_n() {
     assert_eq!(s3.objects(), kept);
 }
 
+// ------------------------------------------------------ list, verify, orphans
+
+/// `servicedb <args>` configured the way the backup Jobs are: by the
+/// environment only.
+fn servicedb_env(args: &[&str], env: &[(&str, String)], password: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_servicedb"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("SERVICEDB_DB_PASSWORD", password)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .output()
+        .expect("the servicedb binary runs")
+}
+
+/// The environment of a backup Job of `orders` on `source`, without the destination.
+fn job_env(source: &common::postgres::Server) -> Vec<(&'static str, String)> {
+    vec![
+        ("SERVICEDB_ENGINE", "postgres".into()),
+        ("SERVICEDB_DB_HOST", "127.0.0.1".into()),
+        ("SERVICEDB_DB_PORT", source.port.to_string()),
+        ("SERVICEDB_DB_NAME", "orders".into()),
+        ("SERVICEDB_DB_USERNAME", "postgres".into()),
+        ("SERVICEDB_ENGINE_VERSION", "16".into()),
+    ]
+}
+
+/// The two destinations, as (environment, directory on disk of the backups).
+fn destinations(dir: &Path, s3: &S3) -> Vec<(Vec<(&'static str, String)>, std::path::PathBuf)> {
+    vec![
+        (vec![("SERVICEDB_BACKUP_DIR", dir.display().to_string())], dir.to_path_buf()),
+        (
+            vec![
+                ("SERVICEDB_S3_BUCKET", s3.bucket.clone()),
+                ("SERVICEDB_S3_PREFIX", "shop/orders".into()),
+                ("SERVICEDB_S3_ENDPOINT", s3.endpoint()),
+                ("SERVICEDB_S3_TLS", "false".into()),
+            ],
+            s3.bucket_dir.join("shop/orders"),
+        ),
+    ]
+}
+
+fn entries(out: &Output) -> Vec<servicedb::backup::BackupEntry> {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn states(entries: &[servicedb::backup::BackupEntry]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|e| (e.id.clone(), serde_json::to_value(e.state).unwrap().as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn list_and_verify_report_every_backup_and_what_is_wrong_with_it() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 20000)");
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = S3::start("backups");
+    for (destination, on_disk) in destinations(dir.path(), &s3) {
+        let env = [job_env(&source), destination.clone()].concat();
+        // `servicedb backup` with no flags at all, as the Jobs run it.
+        let ids: Vec<String> =
+            (0..5).map(|_| succeeded(&servicedb_env(&["backup"], &env, &source.admin_password)).id).collect();
+        let data = |id: &str| on_disk.join(id).join("data.zst");
+        // [0] untouched; [1] one flipped byte; [2] truncated; [3] lost its
+        // manifest (an interrupted prune); [4] lost its data.
+        let mut bytes = std::fs::read(data(&ids[1])).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(data(&ids[1]), bytes).unwrap();
+        let bytes = std::fs::read(data(&ids[2])).unwrap();
+        std::fs::write(data(&ids[2]), &bytes[..bytes.len() - 1]).unwrap();
+        std::fs::remove_file(on_disk.join(&ids[3]).join("manifest.json")).unwrap();
+        std::fs::remove_file(data(&ids[4])).unwrap();
+
+        // list: no cluster, no database flags, the destination from the environment.
+        let listed = servicedb_env(&["backup", "list", "--output", "json"], &destination, "");
+        assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+        let listed = entries(&listed);
+        let mut expected: Vec<(String, String)> = ids
+            .iter()
+            .zip(["complete", "complete", "sizeMismatch", "orphan", "missingData"])
+            .map(|(id, state)| (id.clone(), state.to_string()))
+            .collect();
+        expected.sort();
+        assert_eq!(states(&listed), expected);
+        let first = listed.iter().find(|e| e.id == ids[0]).unwrap();
+        assert_eq!((first.engine.as_deref(), first.engine_version.as_deref()), (Some("postgres"), Some("16")));
+        assert_eq!(first.database.as_deref(), Some("orders"));
+        assert!(first.stored_bytes.unwrap() > 0 && first.dump_bytes.unwrap() > first.stored_bytes.unwrap());
+        assert!(first.started_at.unwrap() <= first.finished_at.unwrap());
+        let truncated = listed.iter().find(|e| e.id == ids[2]).unwrap();
+        assert!(truncated.message.as_deref().unwrap().contains("bytes but the manifest says"), "{truncated:?}");
+
+        let text = servicedb_env(&["backup", "list"], &destination, "");
+        let text = String::from_utf8_lossy(&text.stdout).to_string();
+        assert!(text.starts_with("ID "), "{text}");
+        assert!(text.lines().any(|l| l.starts_with(&ids[0]) && l.contains("complete") && l.contains("KiB")), "{text}");
+
+        // verify --all: every backup with a manifest read back whole.
+        let all = servicedb_env(&["backup", "verify", "--all", "--output", "json"], &destination, "");
+        let stderr = failed(&all);
+        assert!(stderr.contains("3 of 4 backups did not verify"), "{stderr}");
+        let verified = entries(&all);
+        let mut expected: Vec<(String, String)> =
+            [(0, "verified"), (1, "corrupt"), (2, "sizeMismatch"), (4, "missingData")]
+                .iter()
+                .map(|(i, state)| (ids[*i].clone(), state.to_string()))
+                .collect();
+        expected.sort();
+        assert_eq!(states(&verified), expected);
+        let corrupt = verified.iter().find(|e| e.id == ids[1]).unwrap();
+        let message = corrupt.message.as_deref().unwrap();
+        assert!(
+            message.contains(corrupt.sha256.as_deref().unwrap()) && message.contains("the data has sha256"),
+            "{message}"
+        );
+
+        // One good backup by id: exit 0. An unknown id: said so.
+        let one = servicedb_env(&["backup", "verify", &ids[0]], &destination, "");
+        assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
+        assert!(String::from_utf8_lossy(&one.stdout).contains("verified"));
+        let unknown = failed(&servicedb_env(&["backup", "verify", "20990101T000000Z-0000"], &destination, ""));
+        assert!(unknown.contains("no backup 20990101T000000Z-0000 at"), "{unknown}");
+    }
+}
+
+/// The files under `root`, relative to it, sorted.
+fn files(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if !entry.file_name().to_string_lossy().starts_with('.') {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 1000)");
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = S3::start("backups");
+    for (destination, on_disk) in destinations(dir.path(), &s3) {
+        let env = [job_env(&source), destination.clone()].concat();
+        let backup = || {
+            let id = succeeded(&servicedb_env(&["backup"], &env, &source.admin_password)).id;
+            // Ids have a one-second resolution; keep them in order.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            id
+        };
+        let ids: Vec<String> = (0..3).map(|_| backup()).collect();
+        // A prune that died between the manifest's deletion and the data's.
+        std::fs::remove_file(on_disk.join(&ids[0]).join("manifest.json")).unwrap();
+        // And data newer than any complete backup: one still being verified.
+        let in_progress = "20991231T000000Z-0000/data.zst";
+        std::fs::create_dir_all(on_disk.join(in_progress).parent().unwrap()).unwrap();
+        std::fs::copy(on_disk.join(&ids[1]).join("data.zst"), on_disk.join(in_progress)).unwrap();
+        let listed = entries(&servicedb_env(&["backup", "list", "--output", "json"], &destination, ""));
+        assert_eq!(listed.iter().filter(|e| e.state == servicedb::backup::BackupState::Orphan).count(), 2);
+
+        let newest = backup();
+        let mut kept: Vec<String> = ids[1..]
+            .iter()
+            .chain([&newest])
+            .flat_map(|id| [format!("{id}/data.zst"), format!("{id}/manifest.json")])
+            .chain([in_progress.to_string()])
+            .collect();
+        kept.sort();
+        assert_eq!(files(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
+    }
+}
+
+#[test]
+fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
+    let source = common::postgres::Server::start();
+    orders_database(&source);
+    source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 5000)");
+    let s3 = S3::start_tls("backups");
+    let ca = s3.ca_file.clone().unwrap().display().to_string();
+    let https = args(&["--s3-bucket", &s3.bucket, "--s3-prefix", "tls", "--s3-endpoint", &s3.endpoint()]);
+    let backup =
+        [args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), https.clone()].concat();
+
+    // Without the CA: refused, saying why and what fixes it; nothing stored.
+    let message = failed(&servicedb(&backup, &source.admin_password));
+    assert!(message.contains("the S3 server's certificate is not trusted"), "{message}");
+    assert!(message.contains("--s3-ca-file") && message.contains("spec.backup.destination.s3.caBundle"), "{message}");
+    assert!(s3.objects().is_empty());
+
+    // A CA file that is not there, or not PEM: named.
+    let missing = failed(&servicedb(&[backup.clone(), args(&["--s3-ca-file", "/nonexistent/ca.crt"])].concat(), ""));
+    assert!(
+        missing.contains("the S3 CA bundle /nonexistent/ca.crt") && missing.contains("cannot be read"),
+        "{missing}"
+    );
+
+    let manifest = succeeded(&servicedb(&[backup, args(&["--s3-ca-file", &ca])].concat(), &source.admin_password));
+    assert_eq!(manifest.location, format!("s3://backups/tls/{}/data.zst", manifest.id));
+
+    // The pods get the CA as SERVICEDB_S3_CA_FILE.
+    let env = [
+        ("SERVICEDB_S3_BUCKET", s3.bucket.clone()),
+        ("SERVICEDB_S3_PREFIX", "tls".into()),
+        ("SERVICEDB_S3_ENDPOINT", s3.endpoint()),
+        ("SERVICEDB_S3_CA_FILE", ca.clone()),
+    ];
+    let listed = entries(&servicedb_env(&["backup", "list", "--output", "json"], &env, ""));
+    assert_eq!(states(&listed), vec![(manifest.id.clone(), "complete".to_string())]);
+
+    let target = common::postgres::Server::start();
+    orders_database(&target);
+    let restore = [
+        args(&["restore", "--owner", "orders", "--s3-ca-file", &ca]),
+        connect_args("postgres", target.port, "orders", "postgres"),
+        https,
+    ]
+    .concat();
+    assert_eq!(succeeded(&servicedb(&restore, &target.admin_password)).id, manifest.id);
+    assert_eq!(target.admin_sql_in("orders", "SELECT count(*) FROM t"), "5000");
+}
+
 // ------------------------------------------------------------------- MariaDB
 
 fn mariadb_fingerprint(server: &common::mariadb::Server) -> String {

@@ -121,6 +121,27 @@ pub struct S3Destination {
     /// Require TLS to the endpoint. Turn off only for a store on a trusted network.
     #[serde(default = "default_true")]
     pub tls: bool,
+    /// The CA bundle (PEM) that signed the endpoint's certificate, for a
+    /// store with a private CA: trusted beside the system's roots by the
+    /// backup and restore pods, which mount it read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<CaBundle>,
+}
+
+/// A key of a Secret in the ServiceDatabase's namespace holding PEM certificates.
+#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CaBundle {
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// The key holding the bundle. Default `ca.crt`.
+    #[serde(default = "default_ca_key")]
+    #[schemars(length(min = 1, max = 253), pattern(r"^[-._a-zA-Z0-9]+$"))]
+    pub key: String,
+}
+
+fn default_ca_key() -> String {
+    "ca.crt".into()
 }
 
 fn default_region() -> String {

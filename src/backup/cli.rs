@@ -1,6 +1,9 @@
 //! The `servicedb backup` and `servicedb restore` commands, run by the
-//! backup Jobs (and by hand). Passwords come only from the environment.
+//! backup Jobs (and by hand), and `servicedb backup list|verify`, which read
+//! a destination without the cluster. Passwords come only from the
+//! environment.
 
+use super::inventory::{self, BackupEntry, BackupState};
 use super::{BackupRequest, Destination, Location, RestoreInto, RestoreRequest, Retention};
 use crate::api;
 use crate::engine::Connection;
@@ -26,6 +29,10 @@ pub struct DestinationArgs {
     /// Require TLS to S3 (turn off only for a store on a trusted network).
     #[arg(long, env = "SERVICEDB_S3_TLS", default_value_t = true, action = clap::ArgAction::Set)]
     pub s3_tls: bool,
+    /// PEM bundle of the CA(s) that signed the S3 endpoint's certificate,
+    /// trusted beside the system's roots (a store with a private CA).
+    #[arg(long, env = "SERVICEDB_S3_CA_FILE", value_name = "FILE")]
+    pub s3_ca_file: Option<PathBuf>,
 }
 
 impl DestinationArgs {
@@ -38,6 +45,7 @@ impl DestinationArgs {
                 prefix: self.s3_prefix.clone(),
                 region: self.s3_region.clone(),
                 tls: self.s3_tls,
+                ca_file: self.s3_ca_file.clone(),
             },
         }
     }
@@ -122,6 +130,125 @@ pub struct RestoreArgs {
     /// holds the engine's data (an init container that runs on every start).
     #[arg(long, env = "SERVICEDB_RESTORE_SKIP_IF_PRESENT", default_value_t = false, action = clap::ArgAction::Set)]
     pub skip_if_present: bool,
+}
+
+/// `servicedb backup`: without a subcommand it takes a backup, configured
+/// by flags or (in the backup Jobs) by environment variables only; `list`
+/// and `verify` read the destination's backups.
+#[derive(Debug)]
+pub enum BackupCommand {
+    Take(Box<BackupArgs>),
+    Inventory(InventoryCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum InventoryCommand {
+    /// List every backup under the destination with its state (complete,
+    /// missingData, sizeMismatch, unreadable) and data objects without a
+    /// manifest (orphan). Reads only the listing and the manifests.
+    List(ListArgs),
+    /// Read each backup's data back whole and check its sha256 against the
+    /// manifest (verified or corrupt); exits 1 when any did not verify.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum OutputFormat {
+    /// An aligned table with human sizes.
+    Text,
+    /// A JSON array of `servicedb::backup::BackupEntry`.
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub destination: DestinationArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub destination: DestinationArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Ids of the backups to verify.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub ids: Vec<String>,
+    /// Verify every backup that has a manifest.
+    #[arg(long)]
+    pub all: bool,
+}
+
+// By hand rather than derived: with a subcommand, the backup's own required
+// flags (--engine, --dir or --s3-bucket) are neither demanded nor parsed.
+impl clap::FromArgMatches for BackupCommand {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        match matches.subcommand_name() {
+            Some(_) => Ok(BackupCommand::Inventory(InventoryCommand::from_arg_matches(matches)?)),
+            None => Ok(BackupCommand::Take(Box::new(BackupArgs::from_arg_matches(matches)?))),
+        }
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for BackupCommand {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        <InventoryCommand as clap::Subcommand>::augment_subcommands(<BackupArgs as clap::Args>::augment_args(cmd))
+            .args_conflicts_with_subcommands(true)
+            .subcommand_negates_reqs(true)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+pub async fn run_backup_command(command: BackupCommand) -> Result<(), String> {
+    match command {
+        BackupCommand::Take(args) => run_backup(*args).await,
+        BackupCommand::Inventory(InventoryCommand::List(args)) => run_list(args).await,
+        BackupCommand::Inventory(InventoryCommand::Verify(args)) => run_verify(args).await,
+    }
+}
+
+fn print_entries(entries: &[BackupEntry], output: OutputFormat) -> Result<(), String> {
+    match output {
+        OutputFormat::Text => print!("{}", inventory::table(entries)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(entries).map_err(|e| e.to_string())?),
+    }
+    Ok(())
+}
+
+/// Lists the backups; fails only when the destination cannot be read.
+pub async fn run_list(args: ListArgs) -> Result<(), String> {
+    let location = open(&args.destination)?;
+    let entries = inventory::inventory(&location).await.map_err(|e| e.to_string())?;
+    print_entries(&entries, args.output)
+}
+
+/// Verifies the backups; fails when any of them is not `verified`.
+pub async fn run_verify(args: VerifyArgs) -> Result<(), String> {
+    let location = open(&args.destination)?;
+    let entries = inventory::inventory(&location).await.map_err(|e| e.to_string())?;
+    let selected = inventory::select(entries, &args.ids, &location.display).map_err(|e| e.to_string())?;
+    let checked = inventory::verify(&location, selected).await.map_err(|e| e.to_string())?;
+    print_entries(&checked, args.output)?;
+    let failed: Vec<String> = checked
+        .iter()
+        .filter(|e| e.state != BackupState::Verified)
+        .map(|e| format!("{} ({})", e.id, e.state.as_str()))
+        .collect();
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(format!("{} of {} backups did not verify: {}", failed.len(), checked.len(), failed.join(", "))),
+    }
 }
 
 fn open(args: &DestinationArgs) -> Result<Location, String> {

@@ -5,6 +5,7 @@
 
 pub mod cli;
 mod error;
+pub mod inventory;
 mod layout;
 mod pipeline;
 mod reach;
@@ -14,6 +15,7 @@ mod store;
 mod trailer;
 
 pub use error::BackupError;
+pub use inventory::{BackupEntry, BackupState};
 pub use layout::{Manifest, backup_id};
 pub use pipeline::{BackupRequest, backup};
 pub use restore::{RestoreInto, RestoreRequest, restore};

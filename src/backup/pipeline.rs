@@ -3,7 +3,8 @@
 //! prune old backups.
 
 use super::error::redact;
-use super::layout::{DATA, MANIFEST, Manifest, backup_id, data_path, id_time, manifest_path};
+use super::inventory::{Objects, orphans, scan};
+use super::layout::{DATA, Manifest, backup_id, data_path, id_time, manifest_path};
 use super::retention::{Retention, to_prune};
 use super::{BackupError, Location};
 use crate::api;
@@ -16,6 +17,7 @@ use k8s_openapi::jiff::Timestamp;
 use object_store::path::Path;
 use object_store::{GetResult, GetResultPayload, ObjectStoreExt, WriteMultipart};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -275,34 +277,35 @@ async fn verify(location: &Location, data: &Path, id: &str, sha256: &str, size: 
 
 /// The complete backups (those with a manifest) under the location, by id.
 pub(super) async fn complete_backups(location: &Location) -> Result<Vec<(String, Timestamp)>, BackupError> {
-    let objects: Vec<_> =
-        location.store.list(Some(&location.base)).try_collect().await.map_err(|e| location.error(e))?;
-    let mut ids: Vec<(String, Timestamp)> = objects
-        .iter()
-        .filter_map(|meta| {
-            let mut parts: Vec<_> = meta.location.parts().collect();
-            let file = parts.pop()?;
-            let id = parts.pop()?;
-            (file.as_ref() == MANIFEST).then(|| id.as_ref().to_string())
-        })
-        .filter_map(|id| id_time(&id).map(|t| (id, t)))
-        .collect();
-    ids.sort();
-    Ok(ids)
+    Ok(with_manifest(&scan(location).await?))
 }
 
+fn with_manifest(ids: &BTreeMap<String, Objects>) -> Vec<(String, Timestamp)> {
+    ids.iter()
+        .filter(|(_, objects)| objects.manifest)
+        .filter_map(|(id, _)| id_time(id).map(|t| (id.clone(), t)))
+        .collect()
+}
+
+/// Deletes what retention lets go, then the data objects that lost their
+/// manifest in an interrupted prune (never anything at or after `newest`).
 async fn prune(location: &Location, retention: Retention, newest: &str) -> Result<(), BackupError> {
-    let backups = complete_backups(location).await?;
-    for id in to_prune(&backups, retention, Timestamp::now()) {
+    let ids = scan(location).await?;
+    for id in to_prune(&with_manifest(&ids), retention, Timestamp::now()) {
         if id.as_str() >= newest {
             continue;
         }
         // The manifest first: a half-pruned backup is then no backup at all,
-        // never a manifest that points at nothing.
+        // never a manifest that points at nothing; its data is an orphan
+        // that the next prune removes.
         for path in [manifest_path(&location.base, &id), data_path(&location.base, &id)] {
             location.store.delete(&path).await.map_err(|e| location.error(e))?;
         }
         tracing::info!(%id, "pruned by retention");
+    }
+    for id in orphans(&ids).into_iter().filter(|id| id.as_str() < newest) {
+        location.store.delete(&data_path(&location.base, &id)).await.map_err(|e| location.error(e))?;
+        tracing::info!(%id, "removed data left without a manifest by an interrupted prune");
     }
     Ok(())
 }

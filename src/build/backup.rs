@@ -7,12 +7,12 @@ use super::Instance;
 use super::env::{env_from_secret, env_value};
 use super::networkpolicy::{dns_egress, port, selector};
 use super::statefulset::{container_security_context, pod_security_context, quantities};
-use crate::api::{BackupDestination, BackupSpec, S3Destination, VolumeDestination};
+use crate::api::{BackupDestination, BackupSpec, CaBundle, S3Destination, VolumeDestination};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    Container, EmptyDirVolumeSource, EnvVar, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, ResourceRequirements, SecretVolumeSource, Volume,
+    VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicy, NetworkPolicyEgressRule, NetworkPolicyPeer, NetworkPolicySpec,
@@ -23,6 +23,10 @@ use std::collections::BTreeMap;
 /// UID of the tools image's non-root user (distroless `nonroot`).
 const TOOLS_UID: i64 = 65532;
 const BACKUP_MOUNT: &str = "/backups";
+/// Where the S3 CA bundle is mounted, and its file there.
+const S3_CA_MOUNT: &str = "/etc/servicedb/s3-ca";
+const S3_CA_FILE: &str = "ca.crt";
+const S3_CA_VOLUME: &str = "s3-ca";
 pub const DEFAULT_BACKUP_CLAIM_SIZE: &str = "10Gi";
 
 /// Labels of an instance's `tool` pods (`backup` or `restore`): they select
@@ -46,7 +50,8 @@ pub fn backup_claim_name(owner: &str, volume: &VolumeDestination) -> String {
 }
 
 /// The environment and volume that point `servicedb backup` or `restore`
-/// at the backups of instance `owner` in `destination`.
+/// at the backups of instance `owner` in `destination`: the backup claim,
+/// or the S3 CA bundle's Secret when there is one.
 pub fn destination_access(
     namespace: &str,
     owner: &str,
@@ -69,9 +74,36 @@ pub fn destination_access(
                 VolumeMount { name: "backups".into(), mount_path: BACKUP_MOUNT.into(), ..VolumeMount::default() },
             )),
         ),
-        (None, Some(s3)) => (s3_env(namespace, owner, s3), None),
+        (None, Some(s3)) => {
+            let mut env = s3_env(namespace, owner, s3);
+            let ca = s3.ca_bundle.as_ref().map(ca_bundle_volume);
+            env.extend(ca.is_some().then(|| env_value("SERVICEDB_S3_CA_FILE", &format!("{S3_CA_MOUNT}/{S3_CA_FILE}"))));
+            (env, ca)
+        }
         (None, None) => (Vec::new(), None),
     }
+}
+
+/// The CA bundle's Secret, only its one key, mounted read-only.
+fn ca_bundle_volume(ca: &CaBundle) -> (Volume, VolumeMount) {
+    (
+        Volume {
+            name: S3_CA_VOLUME.into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(ca.secret_name.clone()),
+                items: Some(vec![KeyToPath { key: ca.key.clone(), path: S3_CA_FILE.into(), mode: None }]),
+                default_mode: Some(0o444),
+                optional: Some(false),
+            }),
+            ..Volume::default()
+        },
+        VolumeMount {
+            name: S3_CA_VOLUME.into(),
+            mount_path: S3_CA_MOUNT.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        },
+    )
 }
 
 fn s3_env(namespace: &str, owner: &str, s3: &S3Destination) -> Vec<EnvVar> {
@@ -325,6 +357,35 @@ pub fn tool_network_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn destination(yaml: &str) -> BackupDestination {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn an_s3_ca_bundle_is_mounted_read_only_and_named_in_the_env() {
+        let with_ca = destination("{s3: {bucket: b, credentialsSecret: c, caBundle: {secretName: store-ca}}}");
+        let (env, volume) = destination_access("shop", "orders", &with_ca);
+        let (volume, mount) = volume.expect("the CA bundle's volume");
+        let secret = volume.secret.expect("a Secret volume");
+        assert_eq!(secret.secret_name.as_deref(), Some("store-ca"));
+        let items = secret.items.unwrap();
+        assert_eq!((items[0].key.as_str(), items[0].path.as_str()), ("ca.crt", "ca.crt"), "the default key");
+        assert_eq!(secret.optional, Some(false));
+        assert_eq!((mount.name, mount.read_only), (volume.name, Some(true)));
+        let file = env.iter().find(|e| e.name == "SERVICEDB_S3_CA_FILE").expect("SERVICEDB_S3_CA_FILE");
+        assert_eq!(file.value.as_deref(), Some(format!("{}/ca.crt", mount.mount_path).as_str()));
+
+        let other_key =
+            destination("{s3: {bucket: b, credentialsSecret: c, caBundle: {secretName: s, key: bundle.pem}}}");
+        let (_, volume) = destination_access("shop", "orders", &other_key);
+        let items = volume.unwrap().0.secret.unwrap().items.unwrap();
+        assert_eq!((items[0].key.as_str(), items[0].path.as_str()), ("bundle.pem", "ca.crt"));
+
+        let (env, volume) =
+            destination_access("shop", "orders", &destination("{s3: {bucket: b, credentialsSecret: c}}"));
+        assert!(volume.is_none() && env.iter().all(|e| e.name != "SERVICEDB_S3_CA_FILE"), "no CA, no mount");
+    }
 
     #[test]
     fn endpoints_split_into_host_and_port() {

@@ -579,3 +579,37 @@ fn the_statefulset_runs_the_resolved_images_and_names_its_version() {
         [("postgres", "mirror.example/postgres:16"), ("exporter", "mirror.example/postgres-exporter:1")]
     );
 }
+
+/// The S3 CA bundle's Secret volume of a pod, and the mount and env of its container.
+fn ca_bundle_of(
+    pod: &k8s_openapi::api::core::v1::PodSpec,
+    container: &k8s_openapi::api::core::v1::Container,
+) -> (String, Option<bool>, String) {
+    let volume = pod.volumes.iter().flatten().find(|v| v.name == "s3-ca").expect("the CA bundle's volume");
+    let mount = container.volume_mounts.iter().flatten().find(|m| m.name == "s3-ca").expect("mounted");
+    let file = env_of(container)["SERVICEDB_S3_CA_FILE"].clone();
+    assert!(file.starts_with(&mount.mount_path), "{file} is under {}", mount.mount_path);
+    (volume.secret.as_ref().unwrap().secret_name.clone().unwrap(), mount.read_only, file)
+}
+
+#[test]
+fn backup_and_restore_pods_trust_the_s3_ca_bundle_from_its_secret() {
+    let s3 = "{s3: {endpoint: 'https://10.1.2.3:9000', bucket: b, credentialsSecret: s3-creds, caBundle: {secretName: store-ca}}}";
+    let backup = build(&with_backup(s3)).backup.unwrap();
+    let pod = backup.cronjob.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
+    let (secret, read_only, file) = ca_bundle_of(&pod, &pod.containers[0]);
+    assert_eq!((secret.as_str(), read_only, file.as_str()), ("store-ca", Some(true), "/etc/servicedb/s3-ca/ca.crt"));
+
+    // bootstrap.fromBackup.location.destination is a BackupDestination too.
+    let location: crate::api::BackupLocation =
+        serde_yaml::from_str(&format!("{{serviceDatabase: old-orders, destination: {s3}}}")).unwrap();
+    let source = restore::RestoreSource::from(&location);
+    let job = build_from(&fixture(ORDERS), Some(&source)).restore.expect("a restore Job").job;
+    let pod = job.spec.unwrap().template.spec.unwrap();
+    assert_eq!(ca_bundle_of(&pod, &pod.containers[0]).0, "store-ca");
+
+    let redis = fixture(&ORDERS.replace("engine: postgres", "engine: redis").replace("\"16\"", "\"7.4\""));
+    let pod = build_from(&redis, Some(&source)).statefulset.spec.unwrap().template.spec.unwrap();
+    let init = pod.init_containers.clone().expect("the restore init container");
+    assert_eq!(ca_bundle_of(&pod, &init[0]).1, Some(true));
+}

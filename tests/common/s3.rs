@@ -10,10 +10,14 @@ pub const SECRET_KEY: &str = "servicedb-test-secret";
 
 pub struct S3 {
     pub port: u16,
+    /// With TLS: the PEM of the CA that signed the server's certificate.
+    pub ca_file: Option<PathBuf>,
     /// The bucket's directory on disk, to inspect or damage objects.
     pub bucket_dir: PathBuf,
     pub bucket: String,
     root: tempfile::TempDir,
+    /// The CA's and the server's keys and certificates.
+    certs: Option<tempfile::TempDir>,
     process: Option<Guard>,
 }
 
@@ -34,7 +38,62 @@ impl S3 {
         let root = tempfile::Builder::new().prefix("servicedb-s3-").tempdir().unwrap();
         let bucket_dir = root.path().join(bucket);
         std::fs::create_dir(&bucket_dir).unwrap();
-        let mut s3 = S3 { port: free_port(), bucket_dir, bucket: bucket.into(), root, process: None };
+        let port = free_port();
+        let mut s3 = S3 { port, ca_file: None, bucket_dir, bucket: bucket.into(), root, certs: None, process: None };
+        s3.resume();
+        s3
+    }
+
+    /// Over https, with a server certificate for 127.0.0.1 and localhost
+    /// signed by a CA made for this test (its PEM in `ca_file`).
+    pub fn start_tls(bucket: &str) -> S3 {
+        let tls = tempfile::Builder::new().prefix("servicedb-s3-tls-").tempdir().unwrap();
+        let certs = tls.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").current_dir(certs).args(args).output().expect("openssl runs");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=servicedb test CA"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[&["req", "-new"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]]
+                .concat(),
+        );
+        std::fs::write(
+            certs.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ]);
+        let root = tempfile::Builder::new().prefix("servicedb-s3-").tempdir().unwrap();
+        let bucket_dir = root.path().join(bucket);
+        std::fs::create_dir(&bucket_dir).unwrap();
+        let ca_file = Some(certs.join("ca.crt"));
+        let port = free_port();
+        let mut s3 = S3 { port, ca_file, bucket_dir, bucket: bucket.into(), root, certs: Some(tls), process: None };
         s3.resume();
         s3
     }
@@ -45,8 +104,12 @@ impl S3 {
     }
 
     pub fn resume(&mut self) {
-        let child = Command::new(binary())
-            .args(["--access", ACCESS_KEY, "--secret", SECRET_KEY, "--port", &format!("127.0.0.1:{}", self.port)])
+        let mut command = Command::new(binary());
+        command.args(["--access", ACCESS_KEY, "--secret", SECRET_KEY, "--port", &format!("127.0.0.1:{}", self.port)]);
+        if let Some(dir) = self.certs.as_ref().map(|c| c.path()) {
+            command.arg("--cert").arg(dir.join("server.crt")).arg("--key").arg(dir.join("server.key"));
+        }
+        let child = command
             .arg("posix")
             .arg(self.root.path())
             .stdout(std::process::Stdio::null())
@@ -57,7 +120,8 @@ impl S3 {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.ca_file.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The objects in the bucket, as paths relative to it, sorted.
