@@ -3,6 +3,7 @@
 //! `--timeout`, with exit codes scripts can rely on (failure.rs).
 
 mod backup;
+mod backups;
 mod cli;
 mod completion;
 mod connect;
@@ -81,7 +82,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     pause::run(&target, &name, false, timeout.unwrap_or(pause::DEFAULT_TIMEOUT)).await
                 }
                 Command::Connect { name, client_args } => connect::run(&target, &name, &client_args).await,
-                Command::Backups { .. } => Err(Failure::Failed("backups: not available in this build".into())),
+                Command::Backups { name, output, tools_image } => {
+                    let timeout = timeout.unwrap_or(backups::DEFAULT_TIMEOUT);
+                    backups::run(&target, &name, output, tools_image.as_deref(), timeout).await
+                }
                 Command::Completion { .. } | Command::Complete { .. } => Ok(()),
             }
         }

@@ -26,7 +26,10 @@ impl Ran {
         if self.code == code {
             Ok(self)
         } else {
-            Err(format!("{what}: exit {} (expected {code})\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr))
+            Err(format!(
+                "{what}: exit {} (expected {code})\nstdout:\n{}\nstderr:\n{}",
+                self.code, self.stdout, self.stderr
+            ))
         }
     }
 }
@@ -111,7 +114,14 @@ pub async fn status(env: &PodEnv) -> Outcome {
     std::fs::write(&config, admin).map_err(|e| e.to_string())?;
     crate::harness::run(
         "kubectl",
-        &["--kubeconfig", &config.to_string_lossy(), "config", "set-context", "--current", &format!("--namespace={NS}")],
+        &[
+            "--kubeconfig",
+            &config.to_string_lossy(),
+            "config",
+            "set-context",
+            "--current",
+            &format!("--namespace={NS}"),
+        ],
         None,
     )
     .await?;
@@ -153,9 +163,11 @@ pub async fn backup_and_restore(env: &PodEnv) -> Outcome {
     ensure(ran.stdout.contains("] Running") || ran.stdout.contains("] Pending"), || {
         format!("no phase shown while following:\n{}", ran.stdout)
     })?;
-    let done = ran.stdout.lines().find(|l| l.starts_with("backup ") && l.contains(" succeeded: ")).ok_or_else(|| {
-        format!("no 'backup ID succeeded: SIZE' line:\n{}", ran.stdout)
-    })?;
+    let done = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("backup ") && l.contains(" succeeded: "))
+        .ok_or_else(|| format!("no 'backup ID succeeded: SIZE' line:\n{}", ran.stdout))?;
     let id = done.trim_start_matches("backup ").split_whitespace().next().unwrap_or_default().to_string();
     ensure(done.contains(" bytes)") && !id.is_empty(), || format!("id and size: {done}"))?;
 
@@ -184,13 +196,18 @@ pub async fn connect(env: &PodEnv) -> Outcome {
     shop(env).await?;
     let login = secret_value(env, NS, "shop-db-credentials", "username").await?;
     let ran = wait_for("connect to run the query", Duration::from_secs(30), || async {
-        servicedb(&["-n", NS, "connect", "shop", "--", "-tAc", "select session_user || ' ' || count(*) from items"], None)
-            .await
-            .ok()
-            .filter(|r| r.code == 0)
+        servicedb(
+            &["-n", NS, "connect", "shop", "--", "-tAc", "select session_user || ' ' || count(*) from items"],
+            None,
+        )
+        .await
+        .ok()
+        .filter(|r| r.code == 0)
     })
     .await?;
-    ensure(ran.stdout.trim() == format!("{login} {ROWS}"), || format!("connect printed {:?}, stderr {}", ran.stdout, ran.stderr))?;
+    ensure(ran.stdout.trim() == format!("{login} {ROWS}"), || {
+        format!("connect printed {:?}, stderr {}", ran.stdout, ran.stderr)
+    })?;
 
     // A reader of ServiceDatabases and pods, not of Secrets.
     kubectl_apply(&format!(
@@ -238,6 +255,7 @@ pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
         kubectl(&["-n", NS, "get", "networkpolicy", "shop-db", "-o", "name"]).await.ok()
     })
     .await?;
-    let status = servicedb(&["-n", NS, "status", "shop", "-o", "json"], None).await?.expect(0, "status after resume")?;
+    let status =
+        servicedb(&["-n", NS, "status", "shop", "-o", "json"], None).await?.expect(0, "status after resume")?;
     ensure(!status.stdout.contains("PausedByAnnotation"), || status.stdout)
 }
