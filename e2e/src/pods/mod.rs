@@ -52,9 +52,10 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods: plugin status: a Ready instance as a tree, JSON and YAML; a missing one exits 3", |e| {
             Box::pin(plugin::status(e))
         }),
-        ("pods: plugin backup follows to Succeeded; restore --into NEW reaches Ready with every row", |e| {
-            Box::pin(plugin::backup_and_restore(e))
-        }),
+        (
+            "pods: plugin backup follows to Succeeded; backups lists it; restore --into NEW reaches Ready with every row",
+            |e| Box::pin(plugin::backup_and_restore(e)),
+        ),
         ("pods: plugin connect runs a query as the service's login; without get on the Secret: exit 4", |e| {
             Box::pin(plugin::connect(e))
         }),

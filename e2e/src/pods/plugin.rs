@@ -171,6 +171,24 @@ pub async fn backup_and_restore(env: &PodEnv) -> Outcome {
     let id = done.trim_start_matches("backup ").split_whitespace().next().unwrap_or_default().to_string();
     ensure(done.contains(" bytes)") && !id.is_empty(), || format!("id and size: {done}"))?;
 
+    // The store is S3 on the node's bridge: only pods with the backup
+    // policy reach it, so the listing runs as a Job in the namespace.
+    let listed = servicedb(&["-n", NS, "backups", "shop"], None).await?.expect(0, "backups")?;
+    step(&format!("kubectl servicedb backups shop ({:.1}s):\n{}", listed.seconds, listed.stdout));
+    let row = listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .ok_or_else(|| format!("{id} not listed:\n{}", listed.stdout))?;
+    ensure(row.contains("complete") && row.contains("postgres"), || format!("the row of {id}: {row}"))?;
+    let json = servicedb(&["-n", NS, "backups", "shop", "-o", "json"], None).await?.expect(0, "backups -o json")?;
+    let entries: Vec<servicedb::backup::BackupEntry> =
+        serde_json::from_str(&json.stdout).map_err(|e| format!("backups -o json: {e}: {}", json.stdout))?;
+    ensure(entries.iter().any(|e| e.id == id && e.stored_bytes.unwrap_or(0) > 0), || format!("{entries:?}"))?;
+    let leftovers =
+        kubectl(&["-n", NS, "get", "jobs", "-l", "app.kubernetes.io/component=backup-list", "-o", "name"]).await?;
+    ensure(leftovers.trim().is_empty(), || format!("listing Jobs left behind: {leftovers}"))?;
+
     let restore = servicedb(&["-n", NS, "restore", "shop", "--backup", &id, "--into", "shop-copy"], None)
         .await?
         .expect(0, "restore")?;
