@@ -18,6 +18,7 @@ mod target;
 mod tree;
 
 pub use cli::Cli;
+pub use connect::{ClientCommand, Login, client_command};
 pub use failure::{EXIT_CODES, Failure};
 
 use clap::Parser;
