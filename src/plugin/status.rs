@@ -407,7 +407,7 @@ pub async fn gather(target: &Target, sdb: &ServiceDatabase) -> Result<Report, Fa
     })
 }
 
-/// Whether the report shows the instance paused (for other commands).
+/// Whether the operator reports the instance paused (its Paused condition).
 pub fn paused_condition(sdb: &ServiceDatabase) -> bool {
     sdb.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == PAUSED && c.status == "True"))
 }
