@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help deps s3 lint unit engines e2e test bench demo demo-down crds
+.PHONY: help deps s3 lint unit engines e2e test bench demo demo-down crds plugin
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ s3: ## build versitygw, the S3-compatible server the backup tests use (cached)
 
 engines: deps s3 ## engine and backup tests against real PostgreSQL, MariaDB, Redis and S3 on loopback
 	@echo "[engines] cargo test against real PostgreSQL, MariaDB, Redis and versitygw (S3)"
-	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine --test backup --test restore_safety --test exporters --test alerts
+	$(CARGO) test --quiet --test postgres_engine --test mariadb_engine --test redis_engine --test backup --test restore_safety --test exporters --test alerts --test plugin_clients
 
 e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
 	@echo "[e2e] local control plane + suite"
@@ -48,6 +48,12 @@ demo: ## control plane + real node, the operator in a pod (helm), a real Postgre
 demo-down: ## stop the demo: pods, node, control plane; then check nothing is left
 	e2e/cluster.sh down
 	e2e/node.sh leftovers
+
+plugin: ## build the kubectl plugin (kubectl servicedb ...) and its completion helper into target/release; copy both onto your PATH
+	$(CARGO) build --release --bin kubectl-servicedb
+	target/release/kubectl-servicedb completion kubectl > target/release/kubectl_complete-servicedb
+	chmod +x target/release/kubectl_complete-servicedb
+	@echo "install: cp target/release/kubectl-servicedb target/release/kubectl_complete-servicedb ~/.local/bin/  (any directory on the PATH)"
 
 crds: ## regenerate crds/ and the chart's copy from the code
 	$(CARGO) run --quiet -- crd > crds/servicedb.dev.yaml

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod plugin;
 pub mod telemetry;
 
 /// kube's client uses ring and the S3 client aws-lc-rs; rustls then needs

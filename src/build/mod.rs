@@ -2,6 +2,7 @@
 //! No client and no I/O here; everything is unit-tested from YAML fixtures.
 
 pub mod backup;
+pub mod backup_list;
 pub mod env;
 mod instance;
 pub mod monitoring;

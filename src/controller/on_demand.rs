@@ -51,25 +51,46 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
                 let instance = Instance::new(&sdb, &ctx.settings.operator_namespace)?;
                 let job_name = job_name(database, &owner.uid);
                 let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-                let job = match jobs.get_opt(&job_name).await.map_err(Error::kube("get", format!("Job {job_name}")))? {
-                    Some(job) => job,
-                    None => {
-                        let desired =
-                            on_demand_job(&instance, spec, &ctx.settings.tools_image, job_name.clone(), owner);
-                        tracing::info!(backup = %name, job = %job_name, "starting an on-demand backup");
-                        jobs.patch(&job_name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&desired))
-                            .await
-                            .map_err(Error::kube("create", format!("Job {job_name}")))?
-                    }
-                };
+                let job =
+                    match jobs.get_opt(&job_name).await.map_err(Error::kube("get", format!("Job {job_name}")))? {
+                        Some(job) => job,
+                        // No backup starts while a person holds the instance; it starts on resume.
+                        None if super::pause::is_paused(&sdb) => {
+                            return publish(&ctx, &backup, &old, waiting(format!(
+                            "ServiceDatabase {database} is paused ({}=true): this backup starts when it is resumed",
+                            super::pause::PAUSED_ANNOTATION
+                        )))
+                        .await;
+                        }
+                        None => {
+                            let desired =
+                                on_demand_job(&instance, spec, &ctx.settings.tools_image, job_name.clone(), owner);
+                            tracing::info!(backup = %name, job = %job_name, "starting an on-demand backup");
+                            jobs.patch(&job_name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&desired))
+                                .await
+                                .map_err(Error::kube("create", format!("Job {job_name}")))?
+                        }
+                    };
                 status_of(&ctx, &namespace, &job).await?
             }
         },
     };
-    if status != old {
-        let api: Api<ServiceDatabaseBackup> = Api::namespaced(ctx.client.clone(), &namespace);
+    publish(&ctx, &backup, &old, status).await
+}
+
+/// Writes the status when it changed; a finished backup waits for nothing.
+async fn publish(
+    ctx: &Context,
+    backup: &ServiceDatabaseBackup,
+    old: &ServiceDatabaseBackupStatus,
+    status: ServiceDatabaseBackupStatus,
+) -> Result<Action, Error> {
+    if &status != old {
+        let name = backup.name_any();
+        let api: Api<ServiceDatabaseBackup> =
+            Api::namespaced(ctx.client.clone(), &backup.namespace().unwrap_or_default());
         let to_json = |s: &ServiceDatabaseBackupStatus| serde_json::to_value(s).map_err(Error::Serialize);
-        let patch = serde_json::json!({ "status": merge_patch(&to_json(&old)?, &to_json(&status)?) });
+        let patch = serde_json::json!({ "status": merge_patch(&to_json(old)?, &to_json(&status)?) });
         api.patch_status(&name, &PatchParams::apply(MANAGER), &Patch::Merge(&patch))
             .await
             .map_err(Error::kube("patch status of", format!("ServiceDatabaseBackup {name}")))?;

@@ -9,6 +9,7 @@ use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
 use super::instance_pod;
+use super::pause;
 use super::restart;
 use super::rotation;
 use super::status::{self, Credentials, Outcome};
@@ -63,6 +64,9 @@ async fn reconcile_inner(sdb: &Arc<ServiceDatabase>, ctx: &Arc<Context>) -> Resu
 }
 
 async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
+    if pause::is_paused(sdb) {
+        return hold(sdb, ctx).await;
+    }
     let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
     let valid = match validate::spec(sdb, &ctx.settings.images) {
         Ok(valid) => valid,
@@ -197,6 +201,16 @@ async fn finish_rotation(
         }
     }
     Ok(())
+}
+
+/// Paused: only the finalizer (so that a deletion keeps its promise) and
+/// the status; woken again by the annotation's removal.
+async fn hold(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
+    deletion::sync_finalizer(&ctx.client, sdb).await?;
+    let old = sdb.status.clone().unwrap_or_default();
+    status::publish(&ctx.client, &ctx.recorder, sdb, pause::paused_status(&old, sdb.metadata.generation, now()))
+        .await?;
+    Ok(Action::await_change())
 }
 
 /// An invalid spec: status and Event, no child touched, no requeue loop.

@@ -22,6 +22,7 @@ pub const WATCHED: &[&str] = &[
     "pods-catalogue",
     "pods-crashloop",
     "pods-failover",
+    super::plugin::NS,
 ];
 /// A namespace the chart is not given: served only once the release is
 /// upgraded to cluster mode.

@@ -9,6 +9,7 @@ mod env;
 mod failing;
 mod isolation;
 mod operator;
+mod plugin;
 mod rotation;
 
 pub use env::PodEnv;
@@ -47,6 +48,19 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         }),
         ("pods: the leader's pod is killed; the standby takes over and reconciles", |e| {
             Box::pin(operator::leader_pod_killed(e))
+        }),
+        ("pods: plugin status: a Ready instance as a tree, JSON and YAML; a missing one exits 3", |e| {
+            Box::pin(plugin::status(e))
+        }),
+        (
+            "pods: plugin backup follows to Succeeded; backups lists it; restore --into NEW reaches Ready with every row",
+            |e| Box::pin(plugin::backup_and_restore(e)),
+        ),
+        ("pods: plugin connect runs a query as the service's login; without get on the Secret: exit 4", |e| {
+            Box::pin(plugin::connect(e))
+        }),
+        ("pods: plugin rotate waits for the new login; pause leaves drift alone, resume repairs it", |e| {
+            Box::pin(plugin::rotate_and_pause(e))
         }),
         ("pods: helm upgrade to cluster mode serves a namespace the chart was not given", |e| {
             Box::pin(operator::upgraded_to_cluster_mode(e))
