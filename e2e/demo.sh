@@ -41,8 +41,8 @@ say "applying examples/orders.yaml (version 15: the PostgreSQL image built here)
 kubectl -n "$ns" create serviceaccount orders --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 sed 's/version: "16"/version: "15"/' examples/orders.yaml | kubectl apply -f -
 kubectl -n "$ns" wait --for=condition=Ready sdb/orders --timeout=300s
-say "status"
-kubectl -n "$ns" get sdb orders
+say "status, as the kubectl plugin shows it (kubectl servicedb status orders; make plugin installs it)"
+PATH="$PWD/target/release:$PATH" kubectl servicedb -n "$ns" status orders
 kubectl -n "$ns" get pods -o wide
 say "what it made"
 kubectl -n "$ns" get statefulset,service,secret,networkpolicy,role,rolebinding,configmap,pvc -l app.kubernetes.io/instance=orders
@@ -83,4 +83,4 @@ if out=$(kubectl -n "$ns" exec billing-app -- sh -c 'PGCONNECT_TIMEOUT=3 psql "$
   echo "  billing-app CONNECTED ($out): the NetworkPolicy did not hold"; exit 1
 fi
 echo "  billing-app: refused: $(echo "$out" | grep -m1 'failed:' | sed 's/^.*failed: //')"
-say "done. Try: eval \"\$(e2e/cluster.sh env)\"; kubectl -n $ns get sdb,pods. Stop everything with: make demo-down"
+say "done. Try: eval \"\$(e2e/cluster.sh env)\"; export PATH=\$PWD/target/release:\$PATH; kubectl servicedb -n $ns status orders; kubectl servicedb -n $ns connect orders. Stop everything with: make demo-down"
