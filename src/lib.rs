@@ -10,6 +10,7 @@ pub mod leader;
 pub mod metrics;
 pub mod plugin;
 pub mod telemetry;
+pub mod units;
 
 /// kube's client uses ring and the S3 client aws-lc-rs; rustls then needs
 /// one process-wide choice before the first TLS connection.

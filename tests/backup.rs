@@ -4,51 +4,16 @@
 
 mod common;
 
+use common::cli::{args, connect_args, dir_args, failed, s3_args, servicedb, succeeded};
 use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
 use servicedb::backup::Manifest;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `servicedb <args>` with the admin password in the environment.
-fn servicedb(args: &[String], password: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_servicedb"))
-        .args(args)
-        .env("SERVICEDB_DB_PASSWORD", password)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("SERVICEDB_LOG_LEVEL", "info")
-        .output()
-        .expect("the servicedb binary runs")
-}
-
-fn succeeded(out: &Output) -> Manifest {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("stdout is the manifest")
-}
-
-fn failed(out: &Output) -> String {
-    assert!(!out.status.success(), "should have failed: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-fn args(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
-
-fn s3_args(s3: &S3, prefix: &str) -> Vec<String> {
-    args(&["--s3-bucket", &s3.bucket, "--s3-prefix", prefix, "--s3-endpoint", &s3.endpoint(), "--s3-tls=false"])
-}
-
-fn dir_args(dir: &Path) -> Vec<String> {
-    args(&["--dir", &dir.display().to_string()])
-}
-
-fn connect_args(engine: &str, port: u16, database: &str, username: &str) -> Vec<String> {
-    args(&["--engine", engine, "--host", "127.0.0.1", "--port", &port.to_string(), "--database", database])
-        .into_iter()
-        .chain(args(&["--username", username]))
-        .collect()
+/// The manifest a successful backup or restore printed.
+fn manifest_of(out: &std::process::Output) -> Manifest {
+    serde_json::from_value(succeeded(out)).expect("stdout is the manifest")
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -103,7 +68,7 @@ fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
         args(&["--engine-version", "16"]),
     ]
     .concat();
-    let manifest = succeeded(&servicedb(&[args(&["backup"]), backup].concat(), &source.admin_password));
+    let manifest = manifest_of(&servicedb(&[args(&["backup"]), backup].concat(), &source.admin_password));
     assert_eq!((manifest.engine.as_str(), manifest.tool.as_str()), ("postgres", "pg_dump"));
     assert!(manifest.dump_bytes > 50 << 20 && manifest.stored_bytes > 0, "{manifest:?}");
     assert_eq!(manifest.location, format!("s3://backups/shop/orders/{}/data.zst", manifest.id));
@@ -121,7 +86,7 @@ fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
         args(&["--owner", "orders"]),
     ]
     .concat();
-    let restored = succeeded(&servicedb(&restore, &target.admin_password));
+    let restored = manifest_of(&servicedb(&restore, &target.admin_password));
     assert_eq!(restored.id, manifest.id, "the newest backup is the default");
     assert_eq!(postgres_fingerprint(&target), postgres_fingerprint(&source));
     assert_eq!(target.admin_sql_in("orders", "SELECT tableowner FROM pg_tables WHERE tablename = 'events'"), "orders");
@@ -138,7 +103,7 @@ fn a_corrupted_backup_is_refused_before_anything_is_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let backup =
         [args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), dir_args(dir.path())].concat();
-    let manifest = succeeded(&servicedb(&backup, &source.admin_password));
+    let manifest = manifest_of(&servicedb(&backup, &source.admin_password));
 
     // One flipped byte in the middle of the stored data.
     let data = dir.path().join(&manifest.id).join("data.zst");
@@ -174,7 +139,7 @@ fn failures_say_why_and_keep_every_earlier_backup() {
             password,
         )
     };
-    let first = succeeded(&backup(&s3, &source.admin_password));
+    let first = manifest_of(&backup(&s3, &source.admin_password));
     let before = s3.objects();
     assert_eq!(before.len(), 2);
 
@@ -213,7 +178,7 @@ fn failures_say_why_and_keep_every_earlier_backup() {
         s3_args(&s3, "p"),
     ]
     .concat();
-    assert_eq!(succeeded(&servicedb(&restore, &target.admin_password)).id, first.id);
+    assert_eq!(manifest_of(&servicedb(&restore, &target.admin_password)).id, first.id);
 }
 
 #[test]
@@ -229,7 +194,7 @@ fn retention_keeps_exactly_the_newest_n() {
             s3_args(&s3, "r"),
         ]
         .concat();
-        ids.push(succeeded(&servicedb(&backup, &source.admin_password)).id);
+        ids.push(manifest_of(&servicedb(&backup, &source.admin_password)).id);
         // Ids have a one-second resolution; keep them in order.
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
@@ -305,7 +270,7 @@ fn list_and_verify_report_every_backup_and_what_is_wrong_with_it() {
         let env = [job_env(&source), destination.clone()].concat();
         // `servicedb backup` with no flags at all, as the Jobs run it.
         let ids: Vec<String> =
-            (0..5).map(|_| succeeded(&servicedb_env(&["backup"], &env, &source.admin_password)).id).collect();
+            (0..5).map(|_| manifest_of(&servicedb_env(&["backup"], &env, &source.admin_password)).id).collect();
         let data = |id: &str| on_disk.join(id).join("data.zst");
         // [0] untouched; [1] one flipped byte; [2] truncated; [3] lost its
         // manifest (an interrupted prune); [4] lost its data.
@@ -344,8 +309,9 @@ fn list_and_verify_report_every_backup_and_what_is_wrong_with_it() {
 
         // verify --all: every backup with a manifest read back whole.
         let all = servicedb_env(&["backup", "verify", "--all", "--output", "json"], &destination, "");
-        let stderr = failed(&all);
-        assert!(stderr.contains("3 of 4 backups did not verify"), "{stderr}");
+        // A failed verify still prints what it found, for scripts.
+        let stderr = String::from_utf8_lossy(&all.stderr);
+        assert!(!all.status.success() && stderr.contains("3 of 4 backups did not verify"), "{stderr}");
         let verified = entries(&all);
         let mut expected: Vec<(String, String)> =
             [(0, "verified"), (1, "corrupt"), (2, "sizeMismatch"), (4, "missingData")]
@@ -368,24 +334,6 @@ fn list_and_verify_report_every_backup_and_what_is_wrong_with_it() {
         let unknown = failed(&servicedb_env(&["backup", "verify", "20990101T000000Z-0000"], &destination, ""));
         assert!(unknown.contains("no backup 20990101T000000Z-0000 at"), "{unknown}");
     }
-}
-
-/// The files under `root`, relative to it, sorted.
-fn files(root: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else if !entry.file_name().to_string_lossy().starts_with('.') {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
 }
 
 #[test]
@@ -411,7 +359,7 @@ fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
     for (destination, on_disk) in destinations(dir.path(), &s3) {
         let env = [job_env(&source), destination.clone()].concat();
         let backup = || {
-            let id = succeeded(&servicedb_env(&["backup"], &env, &source.admin_password)).id;
+            let id = manifest_of(&servicedb_env(&["backup"], &env, &source.admin_password)).id;
             // Ids have a one-second resolution; keep them in order.
             std::thread::sleep(std::time::Duration::from_millis(1100));
             id
@@ -434,7 +382,7 @@ fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
             .chain([in_progress.to_string()])
             .collect();
         kept.sort();
-        assert_eq!(files(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
+        assert_eq!(common::files_under(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
     }
 }
 
@@ -462,7 +410,7 @@ fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
         "{missing}"
     );
 
-    let manifest = succeeded(&servicedb(&[backup, args(&["--s3-ca-file", &ca])].concat(), &source.admin_password));
+    let manifest = manifest_of(&servicedb(&[backup, args(&["--s3-ca-file", &ca])].concat(), &source.admin_password));
     assert_eq!(manifest.location, format!("s3://backups/tls/{}/data.zst", manifest.id));
 
     // The pods get the CA as SERVICEDB_S3_CA_FILE.
@@ -483,7 +431,7 @@ fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
         https,
     ]
     .concat();
-    assert_eq!(succeeded(&servicedb(&restore, &target.admin_password)).id, manifest.id);
+    assert_eq!(manifest_of(&servicedb(&restore, &target.admin_password)).id, manifest.id);
     assert_eq!(target.admin_sql_in("orders", "SELECT count(*) FROM t"), "5000");
 }
 
@@ -519,7 +467,7 @@ fn mariadb_backup_to_a_volume_restores_identically() {
     let dir = tempfile::tempdir().unwrap();
     let backup =
         [args(&["backup"]), connect_args("mariadb", source.port, "shop", "admin"), dir_args(dir.path())].concat();
-    let manifest = succeeded(&servicedb(&backup, &password));
+    let manifest = manifest_of(&servicedb(&backup, &password));
     assert_eq!(manifest.tool, "mariadb-dump");
     assert!(dir.path().join(&manifest.id).join("manifest.json").exists());
 
@@ -527,7 +475,7 @@ fn mariadb_backup_to_a_volume_restores_identically() {
     mariadb_admin(&target, &password);
     let restore =
         [args(&["restore"]), connect_args("mariadb", target.port, "shop", "admin"), dir_args(dir.path())].concat();
-    succeeded(&servicedb(&restore, &password));
+    manifest_of(&servicedb(&restore, &password));
     let fingerprint = mariadb_fingerprint(&source);
     assert!(fingerprint.starts_with("20000\n"), "{fingerprint}");
     assert_eq!(mariadb_fingerprint(&target), fingerprint);
@@ -575,7 +523,7 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     }
     let s3 = S3::start("backups");
     let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), s3_args(&s3, "cache")].concat();
-    let manifest = succeeded(&servicedb(&backup, &password));
+    let manifest = manifest_of(&servicedb(&backup, &password));
     assert_eq!(manifest.tool, "redis-cli");
 
     // A new instance's data directory, before its server starts.
@@ -585,7 +533,7 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
         s3_args(&s3, "cache"),
     ]
     .concat();
-    succeeded(&servicedb(&restore, ""));
+    manifest_of(&servicedb(&restore, ""));
     let again = failed(&servicedb(&restore, ""));
     assert!(again.contains("(an existing keyspace); restore into a new instance"), "{again}");
     // What the init container runs on every start: existing data is left alone.

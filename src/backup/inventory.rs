@@ -7,6 +7,7 @@
 use super::layout::{DATA, MANIFEST, Manifest, data_path, id_time, manifest_path};
 use super::pipeline::checksum;
 use super::{BackupError, Location};
+use crate::units::human_bytes;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use object_store::ObjectStoreExt;
@@ -283,21 +284,6 @@ pub async fn verify(location: &Location, entries: Vec<BackupEntry>) -> Result<Ve
     Ok(checked)
 }
 
-/// `12.3 MiB`: sizes for people.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 /// The entries as an aligned table, with a line per message below it.
 pub fn table(entries: &[BackupEntry]) -> String {
     let time = |t: &Option<Timestamp>| t.map_or("-".to_string(), |t| t.strftime("%Y-%m-%d %H:%M:%SZ").to_string());
@@ -498,9 +484,6 @@ mod tests {
 
     #[test]
     fn the_table_is_aligned_with_human_sizes() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(40 << 20), "40.0 MiB");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
         let entries = vec![
             classify(OLD, Some(40), Some(Ok(manifest(OLD, 40))), "x".into()),
             classify(MID, Some(3 << 20), None, "x".into()),

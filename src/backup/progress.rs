@@ -4,7 +4,7 @@
 //! every 5 s. One reporter per process, so the pipeline reports without
 //! threading a handle through every call.
 
-use crate::engine::admin::contents::human_bytes;
+use crate::units::human_bytes;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};

@@ -2,10 +2,10 @@
 
 use super::failure::Failure;
 use super::follow::{Progress, until};
-use super::output::human_bytes;
 use super::target::Target;
 use crate::api::{BackupPhase, ServiceDatabaseBackup, ServiceDatabaseBackupSpec, ServiceDatabaseBackupStatus};
 use crate::controller::pause::is_paused;
+use crate::units::human_bytes;
 use kube::ResourceExt;
 use kube::api::{ObjectMeta, PostParams};
 use std::time::Duration;

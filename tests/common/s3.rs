@@ -126,19 +126,6 @@ impl S3 {
 
     /// The objects in the bucket, as paths relative to it, sorted.
     pub fn objects(&self) -> Vec<String> {
-        fn walk(dir: &std::path::Path, base: &std::path::Path, out: &mut Vec<String>) {
-            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, base, out);
-                } else if !entry.file_name().to_string_lossy().starts_with('.') {
-                    out.push(path.strip_prefix(base).unwrap().display().to_string());
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.bucket_dir, &self.bucket_dir, &mut out);
-        out.sort();
-        out
+        super::files_under(&self.bucket_dir)
     }
 }

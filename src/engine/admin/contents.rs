@@ -2,6 +2,7 @@
 //! sentence a refused restore prints ("database shop holds 3 tables and 1
 //! view"). Pure: the per-engine inspections fill it in.
 
+use crate::units::human_bytes;
 use std::fmt;
 
 /// A kind of object a database can hold, with its names for the sentence.
@@ -77,21 +78,6 @@ impl Contents {
     pub fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
-}
-
-/// `1.2 MiB`, `89 B`: binary units, one decimal above bytes.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// "a", "a and b", "a, b and c".
@@ -176,13 +162,5 @@ mod tests {
             two.to_string(),
             "data directory /data holds a.rdb of 89 B and b.aof of 2.0 KiB (an existing keyspace)"
         );
-    }
-
-    #[test]
-    fn sizes_in_binary_units() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1024), "1.0 KiB");
-        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
     }
 }
