@@ -143,7 +143,7 @@ mod tests {
     use crate::api::ServiceDatabase;
 
     fn sdb() -> ServiceDatabase {
-        serde_yaml::from_str(
+        yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
         )
         .unwrap()

@@ -50,7 +50,7 @@ mod tests {
     use crate::api::ServiceDatabase;
 
     fn sdb(annotation: Option<&str>) -> ServiceDatabase {
-        let mut s: ServiceDatabase = serde_yaml::from_str(
+        let mut s: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
         )
         .unwrap();

@@ -286,7 +286,7 @@ mod tests {
     use k8s_openapi::api::apps::v1::StatefulSetStatus;
 
     fn sdb() -> ServiceDatabase {
-        let mut s: ServiceDatabase = serde_yaml::from_str(
+        let mut s: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1, generation: 3}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
         )
         .unwrap();

@@ -234,7 +234,7 @@ mod tests {
     use super::*;
 
     fn sdb(yaml_spec: &str, name: &str) -> ServiceDatabase {
-        let mut sdb: ServiceDatabase = serde_yaml::from_str(&format!(
+        let mut sdb: ServiceDatabase = yaml_serde::from_str(&format!(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{yaml_spec}"
         ))
         .unwrap();

@@ -119,7 +119,7 @@ mod tests {
     const PATH: &str = "/etc/servicedb/image-catalog.yaml";
 
     fn spec(engine: &str, version: &str, monitoring: bool) -> ServiceDatabaseSpec {
-        serde_yaml::from_str(&format!(
+        yaml_serde::from_str(&format!(
             "{{engine: {engine}, version: '{version}', service: {{name: s}}, storage: {{size: 1Gi}}, monitoring: {{enabled: {monitoring}}}}}"
         ))
         .unwrap()

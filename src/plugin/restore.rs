@@ -114,7 +114,7 @@ mod tests {
     use super::*;
 
     fn source() -> ServiceDatabase {
-        serde_yaml::from_str(
+        yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1}\nspec: {engine: postgres, version: '15', service: {name: orders}, storage: {size: 2Gi}, backup: {schedule: '0 3 * * *', destination: {s3: {bucket: b, prefix: shop/orders, credentialsSecret: s3}}}, credentials: {rotation: {intervalHours: 24}}}",
         )
         .unwrap()
@@ -145,7 +145,7 @@ mod tests {
     fn with_status(yaml: &str) -> ServiceDatabase {
         let mut s = source();
         s.metadata.generation = Some(1);
-        s.status = Some(serde_yaml::from_str(yaml).unwrap());
+        s.status = Some(yaml_serde::from_str(yaml).unwrap());
         s
     }
 
