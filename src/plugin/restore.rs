@@ -167,4 +167,14 @@ mod tests {
         );
         assert_eq!(progress(&failed).1.unwrap().unwrap_err().code(), 1);
     }
+
+    #[test]
+    fn a_backup_still_running_is_waited_for() {
+        let waiting = with_status(
+            "{phase: Pending, observedGeneration: 1, conditions: [{type: Ready, status: 'False', reason: WaitingForBackup, message: 'waiting for ServiceDatabaseBackup nightly', lastTransitionTime: '2026-11-30T01:00:00Z'}]}",
+        );
+        let (line, done) = progress(&waiting);
+        assert_eq!(line, "Pending, bootstrap not started: WaitingForBackup: waiting for ServiceDatabaseBackup nightly");
+        assert!(done.is_none(), "not hopeless: the backup may still succeed");
+    }
 }
