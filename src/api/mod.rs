@@ -4,6 +4,7 @@ mod backup;
 pub mod conditions;
 pub mod prometheus;
 pub mod quantity;
+pub mod reasons;
 mod schema;
 mod servicedatabase;
 

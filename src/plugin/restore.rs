@@ -5,6 +5,7 @@
 use super::failure::Failure;
 use super::follow::{Progress, until};
 use super::target::Target;
+use crate::api::reasons::Reason;
 use crate::api::{BackupLocation, Bootstrap, FromBackup, ServiceDatabase, ServiceDatabaseSpec};
 use kube::ResourceExt;
 use kube::api::{ObjectMeta, PostParams};
@@ -53,7 +54,7 @@ pub fn restored(source: &ServiceDatabase, into: &str, id: &str) -> Result<Servic
 }
 
 /// Ready reasons after which waiting is pointless.
-const HOPELESS: [&str; 3] = ["RestoreFailed", "InvalidSpec", "ApplyRejected"];
+const HOPELESS: [Reason; 3] = [Reason::RestoreFailed, Reason::InvalidSpec, Reason::ApplyRejected];
 
 /// The line to show and whether the restore is over.
 pub fn progress(sdb: &ServiceDatabase) -> (String, Option<Result<(), Failure>>) {
@@ -68,7 +69,7 @@ pub fn progress(sdb: &ServiceDatabase) -> (String, Option<Result<(), Failure>>) 
     let current = status.observed_generation.is_some() && status.observed_generation == sdb.metadata.generation;
     let done = match ready {
         Some(c) if c.status == "True" && current => Some(Ok(())),
-        Some(c) if HOPELESS.contains(&c.reason.as_str()) => {
+        Some(c) if HOPELESS.iter().any(|r| r.as_str() == c.reason) => {
             Some(Err(Failure::Failed(format!("the restore failed: {}: {}", c.reason, c.message))))
         }
         _ => None,
@@ -165,5 +166,15 @@ mod tests {
             "{phase: Degraded, observedGeneration: 1, conditions: [{type: Ready, status: 'False', reason: RestoreFailed, message: 'no backup x', lastTransitionTime: '2026-11-30T01:00:00Z'}]}",
         );
         assert_eq!(progress(&failed).1.unwrap().unwrap_err().code(), 1);
+    }
+
+    #[test]
+    fn a_backup_still_running_is_waited_for() {
+        let waiting = with_status(
+            "{phase: Pending, observedGeneration: 1, conditions: [{type: Ready, status: 'False', reason: WaitingForBackup, message: 'waiting for ServiceDatabaseBackup nightly', lastTransitionTime: '2026-11-30T01:00:00Z'}]}",
+        );
+        let (line, done) = progress(&waiting);
+        assert_eq!(line, "Pending, bootstrap not started: WaitingForBackup: waiting for ServiceDatabaseBackup nightly");
+        assert!(done.is_none(), "not hopeless: the backup may still succeed");
     }
 }
