@@ -155,7 +155,7 @@ mod tests {
     use super::*;
 
     fn backup(status: &str) -> ServiceDatabaseBackup {
-        serde_yaml::from_str(&format!(
+        yaml_serde::from_str(&format!(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabaseBackup\nmetadata: {{name: nightly, namespace: shop}}\nspec: {{serviceDatabase: orders}}\nstatus: {status}"
         ))
         .unwrap()
