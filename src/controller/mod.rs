@@ -24,6 +24,8 @@ pub use apply::FIELD_MANAGER;
 pub use context::{Context, Settings};
 pub use deletion::FINALIZER;
 pub use error::Error;
+/// For tests that drive one reconcile against a fake API server.
+pub use reconcile::reconcile;
 
 use crate::api::{ServiceDatabase, ServiceDatabaseBackup};
 use crate::build::MANAGED_BY;

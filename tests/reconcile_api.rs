@@ -1,0 +1,318 @@
+//! The reconcile against an in-process API server (tests/common/fake_api.rs):
+//! which requests it makes, in which order, and what it never writes. No
+//! cluster and no database server; administration targets a closed loopback
+//! port where a test needs it to run.
+
+#[path = "common/fake_api.rs"]
+mod fake_api;
+
+use base64::Engine as _;
+use fake_api::{FakeApi, Recorded};
+use serde_json::json;
+use servicedb::api::ServiceDatabase;
+use servicedb::controller::{Context, FIELD_MANAGER, FINALIZER, Settings, reconcile};
+use servicedb::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SDB: &str = "/apis/servicedb.dev/v1alpha1/namespaces/shop/servicedatabases/orders";
+const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders-db";
+const PVC: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-orders-db-0";
+const SECRETS: [&str; 2] =
+    ["/api/v1/namespaces/shop/secrets/orders-db-admin", "/api/v1/namespaces/shop/secrets/orders-db-credentials"];
+
+fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Arc<Context> {
+    let settings = Settings {
+        operator_namespace: "servicedb-system".into(),
+        resync: Duration::from_secs(300),
+        endpoint_overrides,
+        tools_image: "servicedb-tools:test".into(),
+        monitoring_namespace: "monitoring".into(),
+        images: Default::default(),
+    };
+    Arc::new(Context::new(fake.client(), settings, Arc::new(Metrics::default()), "test".into()))
+}
+
+/// A fake API holding one new `orders` ServiceDatabase.
+fn with_database(policy: &str, size: &str) -> FakeApi {
+    let fake = FakeApi::default();
+    fake.put(
+        SDB,
+        json!({
+            "apiVersion": "servicedb.dev/v1alpha1", "kind": "ServiceDatabase",
+            "metadata": {"name": "orders", "namespace": "shop", "uid": "0b1c2d3e-orders", "generation": 1,
+                "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"engine": "postgres", "version": "16",
+                "service": {"name": "orders", "serviceAccountName": "orders"},
+                "storage": {"size": size}, "deletionPolicy": policy}
+        }),
+    );
+    fake
+}
+
+/// The ServiceDatabase as the API server has it now, as the watch would deliver it.
+fn current(fake: &FakeApi) -> Arc<ServiceDatabase> {
+    Arc::new(serde_json::from_value(fake.object(SDB).expect("the ServiceDatabase is stored")).unwrap())
+}
+
+async fn reconcile_once(fake: &FakeApi, ctx: &Arc<Context>) -> Result<kube::runtime::controller::Action, String> {
+    // Boxed, as the controller runs it: the future is too large for a test thread's stack.
+    let run = tokio::spawn(Box::pin(reconcile(current(fake), ctx.clone())));
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("a reconcile against the fake API finishes within 10 s")
+        .expect("the reconcile does not panic")
+        .map_err(|e| e.to_string())
+}
+
+fn writes(log: &[Recorded]) -> Vec<&Recorded> {
+    log.iter().filter(|r| r.verb() != "get").collect()
+}
+
+/// Position of the first write to `resource`/`name`.
+fn first_write(log: &[Recorded], resource: &str, name: &str) -> usize {
+    writes(log)
+        .iter()
+        .position(|r| r.target() == (resource.to_string(), name.to_string()))
+        .unwrap_or_else(|| panic!("no write to {resource}/{name}; writes: {:#?}", describe(log)))
+}
+
+fn describe(log: &[Recorded]) -> Vec<String> {
+    writes(log).iter().map(|r| format!("{} {}", r.verb(), r.path)).collect()
+}
+
+/// Marks the StatefulSet's pod ready, as the StatefulSet controller would.
+fn make_ready(fake: &FakeApi) {
+    let mut sts = fake.object(STS).expect("the StatefulSet was applied");
+    sts["metadata"]["generation"] = json!(1);
+    sts["status"] = json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1});
+    fake.put(STS, sts);
+}
+
+/// Creates the data claim, as the StatefulSet controller would.
+fn create_claim(fake: &FakeApi, size: &str) {
+    fake.put(
+        PVC,
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data-orders-db-0", "namespace": "shop"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}),
+    );
+}
+
+fn claim_size(fake: &FakeApi) -> String {
+    let pvc = fake.object(PVC).expect("the claim is stored");
+    pvc["spec"]["resources"]["requests"]["storage"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn first_reconcile_adds_the_finalizer_then_applies_secrets_and_the_network_policy_before_the_statefulset() {
+    let fake = with_database("Retain", "1Gi");
+    let ctx = context(&fake, None);
+    reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
+    let log = fake.log();
+
+    let finalizer = first_write(&log, "servicedatabases", "orders");
+    let first = &writes(&log)[finalizer];
+    assert_eq!(first.verb(), "merge", "the finalizer is a merge patch guarded by resourceVersion");
+    assert!(!first.is_status());
+    assert_eq!(first.body["metadata"]["finalizers"], json!([FINALIZER]));
+    assert_eq!(finalizer, 0, "nothing is written before the finalizer: {:#?}", describe(&log));
+
+    let admin = first_write(&log, "secrets", "orders-db-admin");
+    let credentials = first_write(&log, "secrets", "orders-db-credentials");
+    let policy = first_write(&log, "networkpolicies", "orders-db");
+    let statefulset = first_write(&log, "statefulsets", "orders-db");
+    let order = describe(&log);
+    assert!(admin < credentials, "the admin Secret keeps a password before the service's Secret names it: {order:#?}");
+    assert!(credentials < statefulset, "the StatefulSet reads the Secrets: {order:#?}");
+    assert!(policy < statefulset, "the database is never reachable without its NetworkPolicy: {order:#?}");
+    for service in ["orders-db-headless", "orders-db"] {
+        let at = writes(&log).iter().position(|r| r.target() == ("services".to_string(), service.to_string()));
+        if let Some(at) = at {
+            assert!(policy < at, "Service {service} exists only behind the NetworkPolicy: {order:#?}");
+        }
+    }
+
+    let children: Vec<&Recorded> = writes(&log)
+        .into_iter()
+        .filter(|r| !r.path.contains("servicedatabases") && !r.path.contains("/events"))
+        .collect();
+    assert!(!children.is_empty());
+    for child in &children {
+        assert_eq!(child.verb(), "apply", "{} is server-side applied", child.path);
+        assert!(child.query_has(&format!("fieldManager={FIELD_MANAGER}")), "{} {}", child.path, child.query);
+        assert!(child.query_has("force=true"), "{} takes its fields over: {}", child.path, child.query);
+        let owner = &child.body["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["uid"], "0b1c2d3e-orders", "{} is owned by its ServiceDatabase", child.path);
+        assert_eq!(owner["controller"], true, "{}", child.path);
+    }
+    assert!(log.iter().all(|r| r.verb() != "delete"), "a first reconcile deletes nothing: {order:#?}");
+
+    // A second reconcile of the unchanged object writes no child.
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("the second reconcile succeeds");
+    let again = fake.log();
+    let rewritten: Vec<String> = writes(&again)
+        .iter()
+        .filter(|r| !r.path.contains("servicedatabases") && !r.path.contains("/events"))
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(rewritten.is_empty(), "a steady state makes no child writes: {rewritten:#?}");
+}
+
+/// Every value under a key naming a password (or hash) in the applied Secrets.
+fn secret_values(fake: &FakeApi) -> Vec<String> {
+    let mut values = Vec::new();
+    for path in SECRETS {
+        let secret = fake.object(path).unwrap_or_else(|| panic!("{path} was applied"));
+        let decoded = secret["data"].as_object().into_iter().flatten().filter_map(|(k, v)| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(v.as_str()?).ok()?;
+            Some((k.clone(), String::from_utf8(bytes).ok()?))
+        });
+        let plain = secret["stringData"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())));
+        for (key, value) in decoded.chain(plain) {
+            let secretive =
+                ["password", "hash", "uri", "url", "token", "acl"].iter().any(|w| key.to_lowercase().contains(w));
+            if secretive && value.len() >= 8 {
+                values.push(value);
+            }
+        }
+    }
+    values
+}
+
+#[tokio::test]
+async fn secret_contents_never_reach_status_or_events() {
+    let fake = with_database("Retain", "1Gi");
+    // Administration runs once the pod is ready and fails: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = dir.path().join("endpoints.json");
+    std::fs::write(&overrides, format!(r#"{{"shop/orders-db": "127.0.0.1:{closed}"}}"#)).unwrap();
+    let ctx = context(&fake, Some(overrides));
+
+    reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
+    make_ready(&fake);
+    let failed = reconcile_once(&fake, &ctx).await.expect_err("administration of a closed port fails");
+    make_ready(&fake);
+    let _ = reconcile_once(&fake, &ctx).await;
+
+    let passwords = secret_values(&fake);
+    assert!(passwords.len() >= 3, "admin, app and monitor passwords were generated: {}", passwords.len());
+    let log = fake.log();
+    let statuses: Vec<&Recorded> = log.iter().filter(|r| r.is_status() && r.verb() != "get").collect();
+    let events: Vec<&Recorded> = log.iter().filter(|r| r.path.contains("/events") && r.verb() != "get").collect();
+    assert!(statuses.len() >= 2, "status was written while provisioning and on failure: {}", statuses.len());
+    assert!(!events.is_empty(), "conditions that changed were recorded as Events");
+    let reported = statuses.iter().chain(&events).map(|r| r.body.to_string()).collect::<Vec<_>>().join("\n");
+    assert!(
+        reported.contains("CredentialsNotReady") || reported.contains(&closed.to_string()),
+        "the administration failure ({failed}) is reported: {reported}"
+    );
+    for password in &passwords {
+        assert!(!reported.contains(password.as_str()), "a Secret value reached status or an Event: {reported}");
+        assert!(!failed.contains(password.as_str()), "a Secret value reached the reconcile error");
+    }
+}
+
+async fn delete(fake: &FakeApi) {
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["metadata"]["deletionTimestamp"] = json!("2026-01-02T00:00:00Z");
+    fake.put(SDB, sdb);
+}
+
+#[tokio::test]
+async fn retain_keeps_the_claim_and_orphans_the_secrets_before_letting_go() {
+    let fake = with_database("Retain", "1Gi");
+    let ctx = context(&fake, None);
+    reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
+    create_claim(&fake, "1Gi");
+    delete(&fake).await;
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("finalizing succeeds");
+    let log = fake.log();
+    let order = describe(&log);
+
+    assert!(log.iter().all(|r| r.verb() != "delete"), "Retain deletes nothing: {order:#?}");
+    let released = first_write(&log, "servicedatabases", "orders");
+    for path in SECRETS {
+        let name = path.rsplit('/').next().unwrap();
+        let orphaned = first_write(&log, "secrets", name);
+        assert!(orphaned < released, "Secret {name} loses its owner before the finalizer goes: {order:#?}");
+        let secret = fake.object(path).expect("the Secret is kept");
+        assert!(secret["metadata"].get("ownerReferences").is_none(), "garbage collection must not take {name}");
+    }
+    assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]), "the object may go now");
+    assert!(fake.object(PVC).is_some(), "the data claim is kept");
+    let sts = fake.object(STS).unwrap();
+    assert_eq!(
+        sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"], "Retain",
+        "the StatefulSet keeps its claim"
+    );
+}
+
+#[tokio::test]
+async fn delete_leaves_children_to_garbage_collection_without_a_finalizer() {
+    let fake = with_database("Delete", "1Gi");
+    let ctx = context(&fake, None);
+    reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
+    let log = fake.log();
+    assert!(
+        !writes(&log).iter().any(|r| r.target().0 == "servicedatabases" && !r.is_status()),
+        "Delete needs no finalizer: {:#?}",
+        describe(&log)
+    );
+    assert_eq!(
+        fake.object(STS).unwrap()["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"],
+        "Delete",
+        "the StatefulSet hands its claim to garbage collection"
+    );
+    for path in SECRETS {
+        let owner = &fake.object(path).unwrap()["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["uid"], "0b1c2d3e-orders", "{path} goes with its owner");
+    }
+
+    delete(&fake).await;
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("a deleted object without finalizer is left alone");
+    assert!(fake.log().is_empty(), "nothing to do: {:#?}", describe(&fake.log()));
+}
+
+#[tokio::test]
+async fn a_larger_storage_size_grows_the_claim_and_a_smaller_one_never_shrinks_it() {
+    let fake = with_database("Retain", "1Gi");
+    let ctx = context(&fake, None);
+    reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
+    create_claim(&fake, "1Gi");
+
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["storage"]["size"] = json!("2Gi");
+    sdb["metadata"]["generation"] = json!(2);
+    fake.put(SDB, sdb);
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("growing succeeds");
+    let log = fake.log();
+    let resize: Vec<&Recorded> = writes(&log).into_iter().filter(|r| r.path == PVC).collect();
+    assert_eq!(resize.len(), 1, "one write to the claim: {:#?}", describe(&log));
+    assert_eq!(resize[0].verb(), "apply");
+    assert!(resize[0].query_has(&format!("fieldManager={FIELD_MANAGER}")));
+    assert_eq!(resize[0].body["spec"]["resources"]["requests"]["storage"], "2Gi");
+    assert_eq!(claim_size(&fake), "2Gi");
+    let template =
+        &fake.object(STS).unwrap()["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"];
+    assert_eq!(template, "1Gi", "the immutable claim template keeps its size");
+
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["storage"]["size"] = json!("1Gi");
+    sdb["metadata"]["generation"] = json!(3);
+    fake.put(SDB, sdb);
+    fake.clear_log();
+    let _ = reconcile_once(&fake, &ctx).await;
+    let log = fake.log();
+    assert!(!writes(&log).iter().any(|r| r.path == PVC), "a claim is never shrunk: {:#?}", describe(&log));
+    assert_eq!(claim_size(&fake), "2Gi");
+}
