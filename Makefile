@@ -17,9 +17,9 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the e2e harness's audit reader, the node's cleanup
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the e2e harness's audit reader, the node's cleanup
 	@echo "[unit] cargo test (library and CRD tests)"
-	$(CARGO) test --quiet --lib --test crd --test cli
+	$(CARGO) test --quiet --lib --test crd --test cli --test reconcile_api
 	$(CARGO) test --quiet -p servicedb-e2e
 	@echo "[unit] the node's iptables undo; a node without its binaries says what is missing"
 	python3 e2e/node/test_iptables_diff.py

@@ -210,7 +210,7 @@ async fn secret_contents_never_reach_status_or_events() {
     assert!(!events.is_empty(), "conditions that changed were recorded as Events");
     let reported = statuses.iter().chain(&events).map(|r| r.body.to_string()).collect::<Vec<_>>().join("\n");
     assert!(
-        reported.contains("CredentialsNotReady") || reported.contains(&closed.to_string()),
+        reported.contains("CredentialsNotReady") && reported.contains(&closed.to_string()),
         "the administration failure ({failed}) is reported: {reported}"
     );
     for password in &passwords {
