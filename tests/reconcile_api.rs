@@ -127,10 +127,8 @@ async fn first_reconcile_adds_the_finalizer_then_applies_secrets_and_the_network
     assert!(credentials < statefulset, "the StatefulSet reads the Secrets: {order:#?}");
     assert!(policy < statefulset, "the database is never reachable without its NetworkPolicy: {order:#?}");
     for service in ["orders-db-headless", "orders-db"] {
-        let at = writes(&log).iter().position(|r| r.target() == ("services".to_string(), service.to_string()));
-        if let Some(at) = at {
-            assert!(policy < at, "Service {service} exists only behind the NetworkPolicy: {order:#?}");
-        }
+        let at = first_write(&log, "services", service);
+        assert!(policy < at, "Service {service} exists only behind the NetworkPolicy: {order:#?}");
     }
 
     let children: Vec<&Recorded> = writes(&log)
@@ -213,7 +211,11 @@ async fn secret_contents_never_reach_status_or_events() {
         reported.contains("CredentialsNotReady") && reported.contains(&closed.to_string()),
         "the administration failure ({failed}) is reported: {reported}"
     );
+    // The needles are what went over the wire: each is in an applied Secret's body.
+    let applied = log.iter().filter(|r| r.target().0 == "secrets").map(|r| r.body.to_string()).collect::<String>();
     for password in &passwords {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(password);
+        assert!(applied.contains(&encoded) || applied.contains(password.as_str()), "the search looks for sent values");
         assert!(!reported.contains(password.as_str()), "a Secret value reached status or an Event: {reported}");
         assert!(!failed.contains(password.as_str()), "a Secret value reached the reconcile error");
     }
