@@ -318,3 +318,40 @@ async fn a_larger_storage_size_grows_the_claim_and_a_smaller_one_never_shrinks_i
     assert!(!writes(&log).iter().any(|r| r.path == PVC), "a claim is never shrunk: {:#?}", describe(&log));
     assert_eq!(claim_size(&fake), "2Gi");
 }
+
+#[tokio::test]
+async fn snapshot_keeps_the_finalizer_until_the_final_backup_succeeded() {
+    let fake = with_database("Snapshot", "1Gi");
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": {}}});
+    fake.put(SDB, sdb);
+    let ctx = context(&fake, None);
+    reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
+    assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!(["servicedb.dev/final-backup"]));
+
+    delete(&fake).await;
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("the final backup starts");
+    let log = fake.log();
+    let job = "/apis/batch/v1/namespaces/shop/jobs/orders-db-final-backup";
+    assert!(writes(&log).iter().any(|r| r.path == job && r.verb() == "apply"), "{:#?}", describe(&log));
+    assert!(
+        !writes(&log).iter().any(|r| r.target().0 == "servicedatabases" && !r.is_status()),
+        "the finalizer stays while the final backup runs: {:#?}",
+        describe(&log)
+    );
+    assert!(log.iter().all(|r| r.verb() != "delete"), "nothing is deleted before the final backup");
+
+    // Still running: nothing changes.
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("waiting for the final backup");
+    assert!(!writes(&fake.log()).iter().any(|r| r.target().0 == "servicedatabases"), "{:#?}", describe(&fake.log()));
+
+    let mut done = fake.object(job).unwrap();
+    done["status"] = json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
+    fake.put(job, done);
+    fake.clear_log();
+    reconcile_once(&fake, &ctx).await.expect("the object is released after the final backup");
+    assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]), "{:#?}", describe(&fake.log()));
+    assert!(fake.log().iter().all(|r| r.verb() != "delete"), "garbage collection deletes the children");
+}
