@@ -232,3 +232,55 @@ pub fn for_kind(kind: api::Engine) -> &'static dyn Engine {
         api::Engine::Redis => &Redis,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(database: &str, app: &str) -> Wanted {
+        let login = |name: &str| Login { username: name.to_string(), password: "pw".to_string() };
+        Wanted {
+            database: database.to_string(),
+            app: vec![admin::AppLogin { login: login(app), enabled: true }],
+            monitor: login(MONITOR_USERNAME),
+        }
+    }
+
+    /// Port 1 on loopback: nothing answers, so reaching it would fail with
+    /// `Connect`; an `UnsafeName` proves the check came first.
+    fn nowhere() -> Target {
+        Target { host: "127.0.0.1".to_string(), port: 1 }
+    }
+
+    #[tokio::test]
+    async fn unsafe_names_are_refused_before_the_server_is_reached() {
+        let root = Login { username: "root".to_string(), password: "pw".to_string() };
+        for kind in [api::Engine::Postgres, api::Engine::Mysql, api::Engine::Mariadb, api::Engine::Redis] {
+            let bad_login = for_kind(kind).ensure(&nowhere(), &root, &wanted("orders", "x'; DROP")).await;
+            assert!(matches!(bad_login, Err(AdminError::UnsafeName(_))), "{kind:?}: {bad_login:?}");
+        }
+        for kind in [api::Engine::Postgres, api::Engine::Mysql, api::Engine::Mariadb] {
+            let bad_database = for_kind(kind).ensure(&nowhere(), &root, &wanted("Orders-DB", "orders")).await;
+            assert!(matches!(bad_database, Err(AdminError::UnsafeName(_))), "{kind:?}: {bad_database:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_takes_its_numbered_database_past_the_name_check() {
+        let root = Login { username: "admin".to_string(), password: "pw".to_string() };
+        let database = Redis.app_database("orders");
+        let result = Redis.ensure(&nowhere(), &root, &wanted(&database, "orders")).await;
+        assert!(matches!(result, Err(AdminError::Connect { .. })), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn contents_of_a_place_the_engine_does_not_restore_into_is_refused() {
+        let dir = std::path::Path::new("/nonexistent");
+        let sql = for_kind(api::Engine::Mariadb).contents(Place::DataDir(dir)).await;
+        assert!(matches!(&sql, Err(AdminError::Unsupported(m)) if m.contains("mariadb")), "{sql:?}");
+        let root = Login { username: "admin".to_string(), password: "pw".to_string() };
+        let server = Place::Server { target: &nowhere(), admin: &root, database: "0" };
+        let redis = Redis.contents(server).await;
+        assert!(matches!(&redis, Err(AdminError::Unsupported(m)) if m.contains("redis")), "{redis:?}");
+    }
+}

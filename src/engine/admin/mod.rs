@@ -2,8 +2,12 @@
 //! driver: the service's database, its least-privilege login, and a
 //! monitoring login. Idempotent: run on every reconcile, it changes nothing
 //! that is already right. Also what a restore needs to know and do there:
-//! what a database already holds ([`Engine::contents`](super::Engine::contents)) and, for MySQL/MariaDB,
-//! setting it aside while a restore loads ([`mysql_stash`]).
+//! what a database already holds and, for MySQL/MariaDB, setting it aside
+//! while a restore loads ([`mysql_stash`]). Callers go through
+//! [`Engine::ensure`](super::Engine::ensure) and
+//! [`Engine::contents`](super::Engine::contents); the per-engine modules here
+//! are what those call. The MySQL stash and Redis data-file helpers stay
+//! plain functions: only one engine has them, and only restore uses them.
 
 pub mod contents;
 pub(super) mod mysql;
