@@ -5,7 +5,8 @@
 mod common;
 
 use servicedb::api::Engine;
-use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
+use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
+use servicedb::engine::for_kind;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -48,7 +49,7 @@ async fn postgres_exporter_reports_up_with_the_monitoring_login() {
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
-    ensure(Engine::Postgres, &target, &admin, &wanted(&app, &monitor)).await.expect("administered");
+    for_kind(Engine::Postgres).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
 
     let mut exporter = Command::new("prometheus-postgres-exporter");
     exporter
@@ -73,7 +74,7 @@ async fn mysqld_exporter_reports_up_with_the_monitoring_login() {
     assert!(root.status.success());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "root".into(), password: admin_password };
-    ensure(Engine::Mariadb, &target, &admin, &wanted(&app, &monitor)).await.expect("administered");
+    for_kind(Engine::Mariadb).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
 
     let mut exporter = Command::new("prometheus-mysqld-exporter");
     exporter.env("DATA_SOURCE_NAME", format!("{MONITOR}:{monitor}@(127.0.0.1:{})/", server.port));
@@ -90,7 +91,7 @@ async fn redis_exporter_reports_up_with_the_monitoring_login() {
     let (server, _) = common::redis::start_with_logins(&admin_password, &app);
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "admin".into(), password: admin_password };
-    ensure(Engine::Redis, &target, &admin, &wanted(&app, &monitor)).await.expect("administered");
+    for_kind(Engine::Redis).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
 
     let mut exporter = Command::new("prometheus-redis-exporter");
     exporter

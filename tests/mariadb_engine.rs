@@ -43,7 +43,8 @@ fn hashed_logins_work_and_stay_in_their_schema() {
 #[tokio::test]
 async fn live_administration_creates_least_privilege_logins() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
+    use servicedb::engine::for_kind;
     let server = start();
     let (admin, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
@@ -60,8 +61,8 @@ async fn live_administration_creates_least_privilege_logins() {
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
     let admin_login = Login { username: "root".into(), password: admin.clone() };
-    ensure(Engine::Mariadb, &target, &admin_login, &wanted).await.expect("administered");
-    ensure(Engine::Mariadb, &target, &admin_login, &wanted).await.expect("idempotent");
+    for_kind(Engine::Mariadb).ensure(&target, &admin_login, &wanted).await.expect("administered");
+    for_kind(Engine::Mariadb).ensure(&target, &admin_login, &wanted).await.expect("idempotent");
 
     let out =
         server.as_user("orders", &app, "orders", "CREATE TABLE t (k INT); INSERT INTO t VALUES (7); SELECT k FROM t;");

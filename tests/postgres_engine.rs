@@ -89,7 +89,8 @@ fn hostile_names_stay_names() {
 #[tokio::test]
 async fn live_administration_creates_least_privilege_logins() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
+    use servicedb::engine::for_kind;
     let server = Server::start();
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
@@ -99,10 +100,10 @@ async fn live_administration_creates_least_privilege_logins() {
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
-    ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("administered");
+    for_kind(Engine::Postgres).ensure(&target, &admin, &wanted).await.expect("administered");
     let verifier = || server.admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'orders'");
     let first = verifier();
-    ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("idempotent");
+    for_kind(Engine::Postgres).ensure(&target, &admin, &wanted).await.expect("idempotent");
     // The stored verifier was recognised as this password: not set again.
     assert_eq!(verifier(), first);
 
@@ -160,7 +161,7 @@ async fn rotation_never_breaks_a_reconnecting_client() {
         }],
         monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor".into() },
     };
-    servicedb::engine::admin::ensure(Engine::Postgres, &target, &admin, &setup).await.unwrap();
+    servicedb::engine::for_kind(Engine::Postgres).ensure(&target, &admin, &setup).await.unwrap();
     assert!(
         server
             .sql_as("orders", &one, "orders", "CREATE TABLE kept (k int); INSERT INTO kept VALUES (1);")

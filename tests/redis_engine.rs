@@ -45,7 +45,8 @@ fn the_service_login_works_without_dangerous_commands() {
 #[tokio::test]
 async fn live_administration_adds_a_monitor_that_cannot_read_data() {
     use servicedb::api::Engine;
-    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
+    use servicedb::engine::for_kind;
     let (admin, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let acl = redis_acl_file(Logins {
@@ -62,8 +63,8 @@ async fn live_administration_adds_a_monitor_that_cannot_read_data() {
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
     let admin_login = Login { username: "admin".into(), password: admin.clone() };
-    ensure(Engine::Redis, &target, &admin_login, &wanted).await.expect("administered");
-    ensure(Engine::Redis, &target, &admin_login, &wanted).await.expect("idempotent");
+    for_kind(Engine::Redis).ensure(&target, &admin_login, &wanted).await.expect("administered");
+    for_kind(Engine::Redis).ensure(&target, &admin_login, &wanted).await.expect("idempotent");
 
     let me = Some(("orders", app.as_str()));
     assert_eq!(server.cmd(me, &["SET", "secret", "42"]), "OK");
@@ -72,7 +73,8 @@ async fn live_administration_adds_a_monitor_that_cannot_read_data() {
     assert!(server.cmd(watcher, &["GET", "secret"]).contains("NOPERM"), "the monitor read application data");
     assert!(server.cmd(watcher, &["SET", "x", "1"]).contains("NOPERM"));
     // Wrong admin credentials are a clear error, without the password in it.
-    let bad = ensure(Engine::Redis, &target, &Login { username: "admin".into(), password: "wrong".into() }, &wanted)
+    let bad = for_kind(Engine::Redis)
+        .ensure(&target, &Login { username: "admin".into(), password: "wrong".into() }, &wanted)
         .await
         .unwrap_err();
     assert!(bad.to_string().starts_with("cannot connect to 127.0.0.1:"), "{bad}");

@@ -156,7 +156,7 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
         }
         RestoreInto::Directory(dir) => Place::DataDir(dir),
     };
-    let held = admin::contents(*kind, place).await?;
+    let held = engine.contents(place).await?;
     if !held.is_empty() && !replace {
         return Err(BackupError::Occupied { contents: held.to_string(), advice: advice(*kind) });
     }
@@ -258,7 +258,7 @@ async fn load_setting_aside(
     if !replace {
         // Written since the check: not ours to set aside and drop.
         let place = Place::Server { target: &target, admin: &login, database: connection.database };
-        let held = admin::contents(kind, place).await?;
+        let held = engine::for_kind(kind).contents(place).await?;
         if !held.is_empty() {
             return Err(BackupError::Occupied { contents: held.to_string(), advice: advice(kind) });
         }

@@ -4,10 +4,10 @@
 //! database and the destination.
 
 use super::Instance;
-use super::env::{env_from_secret, env_value};
 use super::networkpolicy::{dns_egress, port, selector};
 use super::statefulset::{container_security_context, pod_security_context, quantities};
 use crate::api::{BackupDestination, BackupSpec, CaBundle, S3Destination, VolumeDestination};
+use crate::engine::env::{env_from_secret, env_value};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec,

@@ -3,7 +3,6 @@
 
 pub mod backup;
 pub mod backup_list;
-pub mod env;
 mod instance;
 pub mod monitoring;
 mod networkpolicy;

@@ -6,10 +6,10 @@ use super::Instance;
 use super::backup::{
     database_env, destination_access, tmp_mount, tool_network_policy, tool_pod_labels, tools_container, tools_pod,
 };
-use super::env::env_value;
 use super::secret::Slot;
 use crate::api::{BackupDestination, BackupLocation};
 use crate::engine::RestoreMethod;
+use crate::engine::env::env_value;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, Volume, VolumeMount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;

@@ -14,7 +14,7 @@ pub const PASSWORD_KEY: &str = "password";
 /// Admin Secret key of a copy of the app password: a deleted credentials
 /// Secret is restored with the same password instead of a new one.
 pub const APP_PASSWORD_KEY: &str = "app-password";
-pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
+pub use crate::engine::MONITOR_PASSWORD_KEY;
 pub const APP_PASSWORD_B_KEY: &str = "app-password-b";
 pub const ACTIVE_LOGIN_KEY: &str = "active-login";
 pub const PENDING_LOGIN_KEY: &str = "pending-login";

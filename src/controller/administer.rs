@@ -5,7 +5,7 @@ use super::context::Context;
 use super::outcome::Credentials;
 use super::rotation;
 use crate::build::{Instance, Passwords};
-use crate::engine::admin::{self, AppLogin, Login, Target, Wanted};
+use crate::engine::admin::{AppLogin, Login, Target, Wanted};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,7 +59,7 @@ pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Pass
         app,
         monitor: Login { username: MONITOR_USERNAME.to_string(), password: passwords.monitor.clone() },
     };
-    match tokio::time::timeout(TIMEOUT, admin::ensure(instance.spec.engine, &target, &admin, &wanted)).await {
+    match tokio::time::timeout(TIMEOUT, engine.ensure(&target, &admin, &wanted)).await {
         Ok(Ok(())) => Credentials::Ready,
         Ok(Err(e)) => {
             ctx.metrics.administration_failed(e.metric_label());

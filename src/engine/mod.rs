@@ -2,6 +2,7 @@
 //! the engine for everything engine-specific and know no engine by name.
 
 pub mod admin;
+pub mod env;
 pub mod image_catalog;
 pub mod images;
 mod mysql;
@@ -17,6 +18,8 @@ pub use postgres::Postgres;
 pub use redis::{Redis, redis_acl_file, redis_eof_mark};
 
 use crate::api;
+use admin::{AdminError, Contents, Login, Place, Target, Wanted};
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, Probe, TCPSocketAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use std::collections::BTreeMap;
@@ -78,6 +81,8 @@ pub struct InitScripts {
 
 /// The monitoring login every instance has (least privilege: metrics only).
 pub const MONITOR_USERNAME: &str = "servicedb_monitor";
+/// Admin Secret key of the monitoring login's password.
+pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
 
 /// The Prometheus exporter sidecar of an engine, logging in as
 /// [`MONITOR_USERNAME`] with the password from the admin Secret.
@@ -94,7 +99,7 @@ pub struct Exporter {
 
 /// The monitoring password, for an exporter's env.
 fn monitor_password(name: &str, admin_secret: &str) -> EnvVar {
-    crate::build::env::env_from_secret(name, admin_secret, crate::build::secret::MONITOR_PASSWORD_KEY)
+    env::env_from_secret(name, admin_secret, MONITOR_PASSWORD_KEY)
 }
 
 /// A program the backup tools run. Passwords travel in `env`, never in
@@ -126,6 +131,10 @@ pub enum RestoreMethod {
     DataFile { file: &'static str, beside: &'static [(&'static str, &'static str)] },
 }
 
+/// Everything engine-specific, static facts and live administration alike.
+/// The administration methods return boxed futures: that keeps the trait
+/// object-safe ([`for_kind`] hands out `&dyn Engine`) with the `futures`
+/// crate we already use, instead of a macro crate for two methods.
 pub trait Engine: Send + Sync {
     /// Versions the operator can run, newest last.
     fn supported_versions(&self) -> &'static [&'static str];
@@ -181,6 +190,37 @@ pub trait Engine: Send + Sync {
     fn restore_method(&self, c: &Connection<'_>, owner: &str) -> RestoreMethod;
     /// The metrics exporter that runs beside the database in its pod.
     fn exporter(&self, admin_secret: &str) -> Exporter;
+
+    /// Checks the service's database name before it reaches the server:
+    /// a safe identifier ([`admin::safe_name`]) unless the engine says otherwise.
+    fn check_database(&self, name: &str) -> Result<(), AdminError> {
+        admin::safe_name(name).map(drop)
+    }
+    /// Ensures `wanted` inside the running server at `target`: the service's
+    /// database, its logins and the monitoring login. Idempotent. Every name
+    /// is checked before any reaches the server; engines implement
+    /// [`Engine::administer`], and callers call this.
+    fn ensure<'a>(
+        &'a self,
+        target: &'a Target,
+        admin: &'a Login,
+        wanted: &'a Wanted,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(async move {
+            wanted.check(|database| self.check_database(database))?;
+            self.administer(target, admin, wanted).await
+        })
+    }
+    /// The engine's part of [`Engine::ensure`], given names already checked.
+    fn administer<'a>(
+        &'a self,
+        target: &'a Target,
+        admin: &'a Login,
+        wanted: &'a Wanted,
+    ) -> BoxFuture<'a, Result<(), AdminError>>;
+    /// What `place` already holds, for a restore to refuse or replace (a
+    /// server's database or a data directory, whichever the engine restores into).
+    fn contents<'a>(&'a self, place: Place<'a>) -> BoxFuture<'a, Result<Contents, AdminError>>;
 }
 
 /// The engine implementation for an API engine value.
@@ -190,5 +230,57 @@ pub fn for_kind(kind: api::Engine) -> &'static dyn Engine {
         api::Engine::Mysql => &MySql::MYSQL,
         api::Engine::Mariadb => &MySql::MARIADB,
         api::Engine::Redis => &Redis,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(database: &str, app: &str) -> Wanted {
+        let login = |name: &str| Login { username: name.to_string(), password: "pw".to_string() };
+        Wanted {
+            database: database.to_string(),
+            app: vec![admin::AppLogin { login: login(app), enabled: true }],
+            monitor: login(MONITOR_USERNAME),
+        }
+    }
+
+    /// Port 1 on loopback: nothing answers, so reaching it would fail with
+    /// `Connect`; an `UnsafeName` proves the check came first.
+    fn nowhere() -> Target {
+        Target { host: "127.0.0.1".to_string(), port: 1 }
+    }
+
+    #[tokio::test]
+    async fn unsafe_names_are_refused_before_the_server_is_reached() {
+        let root = Login { username: "root".to_string(), password: "pw".to_string() };
+        for kind in [api::Engine::Postgres, api::Engine::Mysql, api::Engine::Mariadb, api::Engine::Redis] {
+            let bad_login = for_kind(kind).ensure(&nowhere(), &root, &wanted("orders", "x'; DROP")).await;
+            assert!(matches!(bad_login, Err(AdminError::UnsafeName(_))), "{kind:?}: {bad_login:?}");
+        }
+        for kind in [api::Engine::Postgres, api::Engine::Mysql, api::Engine::Mariadb] {
+            let bad_database = for_kind(kind).ensure(&nowhere(), &root, &wanted("Orders-DB", "orders")).await;
+            assert!(matches!(bad_database, Err(AdminError::UnsafeName(_))), "{kind:?}: {bad_database:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_takes_its_numbered_database_past_the_name_check() {
+        let root = Login { username: "admin".to_string(), password: "pw".to_string() };
+        let database = Redis.app_database("orders");
+        let result = Redis.ensure(&nowhere(), &root, &wanted(&database, "orders")).await;
+        assert!(matches!(result, Err(AdminError::Connect { .. })), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn contents_of_a_place_the_engine_does_not_restore_into_is_refused() {
+        let dir = std::path::Path::new("/nonexistent");
+        let sql = for_kind(api::Engine::Mariadb).contents(Place::DataDir(dir)).await;
+        assert!(matches!(&sql, Err(AdminError::Unsupported(m)) if m.contains("mariadb")), "{sql:?}");
+        let root = Login { username: "admin".to_string(), password: "pw".to_string() };
+        let server = Place::Server { target: &nowhere(), admin: &root, database: "0" };
+        let redis = Redis.contents(server).await;
+        assert!(matches!(&redis, Err(AdminError::Unsupported(m)) if m.contains("redis")), "{redis:?}");
     }
 }

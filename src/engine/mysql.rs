@@ -2,11 +2,13 @@
 //! entrypoint creates the service's login and database from env at first
 //! start; MariaDB receives password hashes only, MySQL's image needs clear text.
 
+use super::admin::{self, AdminError, Contents, Login, Place, Target, Wanted, safe_name};
+use super::env::{env_from_secret, env_value};
 use super::{
     Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames, ToolCommand, monitor_password,
     tcp_check,
 };
-use crate::build::env::{env_from_secret, env_value};
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha1::{Digest, Sha1};
 use std::collections::BTreeMap;
@@ -37,6 +39,14 @@ impl MySql {
     pub const MYSQL: MySql = MySql { flavor: Flavor::MySql };
     pub const MARIADB: MySql = MySql { flavor: Flavor::MariaDb };
 
+    /// The official image's repository, also the engine's name in the API.
+    fn repository(&self) -> &'static str {
+        match self.flavor {
+            Flavor::MySql => "mysql",
+            Flavor::MariaDb => "mariadb",
+        }
+    }
+
     /// The images' env prefix: MYSQL_* or MARIADB_*.
     fn var(&self, name: &str) -> String {
         match self.flavor {
@@ -55,10 +65,7 @@ impl Engine for MySql {
     }
 
     fn image(&self, version: &str) -> Option<String> {
-        let repository = match self.flavor {
-            Flavor::MySql => "mysql",
-            Flavor::MariaDb => "mariadb",
-        };
+        let repository = self.repository();
         self.supported_versions().contains(&version).then(|| format!("docker.io/library/{repository}:{version}"))
     }
 
@@ -177,6 +184,31 @@ impl Engine for MySql {
             args: [&mysql_connection_args(c)[..], &[format!("--database={}", c.database)]].concat(),
             env: vec![("MYSQL_PWD", c.password.to_string())],
             trailer: None,
+        })
+    }
+
+    fn administer<'a>(
+        &'a self,
+        target: &'a Target,
+        admin: &'a Login,
+        wanted: &'a Wanted,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        let flavor = match self.flavor {
+            Flavor::MySql => admin::mysql::Flavor::MySql,
+            Flavor::MariaDb => admin::mysql::Flavor::MariaDb,
+        };
+        Box::pin(admin::mysql::ensure(target, admin, wanted, flavor))
+    }
+
+    /// The schema's tables, views and routines.
+    fn contents<'a>(&'a self, place: Place<'a>) -> BoxFuture<'a, Result<Contents, AdminError>> {
+        Box::pin(async move {
+            match place {
+                Place::Server { target, admin, database } => {
+                    admin::mysql::contents(target, admin, safe_name(database)?).await
+                }
+                Place::DataDir(_) => Err(place.unsupported(self.repository())),
+            }
         })
     }
 }

@@ -2,11 +2,13 @@
 //! (never clear text): the default user off, the operator's admin, and the
 //! service's login with every key but no dangerous command.
 
+use super::admin::{self, AdminError, Contents, Login, Place, Target, Wanted};
+use super::env::env_value;
 use super::{
     Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretFiles, SecretNames, ToolCommand,
     Trailer, monitor_password, tcp_check,
 };
-use crate::build::env::env_value;
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -163,6 +165,32 @@ impl Engine for Redis {
             file: "appendonlydir/appendonly.aof.1.base.rdb",
             beside: &[("appendonlydir/appendonly.aof.manifest", "file appendonly.aof.1.base.rdb seq 1 type b\n")],
         }
+    }
+
+    /// The database is the number [`Engine::app_database`] picks, never a
+    /// name the service chose, and no ACL command carries it.
+    fn check_database(&self, _name: &str) -> Result<(), AdminError> {
+        Ok(())
+    }
+
+    fn administer<'a>(
+        &'a self,
+        target: &'a Target,
+        admin: &'a Login,
+        wanted: &'a Wanted,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(admin::redis::ensure(target, admin, wanted))
+    }
+
+    /// The keyspace files in the data directory (restores go there, before
+    /// the server first starts).
+    fn contents<'a>(&'a self, place: Place<'a>) -> BoxFuture<'a, Result<Contents, AdminError>> {
+        Box::pin(async move {
+            match place {
+                Place::DataDir(dir) => admin::redis::contents(dir),
+                Place::Server { .. } => Err(place.unsupported("redis")),
+            }
+        })
     }
 }
 

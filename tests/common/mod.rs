@@ -101,7 +101,8 @@ where
     F: Fn(String, String) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
 {
-    use servicedb::engine::admin::{AppLogin, Login, Wanted, ensure};
+    use servicedb::engine::admin::{AppLogin, Login, Wanted};
+    use servicedb::engine::for_kind;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     let login = |name: &str, password: &str, enabled| AppLogin {
@@ -115,7 +116,7 @@ where
     };
     let phase = |app| {
         let wanted = wanted(app);
-        async move { ensure(engine, target, admin, &wanted).await.expect("administered") }
+        async move { for_kind(engine).ensure(target, admin, &wanted).await.expect("administered") }
     };
     phase(vec![login("orders", one, true)]).await;
     let current: Current = Arc::new(Mutex::new(("orders".into(), one.to_string())));

@@ -2,14 +2,18 @@
 //! driver: the service's database, its least-privilege login, and a
 //! monitoring login. Idempotent: run on every reconcile, it changes nothing
 //! that is already right. Also what a restore needs to know and do there:
-//! what a database already holds ([`contents`]) and, for MySQL/MariaDB,
-//! setting it aside while a restore loads ([`mysql_stash`]).
+//! what a database already holds and, for MySQL/MariaDB, setting it aside
+//! while a restore loads ([`mysql_stash`]). Callers go through
+//! [`Engine::ensure`](super::Engine::ensure) and
+//! [`Engine::contents`](super::Engine::contents); the per-engine modules here
+//! are what those call. The MySQL stash and Redis data-file helpers stay
+//! plain functions: only one engine has them, and only restore uses them.
 
 pub mod contents;
-mod mysql;
-mod postgres;
+pub(super) mod mysql;
+pub(super) mod postgres;
 pub mod quote;
-mod redis;
+pub(super) mod redis;
 
 pub use contents::{Contents, Found, Kind};
 pub use mysql::{
@@ -18,8 +22,6 @@ pub use mysql::{
 };
 pub use postgres::REPLACE_PRELUDE as POSTGRES_REPLACE_PRELUDE;
 pub use redis::{data_files as redis_data_files, keyspace_files as redis_keyspace_files};
-
-use crate::api;
 
 /// Where the operator reaches the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,24 +98,6 @@ pub fn safe_name(name: &str) -> Result<&str, AdminError> {
     if ok { Ok(name) } else { Err(AdminError::UnsafeName(name.to_string())) }
 }
 
-/// Ensures `wanted` inside the database of `engine` at `target`.
-pub async fn ensure(engine: api::Engine, target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
-    safe_name(&wanted.database).or_else(|e| if engine == api::Engine::Redis { Ok("0") } else { Err(e) })?;
-    if wanted.app.is_empty() {
-        return Err(AdminError::UnsafeName(String::new()));
-    }
-    for app in &wanted.app {
-        safe_name(&app.login.username)?;
-    }
-    safe_name(&wanted.monitor.username)?;
-    match engine {
-        api::Engine::Postgres => postgres::ensure(target, admin, wanted).await,
-        api::Engine::Mysql => mysql::ensure(target, admin, wanted, mysql::Flavor::MySql).await,
-        api::Engine::Mariadb => mysql::ensure(target, admin, wanted, mysql::Flavor::MariaDb).await,
-        api::Engine::Redis => redis::ensure(target, admin, wanted).await,
-    }
-}
-
 /// Where a restore would write: a running server's database, or the data
 /// directory of an instance that has not started.
 #[derive(Clone, Copy, Debug)]
@@ -122,20 +106,26 @@ pub enum Place<'a> {
     DataDir(&'a std::path::Path),
 }
 
-/// What `place` already holds, for a restore to refuse or replace:
-/// PostgreSQL's non-system schemas, the MySQL/MariaDB schema, Redis's data files.
-pub async fn contents(engine: api::Engine, place: Place<'_>) -> Result<Contents, AdminError> {
-    match (engine, place) {
-        (api::Engine::Postgres, Place::Server { target, admin, database }) => {
-            postgres::contents(target, admin, safe_name(database)?).await
+impl Wanted {
+    /// Names reach the server only after this: the logins must be safe
+    /// names, the database must pass `database` (the engine's rule).
+    pub fn check(&self, database: impl Fn(&str) -> Result<(), AdminError>) -> Result<(), AdminError> {
+        database(&self.database)?;
+        if self.app.is_empty() {
+            return Err(AdminError::UnsafeName(String::new()));
         }
-        (api::Engine::Mysql | api::Engine::Mariadb, Place::Server { target, admin, database }) => {
-            mysql::contents(target, admin, safe_name(database)?).await
+        for app in &self.app {
+            safe_name(&app.login.username)?;
         }
-        (api::Engine::Redis, Place::DataDir(dir)) => redis::contents(dir),
-        (engine, place) => {
-            Err(AdminError::Unsupported(format!("cannot inspect a {} instance through {place:?}", engine.as_str())))
-        }
+        safe_name(&self.monitor.username)?;
+        Ok(())
+    }
+}
+
+impl Place<'_> {
+    /// The error for an engine asked about a place it does not restore into.
+    pub fn unsupported(&self, engine: &str) -> AdminError {
+        AdminError::Unsupported(format!("cannot inspect a {engine} instance through {self:?}"))
     }
 }
 

@@ -167,7 +167,7 @@ pub async fn contents(target: &Target, admin: &Login, database: &str) -> Result<
 }
 
 /// Run by `--replace` in the same transaction as the restore script, before
-/// it: everything [`contents`] counts goes (every non-system schema, with
+/// it: everything [`contents`](crate::engine::Engine::contents) counts goes (every non-system schema, with
 /// what is in it, and the large objects), and `public` comes back as a new
 /// database has it (PostgreSQL 15+: owned by pg_database_owner, USAGE for
 /// all). A failure anywhere later rolls this back too.

@@ -4,11 +4,13 @@ mod scram;
 
 pub use scram::{scram_sha256_verifier, scram_verifies};
 
+use super::admin::{self, AdminError, Contents, Login, Place, Target, Wanted, safe_name};
+use super::env::{env_from_secret, env_value};
 use super::{
     Connection, Engine, Exporter, InitScripts, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames, ToolCommand,
     monitor_password,
 };
-use crate::build::env::{env_from_secret, env_value};
+use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, ExecAction, Probe};
 use std::collections::BTreeMap;
 
@@ -137,6 +139,27 @@ impl Engine for Postgres {
             args: [&pg_connection_args(c)[..], &flags, &[format!("--role={owner}")]].concat(),
             env: vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())],
             trailer: None,
+        })
+    }
+
+    fn administer<'a>(
+        &'a self,
+        target: &'a Target,
+        admin: &'a Login,
+        wanted: &'a Wanted,
+    ) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(admin::postgres::ensure(target, admin, wanted))
+    }
+
+    /// The database's non-system schemas.
+    fn contents<'a>(&'a self, place: Place<'a>) -> BoxFuture<'a, Result<Contents, AdminError>> {
+        Box::pin(async move {
+            match place {
+                Place::Server { target, admin, database } => {
+                    admin::postgres::contents(target, admin, safe_name(database)?).await
+                }
+                Place::DataDir(_) => Err(place.unsupported("postgres")),
+            }
         })
     }
 }

@@ -1,4 +1,6 @@
-//! Small constructors for container environment variables.
+//! Small constructors for container environment variables. They live with
+//! the engines, which describe their containers' env; the builders use them
+//! too (the dependency goes build -> engine, never back).
 
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
 
