@@ -34,7 +34,10 @@ mod tests {
         let refused = backup_store(&sdb, "list").unwrap_err();
         assert_eq!(refused.code(), 3);
         let text = refused.to_string();
-        assert!(text.starts_with("ServiceDatabase shop/cache has no spec.backup, so no backup store to list"), "{text}");
+        assert!(
+            text.starts_with("ServiceDatabase shop/cache has no spec.backup, so no backup store to list"),
+            "{text}"
+        );
         assert!(text.contains(r#"kubectl -n shop patch sdb cache --type merge -p '{"spec":{"backup":{"schedule":"0 3 * * *","destination":{"volume":{}}}}}'"#), "{text}");
         // The suggested patch is a valid spec.backup.
         let patch: serde_json::Value = serde_json::from_str(text.split('\'').nth(1).unwrap()).unwrap();
