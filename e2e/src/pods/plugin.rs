@@ -401,6 +401,15 @@ pub async fn volume_backups(env: &PodEnv) -> Outcome {
         servicedb(&write, None).await.ok().filter(|r| r.code == 0)
     })
     .await?;
+    let ran = servicedb(&["-n", NS, "backup", "ledger"], None).await?.expect(0, "backup ledger")?;
+    step(&format!("kubectl servicedb backup ledger ({:.1}s):\n{}", ran.seconds, ran.stdout));
+    let done = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("backup ") && l.contains(" succeeded: "))
+        .ok_or_else(|| format!("no 'backup ID succeeded' line:\n{}", ran.stdout))?;
+    let id = done.trim_start_matches("backup ").split_whitespace().next().unwrap_or_default().to_string();
+    // WaitForFirstConsumer: the first backup Job bound the claim.
     let claim = kubectl(&[
         "-n",
         NS,
@@ -412,14 +421,6 @@ pub async fn volume_backups(env: &PodEnv) -> Outcome {
     ])
     .await?;
     ensure(claim.trim() == "Bound 1Gi", || format!("the backup claim ledger-db-backups: {claim}"))?;
-    let ran = servicedb(&["-n", NS, "backup", "ledger"], None).await?.expect(0, "backup ledger")?;
-    step(&format!("kubectl servicedb backup ledger ({:.1}s):\n{}", ran.seconds, ran.stdout));
-    let done = ran
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("backup ") && l.contains(" succeeded: "))
-        .ok_or_else(|| format!("no 'backup ID succeeded' line:\n{}", ran.stdout))?;
-    let id = done.trim_start_matches("backup ").split_whitespace().next().unwrap_or_default().to_string();
     let listed = servicedb(&["-n", NS, "backups", "ledger"], None).await?.expect(0, "backups ledger")?;
     step(&format!("kubectl servicedb backups ledger ({:.1}s):\n{}", listed.seconds, listed.stdout));
     let row = listed
