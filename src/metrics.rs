@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn per_instance_series_come_from_status_and_go_with_the_object() {
-        let sdb: ServiceDatabase = serde_yaml::from_str(
+        let sdb: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop}\nspec:\n  engine: redis\n  version: '7.4'\n  service: {name: orders}\n  storage: {size: 1Gi}\n  backup: {schedule: '0 3 * * *', destination: {volume: {}}}\nstatus:\n  conditions:\n  - {type: Ready, status: 'True', reason: Available, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  - {type: CredentialsReady, status: 'False', reason: AdministrationFailed, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  lastBackup: {job: b-2, phase: Failed}\n  lastSuccessfulBackup: {job: b-1, phase: Succeeded, finishedAt: '2026-11-29T03:00:09Z'}\n",
         )
         .unwrap();

@@ -10,7 +10,7 @@ use servicedb::build::monitoring::alert_rules;
 use std::process::Command;
 
 fn sdb(engine: &str, version: &str) -> ServiceDatabase {
-    serde_yaml::from_str(&format!(
+    yaml_serde::from_str(&format!(
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: shop, uid: u-1}}\nspec:\n  engine: {engine}\n  version: '{version}'\n  service: {{name: orders}}\n  storage: {{size: 1Gi}}\n  backup: {{schedule: '0 3 * * *', destination: {{volume: {{}}}}}}\n"
     ))
     .unwrap()
@@ -34,7 +34,7 @@ fn promtool(args: &[&str], dir: &std::path::Path) -> String {
 }
 
 fn write_rules(dir: &std::path::Path, group: &RuleGroup) {
-    let file = serde_yaml::to_string(&serde_json::json!({ "groups": [group] })).unwrap();
+    let file = yaml_serde::to_string(&serde_json::json!({ "groups": [group] })).unwrap();
     std::fs::write(dir.join("rules.yaml"), file).unwrap();
 }
 
@@ -127,7 +127,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
     write_rules(dir.path(), &group);
     let tests =
         serde_json::json!({"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [minutes, hours]});
-    std::fs::write(dir.path().join("tests.yaml"), serde_yaml::to_string(&tests).unwrap()).unwrap();
+    std::fs::write(dir.path().join("tests.yaml"), yaml_serde::to_string(&tests).unwrap()).unwrap();
     let out = promtool(&["test", "rules", "tests.yaml"], dir.path());
     assert!(out.contains("SUCCESS"), "{out}");
 }
@@ -154,7 +154,7 @@ fn the_dashboard_queries_parse_and_name_real_operator_metrics() {
         .map(|(i, expr)| serde_json::json!({"record": format!("dashboard:query{i}"), "expr": expr}))
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let file = serde_yaml::to_string(&serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]})).unwrap();
+    let file = yaml_serde::to_string(&serde_json::json!({"groups": [{"name": "dashboard", "rules": rules}]})).unwrap();
     std::fs::write(dir.path().join("rules.yaml"), file).unwrap();
     promtool(&["check", "rules", "rules.yaml"], dir.path());
 

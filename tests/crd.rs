@@ -57,7 +57,7 @@ fn every_rule_on_the_whole_object_names_its_field() {
 }
 
 fn sdb(name: &str, spec: &str) -> ServiceDatabase {
-    serde_yaml::from_str(&format!(
+    yaml_serde::from_str(&format!(
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: shop}}\nspec: {spec}"
     ))
     .unwrap()

@@ -100,7 +100,11 @@ async fn live_administration_creates_least_privilege_logins() {
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
     };
     ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("administered");
+    let verifier = || server.admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'orders'");
+    let first = verifier();
     ensure(Engine::Postgres, &target, &admin, &wanted).await.expect("idempotent");
+    // The stored verifier was recognised as this password: not set again.
+    assert_eq!(verifier(), first);
 
     let out =
         server.sql_as("orders", &app, "orders", "CREATE TABLE t (k int); INSERT INTO t VALUES (7); SELECT k FROM t;");
@@ -199,4 +203,23 @@ async fn rotation_never_breaks_a_reconnecting_client() {
     let owner =
         server.sql_as("orders_b", &two, "orders", "SELECT tableowner FROM pg_tables WHERE tablename = 'made_by_b'");
     assert_eq!(String::from_utf8_lossy(&owner.stdout).trim(), "orders");
+}
+
+/// Verifiers come from postgres-protocol, which SASLprep's the password as
+/// libpq and the server do: a password with a no-break space logs in. The
+/// hand-written check recognises a verifier PostgreSQL made itself.
+#[test]
+fn verifiers_agree_with_postgresql_on_what_was_hashed() {
+    use servicedb::engine::postgres::{scram_sha256_verifier, scram_verifies};
+    let server = Server::start();
+    let password = format!("{}\u{a0}x", generate_password().unwrap());
+    let out = server.run_init_script("orders", "orders", &scram_sha256_verifier(&password));
+    assert!(out.status.success(), "init script: {}", String::from_utf8_lossy(&out.stderr));
+    let out = server.sql_as("orders", &password, "orders", "SELECT 42");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42", "{}", String::from_utf8_lossy(&out.stderr));
+
+    server.admin_sql("SET password_encryption = 'scram-sha-256'; CREATE ROLE made_by_server PASSWORD 'pencil'");
+    let stored = server.admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'made_by_server'");
+    assert!(scram_verifies(&stored, "pencil"), "{stored}");
+    assert!(!scram_verifies(&stored, "pencil2"));
 }

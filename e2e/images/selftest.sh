@@ -175,7 +175,7 @@ built() { cmd_path "$1" >/dev/null 2>&1; }
 
 # --- secrets the operator would derive ------------------------------------------
 
-scram_verifier() { # password: SCRAM-SHA-256 verifier, as src/engine/postgres/scram.rs
+scram_verifier() { # password: SCRAM-SHA-256 verifier as the operator makes it (postgres-protocol); ASCII passwords only (no SASLprep)
   python3 - "$1" <<'PY'
 import base64, hashlib, hmac, os, sys
 salt, iterations = os.urandom(16), 4096

@@ -1,5 +1,6 @@
 //! Condition helpers: a transition time changes only when the status does.
 
+use super::reasons::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 pub const READY: &str = "Ready";
@@ -10,14 +11,14 @@ pub const CREDENTIALS_READY: &str = "CredentialsReady";
 pub fn condition(
     type_: &str,
     status: bool,
-    reason: &str,
+    reason: Reason,
     message: impl Into<String>,
     generation: Option<i64>,
 ) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if status { "True" } else { "False" }.to_string(),
-        reason: reason.to_string(),
+        reason: reason.as_str().to_string(),
         message: message.into(),
         observed_generation: generation,
         last_transition_time: Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
@@ -56,11 +57,13 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_on_a_status_change() {
-        let old = with_transition_times(&[], vec![condition(READY, false, "Provisioning", "", Some(1))], at(10));
+        let old = with_transition_times(&[], vec![condition(READY, false, Reason::Provisioning, "", Some(1))], at(10));
         assert_eq!(old[0].last_transition_time, at(10));
-        let same = with_transition_times(&old, vec![condition(READY, false, "StillProvisioning", "", Some(2))], at(20));
+        let same =
+            with_transition_times(&old, vec![condition(READY, false, Reason::WaitingForInstance, "", Some(2))], at(20));
         assert_eq!(same[0].last_transition_time, at(10), "reason changed, status did not");
-        let flipped = with_transition_times(&same, vec![condition(READY, true, "Available", "", Some(2))], at(30));
+        let flipped =
+            with_transition_times(&same, vec![condition(READY, true, Reason::Available, "", Some(2))], at(30));
         assert_eq!(flipped[0].last_transition_time, at(30));
         assert!(is_true(&flipped, READY));
     }

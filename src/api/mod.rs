@@ -4,6 +4,7 @@ mod backup;
 pub mod conditions;
 pub mod prometheus;
 pub mod quantity;
+pub mod reasons;
 mod schema;
 mod servicedatabase;
 
@@ -20,7 +21,7 @@ pub fn crds() -> [CustomResourceDefinition; 2] {
 }
 
 /// [`crds`] as the multi-document YAML kept in `crds/`.
-pub fn crds_yaml() -> Result<String, serde_yaml::Error> {
+pub fn crds_yaml() -> Result<String, yaml_serde::Error> {
     let [databases, backups] = crds();
-    Ok(format!("---\n{}---\n{}", serde_yaml::to_string(&databases)?, serde_yaml::to_string(&backups)?))
+    Ok(format!("---\n{}---\n{}", yaml_serde::to_string(&databases)?, yaml_serde::to_string(&backups)?))
 }

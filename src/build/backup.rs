@@ -359,7 +359,7 @@ mod tests {
     use super::*;
 
     fn destination(yaml: &str) -> BackupDestination {
-        serde_yaml::from_str(yaml).unwrap()
+        yaml_serde::from_str(yaml).unwrap()
     }
 
     #[test]

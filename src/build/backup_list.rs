@@ -61,7 +61,7 @@ mod tests {
     use crate::api::ServiceDatabase;
 
     fn sdb(destination: &str) -> ServiceDatabase {
-        serde_yaml::from_str(&format!(
+        yaml_serde::from_str(&format!(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: shop, uid: u1}}\nspec: {{engine: postgres, version: '16', service: {{name: orders}}, storage: {{size: 1Gi}}, backup: {{schedule: '0 3 * * *', destination: {destination}}}}}"
         ))
         .unwrap()

@@ -51,7 +51,7 @@ fn with_backup(destination: &str) -> ServiceDatabase {
 }
 
 fn fixture(yaml: &str) -> ServiceDatabase {
-    serde_yaml::from_str(yaml).expect("fixture parses")
+    yaml_serde::from_str(yaml).expect("fixture parses")
 }
 
 fn passwords() -> Passwords {
@@ -254,7 +254,7 @@ fn deletion_policy_decides_what_happens_to_the_volume() {
 #[test]
 fn user_resources_replace_the_defaults() {
     let mut sdb = fixture(MINIMAL);
-    sdb.spec.resources = serde_yaml::from_str("limits: {memory: 2Gi}\nrequests: {cpu: '1'}").unwrap();
+    sdb.spec.resources = yaml_serde::from_str("limits: {memory: 2Gi}\nrequests: {cpu: '1'}").unwrap();
     let d = build(&sdb);
     let c = &d.statefulset.spec.unwrap().template.spec.unwrap().containers[0];
     let resources = c.resources.as_ref().unwrap();
@@ -486,7 +486,7 @@ fn a_volume_destination_gets_a_claim_that_outlives_the_database() {
 }
 
 fn restore_source() -> restore::RestoreSource {
-    let location: crate::api::BackupLocation = serde_yaml::from_str(
+    let location: crate::api::BackupLocation = yaml_serde::from_str(
         "{serviceDatabase: old-orders, backupId: 20261129T030000Z-00ff, destination: {s3: {bucket: b, credentialsSecret: s3-creds, endpoint: 'https://10.1.2.3:9000'}}}",
     )
     .unwrap();
@@ -602,7 +602,7 @@ fn backup_and_restore_pods_trust_the_s3_ca_bundle_from_its_secret() {
 
     // bootstrap.fromBackup.location.destination is a BackupDestination too.
     let location: crate::api::BackupLocation =
-        serde_yaml::from_str(&format!("{{serviceDatabase: old-orders, destination: {s3}}}")).unwrap();
+        yaml_serde::from_str(&format!("{{serviceDatabase: old-orders, destination: {s3}}}")).unwrap();
     let source = restore::RestoreSource::from(&location);
     let job = build_from(&fixture(ORDERS), Some(&source)).restore.expect("a restore Job").job;
     let pod = job.spec.unwrap().template.spec.unwrap();

@@ -2,8 +2,8 @@
 //! login and database and the monitoring login inside it.
 
 use super::context::Context;
+use super::outcome::Credentials;
 use super::rotation;
-use super::status::Credentials;
 use crate::build::{Instance, Passwords};
 use crate::engine::admin::{self, AppLogin, Login, Target, Wanted};
 use k8s_openapi::jiff::Timestamp;

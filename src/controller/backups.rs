@@ -3,6 +3,7 @@
 
 use super::error::Error;
 use crate::api::conditions::condition;
+use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, BackupRecord, BackupSpec};
 use crate::backup::Manifest;
 use crate::build::Instance;
@@ -109,7 +110,7 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
     let interval = spec.interval(now);
     let stale_after = interval * 2;
     let ok_at = newest_ok.map(|r| r.record.finished_at.as_ref().map_or(r.at, |t| t.0));
-    let c = |status: &str, reason: &str, message: String| {
+    let c = |status: &str, reason: Reason, message: String| {
         let mut c = condition(BACKUP_HEALTHY, false, reason, message, generation);
         c.status = status.to_string();
         c
@@ -117,7 +118,7 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
     let condition = match (newest, ok_at) {
         (Some(run), _) if run.record.phase == BackupPhase::Failed => c(
             "False",
-            "BackupFailed",
+            Reason::BackupFailed,
             format!(
                 "backup Job {} failed: {}; earlier backups are kept",
                 run.record.job,
@@ -126,17 +127,17 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
         ),
         (_, Some(at)) if now.duration_since(at) > stale_after => c(
             "False",
-            "BackupStale",
+            Reason::BackupStale,
             format!(
                 "the newest successful backup finished {} ago, more than twice the schedule's interval ({})",
                 hours(now.duration_since(at)),
                 hours(interval)
             ),
         ),
-        (_, Some(at)) => c("True", "BackupsCurrent", format!("the newest successful backup finished at {at}")),
+        (_, Some(at)) => c("True", Reason::BackupsCurrent, format!("the newest successful backup finished at {at}")),
         (_, None) if now.duration_since(created) > stale_after => c(
             "False",
-            "NoBackup",
+            Reason::NoBackup,
             format!(
                 "no backup has succeeded in the {} since this ServiceDatabase was created",
                 hours(now.duration_since(created))
@@ -144,7 +145,7 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
         ),
         (_, None) => c(
             "Unknown",
-            "AwaitingFirstBackup",
+            Reason::AwaitingFirstBackup,
             match spec.next_run(now) {
                 Some(next) => format!("the first scheduled backup runs at {next}"),
                 None => "waiting for the first backup".into(),

@@ -6,7 +6,9 @@
 use super::backups::{explain_failure, run_of};
 use super::children;
 use super::error::Error;
+use super::outcome::{Halt, Waiting};
 use super::validate::Invalid;
+use crate::api::reasons::{InvalidReason, Reason};
 use crate::api::{BackupPhase, BackupRecord, ServiceDatabase, ServiceDatabaseBackup};
 use crate::build::restore::{RestoreSource, restores_with_job};
 use crate::build::{Instance, RestoreChildren};
@@ -20,8 +22,34 @@ fn done(sdb: &ServiceDatabase) -> bool {
     sdb.status.as_ref().and_then(|s| s.bootstrap.as_ref()).is_some_and(|b| b.phase == BackupPhase::Succeeded)
 }
 
-fn waiting(reason: &'static str, message: String) -> Invalid {
-    Invalid { reason, message, recheck: Some(RECHECK) }
+/// A reference the operator does not watch: looked at again soon.
+fn not_found(message: String) -> Halt {
+    Halt::Invalid(Invalid { reason: InvalidReason::BootstrapBackupNotFound, message, recheck: Some(RECHECK) })
+}
+
+/// The backup id to restore from the bootstrap's ServiceDatabaseBackup
+/// `name`: waiting while it runs, invalid once it failed (it never runs again).
+fn backup_id(name: &str, backup: &ServiceDatabaseBackup) -> Result<String, Halt> {
+    let status = backup.status.clone().unwrap_or_default();
+    match (status.phase, status.backup_id) {
+        (Some(BackupPhase::Succeeded), Some(id)) => Ok(id),
+        (Some(BackupPhase::Failed), _) => Err(Halt::Invalid(Invalid {
+            reason: InvalidReason::BootstrapBackupFailed,
+            message: format!(
+                "ServiceDatabaseBackup {name} failed ({}); name another backup in bootstrap.fromBackup.backupName",
+                status.message.as_deref().unwrap_or("no reason given")
+            ),
+            recheck: None,
+        })),
+        (phase, _) => Err(Halt::Waiting(Waiting {
+            reason: Reason::WaitingForBackup,
+            message: format!(
+                "waiting for ServiceDatabaseBackup {name} to succeed with a backup id (phase {}) before restoring it",
+                phase.map_or_else(|| "not set yet".to_string(), |p| format!("{p:?}"))
+            ),
+            recheck: RECHECK,
+        })),
+    }
 }
 
 /// The backup to restore, while the bootstrap is not done. Redis keeps its
@@ -31,7 +59,7 @@ pub async fn source(
     client: &Client,
     sdb: &ServiceDatabase,
     instance: &Instance<'_>,
-) -> Result<Result<Option<RestoreSource>, Invalid>, Error> {
+) -> Result<Result<Option<RestoreSource>, Halt>, Error> {
     let Some(bootstrap) = &sdb.spec.bootstrap else { return Ok(Ok(None)) };
     let from = &bootstrap.from_backup;
     let with_job = restores_with_job(instance);
@@ -43,31 +71,25 @@ pub async fn source(
     }
     let Some(name) = &from.backup_name else { return Ok(Ok(None)) };
     if !with_job {
-        return Ok(Err(Invalid {
-            reason: "InvalidBootstrap",
+        return Ok(Err(Halt::Invalid(Invalid {
+            reason: InvalidReason::InvalidBootstrap,
             message: format!(
                 "{} restores before the server first starts, from bootstrap.fromBackup.location (the backup's instance, destination and id); use that instead of backupName",
                 instance.spec.engine.as_str()
             ),
             recheck: None,
-        }));
+        })));
     }
     let namespace = instance.namespace;
     let backups: Api<ServiceDatabaseBackup> = Api::namespaced(client.clone(), namespace);
     let Some(backup) =
         backups.get_opt(name).await.map_err(Error::kube("get", format!("ServiceDatabaseBackup {name}")))?
     else {
-        return Ok(Err(waiting(
-            "BootstrapBackupNotFound",
-            format!("ServiceDatabaseBackup {name} does not exist in {namespace}"),
-        )));
+        return Ok(Err(not_found(format!("ServiceDatabaseBackup {name} does not exist in {namespace}"))));
     };
-    let status = backup.status.clone().unwrap_or_default();
-    let (Some(BackupPhase::Succeeded), Some(id)) = (status.phase, status.backup_id) else {
-        return Ok(Err(waiting(
-            "BootstrapBackupNotReady",
-            format!("ServiceDatabaseBackup {name} has not succeeded with a backup id yet (phase {:?})", status.phase),
-        )));
+    let id = match backup_id(name, &backup) {
+        Ok(id) => id,
+        Err(halt) => return Ok(Err(halt)),
     };
     let origin = &backup.spec.service_database;
     let sdbs: Api<ServiceDatabase> = Api::namespaced(client.clone(), namespace);
@@ -81,12 +103,9 @@ pub async fn source(
         Some(destination) => {
             Ok(Some(RestoreSource { service_database: origin.clone(), destination, backup_id: Some(id) }))
         }
-        None => Err(waiting(
-            "BootstrapBackupNotFound",
-            format!(
-                "ServiceDatabase {origin}, whose backup {name} is, is gone or has no spec.backup; use bootstrap.fromBackup.location instead"
-            ),
-        )),
+        None => Err(not_found(format!(
+            "ServiceDatabase {origin}, whose backup {name} is, is gone or has no spec.backup; use bootstrap.fromBackup.location instead"
+        ))),
     })
 }
 
@@ -129,4 +148,47 @@ pub async fn advance(
         }
     }
     Ok(Some(progress))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(status: &str) -> ServiceDatabaseBackup {
+        yaml_serde::from_str(&format!(
+            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabaseBackup\nmetadata: {{name: nightly, namespace: shop}}\nspec: {{serviceDatabase: orders}}\nstatus: {status}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_backup_still_running_is_waited_for_not_an_invalid_spec() {
+        for status in ["{}", "{phase: Pending}", "{phase: Running}"] {
+            let Err(Halt::Waiting(waiting)) = backup_id("nightly", &backup(status)) else {
+                panic!("{status}: not waiting")
+            };
+            assert_eq!(waiting.reason, Reason::WaitingForBackup, "{status}");
+            assert_eq!(waiting.recheck, RECHECK, "nothing watched wakes the operator when it finishes");
+            assert!(
+                waiting.message.starts_with("waiting for ServiceDatabaseBackup nightly to succeed"),
+                "{}",
+                waiting.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_succeeded_backup_gives_its_id_and_a_failed_one_is_invalid() {
+        assert_eq!(
+            backup_id("nightly", &backup("{phase: Succeeded, backupId: '20261130T010000Z'}")),
+            Ok("20261130T010000Z".into())
+        );
+        let Err(Halt::Invalid(invalid)) = backup_id("nightly", &backup("{phase: Failed, message: 'access denied'}"))
+        else {
+            panic!("a failed backup never runs again")
+        };
+        assert_eq!(invalid.reason, InvalidReason::BootstrapBackupFailed);
+        assert_eq!(invalid.recheck, None, "waits for the spec to name another backup");
+        assert!(invalid.message.contains("access denied"), "{}", invalid.message);
+    }
 }

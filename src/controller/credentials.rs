@@ -4,6 +4,7 @@
 use super::apply::get;
 use super::error::Error;
 use super::validate::Invalid;
+use crate::api::reasons::InvalidReason;
 use crate::build::secret::{
     ACTIVE_LOGIN_KEY, APP_PASSWORD_B_KEY, APP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY, PENDING_LOGIN_KEY,
     RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
@@ -41,7 +42,7 @@ pub fn decide(
     generate: &mut dyn FnMut() -> Result<String, getrandom::Error>,
 ) -> Result<Result<Passwords, Invalid>, Error> {
     let lost = |what: &str| Invalid {
-        reason: "CredentialsLost",
+        reason: InvalidReason::CredentialsLost,
         message: format!(
             "the {what} was deleted after the database was initialised and cannot be regenerated; restore Secret {} from a backup of the namespace",
             instance.admin_secret_name()
@@ -102,7 +103,7 @@ pub async fn ensure(client: &Client, instance: &Instance<'_>) -> Result<Result<P
     for secret in admin.iter().chain(credentials.iter()) {
         if !managed_by_us(secret, instance) {
             return Ok(Err(Invalid {
-                reason: "SecretConflict",
+                reason: InvalidReason::SecretConflict,
                 message: format!(
                     "Secret {} already exists and is not managed by servicedb for {}; rename this ServiceDatabase or remove that Secret",
                     secret.name_any(),
@@ -143,7 +144,7 @@ mod tests {
     use crate::api::ServiceDatabase;
 
     fn sdb() -> ServiceDatabase {
-        serde_yaml::from_str(
+        yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
         )
         .unwrap()
@@ -205,7 +206,7 @@ mod tests {
         let (n, mut generate) = counter();
         let existing = Existing { app_password: Some("B".into()), initialised: true, ..Existing::default() };
         let invalid = decide(&instance, existing, &mut generate).unwrap().unwrap_err();
-        assert_eq!(invalid.reason, "CredentialsLost");
+        assert_eq!(invalid.reason, InvalidReason::CredentialsLost);
         assert!(invalid.message.contains("orders-db-admin"));
         assert_eq!(n.get(), 0);
     }

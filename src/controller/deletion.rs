@@ -8,6 +8,7 @@
 use super::backups::{explain_failure, run_of};
 use super::context::Context;
 use super::error::Error;
+use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, DeletionPolicy, ServiceDatabase};
 use crate::build::Instance;
 use crate::build::backup::final_backup_job;
@@ -118,7 +119,7 @@ async fn final_backup(ctx: &Context, sdb: &ServiceDatabase) -> Result<Option<Act
             ctx,
             sdb,
             EventType::Warning,
-            "FinalBackupImpossible",
+            Reason::FinalBackupImpossible,
             "deletionPolicy Snapshot needs spec.backup: add one, or set deletionPolicy Delete or Retain",
         )
         .await;
@@ -136,7 +137,7 @@ async fn final_backup(ctx: &Context, sdb: &ServiceDatabase) -> Result<Option<Act
             ctx,
             sdb,
             EventType::Normal,
-            "FinalBackup",
+            Reason::FinalBackup,
             &format!("taking the final backup (Job {name}) before deleting"),
         )
         .await;
@@ -151,7 +152,7 @@ async fn final_backup(ctx: &Context, sdb: &ServiceDatabase) -> Result<Option<Act
         BackupPhase::Failed => {
             explain_failure(&ctx.client, instance.namespace, &mut run).await?;
             let why = run.message.unwrap_or_default();
-            event(ctx, sdb, EventType::Warning, "FinalBackupFailed", &format!(
+            event(ctx, sdb, EventType::Warning, Reason::FinalBackupFailed, &format!(
                 "the final backup (Job {name}) failed: {why}; nothing was deleted, another attempt follows in 5 minutes (or set deletionPolicy Delete to delete without one)"
             )).await;
             jobs.delete(&name, &DeleteParams::background())
@@ -163,9 +164,14 @@ async fn final_backup(ctx: &Context, sdb: &ServiceDatabase) -> Result<Option<Act
     }
 }
 
-async fn event(ctx: &Context, sdb: &ServiceDatabase, type_: EventType, reason: &str, note: &str) {
-    let event =
-        Event { type_, reason: reason.into(), note: Some(note.into()), action: "Delete".into(), secondary: None };
+async fn event(ctx: &Context, sdb: &ServiceDatabase, type_: EventType, reason: Reason, note: &str) {
+    let event = Event {
+        type_,
+        reason: reason.as_str().into(),
+        note: Some(note.into()),
+        action: "Delete".into(),
+        secondary: None,
+    };
     if let Err(e) = ctx.recorder.publish(&event, &sdb.object_ref(&())).await {
         tracing::warn!(error = %e, "could not record an Event");
     }

@@ -11,6 +11,7 @@ mod deletion;
 mod error;
 mod instance_pod;
 mod on_demand;
+mod outcome;
 pub mod pause;
 mod prometheus_api;
 mod reconcile;

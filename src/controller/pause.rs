@@ -19,13 +19,13 @@
 
 use crate::api::ServiceDatabaseStatus;
 use crate::api::conditions::{self, condition};
+use crate::api::reasons::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
 pub const PAUSED_ANNOTATION: &str = "servicedb.dev/paused";
 /// Condition present (True) only while paused.
 pub const PAUSED: &str = "Paused";
-pub const PAUSED_REASON: &str = "PausedByAnnotation";
 
 /// Whether the object asks to be left alone. Only "true" pauses, so that a
 /// typo never stops the operator silently.
@@ -40,7 +40,7 @@ pub fn paused_status(old: &ServiceDatabaseStatus, generation: Option<i64>, now: 
         "{PAUSED_ANNOTATION}=true: the operator changes no child, login or backup of this instance; the rest of the status is from before the pause. Remove the annotation (kubectl servicedb resume) to repair drift"
     );
     let mut new: Vec<_> = old.conditions.iter().filter(|c| c.type_ != PAUSED).cloned().collect();
-    new.push(condition(PAUSED, true, PAUSED_REASON, message, generation));
+    new.push(condition(PAUSED, true, Reason::PausedByAnnotation, message, generation));
     ServiceDatabaseStatus { conditions: conditions::with_transition_times(&old.conditions, new, now), ..old.clone() }
 }
 
@@ -50,7 +50,7 @@ mod tests {
     use crate::api::ServiceDatabase;
 
     fn sdb(annotation: Option<&str>) -> ServiceDatabase {
-        let mut s: ServiceDatabase = serde_yaml::from_str(
+        let mut s: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
         )
         .unwrap();
@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn a_paused_status_keeps_what_was_observed_and_adds_paused() {
-        let ready = condition(conditions::READY, true, "Available", "ok", Some(1));
+        let ready = condition(conditions::READY, true, Reason::Available, "ok", Some(1));
         let old = ServiceDatabaseStatus {
             conditions: conditions::with_transition_times(&[], vec![ready], at(10)),
             observed_generation: Some(1),
@@ -88,7 +88,10 @@ mod tests {
         let ready = conditions::find(&paused.conditions, conditions::READY).unwrap();
         assert_eq!((ready.status.as_str(), &ready.last_transition_time), ("True", &at(10)));
         let p = conditions::find(&paused.conditions, PAUSED).unwrap();
-        assert_eq!((p.status.as_str(), p.reason.as_str(), &p.last_transition_time), ("True", PAUSED_REASON, &at(20)));
+        assert_eq!(
+            (p.status.as_str(), p.reason.as_str(), &p.last_transition_time),
+            ("True", "PausedByAnnotation", &at(20))
+        );
         assert!(p.message.contains("kubectl servicedb resume"));
         // Steady while paused: the same status again, so no write.
         assert_eq!(paused_status(&paused, Some(2), at(30)), paused);

@@ -9,11 +9,12 @@ use super::credentials;
 use super::deletion;
 use super::error::{Error, Severity, backoff};
 use super::instance_pod;
+use super::outcome::{Credentials, Halt, Outcome};
 use super::pause;
 use super::restart;
 use super::rotation;
-use super::status::{self, Credentials, Outcome};
-use super::validate::{self, Invalid};
+use super::status;
+use super::validate;
 use crate::api::ServiceDatabase;
 use crate::build::Passwords;
 use crate::build::{self, Instance};
@@ -70,19 +71,19 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
     let valid = match validate::spec(sdb, &ctx.settings.images) {
         Ok(valid) => valid,
-        Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
+        Err(invalid) => return report_halt(sdb, &instance, ctx, invalid.into()).await,
     };
     let live_statefulset = children::live_statefulset(&ctx.client, &instance).await?;
     let checks = validate::references(&ctx.client, sdb)
         .await?
         .and_then(|()| validate::against_live(live_statefulset.as_ref(), &sdb.spec));
     if let Err(invalid) = checks {
-        return report_invalid(sdb, &instance, ctx, invalid).await;
+        return report_halt(sdb, &instance, ctx, invalid.into()).await;
     }
     deletion::sync_finalizer(&ctx.client, sdb).await?;
     let mut passwords = match credentials::ensure(&ctx.client, &instance).await? {
         Ok(passwords) => passwords,
-        Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
+        Err(invalid) => return report_halt(sdb, &instance, ctx, invalid.into()).await,
     };
     let policy = rotation::Policy::of(sdb);
     let requested = rotation::requested(sdb);
@@ -96,7 +97,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
 
     let restore = match bootstrap::source(&ctx.client, sdb, &instance).await? {
         Ok(restore) => restore,
-        Err(invalid) => return report_invalid(sdb, &instance, ctx, invalid).await,
+        Err(halt) => return report_halt(sdb, &instance, ctx, halt).await,
     };
 
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
@@ -213,17 +214,28 @@ async fn hold(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
-/// An invalid spec: status and Event, no child touched, no requeue loop.
-async fn report_invalid(
+/// Stopped before any child: status and Event, no child touched. An
+/// invalid spec waits for a change (no requeue loop) unless it names an
+/// object the operator does not watch; waiting looks again soon.
+async fn report_halt(
     sdb: &ServiceDatabase,
     instance: &Instance<'_>,
     ctx: &Context,
-    invalid: Invalid,
+    halt: Halt,
 ) -> Result<Action, Error> {
-    warn!(reason = invalid.reason, message = %invalid.message, "invalid spec");
-    let status = status::compute(sdb, instance, &Outcome::Invalid(&invalid), now());
+    let (outcome, next) = match &halt {
+        Halt::Invalid(invalid) => {
+            warn!(reason = %invalid.reason, message = %invalid.message, "invalid spec");
+            (Outcome::Invalid(invalid), invalid.recheck.map_or_else(Action::await_change, Action::requeue))
+        }
+        Halt::Waiting(waiting) => {
+            info!(reason = %waiting.reason, message = %waiting.message, "waiting");
+            (Outcome::Waiting(waiting), Action::requeue(waiting.recheck))
+        }
+    };
+    let status = status::compute(sdb, instance, &outcome, now());
     status::publish(&ctx.client, &ctx.recorder, sdb, status).await?;
-    Ok(invalid.recheck.map_or_else(Action::await_change, Action::requeue))
+    Ok(next)
 }
 
 /// What to tell the user about a refused child, without echoing a Secret's
@@ -242,7 +254,7 @@ fn rejection_message(error: &Error) -> String {
 
 async fn report_rejection(sdb: &ServiceDatabase, ctx: &Context, error: &Error) {
     let Ok(instance) = Instance::new(sdb, &ctx.settings.operator_namespace) else { return };
-    let outcome = Outcome::Rejected { reason: "ApplyRejected", message: rejection_message(error) };
+    let outcome = Outcome::Rejected(rejection_message(error));
     let status = status::compute(sdb, &instance, &outcome, now());
     if let Err(e) = status::publish(&ctx.client, &ctx.recorder, sdb, status).await {
         warn!(error = %e, "could not report the failure in status");

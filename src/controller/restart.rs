@@ -94,7 +94,7 @@ mod tests {
     use super::*;
 
     fn pod(yaml: &str) -> PodSpec {
-        serde_yaml::from_str(yaml).unwrap()
+        yaml_serde::from_str(yaml).unwrap()
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! when it changed, with an Event for every condition that changed.
 
 use super::apply::merge_patch;
-use super::backups::{BACKUP_HEALTHY, Health};
+use super::backups::BACKUP_HEALTHY;
 use super::error::Error;
 use super::instance_pod::PodFailure;
-use super::validate::Invalid;
+use super::outcome::{Credentials, Outcome};
 use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
-use crate::api::{BackupPhase, BackupRecord, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
+use crate::api::reasons::Reason;
+use crate::api::{BackupPhase, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
 use crate::build::Instance;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -17,36 +18,6 @@ use kube::{Api, Client, Resource, ResourceExt};
 
 /// Field manager of status writes, apart from the children's.
 const STATUS_MANAGER: &str = "servicedb-status";
-
-/// The database side: the service's login, database and monitoring login.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Credentials {
-    /// Ensured inside the running database.
-    Ready,
-    /// Not attempted: the instance is not ready yet.
-    NotYet,
-    /// The database refused or could not be reached; the message has no secret.
-    Failed(String),
-}
-
-/// What the reconcile found, for the status.
-pub enum Outcome<'a> {
-    /// The spec cannot be acted on; no child was touched.
-    Invalid(&'a Invalid),
-    /// Every child is applied; the StatefulSet as the API server has it, and
-    /// the backups' health when backups are configured.
-    Applied {
-        statefulset: &'a StatefulSet,
-        /// Why the pod fails, when the StatefulSet is not ready and it does.
-        pod_failure: Option<&'a PodFailure>,
-        credentials: &'a Credentials,
-        backups: Option<&'a Health>,
-        /// The restore of `spec.bootstrap`: Ready waits until it succeeded.
-        bootstrap: Option<&'a BackupRecord>,
-    },
-    /// The API server refused a child: a bounded reason and its message.
-    Rejected { reason: &'static str, message: String },
-}
 
 /// Whether the single instance pod is ready on the current revision, and why not.
 pub fn instance_readiness(sts: &StatefulSet) -> Result<(), String> {
@@ -78,13 +49,13 @@ enum Blocker<'a> {
 
 impl Blocker<'_> {
     /// The reason of Ready (and of Degraded, for a fault).
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> Reason {
         match self {
-            Blocker::Provisioning(_) => "Provisioning",
-            Blocker::InstanceFailing(_) => "InstanceFailing",
-            Blocker::CredentialsNotReady(_) => "CredentialsNotReady",
-            Blocker::Restoring(_) => "Restoring",
-            Blocker::RestoreFailed(_) => "RestoreFailed",
+            Blocker::Provisioning(_) => Reason::Provisioning,
+            Blocker::InstanceFailing(_) => Reason::InstanceFailing,
+            Blocker::CredentialsNotReady(_) => Reason::CredentialsNotReady,
+            Blocker::Restoring(_) => Reason::Restoring,
+            Blocker::RestoreFailed(_) => Reason::RestoreFailed,
         }
     }
 
@@ -104,11 +75,11 @@ impl Blocker<'_> {
     }
 
     /// The reason of CredentialsReady meanwhile.
-    fn credentials_reason(&self) -> &'static str {
+    fn credentials_reason(&self) -> Reason {
         match self {
-            Blocker::Provisioning(_) | Blocker::InstanceFailing(_) => "WaitingForInstance",
-            Blocker::CredentialsNotReady(_) => "AdministrationFailed",
-            Blocker::Restoring(_) | Blocker::RestoreFailed(_) => "Administered",
+            Blocker::Provisioning(_) | Blocker::InstanceFailing(_) => Reason::WaitingForInstance,
+            Blocker::CredentialsNotReady(_) => Reason::AdministrationFailed,
+            Blocker::Restoring(_) | Blocker::RestoreFailed(_) => Reason::Administered,
         }
     }
 }
@@ -124,31 +95,41 @@ pub fn compute(
     let old = sdb.status.clone().unwrap_or_default();
     let generation = sdb.metadata.generation;
     let was_ready = conditions::is_true(&old.conditions, READY);
-    let c = |t: &str, s: bool, r: &str, m: &str| condition(t, s, r, m, generation);
+    let c = |t: &str, s: bool, r: Reason, m: &str| condition(t, s, r, m, generation);
     let (phase, new) = match outcome {
         Outcome::Invalid(invalid) => (
             Phase::Invalid,
             vec![
-                c(READY, false, "InvalidSpec", &format!("{}: {}", invalid.reason, invalid.message)),
-                c(PROGRESSING, false, "InvalidSpec", "waiting for the spec to be fixed"),
-                c(DEGRADED, false, "InvalidSpec", "no child was changed"),
-                c(CREDENTIALS_READY, false, "InvalidSpec", "no child was changed"),
+                c(READY, false, Reason::InvalidSpec, &format!("{}: {}", invalid.reason, invalid.message)),
+                c(PROGRESSING, false, Reason::InvalidSpec, "waiting for the spec to be fixed"),
+                c(DEGRADED, false, Reason::InvalidSpec, "no child was changed"),
+                c(CREDENTIALS_READY, false, Reason::InvalidSpec, "no child was changed"),
             ],
         ),
-        Outcome::Rejected { reason, message } => (
+        // Not a fault: Degraded stays False, and nothing is provisioned yet.
+        Outcome::Waiting(waiting) => (
+            Phase::Pending,
+            vec![
+                c(READY, false, waiting.reason, &waiting.message),
+                c(PROGRESSING, true, waiting.reason, &waiting.message),
+                c(DEGRADED, false, Reason::AsExpected, "no fault observed"),
+                c(CREDENTIALS_READY, false, Reason::WaitingForInstance, "no child was changed yet"),
+            ],
+        ),
+        Outcome::Rejected(message) => (
             Phase::Degraded,
             vec![
                 c(
                     READY,
                     was_ready,
-                    if was_ready { "Available" } else { "NotReady" },
+                    if was_ready { Reason::Available } else { Reason::NotReady },
                     "the last change could not be applied",
                 ),
-                c(PROGRESSING, false, reason, message),
-                c(DEGRADED, true, reason, message),
-                conditions::find(&old.conditions, CREDENTIALS_READY)
-                    .cloned()
-                    .unwrap_or_else(|| c(CREDENTIALS_READY, false, "NotReady", "the instance was not provisioned")),
+                c(PROGRESSING, false, Reason::ApplyRejected, message),
+                c(DEGRADED, true, Reason::ApplyRejected, message),
+                conditions::find(&old.conditions, CREDENTIALS_READY).cloned().unwrap_or_else(|| {
+                    c(CREDENTIALS_READY, false, Reason::NotReady, "the instance was not provisioned")
+                }),
             ],
         ),
         Outcome::Applied { statefulset, pod_failure, credentials, bootstrap, .. } => {
@@ -170,13 +151,13 @@ pub fn compute(
                 None => (
                     Phase::Ready,
                     vec![
-                        c(READY, true, "Available", "the database accepts connections from its service"),
-                        c(PROGRESSING, false, "Available", "every child is up to date"),
-                        c(DEGRADED, false, "AsExpected", "no fault observed"),
+                        c(READY, true, Reason::Available, "the database accepts connections from its service"),
+                        c(PROGRESSING, false, Reason::Available, "every child is up to date"),
+                        c(DEGRADED, false, Reason::AsExpected, "no fault observed"),
                         c(
                             CREDENTIALS_READY,
                             true,
-                            "Administered",
+                            Reason::Administered,
                             "the service's login and database and the monitoring login are in place",
                         ),
                     ],
@@ -184,11 +165,11 @@ pub fn compute(
                 Some(blocker) => {
                     let (reason, message) = (blocker.reason(), blocker.message());
                     let (phase, progressing, degraded) = if was_ready {
-                        (Phase::Degraded, "Recovering", c(DEGRADED, true, reason, &message))
+                        (Phase::Degraded, Reason::Recovering, c(DEGRADED, true, reason, &message))
                     } else if blocker.is_fault() {
                         (Phase::Degraded, reason, c(DEGRADED, true, reason, &message))
                     } else {
-                        (Phase::Provisioning, reason, c(DEGRADED, false, "AsExpected", "no fault observed"))
+                        (Phase::Provisioning, reason, c(DEGRADED, false, Reason::AsExpected, "no fault observed"))
                     };
                     (
                         phase,
@@ -264,7 +245,7 @@ pub async fn publish(
         .map_err(Error::kube("patch status of", format!("ServiceDatabase {name}")))?;
     let reference = sdb.object_ref(&());
     for c in changed(&old.conditions, &status.conditions) {
-        let warning = (c.type_ == DEGRADED && c.status == "True") || c.reason == "InvalidSpec";
+        let warning = (c.type_ == DEGRADED && c.status == "True") || c.reason == Reason::InvalidSpec.as_str();
         let event = Event {
             type_: if warning { EventType::Warning } else { EventType::Normal },
             reason: c.reason.clone(),
@@ -282,11 +263,14 @@ pub async fn publish(
 
 #[cfg(test)]
 mod tests {
+    use super::super::outcome::Waiting;
+    use super::super::validate::Invalid;
     use super::*;
+    use crate::api::reasons::InvalidReason;
     use k8s_openapi::api::apps::v1::StatefulSetStatus;
 
     fn sdb() -> ServiceDatabase {
-        let mut s: ServiceDatabase = serde_yaml::from_str(
+        let mut s: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1, generation: 3}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
         )
         .unwrap();
@@ -452,12 +436,47 @@ mod tests {
         let template = sdb.clone();
         let instance = Instance::new(&template, "op").unwrap();
         sdb.status = Some(compute(&sdb, &instance, &applied(&sts(1)), now()));
-        let invalid = Invalid { reason: "UnsupportedVersion", message: "use 16".into(), recheck: None };
+        let invalid = Invalid { reason: InvalidReason::UnsupportedVersion, message: "use 16".into(), recheck: None };
         let s = compute(&sdb, &instance, &Outcome::Invalid(&invalid), now());
         assert_eq!(s.phase, Some(Phase::Invalid));
         assert_eq!(get(&s, READY).reason, "InvalidSpec");
         assert_eq!(get(&s, READY).message, "UnsupportedVersion: use 16");
         assert!(s.endpoint.is_some());
+    }
+
+    #[test]
+    fn waiting_for_a_backup_is_pending_not_an_invalid_spec_nor_a_fault() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let waiting = Waiting {
+            reason: Reason::WaitingForBackup,
+            message: "waiting for ServiceDatabaseBackup nightly to succeed".into(),
+            recheck: std::time::Duration::from_secs(30),
+        };
+        let s = compute(&sdb, &instance, &Outcome::Waiting(&waiting), now());
+        assert_eq!(s.phase, Some(Phase::Pending));
+        let ready = get(&s, READY);
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "WaitingForBackup"));
+        assert_eq!(ready.message, waiting.message);
+        assert_eq!(
+            (get(&s, PROGRESSING).status.as_str(), get(&s, PROGRESSING).reason.as_str()),
+            ("True", "WaitingForBackup")
+        );
+        assert_eq!((get(&s, DEGRADED).status.as_str(), get(&s, DEGRADED).reason.as_str()), ("False", "AsExpected"));
+        assert!(s.conditions.iter().all(|c| c.reason != "InvalidSpec"));
+        assert_eq!(s.endpoint, None, "nothing was provisioned");
+    }
+
+    #[test]
+    fn a_refused_child_is_degraded_with_apply_rejected() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let s =
+            compute(&sdb, &instance, &Outcome::Rejected("create Service orders-db was refused: quota".into()), now());
+        assert_eq!(s.phase, Some(Phase::Degraded));
+        assert_eq!((get(&s, READY).status.as_str(), get(&s, READY).reason.as_str()), ("False", "NotReady"));
+        assert_eq!((get(&s, DEGRADED).status.as_str(), get(&s, DEGRADED).reason.as_str()), ("True", "ApplyRejected"));
+        assert_eq!(get(&s, DEGRADED).message, "create Service orders-db was refused: quota");
     }
 
     #[test]

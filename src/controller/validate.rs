@@ -3,9 +3,10 @@
 //! and an Event.
 
 use super::error::Error;
+use crate::api::reasons::InvalidReason;
 use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, ServiceDatabaseSpec, quantity};
 use crate::build::ENGINE_VERSION_ANNOTATION;
-use crate::engine::{self, Images, InstanceImages};
+use crate::engine::{self, Images, InstanceImages, NoImage};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -15,8 +16,8 @@ use std::time::Duration;
 /// What is wrong with a spec, for `Ready=False, reason=InvalidSpec`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Invalid {
-    /// A CamelCase word, bounded: also the Event reason.
-    pub reason: &'static str,
+    /// What is wrong: leads the message and the log line.
+    pub reason: InvalidReason,
     /// What was wrong and what to do, for humans.
     pub message: String,
     /// When to look again. `None`: only when the object changes. References
@@ -25,7 +26,7 @@ pub struct Invalid {
 }
 
 impl Invalid {
-    fn spec(reason: &'static str, message: String) -> Self {
+    fn spec(reason: InvalidReason, message: String) -> Self {
         Self { reason, message, recheck: None }
     }
 }
@@ -34,6 +35,14 @@ impl Invalid {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Valid {
     pub images: InstanceImages,
+}
+
+fn no_image_reason(no_image: &NoImage) -> InvalidReason {
+    match no_image {
+        NoImage::UnsupportedVersion { .. } => InvalidReason::UnsupportedVersion,
+        NoImage::NotInCatalog { .. } => InvalidReason::ImageNotInCatalog,
+        NoImage::NoExporter { .. } => InvalidReason::ExporterNotInCatalog,
+    }
 }
 
 fn is_label_name(s: &str) -> bool {
@@ -66,7 +75,7 @@ pub fn spec(sdb: &ServiceDatabase, images: &Images) -> Result<Valid, Invalid> {
         name.len() <= MAX_NAME_LENGTH && is_dns_label(&name) && name.starts_with(|c: char| c.is_ascii_lowercase());
     if !name_ok {
         return Err(Invalid::spec(
-            "InvalidName",
+            InvalidReason::InvalidName,
             format!(
                 "name {name:?} must be at most {MAX_NAME_LENGTH} lower-case letters, digits and '-', starting with a letter"
             ),
@@ -74,28 +83,29 @@ pub fn spec(sdb: &ServiceDatabase, images: &Images) -> Result<Valid, Invalid> {
     }
     if RESERVED_NAMES.contains(&name.as_str()) {
         return Err(Invalid::spec(
-            "InvalidName",
+            InvalidReason::InvalidName,
             format!("name {name:?} is reserved by the database engines; choose another"),
         ));
     }
     let spec = &sdb.spec;
-    let images = images.for_spec(spec).map_err(|no_image| Invalid::spec(no_image.reason(), no_image.to_string()))?;
+    let images =
+        images.for_spec(spec).map_err(|no_image| Invalid::spec(no_image_reason(&no_image), no_image.to_string()))?;
     if !quantity::parse(&spec.storage.size).is_some_and(|bytes| bytes >= 1.0) {
         return Err(Invalid::spec(
-            "InvalidStorageSize",
+            InvalidReason::InvalidStorageSize,
             format!("storage.size {:?} must be a positive quantity such as 10Gi", spec.storage.size),
         ));
     }
     if !is_dns_label(&spec.service.name) {
         return Err(Invalid::spec(
-            "InvalidService",
+            InvalidReason::InvalidService,
             format!("service.name {:?} must be a DNS label", spec.service.name),
         ));
     }
     for (key, value) in spec.service.pod_selector() {
         if !is_label_name(&key) || !is_label_value(&value) {
             return Err(Invalid::spec(
-                "InvalidService",
+                InvalidReason::InvalidService,
                 format!(
                     "service.selector {key}={value} is not a valid label; keys are [prefix/]name, values at most 63 of [A-Za-z0-9-_.]"
                 ),
@@ -112,7 +122,7 @@ pub fn spec(sdb: &ServiceDatabase, images: &Images) -> Result<Valid, Invalid> {
 fn backup_spec(backup: &crate::api::BackupSpec) -> Result<(), Invalid> {
     if let Err(e) = <croner::Cron as std::str::FromStr>::from_str(&backup.schedule) {
         return Err(Invalid::spec(
-            "InvalidBackupSchedule",
+            InvalidReason::InvalidBackupSchedule,
             format!(
                 "backup.schedule {:?} is not a cron expression ({e}); e.g. \"0 3 * * *\" runs daily at 03:00 UTC",
                 backup.schedule
@@ -122,7 +132,7 @@ fn backup_spec(backup: &crate::api::BackupSpec) -> Result<(), Invalid> {
     let destination = &backup.destination;
     if destination.volume.is_some() == destination.s3.is_some() {
         return Err(Invalid::spec(
-            "InvalidBackupDestination",
+            InvalidReason::InvalidBackupDestination,
             "backup.destination needs exactly one of volume or s3".into(),
         ));
     }
@@ -153,7 +163,7 @@ pub fn against_live(live: Option<&StatefulSet>, spec: &ServiceDatabaseSpec) -> R
     });
     match running {
         Some(version) if version != spec.version => Err(Invalid::spec(
-            "VersionChange",
+            InvalidReason::VersionChange,
             format!(
                 "the instance runs {} {version} ({image}); changing the major version needs a dump and restore into a new ServiceDatabase, so set spec.version back",
                 spec.engine.as_str()
@@ -173,7 +183,7 @@ pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result
         let found = classes.get_opt(class).await.map_err(Error::kube("get", format!("StorageClass {class}")))?;
         if found.is_none() {
             return Ok(Err(Invalid {
-                reason: "StorageClassNotFound",
+                reason: InvalidReason::StorageClassNotFound,
                 message: format!(
                     "storage.storageClassName {class:?} does not exist; create it or omit the field to use the default class"
                 ),
@@ -187,7 +197,7 @@ pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result
         let missing = missing_keys(client, &namespace, name, &S3_KEYS).await?;
         if !missing.is_empty() {
             return Ok(Err(Invalid {
-                reason: "BackupCredentialsNotFound",
+                reason: InvalidReason::BackupCredentialsNotFound,
                 message: format!(
                     "backup.destination.s3.credentialsSecret {name:?} must exist in this namespace with the keys {}; missing: {}",
                     S3_KEYS.join(" and "),
@@ -200,7 +210,7 @@ pub async fn references(client: &Client, sdb: &ServiceDatabase) -> Result<Result
             // A missing bundle would otherwise show only as a backup pod that cannot mount it.
             if !missing_keys(client, &namespace, &ca.secret_name, &[ca.key.as_str()]).await?.is_empty() {
                 return Ok(Err(Invalid {
-                    reason: "BackupCABundleNotFound",
+                    reason: InvalidReason::BackupCABundleNotFound,
                     message: format!(
                         "backup.destination.s3.caBundle: Secret {:?} must exist in this namespace with the key {:?} (PEM certificates)",
                         ca.secret_name, ca.key
@@ -234,7 +244,7 @@ mod tests {
     use super::*;
 
     fn sdb(yaml_spec: &str, name: &str) -> ServiceDatabase {
-        let mut sdb: ServiceDatabase = serde_yaml::from_str(&format!(
+        let mut sdb: ServiceDatabase = yaml_serde::from_str(&format!(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: ns}}\nspec:\n{yaml_spec}"
         ))
         .unwrap();
@@ -261,14 +271,14 @@ mod tests {
         let catalog = engine::ImageCatalog::parse(path, "engines: {postgres: {'15': localhost/servicedb/postgres:15}}");
         let images = Images::Catalog(catalog.unwrap());
         let err = super::spec(&sdb(GOOD, "orders"), &images).unwrap_err();
-        assert_eq!(err.reason, "ImageNotInCatalog");
+        assert_eq!(err.reason, InvalidReason::ImageNotInCatalog);
         assert_eq!(
             err.message,
             "postgres 16 has no image in the image catalogue /etc/servicedb/image-catalog.yaml (--image-catalog); add one there or use a version it lists: 15"
         );
         assert_eq!(err.recheck, None, "waits for a change");
         let err = super::spec(&sdb(&GOOD.replace("'16'", "'15'"), "orders"), &images).unwrap_err();
-        assert_eq!(err.reason, "ExporterNotInCatalog");
+        assert_eq!(err.reason, InvalidReason::ExporterNotInCatalog);
         let off = GOOD.replace("'16'", "'15'") + "  monitoring: {enabled: false}\n";
         let valid = super::spec(&sdb(&off, "orders"), &images).unwrap();
         assert_eq!(valid.images.database, "localhost/servicedb/postgres:15");
@@ -278,7 +288,7 @@ mod tests {
     #[test]
     fn an_unsupported_version_says_which_are_supported() {
         let err = spec(&sdb(&GOOD.replace("'16'", "'9'"), "orders")).unwrap_err();
-        assert_eq!(err.reason, "UnsupportedVersion");
+        assert_eq!(err.reason, InvalidReason::UnsupportedVersion);
         assert_eq!(err.message, "postgres version \"9\" is not supported; use one of: 15, 16, 17, 18");
         assert_eq!(err.recheck, None, "waits for a change, no requeue loop");
     }
@@ -301,7 +311,7 @@ mod tests {
         let v17 = sdb(&GOOD.replace("'16'", "'17'"), "orders").spec;
         let sts = live("docker.io/library/postgres:16", Some("16"));
         let err = against_live(Some(&sts), &v17).unwrap_err();
-        assert_eq!(err.reason, "VersionChange");
+        assert_eq!(err.reason, InvalidReason::VersionChange);
         assert!(
             err.message.starts_with("the instance runs postgres 16 (docker.io/library/postgres:16); "),
             "{}",
@@ -317,18 +327,18 @@ mod tests {
         let v17 = sdb(&GOOD.replace("'16'", "'17'"), "orders").spec;
         let mirrored = live("mirror.example/postgres:16-custom", Some("16"));
         assert!(against_live(Some(&mirrored), &v16).is_ok(), "same version, another image");
-        assert_eq!(against_live(Some(&mirrored), &v17).unwrap_err().reason, "VersionChange");
+        assert_eq!(against_live(Some(&mirrored), &v17).unwrap_err().reason, InvalidReason::VersionChange);
         // Applied before the StatefulSet named its version: the official image tells it.
         let legacy = live("docker.io/library/postgres:16", None);
         assert!(against_live(Some(&legacy), &v16).is_ok());
-        assert_eq!(against_live(Some(&legacy), &v17).unwrap_err().reason, "VersionChange");
+        assert_eq!(against_live(Some(&legacy), &v17).unwrap_err().reason, InvalidReason::VersionChange);
     }
 
     #[test]
     fn names_are_checked_again_in_code() {
-        assert_eq!(spec(&sdb(GOOD, "postgres")).unwrap_err().reason, "InvalidName");
-        assert_eq!(spec(&sdb(GOOD, &"a".repeat(41))).unwrap_err().reason, "InvalidName");
-        assert_eq!(spec(&sdb(GOOD, "9lives")).unwrap_err().reason, "InvalidName");
+        assert_eq!(spec(&sdb(GOOD, "postgres")).unwrap_err().reason, InvalidReason::InvalidName);
+        assert_eq!(spec(&sdb(GOOD, &"a".repeat(41))).unwrap_err().reason, InvalidReason::InvalidName);
+        assert_eq!(spec(&sdb(GOOD, "9lives")).unwrap_err().reason, InvalidReason::InvalidName);
         assert!(spec(&sdb(GOOD, &"a".repeat(40))).is_ok());
     }
 
@@ -338,16 +348,19 @@ mod tests {
             |schedule: &str| format!("{GOOD}  backup: {{schedule: '{schedule}', destination: {{volume: {{}}}}}}\n");
         assert!(spec(&sdb(&with("0 3 * * *"), "o")).is_ok());
         let err = spec(&sdb(&with("0 25 * * *"), "o")).unwrap_err();
-        assert_eq!(err.reason, "InvalidBackupSchedule");
+        assert_eq!(err.reason, InvalidReason::InvalidBackupSchedule);
         assert!(err.message.contains("\"0 25 * * *\""), "{}", err.message);
     }
 
     #[test]
     fn sizes_and_selectors_are_checked() {
-        assert_eq!(spec(&sdb(&GOOD.replace("1Gi", "0"), "o")).unwrap_err().reason, "InvalidStorageSize");
-        assert_eq!(spec(&sdb(&GOOD.replace("1Gi", "lots"), "o")).unwrap_err().reason, "InvalidStorageSize");
+        assert_eq!(spec(&sdb(&GOOD.replace("1Gi", "0"), "o")).unwrap_err().reason, InvalidReason::InvalidStorageSize);
+        assert_eq!(
+            spec(&sdb(&GOOD.replace("1Gi", "lots"), "o")).unwrap_err().reason,
+            InvalidReason::InvalidStorageSize
+        );
         let bad_selector = GOOD.replace("{name: orders}", "{name: orders, selector: {'bad key!': x}}");
-        assert_eq!(spec(&sdb(&bad_selector, "o")).unwrap_err().reason, "InvalidService");
+        assert_eq!(spec(&sdb(&bad_selector, "o")).unwrap_err().reason, InvalidReason::InvalidService);
         let good_selector =
             GOOD.replace("{name: orders}", "{name: orders, selector: {'example.com/tier': back-end_1.0}}");
         assert!(spec(&sdb(&good_selector, "o")).is_ok());

@@ -50,7 +50,7 @@ pub enum CatalogError {
     Parse {
         path: PathBuf,
         #[source]
-        source: serde_yaml::Error,
+        source: yaml_serde::Error,
     },
     #[error(
         "the image catalogue {path} (--image-catalog) lists no database image; add entries under `engines` or drop the flag to use the official images"
@@ -81,7 +81,7 @@ impl ImageCatalog {
     /// Checks the text of the file at `path` (named in the errors).
     pub fn parse(path: &Path, text: &str) -> Result<Self, CatalogError> {
         let path = path.to_path_buf();
-        let file: File = match serde_yaml::from_str(text) {
+        let file: File = match yaml_serde::from_str(text) {
             Ok(file) => file,
             Err(source) => return Err(CatalogError::Parse { path, source }),
         };

@@ -8,7 +8,7 @@ pub fn print<T: Serialize>(output: Output, value: &T, text: impl FnOnce(&T) -> S
     let rendered = match output {
         Output::Text => text(value),
         Output::Json => serde_json::to_string_pretty(value).map_err(|e| Failure::Failed(e.to_string()))? + "\n",
-        Output::Yaml => serde_yaml::to_string(value).map_err(|e| Failure::Failed(e.to_string()))?,
+        Output::Yaml => yaml_serde::to_string(value).map_err(|e| Failure::Failed(e.to_string()))?,
     };
     print!("{rendered}");
     Ok(())

@@ -5,6 +5,7 @@
 use super::failure::Failure;
 use super::follow::{Progress, until};
 use super::target::Target;
+use crate::api::reasons::Reason;
 use crate::api::{BackupLocation, Bootstrap, FromBackup, ServiceDatabase, ServiceDatabaseSpec};
 use kube::ResourceExt;
 use kube::api::{ObjectMeta, PostParams};
@@ -49,7 +50,7 @@ pub fn restored(source: &ServiceDatabase, into: &str, id: &str) -> Result<Servic
 }
 
 /// Ready reasons after which waiting is pointless.
-const HOPELESS: [&str; 3] = ["RestoreFailed", "InvalidSpec", "ApplyRejected"];
+const HOPELESS: [Reason; 3] = [Reason::RestoreFailed, Reason::InvalidSpec, Reason::ApplyRejected];
 
 /// The line to show and whether the restore is over.
 pub fn progress(sdb: &ServiceDatabase) -> (String, Option<Result<(), Failure>>) {
@@ -64,7 +65,7 @@ pub fn progress(sdb: &ServiceDatabase) -> (String, Option<Result<(), Failure>>) 
     let current = status.observed_generation.is_some() && status.observed_generation == sdb.metadata.generation;
     let done = match ready {
         Some(c) if c.status == "True" && current => Some(Ok(())),
-        Some(c) if HOPELESS.contains(&c.reason.as_str()) => {
+        Some(c) if HOPELESS.iter().any(|r| r.as_str() == c.reason) => {
             Some(Err(Failure::Failed(format!("the restore failed: {}: {}", c.reason, c.message))))
         }
         _ => None,
@@ -110,7 +111,7 @@ mod tests {
     use super::*;
 
     fn source() -> ServiceDatabase {
-        serde_yaml::from_str(
+        yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1}\nspec: {engine: postgres, version: '15', service: {name: orders}, storage: {size: 2Gi}, backup: {schedule: '0 3 * * *', destination: {s3: {bucket: b, prefix: shop/orders, credentialsSecret: s3}}}, credentials: {rotation: {intervalHours: 24}}}",
         )
         .unwrap()
@@ -141,7 +142,7 @@ mod tests {
     fn with_status(yaml: &str) -> ServiceDatabase {
         let mut s = source();
         s.metadata.generation = Some(1);
-        s.status = Some(serde_yaml::from_str(yaml).unwrap());
+        s.status = Some(yaml_serde::from_str(yaml).unwrap());
         s
     }
 
@@ -161,5 +162,15 @@ mod tests {
             "{phase: Degraded, observedGeneration: 1, conditions: [{type: Ready, status: 'False', reason: RestoreFailed, message: 'no backup x', lastTransitionTime: '2026-11-30T01:00:00Z'}]}",
         );
         assert_eq!(progress(&failed).1.unwrap().unwrap_err().code(), 1);
+    }
+
+    #[test]
+    fn a_backup_still_running_is_waited_for() {
+        let waiting = with_status(
+            "{phase: Pending, observedGeneration: 1, conditions: [{type: Ready, status: 'False', reason: WaitingForBackup, message: 'waiting for ServiceDatabaseBackup nightly', lastTransitionTime: '2026-11-30T01:00:00Z'}]}",
+        );
+        let (line, done) = progress(&waiting);
+        assert_eq!(line, "Pending, bootstrap not started: WaitingForBackup: waiting for ServiceDatabaseBackup nightly");
+        assert!(done.is_none(), "not hopeless: the backup may still succeed");
     }
 }
