@@ -27,7 +27,7 @@ mod tests {
 
     #[test]
     fn without_spec_backup_the_refusal_exits_3_and_says_what_to_add() {
-        let sdb: ServiceDatabase = serde_yaml::from_str(
+        let sdb: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: cache, namespace: shop}\nspec: {engine: redis, version: '7.2', service: {name: cache}, storage: {size: 1Gi}}",
         )
         .unwrap();
