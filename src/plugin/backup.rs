@@ -40,11 +40,7 @@ pub fn outcome(name: &str, status: &ServiceDatabaseBackupStatus) -> Option<Resul
 
 pub async fn run(target: &Target, name: &str, timeout: Duration) -> Result<(), Failure> {
     let sdb = target.instance(name).await?;
-    if sdb.spec.backup.is_none() {
-        return Err(Failure::Failed(format!(
-            "ServiceDatabase {name} has no spec.backup: add a destination (spec.backup.destination) first"
-        )));
-    }
+    super::store::backup_store(&sdb, "back up to")?;
     if is_paused(&sdb) {
         return Err(Failure::Failed(format!(
             "ServiceDatabase {name} is paused: the operator starts no backup until `kubectl servicedb resume {name}`"

@@ -58,9 +58,7 @@ pub async fn run(
     timeout: Duration,
 ) -> Result<(), Failure> {
     let sdb = target.instance(name).await?;
-    let Some(spec) = sdb.spec.backup.as_ref() else {
-        return Err(Failure::Failed(format!("ServiceDatabase {name} has no spec.backup: it has no backup store")));
-    };
+    let spec = super::store::backup_store(&sdb, "list")?;
     let instance = Instance::new(&sdb, "").map_err(|e| Failure::Failed(e.to_string()))?;
     let cronjob = target
         .api::<CronJob>()

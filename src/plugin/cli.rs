@@ -157,4 +157,20 @@ mod tests {
         let help = Cli::try_parse_from(["kubectl-servicedb", "--help"]).unwrap_err().to_string();
         assert!(help.contains("4  forbidden"), "{help}");
     }
+
+    #[test]
+    fn no_arguments_list_the_commands_and_every_verb_has_help_and_needs_a_name() {
+        let bare = Cli::try_parse_from(["kubectl-servicedb"]).unwrap_err();
+        assert_eq!(bare.exit_code(), 2);
+        let text = bare.to_string();
+        assert!(text.contains("Commands:") && text.contains("connect"), "{text}");
+        for verb in ["status", "backup", "backups", "restore", "rotate", "pause", "resume", "connect"] {
+            let help = Cli::try_parse_from(["kubectl-servicedb", verb, "--help"]).unwrap_err();
+            assert_eq!(help.exit_code(), 0, "{verb} --help");
+            assert!(help.to_string().contains(&format!("kubectl servicedb {verb}")), "{verb}: {help}");
+            let nameless = Cli::try_parse_from(["kubectl-servicedb", verb]).unwrap_err();
+            assert_eq!(nameless.exit_code(), 2, "{verb} without a name");
+            assert!(nameless.to_string().contains("<NAME>"), "{verb}: {nameless}");
+        }
+    }
 }

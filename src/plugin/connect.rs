@@ -50,33 +50,45 @@ pub fn needed(namespace: &str, name: &str) -> [Permission; 2] {
     ]
 }
 
-/// The refusal for the permissions that were denied, or None.
+/// The refusal for the permissions that were denied, or None: each one
+/// named, with the `kubectl auth can-i` that checks it.
 pub fn refusal(denied: &[Permission]) -> Option<Failure> {
     if denied.is_empty() {
         return None;
     }
+    let resource = |p: &Permission| match p.subresource {
+        Some(sub) => format!("{}/{sub}", p.resource),
+        None => p.resource.to_string(),
+    };
     let lines: Vec<String> = denied
         .iter()
         .map(|p| {
-            let resource = match p.subresource {
-                Some(sub) => format!("{}/{sub}", p.resource),
-                None => p.resource.to_string(),
-            };
             format!(
-                "missing permission: verb \"{}\" on resource \"{resource}\" named \"{}\" in namespace \"{}\" ({})",
-                p.verb, p.name, p.namespace, p.why
+                "missing permission: verb \"{}\" on resource \"{}\" named \"{}\" in namespace \"{}\" ({})",
+                p.verb,
+                resource(p),
+                p.name,
+                p.namespace,
+                p.why
             )
         })
         .collect();
+    // can-i takes `resource/name` or, for a subresource, `--subresource`.
+    let checks: Vec<String> = denied
+        .iter()
+        .map(|p| match p.subresource {
+            Some(sub) => format!(
+                "kubectl auth can-i {} {}/{} --subresource={sub} -n {}",
+                p.verb, p.resource, p.name, p.namespace
+            ),
+            None => format!("kubectl auth can-i {} {}/{} -n {}", p.verb, p.resource, p.name, p.namespace),
+        })
+        .collect();
+    let (it, them) = if denied.len() == 1 { ("it", "shows it") } else { ("them", "show them") };
     Some(Failure::Forbidden(format!(
-        "forbidden: {}\nask for a Role granting it, bound to you (kubectl auth can-i {} {} -n {} shows it)",
+        "forbidden: {}\nask for a Role granting {it}, bound to you ({} {them})",
         lines.join("\n"),
-        denied[0].verb,
-        match denied[0].subresource {
-            Some(sub) => format!("{}/{}", denied[0].resource, sub),
-            None => format!("{}/{}", denied[0].resource, denied[0].name),
-        },
-        denied[0].namespace
+        checks.join("; ")
     )))
 }
 
@@ -278,6 +290,18 @@ mod tests {
             text.contains("verb \"get\" on resource \"secrets\" named \"orders-db-credentials\" in namespace \"shop\""),
             "{text}"
         );
-        assert!(text.contains("kubectl auth can-i get secrets/orders-db-credentials -n shop"), "{text}");
+        assert!(text.contains("kubectl auth can-i get secrets/orders-db-credentials -n shop shows it"), "{text}");
+        let both = refusal(&needed("shop", "orders")).unwrap().to_string();
+        assert_eq!(both.matches("missing permission: ").count(), 2, "{both}");
+        assert!(
+            both.contains(
+                "verb \"create\" on resource \"pods/portforward\" named \"orders-db-0\" in namespace \"shop\""
+            ),
+            "{both}"
+        );
+        assert!(
+            both.contains("kubectl auth can-i create pods/orders-db-0 --subresource=portforward -n shop show them"),
+            "{both}"
+        );
     }
 }

@@ -7,7 +7,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   0  done (a followed operation reached its goal)
   1  the operation failed (backup Failed, restore failed, the client exited non-zero, ...)
   2  usage error (bad flag or argument)
-  3  not found (the ServiceDatabase, its pod, or what the command needs)
+  3  not found (the ServiceDatabase, its pod, its backup store: what the command needs)
   4  forbidden (your RBAC lacks a permission; the message names it)
   5  timed out (--timeout passed before the goal was reached)";
 

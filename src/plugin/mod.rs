@@ -14,6 +14,7 @@ mod pause;
 mod restore;
 mod rotate;
 mod status;
+mod store;
 mod target;
 mod tree;
 

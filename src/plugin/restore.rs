@@ -20,11 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// prune each other's backups.
 pub fn restored(source: &ServiceDatabase, into: &str, id: &str) -> Result<ServiceDatabase, Failure> {
     let name = source.name_any();
-    let Some(backup) = source.spec.backup.clone() else {
-        return Err(Failure::Failed(format!(
-            "ServiceDatabase {name} has no spec.backup: its backups' destination is unknown"
-        )));
-    };
+    let backup = super::store::backup_store(source, "restore from")?.clone();
     let location = BackupLocation {
         service_database: name,
         destination: backup.destination.clone(),
@@ -140,7 +136,7 @@ mod tests {
     fn no_backup_spec_no_restore() {
         let mut s = source();
         s.spec.backup = None;
-        assert_eq!(restored(&s, "x", "y").unwrap_err().code(), 1);
+        assert_eq!(restored(&s, "x", "y").unwrap_err().code(), 3);
     }
 
     fn with_status(yaml: &str) -> ServiceDatabase {

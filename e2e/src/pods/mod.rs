@@ -56,8 +56,18 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
             "pods: plugin backup follows to Succeeded; backups lists it; restore --into NEW reaches Ready with every row",
             |e| Box::pin(plugin::backup_and_restore(e)),
         ),
-        ("pods: plugin connect runs a query as the service's login; without get on the Secret: exit 4", |e| {
-            Box::pin(plugin::connect(e))
+        (
+            "pods: plugin connect runs a query as the service's login; without the Secret or the port-forward: exit 4 naming each",
+            |e| Box::pin(plugin::connect(e)),
+        ),
+        ("pods: plugin connect to mariadb and redis as the service's login; the password is in no argv", |e| {
+            Box::pin(plugin::connect_mariadb_and_redis(e))
+        }),
+        ("pods: plugin backups of a volume store: the listing Job mounts the claim and lists the backup", |e| {
+            Box::pin(plugin::volume_backups(e))
+        }),
+        ("pods: plugin first mistakes: a missing name exits 3 for every verb; no spec.backup says what to add", |e| {
+            Box::pin(plugin::first_mistakes(e))
         }),
         ("pods: plugin rotate waits for the new login; pause leaves drift alone, resume repairs it", |e| {
             Box::pin(plugin::rotate_and_pause(e))

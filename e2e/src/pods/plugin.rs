@@ -39,8 +39,8 @@ fn plugin_dir() -> PathBuf {
 }
 
 /// `kubectl servicedb ARGS` with the plugin on the PATH, optionally under
-/// another kubeconfig.
-async fn servicedb(args: &[&str], kubeconfig: Option<&Path>) -> Result<Ran, String> {
+/// another kubeconfig, not started yet.
+fn servicedb_command(args: &[&str], kubeconfig: Option<&Path>) -> tokio::process::Command {
     let path = format!("{}:{}", plugin_dir().display(), std::env::var("PATH").unwrap_or_default());
     let mut command = tokio::process::Command::new("kubectl");
     command.arg("servicedb").args(args).env("PATH", path).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -48,6 +48,12 @@ async fn servicedb(args: &[&str], kubeconfig: Option<&Path>) -> Result<Ran, Stri
     if let Some(config) = kubeconfig {
         command.env("KUBECONFIG", config);
     }
+    command
+}
+
+/// `kubectl servicedb ARGS`, run to its end.
+async fn servicedb(args: &[&str], kubeconfig: Option<&Path>) -> Result<Ran, String> {
+    let mut command = servicedb_command(args, kubeconfig);
     let started = Instant::now();
     let out = tokio::time::timeout(Duration::from_secs(900), command.output())
         .await
@@ -227,19 +233,264 @@ pub async fn connect(env: &PodEnv) -> Outcome {
         format!("connect printed {:?}, stderr {}", ran.stdout, ran.stderr)
     })?;
 
-    // A reader of ServiceDatabases and pods, not of Secrets.
-    kubectl_apply(&format!(
-        "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: outsider, namespace: {NS}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: outsider, namespace: {NS}}}\nrules:\n- {{apiGroups: [servicedb.dev], resources: [servicedatabases], verbs: [get, list]}}\n- {{apiGroups: [''], resources: [pods], verbs: [get, list]}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: outsider, namespace: {NS}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: outsider}}\nsubjects: [{{kind: ServiceAccount, name: outsider, namespace: {NS}}}]\n"
+    // Someone who may do neither: both permissions named. Someone who may
+    // read the Secret but not port-forward: that one named, exit 4 all the same.
+    let role = |who: &str, rules: &str| {
+        format!(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {who}, namespace: {NS}}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: {who}, namespace: {NS}}}\nrules:\n- {{apiGroups: [servicedb.dev], resources: [servicedatabases], verbs: [get, list]}}\n- {{apiGroups: [''], resources: [pods], verbs: [get, list]}}\n{rules}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: {who}, namespace: {NS}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {who}}}\nsubjects: [{{kind: ServiceAccount, name: {who}, namespace: {NS}}}]\n"
+        )
+    };
+    kubectl_apply(&role("outsider", "")).await?;
+    kubectl_apply(&role(
+        "reader",
+        "- {apiGroups: [''], resources: [secrets], resourceNames: [shop-db-credentials], verbs: [get]}\n",
     ))
     .await?;
-    let config = env.logs.join("outsider-kubeconfig");
-    write_operator_kubeconfig(&config, NS, "outsider").await?;
-    let refused = servicedb(&["-n", NS, "connect", "shop", "--", "-c", "select 1"], Some(&config))
-        .await?
-        .expect(4, "connect without get on the Secret")?;
-    step(&format!("refused: {}", refused.stderr.trim()));
-    let named = format!("verb \"get\" on resource \"secrets\" named \"shop-db-credentials\" in namespace \"{NS}\"");
-    ensure(refused.stderr.contains(&named), || format!("the refusal does not name the permission: {}", refused.stderr))
+    let secret = format!("verb \"get\" on resource \"secrets\" named \"shop-db-credentials\" in namespace \"{NS}\"");
+    let forward = format!("verb \"create\" on resource \"pods/portforward\" named \"shop-db-0\" in namespace \"{NS}\"");
+    for (who, named, not_named) in
+        [("outsider", vec![&secret, &forward], vec![]), ("reader", vec![&forward], vec![&secret])]
+    {
+        let config = env.logs.join(format!("{who}-kubeconfig"));
+        write_operator_kubeconfig(&config, NS, who).await?;
+        let refused = servicedb(&["-n", NS, "connect", "shop", "--", "-c", "select 1"], Some(&config))
+            .await?
+            .expect(4, &format!("connect as {who}"))?;
+        step(&format!("{who} refused: {}", refused.stderr.trim()));
+        for permission in named {
+            ensure(refused.stderr.contains(permission.as_str()), || {
+                format!("{who}: the refusal does not name {permission}: {}", refused.stderr)
+            })?;
+        }
+        for permission in not_named {
+            ensure(!refused.stderr.contains(permission.as_str()), || {
+                format!("{who}: the refusal names {permission}, which {who} has: {}", refused.stderr)
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A ServiceDatabase `name` in the namespace, applied once; `backup` is the
+/// YAML of its spec.backup, if any.
+async fn other_instance(name: &str, engine: &str, version: &str, backup: Option<&str>) -> Outcome {
+    if kubectl(&["-n", NS, "get", "sdb", name, "-o", "name"]).await.is_ok() {
+        return Ok(());
+    }
+    let backup = backup.map(|b| format!("  backup: {b}\n")).unwrap_or_default();
+    kubectl_apply(&format!(
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: {engine}\n  version: \"{version}\"\n  service: {{name: {name}}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n{backup}"
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The client processes a running `connect` started, as their argv, and
+/// whether any process's argv held `secret` meanwhile.
+struct Watched {
+    ran: Ran,
+    clients: Vec<String>,
+    leaked: Vec<String>,
+}
+
+/// Every process's argv, joined with spaces.
+fn command_lines() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return vec![] };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| {
+            raw.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
+        })
+        .collect()
+}
+
+/// `kubectl servicedb connect` with `args`, looking at every process's argv
+/// while it runs: the client `program` must show up, `secret` never.
+async fn connect_watching_argv(args: &[&str], program: &str, secret: &str) -> Result<Watched, String> {
+    let mut child = servicedb_command(args, None).spawn().map_err(|e| format!("cannot run kubectl servicedb: {e}"))?;
+    let started = Instant::now();
+    let (mut clients, mut leaked) = (Vec::new(), Vec::new());
+    while child.try_wait().map_err(|e| e.to_string())?.is_none() && started.elapsed() < Duration::from_secs(120) {
+        for line in command_lines() {
+            if line.contains(secret) {
+                leaked.push(line.replace(secret, "<password>"));
+            } else if line.split(' ').next().is_some_and(|argv0| argv0.rsplit('/').next() == Some(program))
+                && !clients.contains(&line)
+            {
+                clients.push(line);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
+    let ran = Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Watched { ran, clients, leaked })
+}
+
+/// connect to a MariaDB and a Redis instance: the client runs as the
+/// service's login through the port-forward; while it runs, no process on
+/// the machine has the password in its argv.
+pub async fn connect_mariadb_and_redis(env: &PodEnv) -> Outcome {
+    other_instance("maria", "mariadb", "10.11", None).await?;
+    other_instance("cache", "redis", "7.2", None).await?;
+    wait_ready(env, NS, "maria", Duration::from_secs(300)).await?;
+    wait_ready(env, NS, "cache", Duration::from_secs(300)).await?;
+    // Each client runs for about a second, so the argv scan sees it.
+    let cases: [(&str, &str, &[&str]); 2] = [
+        ("maria", "mariadb", &["-N", "-e", "select sleep(1); select substring_index(current_user(), '@', 1)"]),
+        ("cache", "redis-cli", &["-r", "10", "-i", "0.1", "ACL", "WHOAMI"]),
+    ];
+    for (name, program, client_args) in cases {
+        let secret = format!("{name}-db-credentials");
+        let login = secret_value(env, NS, &secret, "username").await?;
+        let password = secret_value(env, NS, &secret, "password").await?;
+        ensure(password.len() >= 16, || format!("{secret} holds a short password ({} chars)", password.len()))?;
+        let args = [&["-n", NS, "connect", name, "--"][..], client_args].concat();
+        let watched = wait_for(&format!("connect to {name} to run {program}"), Duration::from_secs(60), || async {
+            connect_watching_argv(&args, program, &password).await.ok().filter(|w| w.ran.code == 0)
+        })
+        .await?;
+        let Watched { ran, clients, leaked } = watched;
+        step(&format!(
+            "kubectl servicedb connect {name} -- {} ({:.1}s): {:?}; client argv seen: {clients:?}",
+            client_args.join(" "),
+            ran.seconds,
+            ran.stdout.trim()
+        ));
+        ensure(ran.stdout.lines().last().map(str::trim) == Some(login.as_str()), || {
+            format!("connect {name} printed {:?}, expected the login {login}; stderr {}", ran.stdout, ran.stderr)
+        })?;
+        ensure(leaked.is_empty(), || format!("the password of {name} was in a process's argv: {leaked:?}"))?;
+        ensure(!clients.is_empty(), || format!("no {program} process was seen while connect ran"))?;
+        ensure(!ran.stdout.contains(&password) && !ran.stderr.contains(&password), || {
+            format!("connect {name} printed the password")
+        })?;
+    }
+    Ok(())
+}
+
+/// backups of an instance whose store is a claim (`destination.volume`):
+/// the backup goes to the claim the operator made, the listing Job mounts
+/// it and lists the backup.
+pub async fn volume_backups(env: &PodEnv) -> Outcome {
+    other_instance("ledger", "postgres", "15", Some("{schedule: \"0 3 * * *\", destination: {volume: {size: 1Gi}}}"))
+        .await?;
+    wait_ready(env, NS, "ledger", Duration::from_secs(300)).await?;
+    let write = [
+        "-n",
+        NS,
+        "connect",
+        "ledger",
+        "--",
+        "-qtA",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "create table if not exists entries (id int)",
+        "-c",
+        "insert into entries select generate_series(1, 100)",
+    ];
+    wait_for("connect to write rows into ledger", Duration::from_secs(60), || async {
+        servicedb(&write, None).await.ok().filter(|r| r.code == 0)
+    })
+    .await?;
+    let ran = servicedb(&["-n", NS, "backup", "ledger"], None).await?.expect(0, "backup ledger")?;
+    step(&format!("kubectl servicedb backup ledger ({:.1}s):\n{}", ran.seconds, ran.stdout));
+    let done = ran
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("backup ") && l.contains(" succeeded: "))
+        .ok_or_else(|| format!("no 'backup ID succeeded' line:\n{}", ran.stdout))?;
+    let id = done.trim_start_matches("backup ").split_whitespace().next().unwrap_or_default().to_string();
+    // WaitForFirstConsumer: the first backup Job bound the claim.
+    let claim = kubectl(&[
+        "-n",
+        NS,
+        "get",
+        "pvc",
+        "ledger-db-backups",
+        "-o",
+        "jsonpath={.status.phase} {.spec.resources.requests.storage}",
+    ])
+    .await?;
+    ensure(claim.trim() == "Bound 1Gi", || format!("the backup claim ledger-db-backups: {claim}"))?;
+    let listed = servicedb(&["-n", NS, "backups", "ledger"], None).await?.expect(0, "backups ledger")?;
+    step(&format!("kubectl servicedb backups ledger ({:.1}s):\n{}", listed.seconds, listed.stdout));
+    let row = listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .ok_or_else(|| format!("{id} not listed from the claim:\n{}", listed.stdout))?;
+    ensure(row.contains("complete") && row.contains("postgres"), || format!("the row of {id}: {row}"))?;
+    let json = servicedb(&["-n", NS, "backups", "ledger", "-o", "json"], None).await?.expect(0, "backups -o json")?;
+    let entries: Vec<servicedb::backup::BackupEntry> =
+        serde_json::from_str(&json.stdout).map_err(|e| format!("backups -o json: {e}: {}", json.stdout))?;
+    let entry = entries.iter().find(|e| e.id == id).ok_or_else(|| format!("{id} not in {entries:?}"))?;
+    ensure(entry.stored_bytes.unwrap_or(0) > 0 && !entry.location.starts_with("s3://"), || {
+        format!("the entry of {id}: {entry:?}")
+    })?;
+    let leftovers = kubectl(&[
+        "-n",
+        NS,
+        "get",
+        "jobs",
+        "-l",
+        "app.kubernetes.io/component=backup-list,app.kubernetes.io/instance=ledger",
+        "-o",
+        "name",
+    ])
+    .await?;
+    ensure(leftovers.trim().is_empty(), || format!("listing Jobs left behind: {leftovers}"))
+}
+
+/// What a new user runs into first: every verb on a name that does not
+/// exist exits 3 naming the namespace and the name; backup, backups and
+/// restore of an instance without spec.backup exit 3 saying what to add,
+/// and create nothing.
+pub async fn first_mistakes(_env: &PodEnv) -> Outcome {
+    other_instance("cache", "redis", "7.2", None).await?;
+    let verbs: [&[&str]; 8] = [
+        &["status"],
+        &["backup"],
+        &["backups"],
+        &["restore", "--backup", "20261130T010000Z-ab12", "--into", "nosuch-copy"],
+        &["rotate"],
+        &["pause"],
+        &["resume"],
+        &["connect"],
+    ];
+    for verb in verbs {
+        let args = [&["-n", NS, verb[0], "nosuch"][..], &verb[1..]].concat();
+        let ran = servicedb(&args, None).await?.expect(3, &format!("{} of a missing instance", verb[0]))?;
+        ensure(ran.stderr.contains(&format!("ServiceDatabase nosuch not found in namespace {NS}")), || {
+            format!("{}: {}", verb[0], ran.stderr)
+        })?;
+    }
+    let verbs: [&[&str]; 3] =
+        [&["backup"], &["backups"], &["restore", "--backup", "20261130T010000Z-ab12", "--into", "cache-copy"]];
+    for verb in verbs {
+        let args = [&["-n", NS, verb[0], "cache"][..], &verb[1..]].concat();
+        let ran = servicedb(&args, None).await?.expect(3, &format!("{} without spec.backup", verb[0]))?;
+        step(&format!("kubectl servicedb {} cache: {}", verb[0], ran.stderr.trim()));
+        ensure(
+            ran.stderr.contains(&format!("ServiceDatabase {NS}/cache has no spec.backup"))
+                && ran.stderr.contains("patch sdb cache"),
+            || format!("{}: {}", verb[0], ran.stderr),
+        )?;
+    }
+    let made = kubectl(&["-n", NS, "get", "sdb,servicedatabasebackups", "-o", "name"]).await?;
+    ensure(!made.contains("cache-copy") && !made.contains("servicedatabasebackup.servicedb.dev/cache-"), || {
+        format!("a refused command created something: {made}")
+    })?;
+    let bare = servicedb(&[], None).await?.expect(2, "kubectl servicedb without arguments")?;
+    ensure(bare.stderr.contains("Commands:") && bare.stderr.contains("connect"), || bare.stderr)
 }
 
 /// rotate waits for the switch and prints the new login; pause leaves a
