@@ -218,24 +218,16 @@ pub async fn backup(request: &BackupRequest<'_>) -> Result<Manifest, BackupError
     };
 
     let streamed = started.elapsed();
-    progress::phase("verifying");
-    verify(location, &data, &id, &sha256, stored_bytes).await?;
-    let verified = started.elapsed() - streamed;
-    let manifest = Manifest {
-        id: id.clone(),
-        engine: kind.as_str().to_string(),
-        engine_version: engine_version.to_string(),
-        database: connection.database.to_string(),
-        tool: command.program.to_string(),
-        compression: "zstd".into(),
+    let what = Described {
+        engine: *kind,
+        engine_version,
+        database: connection.database,
+        tool: command.program,
         started_at,
-        finished_at: Timestamp::now(),
         dump_bytes: dumped.load(Ordering::Relaxed),
-        stored_bytes,
-        sha256,
-        location: location.describe(&id, DATA),
     };
-    write_manifest(location, &manifest).await?;
+    let manifest = seal(location, &id, what, &sha256, stored_bytes).await?;
+    let verified = started.elapsed() - streamed;
     tracing::info!(
         %id,
         dump_bytes = manifest.dump_bytes,
@@ -295,21 +287,51 @@ pub async fn backup_files(
     let dumped = Arc::new(AtomicU64::new(0));
     progress::phase("reading+uploading");
     let (sha256, stored_bytes) = upload(location, &data, compress(counted(reader, dumped.clone()))).await?;
-    progress::phase("verifying");
-    verify(location, &data, &id, &sha256, stored_bytes).await?;
-    let manifest = Manifest {
-        location: location.describe(&id, DATA),
-        id,
-        engine: kind.as_str().to_string(),
-        engine_version: String::new(),
-        database: database.to_string(),
-        tool: "data files".into(),
-        compression: "zstd".into(),
+    let what = Described {
+        engine: kind,
+        engine_version: "",
+        database,
+        tool: "data files",
         started_at,
-        finished_at: Timestamp::now(),
         dump_bytes: dumped.load(Ordering::Relaxed),
+    };
+    seal(location, &id, what, &sha256, stored_bytes).await
+}
+
+/// What a manifest records about the source of a backup.
+struct Described<'a> {
+    engine: api::Engine,
+    engine_version: &'a str,
+    database: &'a str,
+    tool: &'a str,
+    started_at: Timestamp,
+    dump_bytes: u64,
+}
+
+/// Reads the uploaded data back, then writes the manifest: from here on it
+/// is a backup. The data is removed when it does not verify.
+async fn seal(
+    location: &Location,
+    id: &str,
+    what: Described<'_>,
+    sha256: &str,
+    stored_bytes: u64,
+) -> Result<Manifest, BackupError> {
+    progress::phase("verifying");
+    verify(location, &data_path(&location.base, id), id, sha256, stored_bytes).await?;
+    let manifest = Manifest {
+        id: id.to_string(),
+        engine: what.engine.as_str().to_string(),
+        engine_version: what.engine_version.to_string(),
+        database: what.database.to_string(),
+        tool: what.tool.to_string(),
+        compression: "zstd".into(),
+        started_at: what.started_at,
+        finished_at: Timestamp::now(),
+        dump_bytes: what.dump_bytes,
         stored_bytes,
-        sha256,
+        sha256: sha256.to_string(),
+        location: location.describe(id, DATA),
     };
     write_manifest(location, &manifest).await?;
     Ok(manifest)

@@ -172,7 +172,7 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
                         load_setting_aside(*kind, &command, connection, reader, *replace).await
                     }
                     api::Engine::Postgres if safety_backup.is_some() => {
-                        let (script, psql) = postgres_replace_commands(connection, owner);
+                        let (script, psql) = engine::postgres::replace_commands(connection, owner);
                         progress::phase("loading");
                         load_replacing(&script, &psql, admin::POSTGRES_REPLACE_PRELUDE, reader, connection.password)
                             .await
@@ -308,32 +308,6 @@ async fn exclusive(kind: api::Engine, into: &RestoreInto<'_>) -> Result<Option<a
     Ok(Some(lock))
 }
 
-/// `pg_restore` writing SQL (no connection of its own) and `psql` running it.
-fn postgres_replace_commands(c: &Connection<'_>, owner: &str) -> (ToolCommand, ToolCommand) {
-    let mut flags: Vec<String> =
-        ["--no-owner", "--no-acl", "--single-transaction", "--file=-"].map(String::from).into();
-    if !owner.is_empty() {
-        flags.push(format!("--role={owner}"));
-    }
-    let script = ToolCommand { program: "pg_restore", args: flags, env: Vec::new(), trailer: None };
-    let psql = ToolCommand {
-        program: "psql",
-        args: vec![
-            "--no-psqlrc".into(),
-            "--quiet".into(),
-            "--set=ON_ERROR_STOP=1".into(),
-            format!("--host={}", c.host),
-            format!("--port={}", c.port),
-            format!("--username={}", c.username),
-            format!("--dbname={}", c.database),
-            "--no-password".into(),
-        ],
-        env: vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())],
-        trailer: None,
-    };
-    (script, psql)
-}
-
 /// Streams the dump through `script` (a dump to SQL) into `psql`, after
 /// `prelude` (which opens the transaction). psql sees the end of its input,
 /// and the script's COMMIT, only when the script tool succeeded; otherwise
@@ -448,19 +422,5 @@ mod tests {
             "{message}"
         );
         assert!(message.ends_with("nothing was restored"), "{message}");
-    }
-
-    #[test]
-    fn the_replacing_tools_get_the_password_only_in_their_environment() {
-        let c = Connection { host: "db", port: 5432, username: "postgres", password: "s3cret", database: "orders" };
-        let (script, psql) = postgres_replace_commands(&c, "orders");
-        assert!(script.args.contains(&"--file=-".to_string()) && script.args.contains(&"--role=orders".to_string()));
-        assert!(!script.args.iter().any(|a| a.starts_with("--dbname")), "the script tool connects nowhere");
-        assert!(psql.args.contains(&"--set=ON_ERROR_STOP=1".to_string()));
-        assert!(psql.args.contains(&"--dbname=orders".to_string()));
-        for command in [&script, &psql] {
-            assert!(!command.args.iter().any(|a| a.contains("s3cret")), "{:?}", command.args);
-        }
-        assert_eq!(psql.env.iter().find(|(k, _)| *k == "PGPASSWORD").map(|(_, v)| v.as_str()), Some("s3cret"));
     }
 }

@@ -79,9 +79,13 @@ impl<'a> Instance<'a> {
     pub fn final_backup_name(&self) -> String {
         format!("{}-db-final-backup", self.name)
     }
+    /// The StatefulSet's one pod.
+    pub fn pod_name(&self) -> String {
+        format!("{}-0", self.instance_name())
+    }
     /// The PVC the StatefulSet controller creates from the `data` template.
     pub fn data_claim_name(&self) -> String {
-        format!("data-{}-db-0", self.name)
+        format!("data-{}", self.pod_name())
     }
     /// Login and database of the service: the object name as an identifier.
     pub fn app_identifier(&self) -> String {

@@ -80,11 +80,23 @@ impl Error {
     }
 }
 
-/// Per-object exponential backoff with jitter: 2s, 4s, ... capped at 5 min,
+impl Error {
+    /// The longest wait between retries. A database that does not answer is
+    /// usually one still starting, and asking again costs one connect: its
+    /// instance turns Ready within 30 s of answering, not minutes later.
+    pub fn longest_backoff(&self) -> Duration {
+        match self {
+            Error::Administration(_) => Duration::from_secs(30),
+            _ => Duration::from_secs(300),
+        }
+    }
+}
+
+/// Per-object exponential backoff with jitter: 2s, 4s, ... up to `longest`,
 /// each scaled by a random factor in [0.5, 1.5) so that many failing objects
 /// do not retry in lockstep.
-pub fn backoff(failures: u32, jitter: f64) -> Duration {
-    let base = 2f64.powi(failures.min(16) as i32).min(300.0);
+pub fn backoff(failures: u32, jitter: f64, longest: Duration) -> Duration {
+    let base = 2f64.powi(failures.min(16) as i32).min(longest.as_secs_f64());
     Duration::from_secs_f64(base * (0.5 + jitter.clamp(0.0, 1.0)))
 }
 
@@ -115,10 +127,18 @@ mod tests {
 
     #[test]
     fn backoff_grows_exponentially_is_jittered_and_capped() {
-        assert_eq!(backoff(1, 0.5), Duration::from_secs(2));
-        assert_eq!(backoff(3, 0.5), Duration::from_secs(8));
-        assert!(backoff(3, 0.0) < backoff(3, 0.99));
-        assert_eq!(backoff(40, 0.5), Duration::from_secs(300));
-        assert!(backoff(40, 0.99) < Duration::from_secs(450));
+        let longest = api_error(503).longest_backoff();
+        assert_eq!(backoff(1, 0.5, longest), Duration::from_secs(2));
+        assert_eq!(backoff(3, 0.5, longest), Duration::from_secs(8));
+        assert!(backoff(3, 0.0, longest) < backoff(3, 0.99, longest));
+        assert_eq!(backoff(40, 0.5, longest), Duration::from_secs(300));
+        assert!(backoff(40, 0.99, longest) < Duration::from_secs(450));
+    }
+
+    #[test]
+    fn an_unanswering_database_is_asked_again_within_45s() {
+        let longest = Error::Administration("cannot connect".into()).longest_backoff();
+        assert_eq!(backoff(40, 0.5, longest), Duration::from_secs(30));
+        assert!(backoff(40, 0.99, longest) < Duration::from_secs(45));
     }
 }

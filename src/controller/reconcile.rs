@@ -269,11 +269,11 @@ pub fn error_policy(sdb: Arc<ServiceDatabase>, error: &Error, ctx: Arc<Context>)
     match error.severity() {
         Severity::Retry => {
             tracing::debug!(object = %key, reason = error.metric_label(), "retrying");
-            Action::requeue(backoff(0, jitter))
+            Action::requeue(backoff(0, jitter, error.longest_backoff()))
         }
         Severity::Transient | Severity::Rejected => {
             let failures = ctx.record_failure(key.clone());
-            let delay = backoff(failures, jitter);
+            let delay = backoff(failures, jitter, error.longest_backoff());
             warn!(object = %key, reason = error.metric_label(), %error, retry_in = ?delay, "reconcile failed");
             Action::requeue(delay)
         }

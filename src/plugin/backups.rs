@@ -11,7 +11,6 @@ use super::output::print;
 use super::target::Target;
 use crate::backup::BackupEntry;
 use crate::backup::inventory::table;
-use crate::build::Instance;
 use crate::build::backup_list::listing_job;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
@@ -59,7 +58,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let sdb = target.instance(name).await?;
     let spec = super::store::backup_store(&sdb, "list")?;
-    let instance = Instance::new(&sdb, "").map_err(|e| Failure::Failed(e.to_string()))?;
+    let instance = Target::children(&sdb)?;
     let cronjob = target
         .api::<CronJob>()
         .get_opt(&instance.backup_name())

@@ -29,13 +29,13 @@ pub struct Permission {
 }
 
 /// Reading the credentials Secret, and port-forwarding to the pod.
-pub fn needed(namespace: &str, name: &str) -> [Permission; 2] {
+pub fn needed(namespace: &str, secret: String, pod: String) -> [Permission; 2] {
     [
         Permission {
             verb: "get",
             resource: "secrets",
             subresource: None,
-            name: format!("{name}-db-credentials"),
+            name: secret,
             namespace: namespace.into(),
             why: "connect logs in with the service's credentials, so only those who may read them may connect",
         },
@@ -43,7 +43,7 @@ pub fn needed(namespace: &str, name: &str) -> [Permission; 2] {
             verb: "create",
             resource: "pods",
             subresource: Some("portforward"),
-            name: format!("{name}-db-0"),
+            name: pod,
             namespace: namespace.into(),
             why: "connect reaches the database through a port-forward to its pod",
         },
@@ -196,8 +196,10 @@ async fn forward(listener: tokio::net::TcpListener, pods: Api<Pod>, pod: String,
 
 pub async fn run(target: &Target, name: &str, extra: &[String]) -> Result<(), Failure> {
     let sdb = target.instance(name).await?;
+    let instance = Target::children(&sdb)?;
+    let (secret_name, pod_name) = (instance.credentials_secret_name(), instance.pod_name());
     let mut denied = Vec::new();
-    for p in needed(&target.namespace, name) {
+    for p in needed(&target.namespace, secret_name.clone(), pod_name.clone()) {
         if !allowed(target, &p).await? {
             denied.push(p);
         }
@@ -205,7 +207,6 @@ pub async fn run(target: &Target, name: &str, extra: &[String]) -> Result<(), Fa
     if let Some(refused) = refusal(&denied) {
         return Err(refused);
     }
-    let secret_name = format!("{name}-db-credentials");
     let secret = target
         .api::<Secret>()
         .get(&secret_name)
@@ -214,7 +215,6 @@ pub async fn run(target: &Target, name: &str, extra: &[String]) -> Result<(), Fa
     let key =
         |k: &str| read_key(&secret, k).ok_or_else(|| Failure::Failed(format!("Secret {secret_name} has no key {k}")));
     let login = Login { username: key("username")?, password: key("password")?, database: key("database")? };
-    let pod_name = format!("{name}-db-0");
     let pods = target.api::<Pod>();
     let pod =
         pods.get_opt(&pod_name).await.map_err(Failure::kube("get", &format!("pod {pod_name}")))?.ok_or_else(|| {
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn a_refusal_names_the_permission_and_the_secret() {
         assert!(refusal(&[]).is_none());
-        let [secret, _] = needed("shop", "orders");
+        let [secret, _] = needed("shop", "orders-db-credentials".into(), "orders-db-0".into());
         let refused = refusal(&[secret]).unwrap();
         assert_eq!(refused.code(), 4);
         let text = refused.to_string();
@@ -291,7 +291,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("kubectl auth can-i get secrets/orders-db-credentials -n shop shows it"), "{text}");
-        let both = refusal(&needed("shop", "orders")).unwrap().to_string();
+        let both = refusal(&needed("shop", "orders-db-credentials".into(), "orders-db-0".into())).unwrap().to_string();
         assert_eq!(both.matches("missing permission: ").count(), 2, "{both}");
         assert!(
             both.contains(

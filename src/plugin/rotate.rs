@@ -75,7 +75,8 @@ pub async fn run(target: &Target, name: &str, timeout: Duration) -> Result<(), F
         )));
     }
     let secrets = target.api::<Secret>();
-    let (credentials, admin) = (format!("{name}-db-credentials"), format!("{name}-db-admin"));
+    let instance = Target::children(&sdb)?;
+    let (credentials, admin) = (instance.credentials_secret_name(), instance.admin_secret_name());
     let before = secrets
         .get(&credentials)
         .await

@@ -302,7 +302,8 @@ pub async fn gather(target: &Target, sdb: &ServiceDatabase) -> Result<Report, Fa
     let ns = &target.namespace;
     let children = format!("app.kubernetes.io/instance={name},app.kubernetes.io/managed-by=servicedb");
     let by_label = ListParams::default().labels(&children);
-    let sts_name = format!("{name}-db");
+    let instance = Target::children(sdb)?;
+    let sts_name = instance.instance_name();
     let statefulset = target
         .api::<StatefulSet>()
         .get_opt(&sts_name)
@@ -326,14 +327,14 @@ pub async fn gather(target: &Target, sdb: &ServiceDatabase) -> Result<Report, Fa
         .await
         .map_err(Failure::kube("list", "PersistentVolumeClaims"))?
         .items;
-    let data_claim = format!("data-{name}-db-0");
+    let data_claim = instance.data_claim_name();
     if !claims.iter().any(|c| c.name_any() == data_claim)
         && let Some(claim) = target.api::<PersistentVolumeClaim>().get_opt(&data_claim).await.ok().flatten()
     {
         claims.insert(0, claim);
     }
     let secrets: Api<Secret> = target.api();
-    let (credentials_name, admin_name) = (format!("{name}-db-credentials"), format!("{name}-db-admin"));
+    let (credentials_name, admin_name) = (instance.credentials_secret_name(), instance.admin_secret_name());
     let (credentials, credentials_presence) = secret(&secrets, &credentials_name).await;
     let (admin, admin_presence) = secret(&secrets, &admin_name).await;
 

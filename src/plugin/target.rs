@@ -3,6 +3,7 @@
 
 use super::failure::Failure;
 use crate::api::ServiceDatabase;
+use crate::build::Instance;
 use kube::{Api, Client};
 
 pub struct Target {
@@ -29,6 +30,12 @@ impl Target {
     }
 
     /// The ServiceDatabase `name`, or "not found" saying where we looked.
+    /// The names of an instance's children, as the operator makes them.
+    pub fn children<'a>(sdb: &'a ServiceDatabase) -> Result<Instance<'a>, Failure> {
+        // The operator namespace plays no part in a child's name.
+        Instance::new(sdb, "").map_err(|e| Failure::Failed(e.to_string()))
+    }
+
     pub async fn instance(&self, name: &str) -> Result<ServiceDatabase, Failure> {
         self.api::<ServiceDatabase>()
             .get_opt(name)

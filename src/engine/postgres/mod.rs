@@ -106,7 +106,7 @@ impl Engine for Postgres {
         ToolCommand {
             program: "pg_dump",
             args: [&pg_connection_args(c)[..], &["--format=custom".into(), "--compress=0".into()]].concat(),
-            env: vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())],
+            env: pg_env(c),
             trailer: None,
         }
     }
@@ -137,7 +137,7 @@ impl Engine for Postgres {
         RestoreMethod::Stream(ToolCommand {
             program: "pg_restore",
             args: [&pg_connection_args(c)[..], &flags, &[format!("--role={owner}")]].concat(),
-            env: vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())],
+            env: pg_env(c),
             trailer: None,
         })
     }
@@ -168,6 +168,31 @@ impl Postgres {
     const EXPORTER_PORT: u16 = 9187;
 }
 
+/// A restore that replaces what the database holds: `pg_restore` writing
+/// SQL (no connection of its own) and `psql` running it, in the one
+/// transaction the replace prelude opens.
+pub fn replace_commands(c: &Connection<'_>, owner: &str) -> (ToolCommand, ToolCommand) {
+    let mut flags: Vec<String> =
+        ["--no-owner", "--no-acl", "--single-transaction", "--file=-"].map(String::from).into();
+    if !owner.is_empty() {
+        flags.push(format!("--role={owner}"));
+    }
+    let script = ToolCommand { program: "pg_restore", args: flags, env: Vec::new(), trailer: None };
+    let psql_flags = ["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1"].map(String::from);
+    let psql = ToolCommand {
+        program: "psql",
+        args: [&psql_flags[..], &pg_connection_args(c)].concat(),
+        env: pg_env(c),
+        trailer: None,
+    };
+    (script, psql)
+}
+
+/// The password travels in the environment, never in arguments.
+fn pg_env(c: &Connection<'_>) -> Vec<(&'static str, String)> {
+    vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())]
+}
+
 fn pg_connection_args(c: &Connection<'_>) -> Vec<String> {
     vec![
         format!("--host={}", c.host),
@@ -181,6 +206,20 @@ fn pg_connection_args(c: &Connection<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_replacing_tools_get_the_password_only_in_their_environment() {
+        let c = Connection { host: "db", port: 5432, username: "postgres", password: "s3cret", database: "orders" };
+        let (script, psql) = replace_commands(&c, "orders");
+        assert!(script.args.contains(&"--file=-".to_string()) && script.args.contains(&"--role=orders".to_string()));
+        assert!(!script.args.iter().any(|a| a.starts_with("--dbname")), "the script tool connects nowhere");
+        assert!(psql.args.contains(&"--set=ON_ERROR_STOP=1".to_string()));
+        assert!(psql.args.contains(&"--dbname=orders".to_string()));
+        for command in [&script, &psql] {
+            assert!(!command.args.iter().any(|a| a.contains("s3cret")), "{:?}", command.args);
+        }
+        assert_eq!(psql.env.iter().find(|(k, _)| *k == "PGPASSWORD").map(|(_, v)| v.as_str()), Some("s3cret"));
+    }
 
     #[test]
     fn only_supported_versions_have_an_image() {
