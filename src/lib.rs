@@ -2,7 +2,7 @@
 
 pub mod api;
 pub mod backup;
-pub mod build;
+pub mod builders;
 pub mod controller;
 pub mod engine;
 pub mod http;

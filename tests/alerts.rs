@@ -5,8 +5,8 @@
 use k8s_openapi::jiff::Timestamp;
 use servicedb::api::ServiceDatabase;
 use servicedb::api::prometheus::{AlertRule, RuleGroup};
-use servicedb::build::Instance;
-use servicedb::build::monitoring::alert_rules;
+use servicedb::builders::Instance;
+use servicedb::builders::monitoring::alert_rules;
 use std::process::Command;
 
 fn sdb(engine: &str, version: &str) -> ServiceDatabase {

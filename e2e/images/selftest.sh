@@ -194,7 +194,7 @@ native_hash() { # password: mysql_native_password, '*' + HEX(SHA1(SHA1(pw)))
 sha256_hex() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
 # A backup Job of the tools image in the database's pod network, with the
-# env the operator gives it (src/build/backup.rs), into a volume.
+# env the operator gives it (src/builders/backup.rs), into a volume.
 check_backup() { # engine netns port database admin-user admin-password
   built servicedb-tools || return 0
   local backups; backups=$(volume "backups-$1")

@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::outcome::Credentials;
 use super::rotation;
-use crate::build::{Instance, Passwords};
+use crate::builders::{Instance, Passwords};
 use crate::engine::admin::{AppLogin, Login, Target, Wanted};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 
 use super::error::Error;
 use crate::api::quantity;
-use crate::build::DESIRED_HASH_ANNOTATION;
+use crate::builders::DESIRED_HASH_ANNOTATION;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};

@@ -5,7 +5,7 @@ use super::apply::{Applied, apply, delete_owned, get, with_desired_hash};
 use super::error::Error;
 use crate::api::prometheus::{PodMonitor, PrometheusRule};
 use crate::api::quantity;
-use crate::build::{Desired, Instance, MonitoringChildren, Passwords, RestoreChildren};
+use crate::builders::{Desired, Instance, MonitoringChildren, Passwords, RestoreChildren};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -170,8 +170,8 @@ pub async fn apply_monitoring(
 /// kept before the service is told about it).
 pub async fn apply_secrets(client: &Client, instance: &Instance<'_>, passwords: &Passwords) -> Result<(), Error> {
     let mut applier = Applier { client, namespace: instance.namespace, owner_uid: instance.owner_uid(), writes: 0 };
-    applier.ensure(crate::build::secret::admin_secret(instance, passwords)).await?;
-    applier.ensure(crate::build::secret::credentials_secret(instance, passwords)).await?;
+    applier.ensure(crate::builders::secret::admin_secret(instance, passwords)).await?;
+    applier.ensure(crate::builders::secret::credentials_secret(instance, passwords)).await?;
     Ok(())
 }
 

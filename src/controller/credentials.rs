@@ -5,11 +5,11 @@ use super::apply::get;
 use super::error::Error;
 use super::validate::Invalid;
 use crate::api::reasons::InvalidReason;
-use crate::build::secret::{
+use crate::builders::secret::{
     ACTIVE_LOGIN_KEY, APP_PASSWORD_B_KEY, APP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY, PENDING_LOGIN_KEY,
     RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
 };
-use crate::build::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
+use crate::builders::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
 use crate::engine::{Logins, generate_password};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::{Api, Client, ResourceExt};

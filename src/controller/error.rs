@@ -1,6 +1,6 @@
 //! Reconcile errors, how to report them, and how soon to retry.
 
-use crate::build::NotStored;
+use crate::builders::NotStored;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]

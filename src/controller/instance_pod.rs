@@ -3,7 +3,7 @@
 //! configuration the kubelet refuses. The pod is read with one GET, and only
 //! while the StatefulSet is not ready: no Pod watch, no Pod cache.
 
-use crate::build::{Instance, Passwords};
+use crate::builders::{Instance, Passwords};
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod};
 use kube::{Api, Client, ResourceExt};
 use std::fmt;

@@ -28,7 +28,7 @@ pub use error::Error;
 pub use reconcile::reconcile;
 
 use crate::api::{ServiceDatabase, ServiceDatabaseBackup};
-use crate::build::MANAGED_BY;
+use crate::builders::MANAGED_BY;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};

@@ -7,8 +7,8 @@ use super::backups::{explain_failure, job_pods, manifest_of, run_of};
 use super::context::Context;
 use super::error::Error;
 use crate::api::{BackupPhase, ServiceDatabase, ServiceDatabaseBackup, ServiceDatabaseBackupStatus};
-use crate::build::Instance;
-use crate::build::backup::on_demand_job;
+use crate::builders::Instance;
+use crate::builders::backup::on_demand_job;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -46,7 +46,7 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
             (None, _) => waiting(format!(
                 "ServiceDatabase {database} has no spec.backup: add a destination there, this backup then runs"
             )),
-            (Some(_), None) => return Err(crate::build::NotStored("uid").into()),
+            (Some(_), None) => return Err(crate::builders::NotStored("uid").into()),
             (Some(spec), Some(owner)) => {
                 let instance = Instance::new(&sdb, &ctx.settings.operator_namespace)?;
                 let job_name = job_name(database, &owner.uid);

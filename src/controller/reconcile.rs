@@ -16,8 +16,8 @@ use super::rotation;
 use super::status;
 use super::validate;
 use crate::api::ServiceDatabase;
-use crate::build::Passwords;
-use crate::build::{self, Instance};
+use crate::builders::Passwords;
+use crate::builders::{self, Instance};
 use crate::engine::generate_password;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -101,7 +101,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     };
 
     let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
-    let inputs = build::Inputs {
+    let inputs = builders::Inputs {
         images: &valid.images,
         claim_size: &claim_size,
         tools_image: &ctx.settings.tools_image,
@@ -109,7 +109,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         monitoring_namespace: &ctx.settings.monitoring_namespace,
         now: Timestamp::now(),
     };
-    let mut desired = build::desired(&instance, &passwords, inputs);
+    let mut desired = builders::desired(&instance, &passwords, inputs);
     let restore_children = desired.restore.take();
     let monitoring_children = desired.monitoring.take();
     let ApplyReport { statefulset, mut writes } = children::apply_all(&ctx.client, &instance, desired).await?;

@@ -11,7 +11,7 @@
 //! Everything here is pure: state in, state out.
 
 use crate::api::ServiceDatabase;
-use crate::build::{Passwords, Slot};
+use crate::builders::{Passwords, Slot};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use std::time::Duration;

@@ -9,7 +9,7 @@ use super::outcome::{Credentials, Outcome};
 use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
 use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
-use crate::build::Instance;
+use crate::builders::Instance;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};

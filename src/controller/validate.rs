@@ -5,7 +5,7 @@
 use super::error::Error;
 use crate::api::reasons::InvalidReason;
 use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, ServiceDatabaseSpec, quantity};
-use crate::build::ENGINE_VERSION_ANNOTATION;
+use crate::builders::ENGINE_VERSION_ANNOTATION;
 use crate::engine::{self, Images, InstanceImages, NoImage};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;

@@ -11,7 +11,7 @@ use super::output::print;
 use super::target::Target;
 use crate::backup::BackupEntry;
 use crate::backup::inventory::table;
-use crate::build::backup_list::listing_job;
+use crate::builders::backup_list::listing_job;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, LogParams, PostParams};

@@ -9,7 +9,7 @@
 use super::failure::Failure;
 use super::target::Target;
 use crate::api::Engine;
-use crate::build::secret::read_key;
+use crate::builders::secret::read_key;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::Api;

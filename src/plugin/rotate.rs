@@ -10,7 +10,7 @@ use super::failure::Failure;
 use super::follow::{Progress, until};
 use super::target::Target;
 use crate::api::ServiceDatabase;
-use crate::build::secret::{PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATION_TOKEN_KEY, read_key};
+use crate::builders::secret::{PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATION_TOKEN_KEY, read_key};
 use crate::controller::pause::is_paused;
 use crate::controller::rotation::ROTATE_ANNOTATION;
 use k8s_openapi::api::core::v1::Secret;

@@ -6,7 +6,7 @@ use super::failure::Failure;
 use super::target::Target;
 use super::tree::Node;
 use crate::api::{BackupRecord, ServiceDatabase};
-use crate::build::secret::{PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key};
+use crate::builders::secret::{PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key};
 use crate::controller::pause::{PAUSED, is_paused};
 use crate::controller::rotation::ROTATE_ANNOTATION;
 use k8s_openapi::api::apps::v1::StatefulSet;

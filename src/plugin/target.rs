@@ -3,7 +3,7 @@
 
 use super::failure::Failure;
 use crate::api::ServiceDatabase;
-use crate::build::Instance;
+use crate::builders::Instance;
 use kube::{Api, Client};
 
 pub struct Target {

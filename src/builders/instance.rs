@@ -92,10 +92,10 @@ impl<'a> Instance<'a> {
         self.name.replace('-', "_")
     }
     /// The service's login in a rotation slot: A owns the data, B acts as A.
-    pub fn login_name(&self, slot: crate::build::secret::Slot) -> String {
+    pub fn login_name(&self, slot: crate::builders::secret::Slot) -> String {
         match slot {
-            crate::build::secret::Slot::A => self.app_identifier(),
-            crate::build::secret::Slot::B => format!("{}_b", self.app_identifier()),
+            crate::builders::secret::Slot::A => self.app_identifier(),
+            crate::builders::secret::Slot::B => format!("{}_b", self.app_identifier()),
         }
     }
 
