@@ -1,7 +1,7 @@
 //! The `servicedb` command: the operator and its tools.
 
 use clap::{Parser, Subcommand};
-use servicedb::controller::{self, Context, Scope, Settings};
+use servicedb::controller::{self, Caches, Context, Scope, Settings};
 use servicedb::engine::{ImageCatalog, Images};
 use servicedb::http::{self, Health, Readiness};
 use servicedb::leader::{Leadership, LeaseSettings};
@@ -209,9 +209,10 @@ async fn run(args: RunArgs) -> Result<(), String> {
         monitoring_namespace: args.monitoring_namespace,
         images,
     };
-    let ctx = Arc::new(Context::new(client, settings, metrics.clone(), args.instance_name));
+    let (caches, writers) = Caches::new(&scope.watches());
+    let ctx = Arc::new(Context::new(client, caches, settings, metrics.clone(), args.instance_name));
     let ready = health.clone();
-    controller::run(ctx, scope, stop_rx, move || {
+    controller::run(ctx, writers, stop_rx, move || {
         ready.set(Readiness::Ready);
         tracing::info!("caches synced: ready");
     })

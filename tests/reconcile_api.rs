@@ -10,7 +10,8 @@ use base64::Engine as _;
 use fake_api::{FakeApi, Recorded};
 use serde_json::json;
 use servicedb::api::ServiceDatabase;
-use servicedb::controller::{Context, FIELD_MANAGER, FINALIZER, Settings, reconcile};
+use kube::runtime::watcher::Event;
+use servicedb::controller::{Caches, Context, FIELD_MANAGER, FINALIZER, Settings, Writers, reconcile};
 use servicedb::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +22,14 @@ const PVC: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-orders-db
 const SECRETS: [&str; 2] =
     ["/api/v1/namespaces/shop/secrets/orders-db-admin", "/api/v1/namespaces/shop/secrets/orders-db-credentials"];
 
-fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Arc<Context> {
+/// The operator's context, and the writers that fill its caches (the
+/// watches' part, played by [`relist`]).
+struct Harness {
+    ctx: Arc<Context>,
+    writers: std::sync::Mutex<Writers>,
+}
+
+fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Harness {
     let settings = Settings {
         operator_namespace: "servicedb-system".into(),
         resync: Duration::from_secs(300),
@@ -30,7 +38,39 @@ fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Ar
         monitoring_namespace: "monitoring".into(),
         images: Default::default(),
     };
-    Arc::new(Context::new(fake.client(), settings, Arc::new(Metrics::default()), "test".into()))
+    let (caches, mut writers) = Caches::new(&[None]);
+    caches.mark_synced();
+    let ctx = Arc::new(Context::new(fake.client(), caches, settings, Arc::new(Metrics::default()), "test".into()));
+    Harness { ctx, writers: std::sync::Mutex::new(writers.remove(&None).unwrap()) }
+}
+
+/// Replaces one cache's content with what the fake stores now.
+fn relist_kind<K>(fake: &FakeApi, resource: &str, writer: &mut kube::runtime::reflector::store::Writer<K>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned,
+{
+    writer.apply_watcher_event(&Event::Init);
+    for object in fake.objects_of(resource) {
+        let object: K = serde_json::from_value(object).unwrap_or_else(|e| panic!("a stored {resource}: {e}"));
+        writer.apply_watcher_event(&Event::InitApply(object));
+    }
+    writer.apply_watcher_event(&Event::InitDone);
+}
+
+/// What the watches would have delivered by now: every cache relisted.
+fn relist(fake: &FakeApi, harness: &Harness) {
+    let mut w = harness.writers.lock().unwrap();
+    let Writers { statefulsets, services, config_maps, network_policies, roles, role_bindings, claims, jobs, cron_jobs } =
+        &mut *w;
+    relist_kind(fake, "statefulsets", statefulsets);
+    relist_kind(fake, "services", services);
+    relist_kind(fake, "configmaps", config_maps);
+    relist_kind(fake, "networkpolicies", network_policies);
+    relist_kind(fake, "roles", roles);
+    relist_kind(fake, "rolebindings", role_bindings);
+    relist_kind(fake, "persistentvolumeclaims", claims);
+    relist_kind(fake, "jobs", jobs);
+    relist_kind(fake, "cronjobs", cron_jobs);
 }
 
 /// A fake API holding one new `orders` ServiceDatabase.
@@ -55,9 +95,10 @@ fn current(fake: &FakeApi) -> Arc<ServiceDatabase> {
     Arc::new(serde_json::from_value(fake.object(SDB).expect("the ServiceDatabase is stored")).unwrap())
 }
 
-async fn reconcile_once(fake: &FakeApi, ctx: &Arc<Context>) -> Result<kube::runtime::controller::Action, String> {
+async fn reconcile_once(fake: &FakeApi, harness: &Harness) -> Result<kube::runtime::controller::Action, String> {
+    relist(fake, harness);
     // Boxed, as the controller runs it: the future is too large for a test thread's stack.
-    let run = tokio::spawn(Box::pin(reconcile(current(fake), ctx.clone())));
+    let run = tokio::spawn(Box::pin(reconcile(current(fake), harness.ctx.clone())));
     tokio::time::timeout(Duration::from_secs(10), run)
         .await
         .expect("a reconcile against the fake API finishes within 10 s")
@@ -354,4 +395,72 @@ async fn snapshot_keeps_the_finalizer_until_the_final_backup_succeeded() {
     reconcile_once(&fake, &ctx).await.expect("the object is released after the final backup");
     assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]), "{:#?}", describe(&fake.log()));
     assert!(fake.log().iter().all(|r| r.verb() != "delete"), "garbage collection deletes the children");
+}
+
+/// The requests of one more reconcile of an unchanged object.
+async fn resync(fake: &FakeApi, harness: &Harness) -> Vec<Recorded> {
+    fake.clear_log();
+    let _ = reconcile_once(fake, harness).await;
+    fake.log()
+}
+
+#[tokio::test]
+async fn a_resync_reads_only_the_two_secrets_by_name_and_writes_no_child() {
+    let fake = with_database("Retain", "1Gi");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = dir.path().join("endpoints.json");
+    std::fs::write(&overrides, format!(r#"{{"shop/orders-db": "127.0.0.1:{closed}"}}"#)).unwrap();
+    let harness = context(&fake, Some(overrides));
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    create_claim(&fake, "1Gi");
+
+    // Not ready: the pod is read by name to tell why, and nothing else.
+    let log = resync(&fake, &harness).await;
+    let reads: Vec<String> = log.iter().filter(|r| r.verb() == "get").map(|r| r.path.clone()).collect();
+    let pod = "/api/v1/namespaces/shop/pods/orders-db-0".to_string();
+    assert_eq!(reads, [SECRETS[0].to_string(), SECRETS[1].to_string(), pod], "{reads:#?}");
+    assert!(log.iter().all(|r| r.verb() != "list"), "children come from the caches: {:#?}", describe(&log));
+
+    // Ready (administration fails on the closed port, and says so once).
+    make_ready(&fake);
+    let _ = resync(&fake, &harness).await;
+    let log = resync(&fake, &harness).await;
+    let reads: Vec<String> = log.iter().filter(|r| r.verb() == "get").map(|r| r.path.clone()).collect();
+    assert_eq!(reads, SECRETS.map(String::from), "only the Secrets a step needs, by name");
+    assert!(writes(&log).is_empty(), "an unchanged object is not written: {:#?}", describe(&log));
+}
+
+#[tokio::test]
+async fn children_no_longer_wanted_are_found_by_owner_and_deleted_but_the_backup_claim_stays() {
+    let fake = with_database("Retain", "1Gi");
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": {"size": "1Gi"}}});
+    fake.put(SDB, sdb);
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    let cronjob = "/apis/batch/v1/namespaces/shop/cronjobs/orders-db-backup";
+    let policy = "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/orders-db-backup";
+    let claim = "/api/v1/namespaces/shop/persistentvolumeclaims/orders-db-backups";
+    for path in [cronjob, policy, claim] {
+        assert!(fake.object(path).is_some(), "{path} was applied: {:#?}", describe(&fake.log()));
+    }
+    // A ConfigMap someone else labelled like ours, not controlled by this owner.
+    let foreign = "/api/v1/namespaces/shop/configmaps/orders-notes";
+    fake.put(
+        foreign,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "orders-notes", "namespace": "shop",
+            "labels": {"app.kubernetes.io/managed-by": "servicedb", "app.kubernetes.io/instance": "orders"}}}),
+    );
+
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"].as_object_mut().unwrap().remove("backup");
+    sdb["metadata"]["generation"] = json!(2);
+    fake.put(SDB, sdb);
+    let log = resync(&fake, &harness).await;
+    let deleted: Vec<String> = log.iter().filter(|r| r.verb() == "delete").map(|r| r.path.clone()).collect();
+    assert_eq!(deleted.len(), 2, "{deleted:#?}");
+    assert!(deleted.contains(&cronjob.to_string()) && deleted.contains(&policy.to_string()), "{deleted:#?}");
+    assert!(fake.object(claim).is_some(), "the backup claim holds the backups and is never deleted");
+    assert!(fake.object(foreign).is_some(), "a child this owner does not control is left alone");
 }

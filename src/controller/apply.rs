@@ -1,12 +1,29 @@
-//! Server-side apply that writes only when the live object differs from the
-//! desired one, so that a steady state makes zero write requests.
+//! The apply step, the one place children are written: every desired child
+//! by server-side apply, only when its cached live counterpart differs (a
+//! steady state makes zero requests); children the owner controls but no
+//! longer wants, found by owner in the caches, deleted; a grown storage
+//! size carried to the live volume.
 
+use super::caches::{Cached, Caches};
+use super::context::Context;
 use super::error::Error;
+use crate::api::prometheus::{PodMonitor, PrometheusRule};
 use crate::api::quantity;
-use crate::builders::DESIRED_HASH_ANNOTATION;
+use crate::builders::{
+    BackupChildren, DESIRED_HASH_ANNOTATION, Desired, Instance, MonitoringChildren, Passwords, RestoreChildren,
+};
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::{Resource, ResourceExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, PersistentVolumeClaimSpec, Secret, Service, VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams};
+use kube::{Client, Resource, ResourceExt};
+use std::collections::HashSet;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -101,7 +118,7 @@ where
     Ok((Applied::Written, written))
 }
 
-/// GETs a child; a missing one is `None`.
+/// GETs an object the operator does not cache; a missing one is `None`.
 pub async fn get<K>(api: &Api<K>, name: &str) -> Result<Option<K>, Error>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
@@ -109,21 +126,286 @@ where
     api.get_opt(name).await.map_err(Error::kube("get", describe::<K>(name)))
 }
 
-/// Deletes a child that is no longer wanted, but only if this owner controls it.
-pub async fn delete_owned<K>(api: &Api<K>, name: &str, owner_uid: &str) -> Result<Applied, Error>
+/// Deletes a child that is no longer wanted; one already gone is fine.
+async fn delete<K>(api: &Api<K>, name: &str) -> Result<Applied, Error>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
 {
-    let Some(live) = get(api, name).await? else { return Ok(Applied::Unchanged) };
-    let ours = live.owner_references().iter().any(|o| o.uid == owner_uid && o.controller == Some(true));
-    if !ours {
-        return Ok(Applied::Unchanged);
-    }
     match api.delete(name, &DeleteParams::background()).await {
         Ok(_) => Ok(Applied::Written),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Applied::Unchanged),
         Err(e) => Err(Error::kube("delete", describe::<K>(name))(e)),
     }
+}
+
+fn controlled_by<K: Resource>(object: &K, owner_uid: &str) -> bool {
+    object.owner_references().iter().any(|o| o.uid == owner_uid && o.controller == Some(true))
+}
+
+/// The live Secrets, read by name in the observe step: Secrets are not
+/// cached (see `observe`).
+pub struct LiveSecrets<'a> {
+    pub admin: Option<&'a Secret>,
+    pub credentials: Option<&'a Secret>,
+}
+
+/// What the apply step did: the StatefulSet as the API server has it, and
+/// how many writes it took.
+pub struct ApplyReport {
+    pub statefulset: StatefulSet,
+    pub writes: usize,
+}
+
+struct Applier<'a> {
+    client: &'a Client,
+    caches: &'a Caches,
+    namespace: &'a str,
+    owner_uid: &'a str,
+    /// Names applied per kind: every other child the owner controls is a leftover.
+    kept: HashSet<(String, String)>,
+    writes: usize,
+}
+
+impl<'a> Applier<'a> {
+    fn new(ctx: &'a Context, instance: &'a Instance<'a>) -> Self {
+        Applier {
+            client: &ctx.client,
+            caches: &ctx.caches,
+            namespace: instance.namespace,
+            owner_uid: instance.owner_uid(),
+            kept: HashSet::new(),
+            writes: 0,
+        }
+    }
+
+    fn api<K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>>(&self) -> Api<K> {
+        Api::namespaced(self.client.clone(), self.namespace)
+    }
+
+    async fn write<K>(&mut self, desired: K, live: Option<K>) -> Result<K, Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    {
+        self.kept.insert((K::kind(&()).into_owned(), desired.name_any()));
+        let (applied, object) = apply(&self.api::<K>(), &with_desired_hash(desired)?, live).await?;
+        self.writes += usize::from(applied == Applied::Written);
+        Ok(object)
+    }
+
+    /// Applies a cached kind when its cached live object differs.
+    async fn ensure<K: Cached>(&mut self, desired: K) -> Result<K, Error> {
+        let live = self.caches.get::<K>(self.namespace, &desired.name_any()).map(|k| (*k).clone());
+        self.write(desired, live).await
+    }
+
+    /// Creates an object once and leaves it alone afterwards (a claim's or a
+    /// Job's spec is immutable).
+    async fn ensure_created<K: Cached>(&mut self, desired: K) -> Result<(), Error> {
+        let name = desired.name_any();
+        match self.caches.get::<K>(self.namespace, &name) {
+            Some(_) => {
+                self.kept.insert((K::kind(&()).into_owned(), name));
+            }
+            None => drop(self.write(desired, None).await?),
+        }
+        Ok(())
+    }
+
+    /// Applies a Secret against the copy read by name.
+    async fn ensure_secret(&mut self, desired: Secret, live: Option<&Secret>) -> Result<(), Error> {
+        self.write(desired, live.cloned()).await.map(drop)
+    }
+
+    /// Applies a kind that is not cached (the Prometheus Operator's, served
+    /// or not at any time): the exception that is read by name.
+    async fn ensure_uncached<K>(&mut self, desired: K) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    {
+        let live = get(&self.api::<K>(), &desired.name_any()).await?;
+        self.write(desired, live).await.map(drop)
+    }
+
+    /// Deletes an uncached child by name, if this owner controls it.
+    async fn remove_uncached<K>(&mut self, name: &str) -> Result<(), Error>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+    {
+        let api = self.api::<K>();
+        if get(&api, name).await?.is_some_and(|live| controlled_by(&live, self.owner_uid)) {
+            self.writes += usize::from(delete(&api, name).await? == Applied::Written);
+        }
+        Ok(())
+    }
+
+    /// Deletes every cached child of kind `K` the owner controls and this
+    /// reconcile did not apply.
+    async fn sweep<K: Cached>(&mut self) -> Result<(), Error> {
+        let kind = K::kind(&()).into_owned();
+        let leftovers: Vec<String> = self
+            .caches
+            .controlled_by::<K>(self.namespace, self.owner_uid)
+            .iter()
+            .map(|o| o.name_any())
+            .filter(|name| !self.kept.contains(&(kind.clone(), name.clone())))
+            .collect();
+        for name in leftovers {
+            tracing::info!(%kind, %name, "deleting a child no longer wanted");
+            self.writes += usize::from(delete(&self.api::<K>(), &name).await? == Applied::Written);
+        }
+        Ok(())
+    }
+}
+
+/// What else the apply step needs to know.
+pub struct ApplyInputs<'a> {
+    pub secrets: LiveSecrets<'a>,
+    /// Whether the Prometheus Operator's kinds are served.
+    pub monitoring_served: bool,
+    /// Whether to look for monitoring children to remove: they are not
+    /// cached, so only after a spec change (monitoring turned off).
+    pub spec_changed: bool,
+}
+
+/// Applies the desired set. It is destructured whole, so a child added to
+/// [`Desired`] does not compile until it is applied here.
+pub async fn children(
+    ctx: &Context,
+    instance: &Instance<'_>,
+    desired: Desired,
+    inputs: ApplyInputs<'_>,
+) -> Result<ApplyReport, Error> {
+    let Desired {
+        admin_secret,
+        credentials_secret,
+        credentials_access,
+        network_policy,
+        init_config,
+        headless_service,
+        client_service,
+        statefulset,
+        backup,
+        restore,
+        monitoring,
+    } = desired;
+    let mut a = Applier::new(ctx, instance);
+    // Admin first: it keeps the passwords, so it is never behind the one the service reads.
+    a.ensure_secret(admin_secret, inputs.secrets.admin).await?;
+    a.ensure_secret(credentials_secret, inputs.secrets.credentials).await?;
+    if let Some((role, binding)) = credentials_access {
+        a.ensure(role).await?;
+        a.ensure(binding).await?;
+    }
+    a.ensure(network_policy).await?;
+    if let Some(config) = init_config {
+        a.ensure(config).await?;
+    }
+    a.ensure(headless_service).await?;
+    a.ensure(client_service).await?;
+    let statefulset = a.ensure(statefulset).await?;
+    if let Some(BackupChildren { claim, network_policy, cronjob }) = backup {
+        // The backup claim is never deleted: it holds the backups.
+        if let Some(claim) = claim {
+            a.ensure_created(claim).await?;
+        }
+        a.ensure(network_policy).await?;
+        a.ensure(cronjob).await?;
+    }
+    if let Some(RestoreChildren { network_policy, job }) = restore {
+        a.ensure(network_policy).await?;
+        a.ensure_created(job).await?;
+    }
+    if inputs.monitoring_served {
+        match monitoring {
+            Some(MonitoringChildren { pod_monitor, prometheus_rule }) => {
+                a.ensure_uncached(pod_monitor).await?;
+                a.ensure_uncached(prometheus_rule).await?;
+            }
+            None if inputs.spec_changed => {
+                a.remove_uncached::<PodMonitor>(&instance.instance_name()).await?;
+                a.remove_uncached::<PrometheusRule>(&instance.instance_name()).await?;
+            }
+            None => {}
+        }
+    }
+    // Claims are left out: the data claim is the StatefulSet's, the backup claim keeps backups.
+    a.sweep::<Role>().await?;
+    a.sweep::<RoleBinding>().await?;
+    a.sweep::<NetworkPolicy>().await?;
+    a.sweep::<ConfigMap>().await?;
+    a.sweep::<Service>().await?;
+    a.sweep::<StatefulSet>().await?;
+    a.sweep::<CronJob>().await?;
+    a.sweep::<Job>().await?;
+    let grown = grow_volume(ctx, instance).await?;
+    Ok(ApplyReport { statefulset, writes: a.writes + usize::from(grown == Applied::Written) })
+}
+
+/// Applies just the two Secrets, admin first (a rotation's new state must be
+/// kept before the service is told about it).
+pub async fn secrets(
+    ctx: &Context,
+    instance: &Instance<'_>,
+    passwords: &Passwords,
+    live: LiveSecrets<'_>,
+) -> Result<(), Error> {
+    let mut a = Applier::new(ctx, instance);
+    a.ensure_secret(crate::builders::secret::admin_secret(instance, passwords), live.admin).await?;
+    a.ensure_secret(crate::builders::secret::credentials_secret(instance, passwords), live.credentials).await?;
+    Ok(())
+}
+
+/// Requests the spec's storage size on the data PVC when it grew. The
+/// StorageClass must allow volume expansion; the API server says so if not.
+async fn grow_volume(ctx: &Context, instance: &Instance<'_>) -> Result<Applied, Error> {
+    let name = instance.data_claim_name();
+    let Some(live) = ctx.caches.get::<PersistentVolumeClaim>(instance.namespace, &name) else {
+        return Ok(Applied::Unchanged);
+    };
+    let current = live.spec.as_ref().and_then(|s| s.resources.as_ref()?.requests.as_ref()?.get("storage").cloned());
+    let wanted = &instance.spec.storage.size;
+    let grows = match current.as_ref().and_then(|q| quantity::parse(&q.0)) {
+        Some(bytes) => quantity::parse(wanted).is_some_and(|w| w > bytes),
+        None => false,
+    };
+    if !grows {
+        return Ok(Applied::Unchanged);
+    }
+    let resize = PersistentVolumeClaim {
+        metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+        spec: Some(PersistentVolumeClaimSpec {
+            resources: Some(VolumeResourceRequirements {
+                requests: Some([("storage".to_string(), Quantity(wanted.clone()))].into()),
+                ..VolumeResourceRequirements::default()
+            }),
+            ..PersistentVolumeClaimSpec::default()
+        }),
+        ..PersistentVolumeClaim::default()
+    };
+    tracing::info!(claim = %name, to = %wanted, "growing the data volume");
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), instance.namespace);
+    let (applied, _) = apply(&api, &resize, None).await?;
+    Ok(applied)
+}
+
+/// The claim template size to build with: a StatefulSet's claim templates are
+/// immutable, so an existing one keeps its size and growth goes to the PVC.
+pub fn claim_template_size(live: Option<&StatefulSet>, instance: &Instance<'_>) -> String {
+    live.and_then(|sts| {
+        sts.spec
+            .as_ref()?
+            .volume_claim_templates
+            .as_ref()?
+            .first()?
+            .spec
+            .as_ref()?
+            .resources
+            .as_ref()?
+            .requests
+            .as_ref()
+    })
+    .and_then(|requests| requests.get("storage").map(|q| q.0.clone()))
+    .unwrap_or_else(|| instance.spec.storage.size.clone())
 }
 
 #[cfg(test)]

@@ -6,11 +6,9 @@ use crate::api::conditions::condition;
 use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, BackupRecord, BackupSpec};
 use crate::backup::Manifest;
-use crate::builders::Instance;
-use crate::builders::backup::backup_pod_labels;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
@@ -155,33 +153,10 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
     Health { last: newest.map(|r| r.record.clone()), last_successful: newest_ok.map(|r| r.record.clone()), condition }
 }
 
-/// Lists the instance's backup Jobs (scheduled and on demand) and judges them.
-pub async fn observe(
-    client: &Client,
-    instance: &Instance<'_>,
-    spec: &BackupSpec,
-    created: Option<&Time>,
-    generation: Option<i64>,
-) -> Result<Health, Error> {
-    let api: Api<Job> = Api::namespaced(client.clone(), instance.namespace);
-    let selector = backup_pod_labels(instance).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
-    let jobs = api
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(Error::kube("list", format!("backup Jobs of {}", instance.name)))?;
-    let mut runs: Vec<Run> = jobs.items.iter().map(run_of).collect();
-    if let Some(newest) = runs.iter_mut().max_by_key(|r| r.at)
-        && newest.record.phase == BackupPhase::Failed
-    {
-        explain_failure(client, instance.namespace, &mut newest.record).await?;
-    }
-    let now = Timestamp::now();
-    Ok(health(spec, &runs, created.map_or(now, |t| t.0), now, generation))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use crate::api::{BackupDestination, VolumeDestination};
 
     fn spec(schedule: &str) -> BackupSpec {

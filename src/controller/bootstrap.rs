@@ -3,16 +3,14 @@
 //! service's login exist; Ready waits for it. Redis restores in an init
 //! container before the server starts, so its pod's readiness says it all.
 
-use super::backups::{explain_failure, run_of};
-use super::children;
 use super::error::Error;
 use super::outcome::{Halt, Waiting};
 use super::validate::Invalid;
+use crate::api::conditions::{self, CREDENTIALS_READY};
 use crate::api::reasons::{InvalidReason, Reason};
 use crate::api::{BackupPhase, BackupRecord, ServiceDatabase, ServiceDatabaseBackup};
 use crate::builders::restore::{RestoreSource, restores_with_job};
 use crate::builders::{Instance, RestoreChildren};
-use k8s_openapi::api::batch::v1::Job;
 use kube::{Api, Client};
 use std::time::Duration;
 
@@ -109,45 +107,43 @@ pub async fn source(
     })
 }
 
-/// Moves the bootstrap on and says how far it got (`None` without one).
-/// SQL engines: the restore Job starts once the service's login exists (it
-/// owns what the restore loads), and it goes, with its NetworkPolicy, in the
-/// reconcile that sees it succeed; after that nothing is looked up again.
-/// Redis: its init container has restored once the pod is ready.
-pub async fn advance(
-    client: &Client,
+/// How far the bootstrap got, for the status (`None` without one). SQL
+/// engines: the restore Job's run; Redis: its init container has restored
+/// once the pod is ready. Once done, the record stays as the status has it.
+pub fn record(
     sdb: &ServiceDatabase,
     instance: &Instance<'_>,
-    restore: Option<RestoreChildren>,
-    credentials_ready: bool,
+    restore_run: Option<&BackupRecord>,
     instance_ready: bool,
-) -> Result<Option<BackupRecord>, Error> {
-    if sdb.spec.bootstrap.is_none() {
-        return Ok(None);
-    }
+) -> Option<BackupRecord> {
+    sdb.spec.bootstrap.as_ref()?;
     if done(sdb) {
-        return Ok(sdb.status.as_ref().and_then(|s| s.bootstrap.clone()));
+        return sdb.status.as_ref().and_then(|s| s.bootstrap.clone());
     }
     let record = |job: String, phase| BackupRecord { job, phase, started_at: None, finished_at: None, message: None };
     if !restores_with_job(instance) {
         let pod = format!("{}-0 (init container restore)", instance.instance_name());
-        return Ok(Some(record(pod, if instance_ready { BackupPhase::Succeeded } else { BackupPhase::Running })));
+        return Some(record(pod, if instance_ready { BackupPhase::Succeeded } else { BackupPhase::Running }));
     }
-    let name = instance.restore_name();
-    let jobs: Api<Job> = Api::namespaced(client.clone(), instance.namespace);
-    let job = jobs.get_opt(&name).await.map_err(Error::kube("get", format!("Job {name}")))?;
-    let mut progress = job.map_or_else(|| record(name, BackupPhase::Pending), |job| run_of(&job).record);
-    if progress.phase == BackupPhase::Failed {
-        explain_failure(client, instance.namespace, &mut progress).await?;
-    }
-    if credentials_ready {
-        let wanted = restore.filter(|_| progress.phase != BackupPhase::Succeeded);
-        let writes = children::apply_restore(client, instance, wanted).await?;
-        if writes > 0 {
-            tracing::info!(writes, "applied the bootstrap restore");
-        }
-    }
-    Ok(Some(progress))
+    Some(restore_run.cloned().unwrap_or_else(|| record(instance.restore_name(), BackupPhase::Pending)))
+}
+
+/// The restore Job and its NetworkPolicy, while they are wanted: from when
+/// the service's login exists (it owns what the restore loads; the last
+/// status says so, or the Job already runs) until the status recorded the
+/// bootstrap as done (then there is no source, and they are leftovers). A
+/// succeeded Job stays until then, so that it never runs twice.
+pub fn wanted(
+    sdb: &ServiceDatabase,
+    restore: Option<RestoreChildren>,
+    restore_run: Option<&BackupRecord>,
+) -> Option<RestoreChildren> {
+    let credentials_ready = sdb
+        .status
+        .as_ref()
+        .and_then(|s| conditions::find(&s.conditions, CREDENTIALS_READY))
+        .is_some_and(|c| c.status == "True");
+    if restore_run.is_some() || credentials_ready { restore } else { None }
 }
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ pub struct Settings {
 
 pub struct Context {
     pub client: Client,
+    /// The children the operator owns, as its watches last saw them.
+    pub caches: super::caches::Caches,
     /// Whether PodMonitors and PrometheusRules can be created.
     pub prometheus_api: super::prometheus_api::PrometheusApi,
     pub recorder: Recorder,
@@ -40,10 +42,24 @@ pub struct Context {
 
 impl Context {
     /// `instance` names this process in the Events it records.
-    pub fn new(client: Client, settings: Settings, metrics: Arc<Metrics>, instance: String) -> Self {
+    pub fn new(
+        client: Client,
+        caches: super::caches::Caches,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+        instance: String,
+    ) -> Self {
         let recorder =
             Recorder::new(client.clone(), Reporter { controller: "servicedb".into(), instance: Some(instance) });
-        Self { client, recorder, settings, metrics, prometheus_api: Default::default(), failures: Mutex::default() }
+        Self {
+            client,
+            caches,
+            recorder,
+            settings,
+            metrics,
+            prometheus_api: Default::default(),
+            failures: Mutex::default(),
+        }
     }
 
     /// Counts one more failure of `object`; returns the count.

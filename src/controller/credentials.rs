@@ -1,7 +1,6 @@
 //! Passwords are generated once and then only ever read back: a restart, a
 //! retry, a re-apply or a deleted Secret never changes them.
 
-use super::apply::get;
 use super::error::Error;
 use super::validate::Invalid;
 use crate::api::reasons::InvalidReason;
@@ -10,9 +9,9 @@ use crate::builders::secret::{
     RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
 };
 use crate::builders::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
-use crate::engine::{Logins, generate_password};
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
-use kube::{Api, Client, ResourceExt};
+use crate::engine::Logins;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 fn managed_by_us(secret: &Secret, instance: &Instance<'_>) -> bool {
@@ -93,28 +92,27 @@ pub fn with_derived_keys(instance: &Instance<'_>, mut passwords: Passwords) -> P
     passwords
 }
 
-/// Reads the live Secrets and volume, then decides the passwords. A Secret of
-/// the same name that servicedb does not manage is never taken over.
-pub async fn ensure(client: &Client, instance: &Instance<'_>) -> Result<Result<Passwords, Invalid>, Error> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), instance.namespace);
-    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), instance.namespace);
-    let admin = get(&secrets, &instance.admin_secret_name()).await?;
-    let credentials = get(&secrets, &instance.credentials_secret_name()).await?;
-    for secret in admin.iter().chain(credentials.iter()) {
-        if !managed_by_us(secret, instance) {
-            return Ok(Err(Invalid {
-                reason: InvalidReason::SecretConflict,
-                message: format!(
-                    "Secret {} already exists and is not managed by servicedb for {}; rename this ServiceDatabase or remove that Secret",
-                    secret.name_any(),
-                    instance.name
-                ),
-                recheck: None,
-            }));
-        }
+/// What the live Secrets and volume hold. A Secret of the same name that
+/// servicedb does not manage is never taken over.
+pub fn existing(
+    instance: &Instance<'_>,
+    admin: Option<&Secret>,
+    credentials: Option<&Secret>,
+    initialised: bool,
+) -> Result<Existing, Invalid> {
+    if let Some(secret) = admin.into_iter().chain(credentials).find(|s| !managed_by_us(s, instance)) {
+        return Err(Invalid {
+            reason: InvalidReason::SecretConflict,
+            message: format!(
+                "Secret {} already exists and is not managed by servicedb for {}; rename this ServiceDatabase or remove that Secret",
+                secret.name_any(),
+                instance.name
+            ),
+            recheck: None,
+        });
     }
-    let from_admin = |key: &str| admin.as_ref().and_then(|s| read_key(s, key));
-    let existing = Existing {
+    let from_admin = |key: &str| admin.and_then(|s| read_key(s, key));
+    Ok(Existing {
         admin_password: from_admin(PASSWORD_KEY),
         monitor_password: from_admin(MONITOR_PASSWORD_KEY),
         app_password_b: from_admin(APP_PASSWORD_B_KEY),
@@ -125,17 +123,15 @@ pub async fn ensure(client: &Client, instance: &Instance<'_>) -> Result<Result<P
             retire_after: from_admin(RETIRE_AFTER_KEY),
             token: from_admin(ROTATION_TOKEN_KEY),
         },
-        app_password: from_admin(APP_PASSWORD_KEY)
-            .or_else(|| credentials.as_ref().and_then(|s| read_key(s, PASSWORD_KEY))),
+        app_password: from_admin(APP_PASSWORD_KEY).or_else(|| credentials.and_then(|s| read_key(s, PASSWORD_KEY))),
         derived: instance
             .engine
             .derived_admin_key_names()
             .iter()
             .filter_map(|k| Some((k.to_string(), from_admin(k)?)))
             .collect(),
-        initialised: get(&claims, &instance.data_claim_name()).await?.is_some(),
-    };
-    decide(instance, existing, &mut generate_password)
+        initialised,
+    })
 }
 
 #[cfg(test)]
@@ -209,5 +205,20 @@ mod tests {
         assert_eq!(invalid.reason, InvalidReason::CredentialsLost);
         assert!(invalid.message.contains("orders-db-admin"));
         assert_eq!(n.get(), 0);
+    }
+
+    #[test]
+    fn a_secret_servicedb_does_not_manage_is_never_taken_over() {
+        let sdb = sdb();
+        let instance = Instance::new(&sdb, "op").unwrap();
+        let foreign: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "orders-db-credentials", "labels": {"app": "someone-else"}},
+            "data": {"password": "c2VjcmV0"}
+        }))
+        .unwrap();
+        let Err(invalid) = existing(&instance, None, Some(&foreign), false) else { panic!("taken over") };
+        assert_eq!(invalid.reason, InvalidReason::SecretConflict);
+        assert!(invalid.message.starts_with("Secret orders-db-credentials already exists"), "{}", invalid.message);
+        assert!(!invalid.message.contains("secret"), "no value in the message: {}", invalid.message);
     }
 }

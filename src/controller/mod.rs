@@ -4,12 +4,14 @@ mod administer;
 mod apply;
 mod backups;
 mod bootstrap;
-mod children;
+pub mod caches;
 mod context;
 mod credentials;
+mod decide;
 mod deletion;
 mod error;
 mod instance_pod;
+mod observe;
 mod on_demand;
 mod outcome;
 pub mod pause;
@@ -21,6 +23,7 @@ mod status;
 mod validate;
 
 pub use apply::FIELD_MANAGER;
+pub use caches::{Caches, Writers};
 pub use context::{Context, Settings};
 pub use deletion::FINALIZER;
 pub use error::Error;
@@ -28,17 +31,14 @@ pub use error::Error;
 pub use reconcile::reconcile;
 
 use crate::api::{ServiceDatabase, ServiceDatabaseBackup};
-use crate::builders::MANAGED_BY;
+use caches::reflect;
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +47,16 @@ use std::time::Duration;
 pub enum Scope {
     Cluster,
     Namespaces(Vec<String>),
+}
+
+impl Scope {
+    /// One entry per watch: `None` for the whole cluster.
+    pub fn watches(&self) -> Vec<Option<String>> {
+        match self {
+            Scope::Cluster => vec![None],
+            Scope::Namespaces(list) => list.iter().cloned().map(Some).collect(),
+        }
+    }
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -79,14 +89,14 @@ async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
 async fn run_one(
     ctx: Arc<Context>,
     namespace: Option<String>,
+    writers: Writers,
     shutdown: tokio::sync::watch::Receiver<bool>,
     synced: tokio::sync::mpsc::Sender<()>,
     prometheus_api_appeared: tokio::sync::watch::Receiver<u64>,
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    // Children are watched through their label only: no cache of every Secret.
-    let children = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={MANAGED_BY}"));
+    let children = watcher::Config::default().labels(&caches::children_selector());
     let controller = Controller::new(api::<ServiceDatabase>(&client, ns), watcher::Config::default());
     let store = controller.store();
     ctx.metrics.watch(store.clone());
@@ -116,16 +126,23 @@ async fn run_one(
                 tracing::warn!(error = %e, "backup controller");
             }
         });
+    // Each owned kind's watch fills its cache and wakes the owner. Secrets
+    // are not watched: RBAC cannot narrow list/watch to our labels, and
+    // the chart grants neither. A changed or deleted Secret is put back at
+    // the next resync. Claims are cached (growth, first start), not owned.
+    let Writers { statefulsets, services, config_maps, network_policies, roles, role_bindings, claims, jobs, cron_jobs } =
+        writers;
+    tokio::spawn(reflect(&client, ns, claims).for_each(|_| futures::future::ready(())));
     let databases = controller
-        .owns(api::<StatefulSet>(&client, ns), children.clone())
-        .owns(api::<Service>(&client, ns), children.clone())
-        .owns(api::<Secret>(&client, ns), children.clone())
-        .owns(api::<ConfigMap>(&client, ns), children.clone())
-        .owns(api::<NetworkPolicy>(&client, ns), children.clone())
-        .owns(api::<Role>(&client, ns), children.clone())
-        .owns(api::<RoleBinding>(&client, ns), children.clone())
-        .owns(api::<CronJob>(&client, ns), children.clone())
-        .watches(api::<Job>(&client, ns), children, |job: Job| instance_of_tool_job(&job))
+        .owns_stream(reflect(&client, ns, statefulsets))
+        .owns_stream(reflect(&client, ns, services))
+        .owns_stream(reflect(&client, ns, config_maps))
+        .owns_stream(reflect(&client, ns, network_policies))
+        .owns_stream(reflect(&client, ns, roles))
+        .owns_stream(reflect(&client, ns, role_bindings))
+        .owns_stream(reflect(&client, ns, cron_jobs))
+        // The restore Job is owned; backup Jobs belong to a CronJob or a backup request.
+        .watches_stream(reflect(&client, ns, jobs), |job: Job| instance_of_tool_job(&job))
         .reconcile_all_on(prometheus_api::changes(prometheus_api_appeared))
         .graceful_shutdown_on(stopped(shutdown))
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
@@ -148,14 +165,11 @@ async fn run_one(
 /// is called once every controller's cache holds its first full list.
 pub async fn run(
     ctx: Arc<Context>,
-    scope: Scope,
+    writers: HashMap<Option<String>, Writers>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     on_synced: impl FnOnce() + Send + 'static,
 ) {
-    let namespaces: Vec<Option<String>> = match scope {
-        Scope::Cluster => vec![None],
-        Scope::Namespaces(list) => list.into_iter().map(Some).collect(),
-    };
+    let namespaces: Vec<(Option<String>, Writers)> = writers.into_iter().collect();
     let (synced_tx, mut synced_rx) = tokio::sync::mpsc::channel(namespaces.len().max(1));
     let expected = namespaces.len();
     tokio::spawn(async move {
@@ -166,11 +180,16 @@ pub async fn run(
         }
         on_synced();
     });
+    let caches = ctx.caches.clone();
+    tokio::spawn(async move {
+        caches.wait_until_filled().await;
+        caches.mark_synced();
+    });
     let (appeared_tx, appeared_rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(prometheus_api::follow(ctx.client.clone(), ctx.prometheus_api.clone(), appeared_tx, shutdown.clone()));
     let controllers = namespaces
         .into_iter()
-        .map(|ns| run_one(ctx.clone(), ns, shutdown.clone(), synced_tx.clone(), appeared_rx.clone()));
+        .map(|(ns, writers)| run_one(ctx.clone(), ns, writers, shutdown.clone(), synced_tx.clone(), appeared_rx.clone()));
     futures::future::join_all(controllers).await;
 }
 

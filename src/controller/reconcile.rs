@@ -1,23 +1,25 @@
-//! The pipeline: validate -> build -> apply -> status, one function each.
+//! The ServiceDatabase reconcile: observe -> decide -> apply -> status, one
+//! module each (observe.rs, decide.rs, apply.rs, status.rs); between apply
+//! and status the database itself is administered.
 
 use super::administer;
+use super::apply::{self, ApplyInputs, ApplyReport, LiveSecrets};
 use super::backups;
 use super::bootstrap;
-use super::children::{self, ApplyReport};
 use super::context::Context;
 use super::credentials;
+use super::decide::{self, Plan};
 use super::deletion;
 use super::error::{Error, Severity, backoff};
 use super::instance_pod;
+use super::observe;
 use super::outcome::{Credentials, Halt, Outcome};
 use super::pause;
 use super::restart;
 use super::rotation;
 use super::status;
-use super::validate;
 use crate::api::ServiceDatabase;
-use crate::builders::Passwords;
-use crate::builders::{self, Instance};
+use crate::builders::{Instance, Passwords};
 use crate::engine::generate_password;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -35,6 +37,8 @@ fn now() -> Time {
 }
 
 pub async fn reconcile(sdb: Arc<ServiceDatabase>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Before the caches are full, every child would look missing.
+    ctx.caches.synced().await;
     let started = std::time::Instant::now();
     let result = reconcile_inner(&sdb, &ctx).await;
     ctx.metrics.reconciled(started.elapsed(), result.as_ref().err().map(Error::metric_label));
@@ -64,58 +68,27 @@ async fn reconcile_inner(sdb: &Arc<ServiceDatabase>, ctx: &Arc<Context>) -> Resu
     .await
 }
 
+/// Observe, decide, apply (the children, then the database inside), status.
 async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
     if pause::is_paused(sdb) {
         return hold(sdb, ctx).await;
     }
     let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
-    let valid = match validate::spec(sdb, &ctx.settings.images) {
-        Ok(valid) => valid,
-        Err(invalid) => return report_halt(sdb, &instance, ctx, invalid.into()).await,
-    };
-    let live_statefulset = children::live_statefulset(&ctx.client, &instance).await?;
-    let checks = validate::references(&ctx.client, sdb)
-        .await?
-        .and_then(|()| validate::against_live(live_statefulset.as_ref(), &sdb.spec));
-    if let Err(invalid) = checks {
-        return report_halt(sdb, &instance, ctx, invalid.into()).await;
-    }
+    let observed = observe::observe(ctx, sdb, &instance).await?;
+    let Plan { passwords, desired, rotation: policy } =
+        match decide::plan(sdb, &instance, &observed, &ctx.settings, Timestamp::now(), &mut generate_password)? {
+            Ok(plan) => plan,
+            Err(halt) => return report_halt(sdb, &instance, ctx, halt).await,
+        };
     deletion::sync_finalizer(&ctx.client, sdb).await?;
-    let mut passwords = match credentials::ensure(&ctx.client, &instance).await? {
-        Ok(passwords) => passwords,
-        Err(invalid) => return report_halt(sdb, &instance, ctx, invalid.into()).await,
+    let live_secrets =
+        || LiveSecrets { admin: observed.admin_secret.as_ref(), credentials: observed.credentials_secret.as_ref() };
+    let inputs = ApplyInputs {
+        secrets: live_secrets(),
+        monitoring_served: ctx.prometheus_api.present(),
+        spec_changed: sdb.status.as_ref().and_then(|s| s.observed_generation) != sdb.metadata.generation,
     };
-    let policy = rotation::Policy::of(sdb);
-    let requested = rotation::requested(sdb);
-    let created = sdb.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    let started = Timestamp::now();
-    if rotation::due(&passwords, policy, requested.as_deref(), created, started) {
-        info!("rotating the service's credentials");
-        // Kept in the admin Secret by the apply below, before the database sees it.
-        passwords = rotation::start(&passwords, generate_password()?, requested);
-    }
-
-    let restore = match bootstrap::source(&ctx.client, sdb, &instance).await? {
-        Ok(restore) => restore,
-        Err(halt) => return report_halt(sdb, &instance, ctx, halt).await,
-    };
-
-    let claim_size = children::claim_template_size(live_statefulset.as_ref(), &instance);
-    let inputs = builders::Inputs {
-        images: &valid.images,
-        claim_size: &claim_size,
-        tools_image: &ctx.settings.tools_image,
-        restore: restore.as_ref(),
-        monitoring_namespace: &ctx.settings.monitoring_namespace,
-        now: Timestamp::now(),
-    };
-    let mut desired = builders::desired(&instance, &passwords, inputs);
-    let restore_children = desired.restore.take();
-    let monitoring_children = desired.monitoring.take();
-    let ApplyReport { statefulset, mut writes } = children::apply_all(&ctx.client, &instance, desired).await?;
-    if ctx.prometheus_api.present() {
-        writes += children::apply_monitoring(&ctx.client, &instance, monitoring_children).await?;
-    }
+    let ApplyReport { statefulset, writes } = apply::children(ctx, &instance, desired, inputs).await?;
     if writes > 0 {
         info!(writes, "applied children");
     }
@@ -125,29 +98,20 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     let pod_failure = if instance_ready {
         None
     } else {
+        // The pod is read by name only while it is not ready: pods are not cached.
         instance_pod::observe(&ctx.client, &instance, &instance_pod::secret_values(&passwords)).await
     };
     let credentials =
         if instance_ready { administer::administer(ctx, &instance, &passwords, at).await } else { Credentials::NotYet };
-    let credentials_ready = credentials == Credentials::Ready;
-    if credentials_ready {
-        finish_rotation(ctx, &instance, &passwords, policy, at).await?;
+    if credentials == Credentials::Ready {
+        finish_rotation(ctx, &instance, &passwords, live_secrets(), policy, at).await?;
     }
-    let bootstrap =
-        bootstrap::advance(&ctx.client, sdb, &instance, restore_children, credentials_ready, instance_ready).await?;
-    let backups = match &sdb.spec.backup {
-        Some(spec) => Some(
-            backups::observe(
-                &ctx.client,
-                &instance,
-                spec,
-                sdb.metadata.creation_timestamp.as_ref(),
-                sdb.metadata.generation,
-            )
-            .await?,
-        ),
-        None => None,
-    };
+
+    let bootstrap = bootstrap::record(sdb, &instance, observed.restore_run.as_ref(), instance_ready);
+    let backups = sdb.spec.backup.as_ref().map(|spec| {
+        let created = sdb.metadata.creation_timestamp.as_ref().map_or(at, |t| t.0);
+        backups::health(spec, &observed.backup_runs, created, at, sdb.metadata.generation)
+    });
     let outcome = Outcome::Applied {
         statefulset: &statefulset,
         pod_failure: pod_failure.as_ref(),
@@ -180,6 +144,7 @@ async fn finish_rotation(
     ctx: &Context,
     instance: &Instance<'_>,
     passwords: &Passwords,
+    live: LiveSecrets<'_>,
     policy: rotation::Policy,
     now: Timestamp,
 ) -> Result<(), Error> {
@@ -191,7 +156,7 @@ async fn finish_rotation(
         return Ok(());
     };
     let next = credentials::with_derived_keys(instance, next);
-    children::apply_secrets(&ctx.client, instance, &next).await?;
+    apply::secrets(ctx, instance, &next, live).await?;
     if next.rotation.active != passwords.rotation.active {
         info!(login = %instance.login_name(next.rotation.active()), "the credentials Secret now names the new login");
         if policy.restart_workloads {

@@ -138,6 +138,21 @@ impl FakeApi {
         self.state.lock().unwrap().objects.get(path).cloned()
     }
 
+    /// Every stored object of a resource (e.g. `statefulsets`), as a watch's
+    /// initial list would deliver them.
+    pub fn objects_of(&self, resource: &str) -> Vec<Value> {
+        let state = self.state.lock().unwrap();
+        state
+            .objects
+            .iter()
+            .filter(|(path, _)| {
+                let rest = rest_segments(path);
+                rest.len() >= 2 && rest[rest.len() - 2] == resource
+            })
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
     /// Every request so far, oldest first.
     pub fn log(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().log.clone()

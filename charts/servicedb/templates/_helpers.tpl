@@ -28,11 +28,17 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [servicedb.dev]
   resources: [servicedatabases/finalizers, servicedatabasebackups/finalizers]
   verbs: [update]
-# Children. The operator also holds `get secrets` so that it may grant
-# exactly that to each owning service's ServiceAccount.
+# Children, watched by label into the operator's caches.
 - apiGroups: [""]
-  resources: [secrets, services, configmaps]
+  resources: [services, configmaps]
   verbs: [get, list, watch, create, patch, delete]
+# Secrets are read by name only, never listed or watched: RBAC cannot narrow
+# list/watch to the operator's labels, and an account that can list every
+# Secret is what scanners flag (trivy KSV-0041). `get` is also what it grants
+# to each owning service's ServiceAccount.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch, delete]
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch, create, patch, delete]
@@ -56,10 +62,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [pods]
   verbs: [get, list]
 # Growing a data volume, telling initialised data from a new instance, and
-# the backup volume the operator creates.
+# the backup volume the operator creates (cached by label).
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [get, create, patch]
+  verbs: [get, list, watch, create, patch]
 # A PodMonitor and a PrometheusRule per database, when the Prometheus
 # Operator is installed.
 - apiGroups: [monitoring.coreos.com]

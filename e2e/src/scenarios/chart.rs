@@ -59,5 +59,18 @@ pub async fn lint_template_upgrade(env: &Env) -> Outcome {
         "jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"SERVICEDB_RESYNC_SECONDS\")].value}",
     ])
     .await?;
-    ensure(env_value == "60", || format!("upgrade did not apply: {env_value}"))
+    ensure(env_value == "60", || format!("upgrade did not apply: {env_value}"))?;
+
+    // Cluster-wide mode caches its children everywhere, but may not list or
+    // watch a single Secret (trivy KSV-0041): it reads its own by name.
+    let account = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:servicedb");
+    let can = |verb: &'static str, resource: &'static str| {
+        let account = account.clone();
+        async move { kubectl(&["auth", "can-i", verb, resource, "--all-namespaces", "--as", &account]).await.is_ok() }
+    };
+    ensure(can("watch", "statefulsets").await, || "the release is not cluster-wide".into())?;
+    for verb in ["list", "watch"] {
+        ensure(!can(verb, "secrets").await, || format!("the operator may {verb} every Secret of the cluster"))?;
+    }
+    Ok(())
 }
