@@ -46,6 +46,7 @@ pub struct Metrics {
     credentials_ready: Family<InstanceLabels, Gauge>,
     backup_last_success: Family<InstanceLabels, Gauge>,
     backup_last_run_failed: Family<InstanceLabels, Gauge>,
+    undecodable: Counter,
     stores: Mutex<Vec<Store<ServiceDatabase>>>,
 }
 
@@ -80,7 +81,14 @@ impl Default for Metrics {
             "1 when the newest backup run failed",
             backup_last_run_failed.clone(),
         );
+        let undecodable = Counter::default();
+        registry.register(
+            "undecodable_objects",
+            "ServiceDatabases the watch delivered that do not decode (skipped; a Warning Event names each)",
+            undecodable.clone(),
+        );
         Self {
+            undecodable,
             registry,
             reconciles,
             errors,
@@ -106,6 +114,10 @@ impl Metrics {
 
     pub fn administration_failed(&self, reason: &'static str) {
         self.errors.get_or_create(&ErrorLabels { reason }).inc();
+    }
+
+    pub fn undecodable(&self) {
+        self.undecodable.inc();
     }
 
     pub fn set_leader(&self, leader: bool) {

@@ -8,9 +8,9 @@ mod fake_api;
 
 use base64::Engine as _;
 use fake_api::{FakeApi, Recorded};
+use kube::runtime::watcher::Event;
 use serde_json::json;
 use servicedb::api::ServiceDatabase;
-use kube::runtime::watcher::Event;
 use servicedb::controller::{Caches, Context, FIELD_MANAGER, FINALIZER, Settings, Writers, reconcile};
 use servicedb::metrics::Metrics;
 use std::sync::Arc;
@@ -60,8 +60,17 @@ where
 /// What the watches would have delivered by now: every cache relisted.
 fn relist(fake: &FakeApi, harness: &Harness) {
     let mut w = harness.writers.lock().unwrap();
-    let Writers { statefulsets, services, config_maps, network_policies, roles, role_bindings, claims, jobs, cron_jobs } =
-        &mut *w;
+    let Writers {
+        statefulsets,
+        services,
+        config_maps,
+        network_policies,
+        roles,
+        role_bindings,
+        claims,
+        jobs,
+        cron_jobs,
+    } = &mut *w;
     relist_kind(fake, "statefulsets", statefulsets);
     relist_kind(fake, "services", services);
     relist_kind(fake, "configmaps", config_maps);

@@ -96,6 +96,9 @@ reasons! {
         FinalBackupImpossible,
         /// The final backup Job failed; it is tried again.
         FinalBackupFailed,
+        // Warning Event on an object the watch delivered
+        /// The object does not decode as this operator's type; it is skipped.
+        Undecodable,
     }
 }
 
@@ -156,6 +159,7 @@ mod tests {
             (Reason::FinalBackup, "FinalBackup"),
             (Reason::FinalBackupImpossible, "FinalBackupImpossible"),
             (Reason::FinalBackupFailed, "FinalBackupFailed"),
+            (Reason::Undecodable, "Undecodable"),
         ];
         assert_eq!(reasons.len(), Reason::ALL.len(), "a new Reason needs a row here");
         for (reason, word) in reasons {

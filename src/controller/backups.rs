@@ -156,8 +156,8 @@ pub fn health(spec: &BackupSpec, runs: &[Run], created: Timestamp, now: Timestam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use crate::api::{BackupDestination, VolumeDestination};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn spec(schedule: &str) -> BackupSpec {
         BackupSpec {

@@ -225,8 +225,11 @@ mod tests {
         let mut s = service("shop", "orders-db", "orders", "u1");
         s.metadata.managed_fields = Some(vec![Default::default()]);
         s.metadata.annotations = Some(
-            [("kubectl.kubernetes.io/last-applied-configuration".to_string(), "{}".to_string()), ("a".into(), "b".into())]
-                .into(),
+            [
+                ("kubectl.kubernetes.io/last-applied-configuration".to_string(), "{}".to_string()),
+                ("a".into(), "b".into()),
+            ]
+            .into(),
         );
         slim(&mut s);
         assert_eq!(s.metadata.managed_fields, None);

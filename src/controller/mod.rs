@@ -8,6 +8,7 @@ pub mod caches;
 mod context;
 mod credentials;
 mod decide;
+mod decode;
 mod deletion;
 mod error;
 mod instance_pod;
@@ -35,8 +36,8 @@ use caches::reflect;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,8 +98,9 @@ async fn run_one(
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
     let children = watcher::Config::default().labels(&caches::children_selector());
-    let controller = Controller::new(api::<ServiceDatabase>(&client, ns), watcher::Config::default());
-    let store = controller.store();
+    let (store, writer) = reflector::store::<ServiceDatabase>();
+    let trigger = reflector::reflector(writer, decode::watch(ctx.clone(), ns)).applied_objects();
+    let controller = Controller::for_stream(trigger, store.clone());
     ctx.metrics.watch(store.clone());
     tokio::spawn(async move {
         // The store's readiness signal keeps one waker only, and the
@@ -130,8 +132,17 @@ async fn run_one(
     // are not watched: RBAC cannot narrow list/watch to our labels, and
     // the chart grants neither. A changed or deleted Secret is put back at
     // the next resync. Claims are cached (growth, first start), not owned.
-    let Writers { statefulsets, services, config_maps, network_policies, roles, role_bindings, claims, jobs, cron_jobs } =
-        writers;
+    let Writers {
+        statefulsets,
+        services,
+        config_maps,
+        network_policies,
+        roles,
+        role_bindings,
+        claims,
+        jobs,
+        cron_jobs,
+    } = writers;
     tokio::spawn(reflect(&client, ns, claims).for_each(|_| futures::future::ready(())));
     let databases = controller
         .owns_stream(reflect(&client, ns, statefulsets))
@@ -187,9 +198,9 @@ pub async fn run(
     });
     let (appeared_tx, appeared_rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(prometheus_api::follow(ctx.client.clone(), ctx.prometheus_api.clone(), appeared_tx, shutdown.clone()));
-    let controllers = namespaces
-        .into_iter()
-        .map(|(ns, writers)| run_one(ctx.clone(), ns, writers, shutdown.clone(), synced_tx.clone(), appeared_rx.clone()));
+    let controllers = namespaces.into_iter().map(|(ns, writers)| {
+        run_one(ctx.clone(), ns, writers, shutdown.clone(), synced_tx.clone(), appeared_rx.clone())
+    });
     futures::future::join_all(controllers).await;
 }
 

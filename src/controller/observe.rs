@@ -64,8 +64,7 @@ pub async fn observe(ctx: &Context, sdb: &ServiceDatabase, instance: &Instance<'
     };
     let (admin_secret, credentials_secret) =
         futures::try_join!(read(instance.admin_secret_name()), read(instance.credentials_secret_name()))?;
-    let references =
-        if ready_at_generation(sdb) { Ok(()) } else { validate::references(&ctx.client, sdb).await? };
+    let references = if ready_at_generation(sdb) { Ok(()) } else { validate::references(&ctx.client, sdb).await? };
     let previous = sdb.status.as_ref();
     let labels = backup_pod_labels(instance);
     let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -51,9 +51,12 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
                 let instance = Instance::new(&sdb, &ctx.settings.operator_namespace)?;
                 let job_name = job_name(database, &owner.uid);
                 let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+                // From the cache the database controller's Job watch fills; a
+                // Job created a moment ago and not seen yet is applied again,
+                // unchanged.
                 let job =
-                    match jobs.get_opt(&job_name).await.map_err(Error::kube("get", format!("Job {job_name}")))? {
-                        Some(job) => job,
+                    match ctx.caches.get::<Job>(&namespace, &job_name) {
+                        Some(job) => (*job).clone(),
                         // No backup starts while a person holds the instance; it starts on resume.
                         None if super::pause::is_paused(&sdb) => {
                             return publish(&ctx, &backup, &old, waiting(format!(
