@@ -493,8 +493,9 @@ pub async fn first_mistakes(_env: &PodEnv) -> Outcome {
     ensure(bare.stderr.contains("Commands:") && bare.stderr.contains("connect"), || bare.stderr)
 }
 
-/// rotate waits for the switch and prints the new login; pause leaves a
-/// deleted child alone, resume repairs it.
+/// rotate waits for the switch and prints the new login; pause writes
+/// `servicedb.dev/reconcile: paused` and leaves a deleted child alone,
+/// resume removes it (and the deprecated alias) and repairs the child.
 pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
     shop(env).await?;
     let before = secret_value(env, NS, "shop-db-credentials", "username").await?;
@@ -511,6 +512,12 @@ pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
     ensure(status.stdout.contains("Paused True PausedByAnnotation"), || status.stdout.clone())?;
     let refused = servicedb(&["-n", NS, "backup", "shop"], None).await?.expect(1, "backup while paused")?;
     ensure(refused.stderr.contains("is paused"), || refused.stderr.clone())?;
+    let annotations = || kubectl(&["-n", NS, "get", "sdb", "shop", "-o", "jsonpath={.metadata.annotations}"]);
+    let written = annotations().await?;
+    ensure(written.contains(r#""servicedb.dev/reconcile":"paused""#), || written.clone())?;
+    // The deprecated annotation of earlier releases on top: resume must
+    // remove it too, or the instance would stay paused and nothing be repaired.
+    kubectl(&["-n", NS, "annotate", "sdb", "shop", "servicedb.dev/paused=true"]).await?;
 
     kubectl(&["-n", NS, "delete", "networkpolicy", "shop-db"]).await?;
     // The deletion wakes the operator (and resync is 5 s): give it time to (not) act.
@@ -520,6 +527,8 @@ pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
 
     let resumed = servicedb(&["-n", NS, "resume", "shop"], None).await?.expect(0, "resume")?;
     ensure(resumed.stdout.contains("resumed shop"), || resumed.stdout.clone())?;
+    let left = annotations().await?;
+    ensure(!left.contains("servicedb.dev/reconcile") && !left.contains("servicedb.dev/paused"), || left.clone())?;
     wait_for("the NetworkPolicy to be repaired after resume", Duration::from_secs(60), || async {
         kubectl(&["-n", NS, "get", "networkpolicy", "shop-db", "-o", "name"]).await.ok()
     })
