@@ -137,10 +137,11 @@ mod tests {
         assert!(is_paused(&paused));
         assert_eq!(paused.annotations().get(RECONCILE_ANNOTATION).map(String::as_str), Some("paused"));
         assert!(!paused.annotations().contains_key(PAUSED_ANNOTATION), "the deprecated one is dropped");
-        for before in [&[(RECONCILE_ANNOTATION, "paused")][..], &[(PAUSED_ANNOTATION, "true")], &[
-            (RECONCILE_ANNOTATION, "paused"),
-            (PAUSED_ANNOTATION, "true"),
-        ]] {
+        for before in [
+            &[(RECONCILE_ANNOTATION, "paused")][..],
+            &[(PAUSED_ANNOTATION, "true")],
+            &[(RECONCILE_ANNOTATION, "paused"), (PAUSED_ANNOTATION, "true")],
+        ] {
             let resumed = apply(before, false);
             assert!(!is_paused(&resumed), "{before:?}");
             assert!(resumed.annotations().is_empty(), "{before:?}: {:?}", resumed.annotations());
