@@ -71,7 +71,7 @@ impl Env {
         .await?;
 
         step("starting stand-in database servers for the operator's StatefulSets");
-        // Under /tmp: Unix socket paths must stay short.
+        // The override file; each server has a temporary directory of its own.
         let standins =
             StandIns::start(client.clone(), std::env::temp_dir().join(format!("sdb-e2e-{}", std::process::id())))?;
 
