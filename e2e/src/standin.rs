@@ -203,3 +203,72 @@ fn mariadb_like_the_image(env: &BTreeMap<String, String>) -> Result<mariadb::Ser
     server.create_login(&database, &app, identified("MARIADB_PASSWORD_HASH", "MYSQL_PASSWORD"))?;
     Ok(server)
 }
+
+/// The stand-ins started from the env a container gets, against real
+/// servers (`make engines` runs them: `cargo test -p servicedb-e2e -- --ignored`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use servicedb::engine::postgres::scram_sha256_verifier;
+    use servicedb::engine::{Engine, Postgres, mysql_native_password_hash};
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL (make deps); make engines runs it"]
+    fn postgres_gets_the_service_login_from_the_init_script() {
+        let scripts = Postgres.init_scripts().unwrap();
+        let script = scripts.files.values().next().unwrap();
+        let verifier = scram_sha256_verifier("app-pw");
+        let env = env(&[
+            ("POSTGRES_USER", "admin"),
+            ("POSTGRES_PASSWORD", "admin-pw"),
+            ("SERVICEDB_APP_USERNAME", "orders"),
+            ("SERVICEDB_APP_DATABASE", "orders"),
+            ("SERVICEDB_APP_PASSWORD_SCRAM", &verifier),
+        ]);
+        let server = postgres_like_the_image(&env, script).unwrap();
+        let out = server.sql_as("orders", "app-pw", "orders", "SELECT current_user");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "orders", "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(server.admin_sql("SHOW shared_buffers"), "8MB");
+        let admin = server.sql_as("admin", "admin-pw", "postgres", "SELECT 1");
+        assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+    }
+
+    #[test]
+    fn postgres_without_its_env_says_what_is_missing() {
+        let message = postgres_like_the_image(&env(&[("POSTGRES_USER", "admin")]), "true").err().unwrap();
+        assert_eq!(message, "no POSTGRES_PASSWORD in the container env");
+    }
+
+    #[test]
+    #[ignore = "needs MariaDB (make deps); make engines runs it"]
+    fn mariadb_from_hashes_and_mysql_from_passwords() {
+        let hashes = env(&[
+            ("MARIADB_ROOT_PASSWORD_HASH", &mysql_native_password_hash("root-pw")),
+            ("MARIADB_USER", "orders"),
+            ("MARIADB_PASSWORD_HASH", &mysql_native_password_hash("app-pw")),
+            ("MARIADB_DATABASE", "orders"),
+        ]);
+        let passwords = env(&[
+            ("MYSQL_ROOT_PASSWORD", "root-pw"),
+            ("MYSQL_USER", "orders"),
+            ("MYSQL_PASSWORD", "app-pw"),
+            ("MYSQL_DATABASE", "orders"),
+        ]);
+        for env in [hashes, passwords] {
+            let server = mariadb_like_the_image(&env).unwrap();
+            let app = server.as_user("orders", "app-pw", "orders", "SELECT DATABASE()");
+            assert_eq!(
+                String::from_utf8_lossy(&app.stdout).trim(),
+                "orders",
+                "{}",
+                String::from_utf8_lossy(&app.stderr)
+            );
+            let root = server.as_user("root", "root-pw", "mysql", "SELECT 1");
+            assert!(root.status.success(), "{}", String::from_utf8_lossy(&root.stderr));
+        }
+    }
+}
