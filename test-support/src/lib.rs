@@ -83,10 +83,10 @@ pub fn files_under(root: &Path) -> Vec<String> {
             let path = entry.path();
             if path.is_dir() {
                 walk(&path, root, out);
-            } else if !entry.file_name().to_string_lossy().starts_with('.') {
-                if let Ok(relative) = path.strip_prefix(root) {
-                    out.push(relative.display().to_string());
-                }
+            } else if !entry.file_name().to_string_lossy().starts_with('.')
+                && let Ok(relative) = path.strip_prefix(root)
+            {
+                out.push(relative.display().to_string());
             }
         }
     }
