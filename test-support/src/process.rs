@@ -2,6 +2,8 @@
 //! test or harness does in between.
 
 use crate::{Error, Result, failed};
+/// The stop signals a launcher chooses from.
+pub use libc::{SIGKILL, SIGQUIT, SIGTERM};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -84,5 +86,3 @@ impl Drop for Process {
         self.stop();
     }
 }
-
-pub use libc::{SIGKILL, SIGQUIT, SIGTERM};
