@@ -5,9 +5,10 @@
 mod common;
 
 use common::cli::{args, connect_args, dir_args, failed, s3_args, servicedb, succeeded};
-use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
 use servicedb::backup::Manifest;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
+use servicedb_test_support::s3::{ACCESS_KEY, S3, SECRET_KEY};
+use servicedb_test_support::{files_under, mariadb, postgres, redis as redis_server};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -21,13 +22,13 @@ fn manifest_of(out: &std::process::Output) -> Manifest {
 const PG_TABLES: [&str; 3] = ["customers", "events", "empty_table"];
 
 /// What the operator creates in a new instance: the owner and its database.
-fn orders_database(server: &common::postgres::Server) {
+fn orders_database(server: &postgres::Server) {
     server.admin_sql("CREATE ROLE orders LOGIN");
     server.admin_sql("CREATE DATABASE orders OWNER orders");
 }
 
 /// Three tables, binary values, and > 50 MB of rows.
-fn load_postgres(server: &common::postgres::Server) {
+fn load_postgres(server: &postgres::Server) {
     orders_database(server);
     server.admin_sql_in(
         "orders",
@@ -42,7 +43,7 @@ fn load_postgres(server: &common::postgres::Server) {
 }
 
 /// Row count and an MD5 over every row, per table.
-fn postgres_fingerprint(server: &common::postgres::Server) -> Vec<String> {
+fn postgres_fingerprint(server: &postgres::Server) -> Vec<String> {
     PG_TABLES
         .iter()
         .map(|table| {
@@ -56,11 +57,11 @@ fn postgres_fingerprint(server: &common::postgres::Server) -> Vec<String> {
 
 #[test]
 fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     load_postgres(&source);
     let size: i64 = source.admin_sql("SELECT pg_database_size('orders')").parse().unwrap();
     assert!(size > 50 << 20, "the test database is only {size} bytes");
-    let s3 = S3::start("backups");
+    let s3 = S3::start("backups").expect("S3 starts");
 
     let backup = [
         connect_args("postgres", source.port, "orders", "postgres"),
@@ -77,7 +78,7 @@ fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
         vec![format!("shop/orders/{}/data.zst", manifest.id), format!("shop/orders/{}/manifest.json", manifest.id)]
     );
 
-    let target = common::postgres::Server::start();
+    let target = common::postgres();
     orders_database(&target);
     let restore = [
         args(&["restore"]),
@@ -97,7 +98,7 @@ fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
 
 #[test]
 fn a_corrupted_backup_is_refused_before_anything_is_loaded() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     orders_database(&source);
     source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 1000)");
     let dir = tempfile::tempdir().unwrap();
@@ -112,7 +113,7 @@ fn a_corrupted_backup_is_refused_before_anything_is_loaded() {
     bytes[middle] ^= 0xff;
     std::fs::write(&data, bytes).unwrap();
 
-    let target = common::postgres::Server::start();
+    let target = common::postgres();
     orders_database(&target);
     let restore = [
         args(&["restore"]),
@@ -129,9 +130,9 @@ fn a_corrupted_backup_is_refused_before_anything_is_loaded() {
 
 #[test]
 fn failures_say_why_and_keep_every_earlier_backup() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     orders_database(&source);
-    let mut s3 = S3::start("backups");
+    let mut s3 = S3::start("backups").expect("S3 starts");
     let backup = |s3: &S3, password: &str| {
         servicedb(
             &[args(&["backup"]), connect_args("postgres", source.port, "orders", "postgres"), s3_args(s3, "p")]
@@ -166,11 +167,11 @@ fn failures_say_why_and_keep_every_earlier_backup() {
     let message = failed(&backup(&s3, &source.admin_password));
     assert!(message.contains("cannot use the backup destination s3://backups/p"), "{message}");
     assert!(started.elapsed() < std::time::Duration::from_secs(120), "took {:?}", started.elapsed());
-    s3.resume();
+    s3.resume().expect("S3 starts again");
     assert_eq!(s3.objects(), before, "the earlier backup is intact");
 
     // And it still restores.
-    let target = common::postgres::Server::start();
+    let target = common::postgres();
     orders_database(&target);
     let restore = [
         args(&["restore", "--backup", &first.id, "--owner", "orders"]),
@@ -183,9 +184,9 @@ fn failures_say_why_and_keep_every_earlier_backup() {
 
 #[test]
 fn retention_keeps_exactly_the_newest_n() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     orders_database(&source);
-    let s3 = S3::start("backups");
+    let s3 = S3::start("backups").expect("S3 starts");
     let mut ids = Vec::new();
     for _ in 0..4 {
         let backup = [
@@ -219,7 +220,7 @@ fn servicedb_env(args: &[&str], env: &[(&str, String)], password: &str) -> Outpu
 }
 
 /// The environment of a backup Job of `orders` on `source`, without the destination.
-fn job_env(source: &common::postgres::Server) -> Vec<(&'static str, String)> {
+fn job_env(source: &postgres::Server) -> Vec<(&'static str, String)> {
     vec![
         ("SERVICEDB_ENGINE", "postgres".into()),
         ("SERVICEDB_DB_HOST", "127.0.0.1".into()),
@@ -261,11 +262,11 @@ fn states(entries: &[servicedb::backup::BackupEntry]) -> Vec<(String, String)> {
 
 #[test]
 fn list_and_verify_report_every_backup_and_what_is_wrong_with_it() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     orders_database(&source);
     source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 20000)");
     let dir = tempfile::tempdir().unwrap();
-    let s3 = S3::start("backups");
+    let s3 = S3::start("backups").expect("S3 starts");
     for (destination, on_disk) in destinations(dir.path(), &s3) {
         let env = [job_env(&source), destination.clone()].concat();
         // `servicedb backup` with no flags at all, as the Jobs run it.
@@ -351,11 +352,11 @@ fn a_directory_nothing_was_backed_up_to_lists_nothing_and_is_not_created() {
 
 #[test]
 fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     orders_database(&source);
     source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 1000)");
     let dir = tempfile::tempdir().unwrap();
-    let s3 = S3::start("backups");
+    let s3 = S3::start("backups").expect("S3 starts");
     for (destination, on_disk) in destinations(dir.path(), &s3) {
         let env = [job_env(&source), destination.clone()].concat();
         let backup = || {
@@ -382,16 +383,16 @@ fn the_next_prune_removes_data_an_interrupted_prune_left_and_nothing_else() {
             .chain([in_progress.to_string()])
             .collect();
         kept.sort();
-        assert_eq!(common::files_under(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
+        assert_eq!(files_under(&on_disk), kept, "only the orphan of {} is gone", ids[0]);
     }
 }
 
 #[test]
 fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
-    let source = common::postgres::Server::start();
+    let source = common::postgres();
     orders_database(&source);
     source.admin_sql_in("orders", "CREATE TABLE t(id int); INSERT INTO t SELECT generate_series(1, 5000)");
-    let s3 = S3::start_tls("backups");
+    let s3 = S3::start_tls("backups").expect("S3 starts");
     let ca = s3.ca_file.clone().unwrap().display().to_string();
     let https = args(&["--s3-bucket", &s3.bucket, "--s3-prefix", "tls", "--s3-endpoint", &s3.endpoint()]);
     let backup =
@@ -423,7 +424,7 @@ fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
     let listed = entries(&servicedb_env(&["backup", "list", "--output", "json"], &env, ""));
     assert_eq!(states(&listed), vec![(manifest.id.clone(), "complete".to_string())]);
 
-    let target = common::postgres::Server::start();
+    let target = common::postgres();
     orders_database(&target);
     let restore = [
         args(&["restore", "--owner", "orders", "--s3-ca-file", &ca]),
@@ -437,13 +438,13 @@ fn s3_over_tls_with_a_private_ca_backs_up_and_restores_only_when_told_the_ca() {
 
 // ------------------------------------------------------------------- MariaDB
 
-fn mariadb_fingerprint(server: &common::mariadb::Server) -> String {
+fn mariadb_fingerprint(server: &mariadb::Server) -> String {
     let out = server.root("SELECT COUNT(*) FROM shop.items; CHECKSUM TABLE shop.items, shop.notes EXTENDED;");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-fn mariadb_admin(server: &common::mariadb::Server, password: &str) {
+fn mariadb_admin(server: &mariadb::Server, password: &str) {
     let out = server.root(&format!(
         "CREATE USER 'admin'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'admin'@'%'; CREATE DATABASE shop CHARACTER SET utf8mb4;",
         mysql_native_password_hash(password)
@@ -454,7 +455,7 @@ fn mariadb_admin(server: &common::mariadb::Server, password: &str) {
 #[test]
 fn mariadb_backup_to_a_volume_restores_identically() {
     let password = generate_password().unwrap();
-    let source = common::mariadb::start();
+    let source = common::mariadb();
     mariadb_admin(&source, &password);
     let out = source.root(
         "USE shop;
@@ -471,7 +472,7 @@ fn mariadb_backup_to_a_volume_restores_identically() {
     assert_eq!(manifest.tool, "mariadb-dump");
     assert!(dir.path().join(&manifest.id).join("manifest.json").exists());
 
-    let target = common::mariadb::start();
+    let target = common::mariadb();
     mariadb_admin(&target, &password);
     let restore =
         [args(&["restore"]), connect_args("mariadb", target.port, "shop", "admin"), dir_args(dir.path())].concat();
@@ -509,7 +510,7 @@ fn redis_values(port: u16, password: &str) -> RedisContent {
 fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     let password = generate_password().unwrap();
     let app_password = generate_password().unwrap();
-    let (source, acl) = common::redis::start_with_logins(&password, &app_password);
+    let (source, acl) = common::redis_with_logins(&password, &app_password);
     {
         let client = redis::Client::open(format!("redis://admin:{password}@127.0.0.1:{}/", source.port)).unwrap();
         let mut c = client.get_connection().unwrap();
@@ -521,7 +522,7 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
             redis::cmd("HSET").arg("profile").arg("name").arg("Zoë").arg("plan").arg("pro").query(&mut c).unwrap();
         let _: () = redis::cmd("RPUSH").arg("queue").arg("a").arg("b").arg("c").query(&mut c).unwrap();
     }
-    let s3 = S3::start("backups");
+    let s3 = S3::start("backups").expect("S3 starts");
     let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), s3_args(&s3, "cache")].concat();
     let manifest = manifest_of(&servicedb(&backup, &password));
     assert_eq!(manifest.tool, "redis-cli");
@@ -541,20 +542,9 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     assert!(skipped.status.success() && skipped.stdout.is_empty(), "{}", String::from_utf8_lossy(&skipped.stderr));
 
     // Started the way the operator runs Redis: with its ACL file and AOF on.
-    let acl_path = data.path().join("users.acl");
-    std::fs::write(&acl_path, &acl).unwrap();
-    let port = common::free_port();
-    let server = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir"])
-        .arg(data.path())
-        .arg("--aclfile")
-        .arg(&acl_path)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _server = common::Guard(server);
-    common::wait_for_port(port);
-    let restored = redis_values(port, &password);
+    let options = redis_server::Options { acl: &acl, dir: Some(data.path()), append_only: true };
+    let server = redis_server::Server::start(&options).expect("Redis starts");
+    let restored = redis_values(server.port, &password);
     assert_eq!(restored.keys, 2002);
     assert_eq!(restored, redis_values(source.port, &password));
 }

@@ -8,6 +8,8 @@ use servicedb::api::Engine;
 use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
 use servicedb::engine::for_kind;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
+use servicedb_test_support::process::SIGKILL;
+use servicedb_test_support::{Process, free_port};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,9 +26,9 @@ fn wanted(app: &str, monitor: &str) -> Wanted {
 /// Starts an exporter on a free loopback port and returns its first scrape
 /// that has `metric`; panics after 30 s.
 fn scrape(mut command: Command, listen_flag: &str, metric: &str) -> String {
-    let port = common::free_port();
+    let port = free_port().expect("a free port");
     command.arg(format!("{listen_flag}=127.0.0.1:{port}")).stdout(Stdio::null()).stderr(Stdio::null());
-    let _exporter = common::Guard(command.spawn().expect("the exporter is installed (make deps)"));
+    let _exporter = Process::spawn("the exporter (installed by make deps)", &mut command, SIGKILL).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let out = Command::new("curl").args(["-fsS", &format!("http://127.0.0.1:{port}/metrics")]).output().unwrap();
@@ -45,7 +47,7 @@ fn value(body: &str, metric: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn postgres_exporter_reports_up_with_the_monitoring_login() {
-    let server = common::postgres::Server::start();
+    let server = common::postgres();
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
@@ -64,7 +66,7 @@ async fn postgres_exporter_reports_up_with_the_monitoring_login() {
 
 #[tokio::test]
 async fn mysqld_exporter_reports_up_with_the_monitoring_login() {
-    let server = common::mariadb::start();
+    let server = common::mariadb();
     let (admin_password, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let root = server.root(&format!(
@@ -88,7 +90,7 @@ async fn mysqld_exporter_reports_up_with_the_monitoring_login() {
 async fn redis_exporter_reports_up_with_the_monitoring_login() {
     let (admin_password, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
-    let (server, _) = common::redis::start_with_logins(&admin_password, &app);
+    let (server, _) = common::redis_with_logins(&admin_password, &app);
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "admin".into(), password: admin_password };
     for_kind(Engine::Redis).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");

@@ -6,7 +6,6 @@
 
 mod common;
 
-use common::mariadb::start;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
 use std::process::Output;
 
@@ -16,10 +15,10 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn hashed_logins_work_and_stay_in_their_schema() {
-    let server = start();
+    let server = common::mariadb();
     let (orders, billing) = (generate_password().unwrap(), generate_password().unwrap());
-    server.bootstrap("orders", &mysql_native_password_hash(&orders));
-    server.bootstrap("billing", &mysql_native_password_hash(&billing));
+    common::bootstrap(&server, "orders", &mysql_native_password_hash(&orders));
+    common::bootstrap(&server, "billing", &mysql_native_password_hash(&billing));
 
     let out = server.as_user(
         "orders",
@@ -45,7 +44,7 @@ async fn live_administration_creates_least_privilege_logins() {
     use servicedb::api::Engine;
     use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
     use servicedb::engine::for_kind;
-    let server = start();
+    let server = common::mariadb();
     let (admin, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
@@ -88,7 +87,7 @@ async fn live_administration_creates_least_privilege_logins() {
 async fn rotation_never_breaks_a_reconnecting_client() {
     use servicedb::api::Engine;
     use servicedb::engine::admin::{Login, Target};
-    let server = start();
+    let server = common::mariadb();
     let (admin, one, two) = (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let root = server.root(&format!(
         "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",

@@ -29,7 +29,7 @@ fn run(engine: Engine, password: &str, port: u16, extra: &[&str]) -> String {
 
 #[test]
 fn psql_logs_in_as_the_service() {
-    let server = common::postgres::Server::start();
+    let server = common::postgres();
     let password = generate_password().unwrap();
     server.admin_sql(&format!("create role orders login password '{password}'"));
     server.admin_sql("create database orders owner orders");
@@ -41,9 +41,9 @@ fn psql_logs_in_as_the_service() {
 
 #[test]
 fn mariadb_logs_in_as_the_service() {
-    let server = common::mariadb::start();
+    let server = common::mariadb();
     let password = generate_password().unwrap();
-    server.bootstrap("orders", &mysql_native_password_hash(&password));
+    common::bootstrap(&server, "orders", &mysql_native_password_hash(&password));
     let who = run(Engine::Mariadb, &password, server.port, &["-N", "-e", "select current_user(), database()"]);
     assert_eq!(who.split_whitespace().collect::<Vec<_>>(), ["orders@%", "orders"]);
 }
@@ -51,6 +51,6 @@ fn mariadb_logs_in_as_the_service() {
 #[test]
 fn redis_cli_logs_in_as_the_service() {
     let password = generate_password().unwrap();
-    let (server, _) = common::redis::start_with_logins(&generate_password().unwrap(), &password);
+    let (server, _) = common::redis_with_logins(&generate_password().unwrap(), &password);
     assert_eq!(run(Engine::Redis, &password, server.port, &["ACL", "WHOAMI"]), "orders");
 }

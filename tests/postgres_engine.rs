@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::postgres::Server;
 use servicedb::engine::{Engine, Logins, Postgres, generate_password};
+use servicedb_test_support::postgres::Server;
 
 fn logins(app_password: &str) -> Logins<'_> {
     Logins { admin_username: "postgres", admin_password: "unused", app_username: "unused", app_password }
@@ -15,14 +15,14 @@ fn logins(app_password: &str) -> Logins<'_> {
 fn provision(server: &Server, name: &str) -> String {
     let password = generate_password().unwrap();
     let keys = Postgres.derived_admin_keys(logins(&password));
-    let out = server.run_init_script(name, name, &keys["app-password-scram"]);
+    let out = common::run_init_script(server, name, name, &keys["app-password-scram"]);
     assert!(out.status.success(), "init script: {}", String::from_utf8_lossy(&out.stderr));
     password
 }
 
 #[test]
 fn the_service_login_works_is_unprivileged_and_isolated() {
-    let server = Server::start();
+    let server = common::postgres();
     let orders = provision(&server, "orders");
     let billing = provision(&server, "billing");
 
@@ -73,11 +73,11 @@ fn the_service_login_works_is_unprivileged_and_isolated() {
 
 #[test]
 fn hostile_names_stay_names() {
-    let server = Server::start();
+    let server = common::postgres();
     let hostile = r#"x"; DROP ROLE postgres; --'"#;
     let password = generate_password().unwrap();
     let keys = Postgres.derived_admin_keys(logins(&password));
-    let out = server.run_init_script(hostile, hostile, &keys["app-password-scram"]);
+    let out = common::run_init_script(&server, hostile, hostile, &keys["app-password-scram"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(server.admin_sql("SELECT count(*) FROM pg_roles WHERE rolname = 'postgres'"), "1");
     assert_eq!(
@@ -91,7 +91,7 @@ async fn live_administration_creates_least_privilege_logins() {
     use servicedb::api::Engine;
     use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
     use servicedb::engine::for_kind;
-    let server = Server::start();
+    let server = common::postgres();
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
@@ -147,7 +147,7 @@ async fn live_administration_creates_least_privilege_logins() {
 async fn rotation_never_breaks_a_reconnecting_client() {
     use servicedb::api::Engine;
     use servicedb::engine::admin::{Login, Target};
-    let server = Server::start();
+    let server = common::postgres();
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     let (one, two) = (generate_password().unwrap(), generate_password().unwrap());
@@ -212,9 +212,9 @@ async fn rotation_never_breaks_a_reconnecting_client() {
 #[test]
 fn verifiers_agree_with_postgresql_on_what_was_hashed() {
     use servicedb::engine::postgres::{scram_sha256_verifier, scram_verifies};
-    let server = Server::start();
+    let server = common::postgres();
     let password = format!("{}\u{a0}x", generate_password().unwrap());
-    let out = server.run_init_script("orders", "orders", &scram_sha256_verifier(&password));
+    let out = common::run_init_script(&server, "orders", "orders", &scram_sha256_verifier(&password));
     assert!(out.status.success(), "init script: {}", String::from_utf8_lossy(&out.stderr));
     let out = server.sql_as("orders", &password, "orders", "SELECT 42");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42", "{}", String::from_utf8_lossy(&out.stderr));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::redis::start;
+use common::redis as start;
 use servicedb::engine::{Logins, generate_password, redis_acl_file};
 
 #[test]

@@ -11,6 +11,8 @@ mod common;
 use common::cli::{args, connect_args, dir_args, failed, s3_args, servicedb, succeeded, truncated_copy};
 use servicedb::engine::postgres::scram_sha256_verifier;
 use servicedb::engine::{generate_password, mysql_native_password_hash};
+use servicedb_test_support::s3::S3;
+use servicedb_test_support::{mariadb, postgres, redis as redis_server};
 use std::path::Path;
 use std::process::Command;
 
@@ -22,16 +24,16 @@ fn id_of(json: &serde_json::Value) -> String {
 
 /// A new instance as the operator makes it: the engine's init script
 /// creates the service's login and its database, nothing else.
-fn pg_instance() -> common::postgres::Server {
-    let server = common::postgres::Server::start();
-    let out = server.run_init_script("orders", "orders", &scram_sha256_verifier("app-password"));
+fn pg_instance() -> postgres::Server {
+    let server = common::postgres();
+    let out = common::run_init_script(&server, "orders", "orders", &scram_sha256_verifier("app-password"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     server
 }
 
 /// What the backup holds: two tables (one large enough that a cut dump
 /// stops inside its data) and a view.
-fn pg_load_source(server: &common::postgres::Server) {
+fn pg_load_source(server: &postgres::Server) {
     server.admin_sql_in(
         "orders",
         "SET ROLE orders;
@@ -45,7 +47,7 @@ fn pg_load_source(server: &common::postgres::Server) {
 
 /// What the target holds that is not in the backup: 2 tables (one with the
 /// backup's name), 1 view, 1 sequence (of the serial), 1 function.
-fn pg_load_held(server: &common::postgres::Server) {
+fn pg_load_held(server: &postgres::Server) {
     server.admin_sql_in(
         "orders",
         "SET ROLE orders;
@@ -63,7 +65,7 @@ const PG_HELD: &str = "database orders holds 2 tables, 1 view, 1 sequence and 1 
 
 /// Every object outside the system schemas, the views' definitions, the
 /// functions, and each table's row count and MD5 over its rows.
-fn pg_fingerprint(server: &common::postgres::Server) -> String {
+fn pg_fingerprint(server: &postgres::Server) -> String {
     let sql = |q: &str| server.admin_sql_in("orders", q);
     let objects = sql(
         "SELECT coalesce(string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || pg_get_userbyid(c.relowner), ',' ORDER BY n.nspname, c.relname), '')
@@ -89,7 +91,7 @@ fn pg_fingerprint(server: &common::postgres::Server) -> String {
     format!("{objects}\n{views}\n{functions}\n{}", rows.join("\n"))
 }
 
-fn pg_restore_args(server: &common::postgres::Server, dir: &Path, id: &str) -> Vec<String> {
+fn pg_restore_args(server: &postgres::Server, dir: &Path, id: &str) -> Vec<String> {
     [
         args(&["restore", "--backup", id, "--owner", "orders"]),
         connect_args("postgres", server.port, "orders", "postgres"),
@@ -99,7 +101,7 @@ fn pg_restore_args(server: &common::postgres::Server, dir: &Path, id: &str) -> V
 }
 
 /// The backup of a loaded source instance, in `dir`: (source, id).
-fn pg_source_backup(dir: &Path) -> (common::postgres::Server, String) {
+fn pg_source_backup(dir: &Path) -> (postgres::Server, String) {
     let source = pg_instance();
     pg_load_source(&source);
     let backup =
@@ -183,7 +185,7 @@ fn backup_progress_goes_to_stderr_and_only_the_manifest_to_stdout() {
         assert!(stderr.contains(&format!("phase={phase}")), "{phase}: {stderr}");
     }
     // A phase that lasts: an info line every 5 s (here waiting for a port nothing listens on).
-    let nobody = common::free_port();
+    let nobody = servicedb_test_support::free_port().unwrap();
     let waiting = [
         args(&["backup", "--connect-timeout-seconds", "7"]),
         connect_args("postgres", nobody, "orders", "postgres"),
@@ -209,8 +211,8 @@ fn backup_progress_goes_to_stderr_and_only_the_manifest_to_stdout() {
 // ------------------------------------------------------------------- MariaDB
 
 /// A new instance as the image makes it: the admin and an empty schema.
-fn maria_instance(password: &str) -> common::mariadb::Server {
-    let server = common::mariadb::start();
+fn maria_instance(password: &str) -> mariadb::Server {
+    let server = common::mariadb();
     maria(
         &server,
         &format!(
@@ -222,7 +224,7 @@ fn maria_instance(password: &str) -> common::mariadb::Server {
     server
 }
 
-fn maria(server: &common::mariadb::Server, sql: &str) -> String {
+fn maria(server: &mariadb::Server, sql: &str) -> String {
     let out = server.root(sql);
     assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).to_string()
@@ -230,7 +232,7 @@ fn maria(server: &common::mariadb::Server, sql: &str) -> String {
 
 /// Tables in alphabetical order (the dump's): audit, items, notes (the
 /// largest, last), a view, a trigger and a procedure.
-fn maria_load_source(server: &common::mariadb::Server) {
+fn maria_load_source(server: &mariadb::Server) {
     maria(
         server,
         "USE shop;
@@ -245,7 +247,7 @@ fn maria_load_source(server: &common::mariadb::Server) {
     );
 }
 
-fn maria_load_held(server: &common::mariadb::Server) {
+fn maria_load_held(server: &mariadb::Server) {
     maria(
         server,
         "USE shop;
@@ -265,7 +267,7 @@ const MARIA_HELD: &str = "database shop holds 2 tables, 1 view, 1 procedure, 1 t
 
 /// Every object of the schema with its definition, each table's rows (count
 /// and CHECKSUM TABLE), each view's rows, and which servicedb_* schemas exist.
-fn maria_fingerprint(server: &common::mariadb::Server) -> String {
+fn maria_fingerprint(server: &mariadb::Server) -> String {
     let catalog = maria(
         server,
         "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' ORDER BY 1;
@@ -298,11 +300,11 @@ fn maria_fingerprint(server: &common::mariadb::Server) -> String {
     format!("{catalog}\n{}", rows.join(""))
 }
 
-fn maria_restore_args(server: &common::mariadb::Server, dir: &Path, id: &str) -> Vec<String> {
+fn maria_restore_args(server: &mariadb::Server, dir: &Path, id: &str) -> Vec<String> {
     [args(&["restore", "--backup", id]), connect_args("mariadb", server.port, "shop", "admin"), dir_args(dir)].concat()
 }
 
-fn maria_source_backup(dir: &Path, password: &str) -> (common::mariadb::Server, String) {
+fn maria_source_backup(dir: &Path, password: &str) -> (mariadb::Server, String) {
     let source = maria_instance(password);
     maria_load_source(&source);
     let backup = [args(&["backup"]), connect_args("mariadb", source.port, "shop", "admin"), dir_args(dir)].concat();
@@ -369,19 +371,10 @@ fn mariadb_a_restore_that_fails_part_way_leaves_the_schema_as_it_was() {
 // --------------------------------------------------------------------- Redis
 
 /// A Redis server on `dir` the way the operator runs it (AOF on, ACL file).
-fn redis_on(dir: &Path, acl: &Path) -> (common::Guard, u16) {
-    let port = common::free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--dir"])
-        .arg(dir)
-        .arg("--aclfile")
-        .arg(acl)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = common::Guard(child);
-    common::wait_for_port(port);
-    (guard, port)
+fn redis_on(dir: &Path, acl: &Path) -> redis_server::Server {
+    let acl = std::fs::read_to_string(acl).unwrap();
+    redis_server::Server::start(&redis_server::Options { acl: &acl, dir: Some(dir), append_only: true })
+        .expect("Redis starts")
 }
 
 fn redis_conn(port: u16, password: &str) -> redis::Connection {
@@ -389,9 +382,9 @@ fn redis_conn(port: u16, password: &str) -> redis::Connection {
 }
 
 /// Shuts the server down cleanly (its AOF complete on disk).
-fn redis_stop(mut guard: common::Guard, port: u16, password: &str) {
-    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut redis_conn(port, password));
-    let _ = guard.0.wait();
+fn redis_stop(mut server: redis_server::Server, password: &str) {
+    let _ = redis::cmd("SHUTDOWN").query::<()>(&mut redis_conn(server.port, password));
+    server.wait_exit(std::time::Duration::from_secs(30)).expect("Redis shuts down on SHUTDOWN");
 }
 
 /// Every key with its serialized value (DUMP), sorted.
@@ -409,9 +402,10 @@ fn keyspace(port: u16, password: &str) -> Vec<(String, Vec<u8>)> {
 
 /// The keyspace a server started on `dir` holds.
 fn keyspace_of(dir: &Path, acl: &Path, password: &str) -> Vec<(String, Vec<u8>)> {
-    let (guard, port) = redis_on(dir, acl);
+    let server = redis_on(dir, acl);
+    let port = server.port;
     let keys = keyspace(port, password);
-    redis_stop(guard, port, password);
+    redis_stop(server, password);
     keys
 }
 
@@ -433,7 +427,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_backup() {
     let password = generate_password().unwrap();
-    let (source, acl) = common::redis::start_with_logins(&password, "app-password");
+    let (source, acl) = common::redis_with_logins(&password, "app-password");
     {
         let mut c = redis_conn(source.port, &password);
         for i in 0..500u32 {
@@ -443,7 +437,7 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
         let _: () = redis::cmd("HSET").arg("profile").arg("name").arg("Zoë").query(&mut c).unwrap();
     }
     // To S3: the safety backup of the data files goes through the same multipart upload.
-    let s3 = common::s3::S3::start("backups");
+    let s3 = S3::start("backups").expect("S3 starts");
     let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), s3_args(&s3, "cache")].concat();
     let id = id_of(&succeeded(&servicedb(&backup, &password)));
     let wanted = keyspace(source.port, &password);
@@ -453,7 +447,8 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
     let acl_path = acl_dir.path().join("users.acl");
     std::fs::write(&acl_path, &acl).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let (guard, port) = redis_on(data.path(), &acl_path);
+    let server = redis_on(data.path(), &acl_path);
+    let port = server.port;
     {
         let mut c = redis_conn(port, &password);
         for i in 0..300u32 {
@@ -462,7 +457,7 @@ fn redis_refuses_a_data_directory_with_a_keyspace_and_replace_keeps_a_safety_bac
         let _: () = redis::cmd("SET").arg("item:1").arg("written after the backup").query(&mut c).unwrap();
     }
     let before = keyspace(port, &password);
-    redis_stop(guard, port, &password);
+    redis_stop(server, &password);
     let files = files_of(data.path());
 
     let restore = |extra: &[&str], id: &str, dir: &Path| {

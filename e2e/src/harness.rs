@@ -1,20 +1,19 @@
-//! The suite's environment: the local control plane (already up), the CRDs
-//! applied with kubectl, the chart installed with helm, and the operator run
-//! as a local process under the chart's ServiceAccount.
+//! The stand-in phase's environment: the local control plane (already up),
+//! the CRDs applied with kubectl, the chart installed with helm, stand-in
+//! database servers, and the operator run as a local process under the
+//! chart's ServiceAccount. Helpers both phases use live in `cluster`.
 
+use crate::cluster::{
+    Outcome, apply_crds, fresh_namespace, run, step, wait_for, wait_ready, write_operator_kubeconfig,
+};
 use crate::operator::{Operator, OperatorConfig};
 use crate::standin::StandIns;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use servicedb::api::ServiceDatabase;
-use std::future::Future;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
-
-pub type Outcome = Result<(), String>;
 
 pub const OPERATOR_NAMESPACE: &str = "servicedb-system";
 pub const OPERATOR_ACCOUNT: &str = "servicedb";
@@ -35,84 +34,6 @@ pub struct Env {
     pub standins: Mutex<StandIns>,
     /// The audit log the API server writes (the harness enables auditing).
     pub audit_log: PathBuf,
-}
-
-/// Runs a command, feeding `stdin`; Ok(stdout) on success, Err(stderr) otherwise.
-pub async fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes()).await.map_err(|e| e.to_string())?;
-    }
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .map_err(|_| format!("{program} {args:?} did not finish in 120s"))?
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout)))
-    }
-}
-
-pub async fn kubectl(args: &[&str]) -> Result<String, String> {
-    run("kubectl", args, None).await
-}
-
-pub async fn kubectl_apply(yaml: &str) -> Result<String, String> {
-    run("kubectl", &["apply", "-f", "-"], Some(yaml)).await
-}
-
-/// The reasons of the Events about the object `name` in `namespace`.
-pub async fn event_reasons(namespace: &str, name: &str) -> Result<Vec<String>, String> {
-    let selector = format!("involvedObject.name={name}");
-    let out = kubectl(&[
-        "-n",
-        namespace,
-        "get",
-        "events",
-        "--field-selector",
-        &selector,
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ])
-    .await?;
-    Ok(out.split_whitespace().map(String::from).collect())
-}
-
-/// Polls `check` every 250 ms until it yields a value or `timeout` passes.
-pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T, String>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return Ok(value);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(format!("timed out after {timeout:?} waiting for {what}"));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Outcome {
-    if condition { Ok(()) } else { Err(message()) }
-}
-
-/// A ServiceDatabase manifest with a few common knobs.
-pub fn sdb_yaml(namespace: &str, name: &str, extra_spec: &str) -> String {
-    format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  engine: postgres\n  version: \"16\"\n  service:\n    name: {name}\n    serviceAccountName: {name}\n  storage:\n    size: 1Gi\n{extra_spec}"
-    )
 }
 
 impl Env {
@@ -150,7 +71,7 @@ impl Env {
         .await?;
 
         step("starting stand-in database servers for the operator's StatefulSets");
-        // Under /tmp: Unix socket paths must stay short.
+        // The override file; each server has a temporary directory of its own.
         let standins =
             StandIns::start(client.clone(), std::env::temp_dir().join(format!("sdb-e2e-{}", std::process::id())))?;
 
@@ -184,6 +105,23 @@ impl Env {
         })
     }
 
+    /// Restarts the operator if a scenario left it stopped (killed and not
+    /// restarted on a failure path), and waits until it leads: the next
+    /// scenario starts as if it were the first. Err if it was not running.
+    pub async fn restore_operator(&self) -> Outcome {
+        let mut operator = self.operator.lock().await;
+        if operator.is_running() {
+            return Ok(());
+        }
+        operator.kill().await;
+        operator.spawn()?;
+        wait_for("the restarted operator to lead and be ready", Duration::from_secs(60), || async {
+            operator.readyz().await.filter(|(code, body)| *code == 200 && body.starts_with("leader"))
+        })
+        .await?;
+        Err("the operator process had exited; restarted it for the next scenario".into())
+    }
+
     /// A fresh namespace for one test, enforcing Pod Security `restricted`,
     /// whose pods kwok plays (the images of this phase are not on the node).
     pub async fn namespace(&self, name: &str) -> Result<String, String> {
@@ -212,83 +150,4 @@ impl Env {
         let bytes = secret.data?.get("password")?.0.clone();
         String::from_utf8(bytes).ok()
     }
-}
-
-/// A namespace made anew, enforcing Pod Security `restricted`, with
-/// `annotations` (YAML lines indented by four), once its default
-/// ServiceAccount exists.
-pub async fn fresh_namespace(name: &str, annotations: &str) -> Result<String, String> {
-    let _ = kubectl(&["delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=90s"]).await;
-    kubectl_apply(&format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n    pod-security.kubernetes.io/enforce-version: latest\n  annotations:\n{annotations}"
-    ))
-    .await?;
-    wait_for("the default ServiceAccount", Duration::from_secs(30), || async {
-        kubectl(&["-n", name, "get", "serviceaccount", "default"]).await.ok()
-    })
-    .await?;
-    Ok(name.to_string())
-}
-
-/// Waits until the ServiceDatabase is Ready=True for its current generation.
-pub async fn wait_ready(
-    client: &Client,
-    namespace: &str,
-    name: &str,
-    timeout: Duration,
-) -> Result<ServiceDatabase, String> {
-    let api: Api<ServiceDatabase> = Api::namespaced(client.clone(), namespace);
-    wait_for(&format!("{namespace}/{name} to be Ready"), timeout, || async {
-        let sdb = api.get_opt(name).await.ok().flatten()?;
-        let ready = ready_condition(&sdb)?;
-        (ready.status == "True" && ready.observed_generation == sdb.metadata.generation).then_some(sdb.clone())
-    })
-    .await
-}
-
-/// The Ready condition of a ServiceDatabase, when it has one.
-pub fn ready_condition(sdb: &ServiceDatabase) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
-    sdb.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready")
-}
-
-/// crds/ applied with kubectl, as users install them.
-pub async fn apply_crds(root: &std::path::Path) -> Outcome {
-    step("applying crds/ with kubectl (a warning fails)");
-    let crds = root.join("crds");
-    kubectl(&["apply", "--warnings-as-errors", "--server-side", "--force-conflicts", "-f", &crds.to_string_lossy()])
-        .await?;
-    kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/servicedatabases.servicedb.dev",
-        "crd/servicedatabasebackups.servicedb.dev",
-        "--timeout=60s",
-    ])
-    .await
-    .map(|_| ())
-}
-
-pub fn step(message: &str) {
-    eprintln!("[e2e] {message}");
-}
-
-/// A kubeconfig that authenticates as the chart's ServiceAccount, so the
-/// operator runs with exactly the RBAC the chart grants.
-pub async fn write_operator_kubeconfig(path: &std::path::Path, namespace: &str, account: &str) -> Result<(), String> {
-    let token = kubectl(&["-n", namespace, "create", "token", account, "--duration=6h"]).await?;
-    let server = kubectl(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]).await?;
-    let ca = kubectl(&[
-        "config",
-        "view",
-        "--minify",
-        "--raw",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ])
-    .await?;
-    let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: e2e\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: servicedb\n  user:\n    token: {}\ncontexts:\n- name: servicedb\n  context: {{cluster: e2e, user: servicedb}}\ncurrent-context: servicedb\n",
-        token.trim()
-    );
-    std::fs::write(path, config).map_err(|e| e.to_string())
 }

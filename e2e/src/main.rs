@@ -5,8 +5,11 @@
 //! its audit trail, SIGKILL mid-reconcile, many objects).
 //! `cargo run -p servicedb-e2e [filter]`; prints "N passed, N failed".
 
+mod analyzer;
 mod audit;
+mod cluster;
 mod harness;
+mod layers;
 mod operator;
 mod pods;
 mod scenarios;
@@ -76,12 +79,8 @@ async fn main() -> ExitCode {
     for (name, scenario) in scenarios {
         let start = Instant::now();
         let result = scenario(&env).await;
-        let running = env.operator.lock().await.is_running();
-        tally.record(
-            name,
-            start,
-            result.and_then(|()| if running { Ok(()) } else { Err("the operator process exited".into()) }),
-        );
+        let restored = env.restore_operator().await;
+        tally.record(name, start, result.and(restored));
     }
     env.operator.lock().await.kill().await;
     env.standins.lock().await.stop().await;
@@ -103,7 +102,7 @@ async fn run_pod_phase(scenarios: Vec<(&'static str, pods::Scenario)>, tally: &m
     let setup = async {
         std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
         let client = kube::Client::try_default().await.map_err(|e| format!("admin kubeconfig: {e}"))?;
-        harness::apply_crds(&root).await?;
+        cluster::apply_crds(&root).await?;
         pods::PodEnv::setup(root.clone(), logs.clone(), client).await
     };
     let env = match setup.await {
@@ -132,7 +131,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, name: &str, start: Instant, result: harness::Outcome) {
+    fn record(&mut self, name: &str, start: Instant, result: cluster::Outcome) {
         let seconds = start.elapsed().as_secs_f64();
         match result {
             Ok(()) => {

@@ -69,7 +69,7 @@ impl Operator {
     pub async fn terminate(&mut self) -> Result<(), String> {
         let Some(mut child) = self.child.take() else { return Ok(()) };
         let pid = child.id().ok_or("no pid")?;
-        crate::harness::run("kill", &["-TERM", &pid.to_string()], None).await?;
+        crate::cluster::run("kill", &["-TERM", &pid.to_string()], None).await?;
         match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
             Ok(Ok(status)) if status.success() => Ok(()),
             Ok(Ok(status)) => Err(format!("the operator exited with {status} after SIGTERM")),
@@ -92,7 +92,7 @@ impl Operator {
     /// `/readyz` of this process: (HTTP status, body).
     pub async fn readyz(&self) -> Option<(u16, String)> {
         let url = format!("http://127.0.0.1:{}/readyz", self.config.http_port);
-        let out = crate::harness::run("curl", &["-s", "-m", "2", "-w", "\n%{http_code}", &url], None).await.ok()?;
+        let out = crate::cluster::run("curl", &["-s", "-m", "2", "-w", "\n%{http_code}", &url], None).await.ok()?;
         let (body, code) = out.trim_end().rsplit_once('\n')?;
         Some((code.parse().ok()?, body.to_string()))
     }

@@ -3,16 +3,18 @@
 //! instance appears, the harness starts a real local server initialised from
 //! the same env and files the container would receive (resolved from the
 //! referenced Secrets and ConfigMap), and maps the instance's Service to it
-//! in the operator's endpoint-override file. `mysql` instances get a MariaDB
+//! in the operator's endpoint-override file. The servers are the engine
+//! tests' (`servicedb-test-support`), each in its own temporary directory. `mysql` instances get a MariaDB
 //! server: MySQL is not packaged for Debian.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
+use servicedb_test_support::mariadb::{self, Identified};
+use servicedb_test_support::{postgres, redis};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,14 +23,7 @@ struct Server {
     /// `<namespace>/<Service>` in the override file.
     key: String,
     port: u16,
-    process: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
+    _running: Running,
 }
 
 pub struct StandIns {
@@ -44,11 +39,12 @@ impl StandIns {
         let overrides = dir.join("endpoints.json");
         std::fs::write(&overrides, "{}").map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(watch(client, dir, overrides.clone(), stop.clone()));
+        let task = tokio::spawn(watch(client, overrides.clone(), stop.clone()));
         Ok(StandIns { overrides, stop, task: Some(task) })
     }
 
-    /// Stops the watcher and every server, and removes their files.
+    /// Stops the watcher and every server (each removes its own directory),
+    /// and removes the override file.
     pub async fn stop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(task) = self.task.take() {
@@ -62,7 +58,7 @@ impl StandIns {
 
 /// Polls the operator's StatefulSets twice a second until stopped: starts a
 /// server for each new one, stops the servers of deleted ones.
-async fn watch(client: Client, dir: PathBuf, overrides: PathBuf, stop: Arc<AtomicBool>) {
+async fn watch(client: Client, overrides: PathBuf, stop: Arc<AtomicBool>) {
     let sets: Api<StatefulSet> = Api::all(client.clone());
     let mut servers: BTreeMap<String, Server> = BTreeMap::new();
     // Bounded: the suite stops it, and it gives up after 3 hours regardless.
@@ -72,12 +68,17 @@ async fn watch(client: Client, dir: PathBuf, overrides: PathBuf, stop: Arc<Atomi
         if let Ok(list) = listed {
             let live: BTreeMap<String, StatefulSet> =
                 list.items.into_iter().filter_map(|s| Some((s.uid()?, s))).collect();
-            servers.retain(|uid, _| live.contains_key(uid));
+            // Stopping waits for the process: off the async workers.
+            let deleted: Vec<String> = servers.keys().filter(|uid| !live.contains_key(*uid)).cloned().collect();
+            let gone: Vec<Server> = deleted.iter().filter_map(|uid| servers.remove(uid)).collect();
+            if !gone.is_empty() {
+                tokio::task::spawn_blocking(move || drop(gone));
+            }
             for (uid, sts) in live {
                 if servers.contains_key(&uid) {
                     continue;
                 }
-                match start_for(&client, &dir, &sts).await {
+                match start_for(&client, &sts).await {
                     Ok(server) => {
                         servers.insert(uid, server);
                     }
@@ -95,6 +96,7 @@ async fn watch(client: Client, dir: PathBuf, overrides: PathBuf, stop: Arc<Atomi
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let _ = tokio::task::spawn_blocking(move || drop(servers)).await;
 }
 
 /// The container's env with every Secret and ConfigMap reference resolved.
@@ -118,32 +120,14 @@ async fn secret_value(secrets: &Api<Secret>, name: &str, key: &str) -> Result<St
     String::from_utf8(bytes.0).map_err(|e| e.to_string())
 }
 
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+/// The server that stands in for one instance; stopped when dropped.
+enum Running {
+    Postgres(postgres::Server),
+    Mariadb(mariadb::Server),
+    Redis(redis::Server),
 }
 
-fn wait_for_port(port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("nothing listens on {port} after 60s"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
-}
-
-fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
-    if out.status.success() { Ok(()) } else { Err(format!("{what}: {}", String::from_utf8_lossy(&out.stderr))) }
-}
-
-async fn start_for(client: &Client, dir: &Path, sts: &StatefulSet) -> Result<Server, String> {
+async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String> {
     let ns = sts.namespace().unwrap_or_default();
     let name = sts.name_any();
     let container = sts
@@ -154,182 +138,137 @@ async fn start_for(client: &Client, dir: &Path, sts: &StatefulSet) -> Result<Ser
         .cloned()
         .ok_or("no container")?;
     let env = resolve_env(client, &ns, &container).await?;
-    // Short: a Unix socket path must stay under 108 bytes.
-    let here = dir.join(sts.uid().unwrap_or_default().chars().take(8).collect::<String>());
-    let _ = std::fs::remove_dir_all(&here);
-    std::fs::create_dir_all(&here).map_err(|e| e.to_string())?;
-    let port = free_port()?;
     let key = format!("{ns}/{name}");
-    let process = match container.name.as_str() {
+    // The launchers block (they wait until the server accepts).
+    let blocking = |start: Box<dyn FnOnce() -> Result<Running, String> + Send>| async move {
+        tokio::task::spawn_blocking(start).await.map_err(|e| e.to_string())?
+    };
+    let running = match container.name.as_str() {
         "postgres" => {
             let configs: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
             let init = configs.get(&format!("{name}-init")).await.map_err(|e| e.to_string())?;
             let script = init.data.unwrap_or_default().into_values().next().ok_or("empty init ConfigMap")?;
-            let here = here.clone();
-            tokio::task::spawn_blocking(move || postgres(&here, port, &env, &script))
-                .await
-                .map_err(|e| e.to_string())??
+            blocking(Box::new(move || postgres_like_the_image(&env, &script).map(Running::Postgres))).await?
         }
-        "mariadb" | "mysql" => {
-            let here = here.clone();
-            tokio::task::spawn_blocking(move || mariadb(&here, port, &env)).await.map_err(|e| e.to_string())??
-        }
+        "mariadb" | "mysql" => blocking(Box::new(move || mariadb_like_the_image(&env).map(Running::Mariadb))).await?,
         "redis" => {
             let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
             let acl = secret_value(&secrets, &format!("{name}-admin"), "users.acl").await?;
-            std::fs::write(here.join("users.acl"), acl).map_err(|e| e.to_string())?;
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .arg("--aclfile")
-                .arg(here.join("users.acl"))
-                .arg("--dir")
-                .arg(&here)
-                .stdout(Stdio::null())
-                .spawn()
-                .map_err(|e| e.to_string())?;
-            wait_for_port(port)?;
-            child
+            let options = move || redis::Server::start(&redis::Options { acl: &acl, dir: None, append_only: false });
+            blocking(Box::new(move || options().map(Running::Redis).map_err(String::from))).await?
         }
         other => return Err(format!("no stand-in for engine {other}")),
     };
-    Ok(Server { key, port, process })
-}
-
-fn pg_bin() -> Result<PathBuf, String> {
-    let mut bins: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map_err(|e| format!("no PostgreSQL server: {e}"))?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .collect();
-    bins.sort();
-    bins.pop().ok_or_else(|| "no PostgreSQL server".to_string())
-}
-
-/// As the official image: initdb with POSTGRES_USER/POSTGRES_PASSWORD, then
-/// the init scripts, then the server.
-fn postgres(dir: &Path, port: u16, env: &BTreeMap<String, String>, script: &str) -> Result<Child, String> {
-    let bin = pg_bin()?;
-    let as_postgres = |program: &str| {
-        // setpriv execs in place, so killing the child kills the server.
-        let mut c = if is_root() {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]).arg(bin.join(program));
-            c
-        } else {
-            Command::new(bin.join(program))
-        };
-        c.stdout(Stdio::null());
-        c
+    let port = match &running {
+        Running::Postgres(s) => s.port,
+        Running::Mariadb(s) => s.port,
+        Running::Redis(s) => s.port,
     };
-    let get = |k: &str| env.get(k).cloned().ok_or(format!("no {k} in the container env"));
-    let pwfile = dir.join("pwfile");
-    std::fs::write(&pwfile, get("POSTGRES_PASSWORD")?).map_err(|e| e.to_string())?;
-    if is_root() {
-        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir), "chown")?;
-    }
-    let data = dir.join("data");
-    run(
-        as_postgres("initdb")
-            .arg(format!("--username={}", get("POSTGRES_USER")?))
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .args(["--auth-local=trust", "--auth-host=scram-sha-256", "-D"])
-            .arg(&data),
-        "initdb",
-    )?;
-    let _ = std::fs::remove_file(&pwfile);
-    let child = as_postgres("postgres")
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "-p",
-            &port.to_string(),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "shared_buffers=8MB",
-            "-c",
-            "max_connections=20",
-        ])
-        .args(["-c", &format!("unix_socket_directories={}", dir.display())])
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    // The port opens before the server accepts logins; ask it until it does.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !Command::new(bin.join("pg_isready"))
-        .arg("-h")
-        .arg(dir)
-        .args(["-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-    {
-        if Instant::now() > deadline {
-            return Err("PostgreSQL did not accept connections within 60s".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let mut init = Command::new("sh");
-    init.arg("-c").arg(script).env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()));
-    init.env("PGHOST", dir).env("PGPORT", port.to_string()).envs(env);
-    run(&mut init, "init script")?;
-    Ok(child)
+    Ok(Server { key, port, _running: running })
 }
 
-/// As the official image: install the system tables, then root and the
-/// service's login from the hashes (or passwords, for the mysql image).
-fn mariadb(dir: &Path, port: u16, env: &BTreeMap<String, String>) -> Result<Child, String> {
-    let user = if is_root() { "root".to_string() } else { std::env::var("USER").unwrap_or_default() };
-    let data = dir.join("data");
-    let socket = dir.join("mysqld.sock");
-    // Its own temporary directory: parallel bootstraps share nothing in /tmp.
-    let tmp = dir.join("tmp");
-    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-    run(
-        Command::new("mariadb-install-db")
-            .env("TMPDIR", &tmp)
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--user={user}"))
-            .arg("--auth-root-authentication-method=socket"),
-        "mariadb-install-db",
-    )?;
-    let child = Command::new("mariadbd")
-        .env("TMPDIR", &tmp)
-        .arg("--no-defaults")
-        .arg(format!("--datadir={}", data.display()))
-        .arg(format!("--socket={}", socket.display()))
-        .arg(format!("--pid-file={}", dir.join("mysqld.pid").display()))
-        .args([
-            &format!("--port={port}"),
-            "--bind-address=127.0.0.1",
-            &format!("--user={user}"),
-            "--skip-log-bin",
-            "--skip-name-resolve",
-        ])
-        .args(["--innodb-buffer-pool-size=8M", "--max-connections=20"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    wait_for_port(port)?;
+/// As the official image: initdb with POSTGRES_USER/POSTGRES_PASSWORD, the
+/// server, then the init script with the container's env.
+fn postgres_like_the_image(env: &BTreeMap<String, String>, script: &str) -> Result<postgres::Server, String> {
+    let get = |k: &str| env.get(k).map(String::as_str).ok_or(format!("no {k} in the container env"));
+    let options = postgres::Options {
+        admin_user: get("POSTGRES_USER")?,
+        admin_password: get("POSTGRES_PASSWORD")?,
+        // Small: many stand-ins run at once on a small machine.
+        settings: &[("shared_buffers", "8MB"), ("max_connections", "20")],
+    };
+    let server = postgres::Server::start(&options)?;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let out = server.run_script(script, &env)?;
+    if !out.status.success() {
+        return Err(format!("init script: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(server)
+}
+
+/// As the official image: root and the service's login from the hashes (or
+/// the passwords, for the mysql image) and the service's database.
+fn mariadb_like_the_image(env: &BTreeMap<String, String>) -> Result<mariadb::Server, String> {
+    let server = mariadb::Server::start(&mariadb::Options {
+        general_log: false,
+        settings: &["--innodb-buffer-pool-size=8M", "--max-connections=20"],
+    })?;
     let pick = |mariadb: &str, mysql: &str| env.get(mariadb).or_else(|| env.get(mysql)).cloned().unwrap_or_default();
-    let quote = |s: &str| s.replace('\\', "\\\\").replace('\'', "\\'");
     let identified = |hash_key: &str, password_key: &str| match env.get(hash_key) {
-        Some(hash) => format!("IDENTIFIED BY PASSWORD '{}'", quote(hash)),
-        None => format!("IDENTIFIED BY '{}'", quote(env.get(password_key).map(String::as_str).unwrap_or_default())),
+        Some(hash) => Identified::Hash(hash),
+        None => Identified::Password(env.get(password_key).map(String::as_str).unwrap_or_default()),
     };
+    server.create_root_login(identified("MARIADB_ROOT_PASSWORD_HASH", "MYSQL_ROOT_PASSWORD"))?;
     let (database, app) = (pick("MARIADB_DATABASE", "MYSQL_DATABASE"), pick("MARIADB_USER", "MYSQL_USER"));
-    let sql = format!(
-        "CREATE USER 'root'@'%' {}; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION; CREATE DATABASE `{database}`; CREATE USER '{app}'@'%' {}; GRANT ALL ON `{database}`.* TO '{app}'@'%';",
-        identified("MARIADB_ROOT_PASSWORD_HASH", "MYSQL_ROOT_PASSWORD"),
-        identified("MARIADB_PASSWORD_HASH", "MYSQL_PASSWORD"),
-    );
-    run(
-        Command::new("mariadb")
-            .arg("--no-defaults")
-            .arg(format!("--socket={}", socket.display()))
-            .args(["-uroot", "-e", &sql]),
-        "bootstrap",
-    )?;
-    Ok(child)
+    server.create_login(&database, &app, identified("MARIADB_PASSWORD_HASH", "MYSQL_PASSWORD"))?;
+    Ok(server)
+}
+
+/// The stand-ins started from the env a container gets, against real
+/// servers (`make engines` runs them: `cargo test -p servicedb-e2e -- --ignored`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use servicedb::engine::postgres::scram_sha256_verifier;
+    use servicedb::engine::{Engine, Postgres, mysql_native_password_hash};
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL (make deps); make engines runs it"]
+    fn postgres_gets_the_service_login_from_the_init_script() {
+        let scripts = Postgres.init_scripts().unwrap();
+        let script = scripts.files.values().next().unwrap();
+        let verifier = scram_sha256_verifier("app-pw");
+        let env = env(&[
+            ("POSTGRES_USER", "admin"),
+            ("POSTGRES_PASSWORD", "admin-pw"),
+            ("SERVICEDB_APP_USERNAME", "orders"),
+            ("SERVICEDB_APP_DATABASE", "orders"),
+            ("SERVICEDB_APP_PASSWORD_SCRAM", &verifier),
+        ]);
+        let server = postgres_like_the_image(&env, script).unwrap();
+        let out = server.sql_as("orders", "app-pw", "orders", "SELECT current_user");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "orders", "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(server.admin_sql("SHOW shared_buffers"), "8MB");
+        let admin = server.sql_as("admin", "admin-pw", "postgres", "SELECT 1");
+        assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+    }
+
+    #[test]
+    fn postgres_without_its_env_says_what_is_missing() {
+        let message = postgres_like_the_image(&env(&[("POSTGRES_USER", "admin")]), "true").err().unwrap();
+        assert_eq!(message, "no POSTGRES_PASSWORD in the container env");
+    }
+
+    #[test]
+    #[ignore = "needs MariaDB (make deps); make engines runs it"]
+    fn mariadb_from_hashes_and_mysql_from_passwords() {
+        let hashes = env(&[
+            ("MARIADB_ROOT_PASSWORD_HASH", &mysql_native_password_hash("root-pw")),
+            ("MARIADB_USER", "orders"),
+            ("MARIADB_PASSWORD_HASH", &mysql_native_password_hash("app-pw")),
+            ("MARIADB_DATABASE", "orders"),
+        ]);
+        let passwords = env(&[
+            ("MYSQL_ROOT_PASSWORD", "root-pw"),
+            ("MYSQL_USER", "orders"),
+            ("MYSQL_PASSWORD", "app-pw"),
+            ("MYSQL_DATABASE", "orders"),
+        ]);
+        for env in [hashes, passwords] {
+            let server = mariadb_like_the_image(&env).unwrap();
+            let app = server.as_user("orders", "app-pw", "orders", "SELECT DATABASE()");
+            assert_eq!(
+                String::from_utf8_lossy(&app.stdout).trim(),
+                "orders",
+                "{}",
+                String::from_utf8_lossy(&app.stderr)
+            );
+            let root = server.as_user("root", "root-pw", "mysql", "SELECT 1");
+            assert!(root.status.success(), "{}", String::from_utf8_lossy(&root.stderr));
+        }
+    }
 }

@@ -76,7 +76,7 @@ reasons! {
         /// The API server refused a child.
         ApplyRejected,
         // Paused
-        /// `servicedb.dev/paused: "true"`.
+        /// `servicedb.dev/reconcile: paused` (or the deprecated `servicedb.dev/paused: "true"`).
         PausedByAnnotation,
         // BackupHealthy
         /// The newest backup run failed.

@@ -54,7 +54,7 @@ pub enum Command {
     },
     /// Rotate the service's credentials now and wait for the switch (default timeout 10m).
     Rotate { name: String },
-    /// Stop the operator from changing anything of the instance (annotation servicedb.dev/paused).
+    /// Stop the operator from changing anything of the instance (annotation servicedb.dev/reconcile=paused).
     Pause { name: String },
     /// Let the operator manage the instance again; it repairs what drifted.
     Resume { name: String },

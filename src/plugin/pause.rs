@@ -1,12 +1,13 @@
-//! `kubectl servicedb pause|resume NAME`: the `servicedb.dev/paused`
-//! annotation, then wait until the operator shows it saw it.
+//! `kubectl servicedb pause|resume NAME`: the `servicedb.dev/reconcile:
+//! paused` annotation (resume also removes the deprecated
+//! `servicedb.dev/paused`), then wait until the operator shows it saw it.
 
 use super::failure::Failure;
 use super::follow::{Progress, until};
 use super::status::paused_condition;
 use super::target::Target;
 use crate::api::ServiceDatabase;
-use crate::controller::pause::PAUSED_ANNOTATION;
+use crate::controller::pause::annotation_patch;
 use kube::api::{Patch, PatchParams};
 use std::time::Duration;
 
@@ -24,8 +25,7 @@ fn ready_line(sdb: &ServiceDatabase) -> String {
 
 pub async fn run(target: &Target, name: &str, pause: bool, timeout: Duration) -> Result<(), Failure> {
     target.instance(name).await?;
-    let value = if pause { serde_json::json!("true") } else { serde_json::Value::Null };
-    let patch = serde_json::json!({"metadata": {"annotations": {PAUSED_ANNOTATION: value}}});
+    let patch = annotation_patch(pause);
     let api = target.api::<ServiceDatabase>();
     api.patch(
         name,

@@ -1,7 +1,7 @@
 //! Driving the `servicedb` binary's backup and restore commands, and
 //! damaging a backup so that its load fails part-way.
 
-use super::s3::{ACCESS_KEY, SECRET_KEY};
+use servicedb_test_support::s3::{ACCESS_KEY, S3, SECRET_KEY};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -34,7 +34,7 @@ pub fn args(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn s3_args(s3: &super::s3::S3, prefix: &str) -> Vec<String> {
+pub fn s3_args(s3: &S3, prefix: &str) -> Vec<String> {
     args(&["--s3-bucket", &s3.bucket, "--s3-prefix", prefix, "--s3-endpoint", &s3.endpoint(), "--s3-tls=false"])
 }
 

@@ -1,60 +1,69 @@
-//! Shared by the engine tests: loopback ports and bounded waits.
+//! Shared by the engine tests: the servers of `servicedb-test-support`
+//! started the way these tests want them (statements logged, servicedb's
+//! passwords, ACL file and init script), and a client reconnecting through a
+//! rotation.
 
 #![allow(dead_code)]
 
 pub mod cli;
-pub mod mariadb;
-pub mod postgres;
-pub mod redis;
-pub mod s3;
 
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use servicedb_test_support::{mariadb, postgres, redis};
+use std::time::Duration;
 
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A private PostgreSQL server logging every statement, its superuser
+/// `postgres` with a generated password.
+pub fn postgres() -> postgres::Server {
+    let password = servicedb::engine::generate_password().expect("a password");
+    let options =
+        postgres::Options { admin_user: "postgres", admin_password: &password, settings: &[("log_statement", "all")] };
+    postgres::Server::start(&options).expect("PostgreSQL starts")
 }
 
-/// Waits until something accepts connections on the port; panics after 60 s.
-pub fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on 127.0.0.1:{port} after 60s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Runs servicedb's PostgreSQL init script the way the official image does.
+pub fn run_init_script(
+    server: &postgres::Server,
+    username: &str,
+    database: &str,
+    verifier: &str,
+) -> std::process::Output {
+    use servicedb::engine::{Engine, Postgres};
+    let scripts = Postgres.init_scripts().expect("PostgreSQL has init scripts");
+    let script = scripts.files.values().next().expect("one init script");
+    let env = [
+        ("POSTGRES_USER", server.admin_user.as_str()),
+        ("SERVICEDB_APP_USERNAME", username),
+        ("SERVICEDB_APP_DATABASE", database),
+        ("SERVICEDB_APP_PASSWORD_SCRAM", verifier),
+    ];
+    server.run_script(script, &env).expect("the init script runs")
 }
 
-/// The files under `root` (hidden ones left out), relative to it, sorted.
-pub fn files_under(root: &std::path::Path) -> Vec<String> {
-    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else if !entry.file_name().to_string_lossy().starts_with('.') {
-                out.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
+/// A private MariaDB server logging every statement to its general log.
+pub fn mariadb() -> mariadb::Server {
+    mariadb::Server::start(&mariadb::Options { general_log: true, ..Default::default() }).expect("MariaDB starts")
 }
 
-pub fn is_root() -> bool {
-    std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false)
+/// What the official image's entrypoint runs for MARIADB_USER,
+/// MARIADB_PASSWORD_HASH and MARIADB_DATABASE, all named `name`.
+pub fn bootstrap(server: &mariadb::Server, name: &str, hash: &str) {
+    server.create_login(name, name, mariadb::Identified::Hash(hash)).expect("the service's login is created");
 }
 
-/// Kills the server process when the test ends, whatever happens.
-pub struct Guard(pub std::process::Child);
+/// A private Redis server with this ACL file, nothing on disk.
+pub fn redis(acl: &str) -> redis::Server {
+    redis::Server::start(&redis::Options { acl, dir: None, append_only: false }).expect("Redis starts")
+}
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A Redis server whose ACL file has the operator's admin and the service's
+/// login with these passwords; returns it with the ACL file's text.
+pub fn redis_with_logins(admin_password: &str, app_password: &str) -> (redis::Server, String) {
+    let acl = servicedb::engine::redis_acl_file(servicedb::engine::Logins {
+        admin_username: "admin",
+        admin_password,
+        app_username: "orders",
+        app_password,
+    });
+    (redis(&acl), acl)
 }
 
 /// What the service's pods read: the credentials Secret's username and password.

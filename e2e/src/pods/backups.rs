@@ -4,9 +4,8 @@
 //! and a new instance bootstraps from it with every row back.
 
 use super::client::{ClientPod, connects, secret_value, verdict};
-use super::env::{PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY};
-use super::isolation::wait_ready;
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
+use super::env::{PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY, wait_ready};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use kube::Api;
 use servicedb::api::{BackupPhase, ServiceDatabaseBackup};
 use std::time::Duration;

@@ -2,7 +2,8 @@
 //! local client image (psql, mariadb, redis-cli, nc), commands run with
 //! `kubectl exec` through the API server and the kubelet.
 
-use crate::harness::{Outcome, kubectl, kubectl_apply, wait_for};
+use super::env::PodEnv;
+use crate::cluster::{Outcome, kubectl, kubectl_apply, wait_for};
 use std::time::Duration;
 
 pub const CLIENT_IMAGE: &str = "localhost/servicedb/client:bookworm";
@@ -92,7 +93,7 @@ pub async fn verdict(namespace: &str, pod: &str, host: &str, port: u16, expect_o
 }
 
 /// One key of a Secret, as the service reads it.
-pub async fn secret_value(env: &super::PodEnv, namespace: &str, name: &str, key: &str) -> Result<String, String> {
+pub async fn secret_value(env: &PodEnv, namespace: &str, name: &str, key: &str) -> Result<String, String> {
     let secret = kube::Api::<k8s_openapi::api::core::v1::Secret>::namespaced(env.client.clone(), namespace)
         .get(name)
         .await

@@ -2,7 +2,10 @@
 //! with helm into its own namespace, in namespaced mode over the namespaces
 //! of these scenarios, pointed at the local images by an image catalogue.
 
-use crate::harness::{Outcome, fresh_namespace, kubectl, kubectl_apply, run, step, wait_for};
+use crate::cluster::{
+    Outcome, fresh_namespace, kubectl, kubectl_apply, ready_condition, run, step, wait_for,
+    wait_ready as cluster_wait_ready,
+};
 use kube::Client;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,8 +25,10 @@ pub const WATCHED: &[&str] = &[
     "pods-catalogue",
     "pods-crashloop",
     "pods-failover",
-    super::plugin::NS,
+    PLUGIN_NAMESPACE,
 ];
+/// The plugin scenarios' namespace.
+pub const PLUGIN_NAMESPACE: &str = "pods-plugin";
 /// A namespace the chart is not given: served only once the release is
 /// upgraded to cluster mode.
 pub const UNLISTED: &str = "pods-unlisted";
@@ -236,7 +241,7 @@ pub async fn wait_ready_reason(
     let api: kube::Api<servicedb::api::ServiceDatabase> = kube::Api::namespaced(env.client.clone(), ns);
     let found = wait_for(&format!("Ready=False {reason}"), timeout, || async {
         let sdb = api.get_opt(name).await.ok().flatten()?;
-        let ready = crate::harness::ready_condition(&sdb)?;
+        let ready = ready_condition(&sdb)?;
         (ready.status == "False" && ready.reason == reason).then(|| ready.message.clone())
     })
     .await;
@@ -256,4 +261,18 @@ pub async fn wait_ready_reason(
             Err(format!("{e}; pod: {pod:?}; operator: {}", env.operator_logs().await))
         }
     }
+}
+
+/// Waits for Ready=True; on timeout says what the instance and its pod show.
+pub async fn wait_ready(env: &PodEnv, ns: &str, name: &str, timeout: Duration) -> Outcome {
+    let ready = cluster_wait_ready(&env.client, ns, name, timeout).await;
+    if let Err(e) = ready {
+        let conditions = kubectl(&["-n", ns, "get", "sdb", name, "-o", "jsonpath={.status.conditions}"]).await;
+        let pod = kubectl(&["-n", ns, "get", "pod", &format!("{name}-db-0"), "-o", "jsonpath={.status}"]).await;
+        return Err(format!(
+            "{e}; conditions: {conditions:?}; pod status: {pod:?}; operator: {}",
+            env.operator_logs().await
+        ));
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! container's last state, and the Secrets stay as they were.
 
 use super::env::{PodEnv, wait_ready_reason};
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply};
 use std::time::Duration;
 
 const NS: &str = "pods-crashloop";

@@ -4,9 +4,9 @@
 //! netpol-analyzer's: a disagreement fails the scenario.
 
 use super::client::{ClientPod, connects, exec, secret_value, verdict};
-use super::env::{MONITORING_NAMESPACE, OPERATOR_NAMESPACE, PodEnv, STRANGERS};
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
-use crate::scenarios::netpol::analyze;
+use super::env::{MONITORING_NAMESPACE, OPERATOR_NAMESPACE, PodEnv, STRANGERS, wait_ready};
+use crate::analyzer::analyze;
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use std::time::Duration;
 
 #[derive(Clone, Copy)]
@@ -60,20 +60,6 @@ fn sdb(case: &EngineCase) -> String {
         engine = case.engine,
         version = case.version,
     )
-}
-
-/// Waits for Ready=True; on timeout says what the instance and its pod show.
-pub async fn wait_ready(env: &PodEnv, ns: &str, name: &str, timeout: Duration) -> Outcome {
-    let ready = crate::harness::wait_ready(&env.client, ns, name, timeout).await;
-    if let Err(e) = ready {
-        let conditions = kubectl(&["-n", ns, "get", "sdb", name, "-o", "jsonpath={.status.conditions}"]).await;
-        let pod = kubectl(&["-n", ns, "get", "pod", &format!("{name}-db-0"), "-o", "jsonpath={.status}"]).await;
-        return Err(format!(
-            "{e}; conditions: {conditions:?}; pod status: {pod:?}; operator: {}",
-            env.operator_logs().await
-        ));
-    }
-    Ok(())
 }
 
 /// A verdict of the analyzer for `src` -> `dst` on `port`, from its listing.

@@ -14,7 +14,7 @@ mod rotation;
 
 pub use env::PodEnv;
 
-use crate::harness::Outcome;
+use crate::cluster::Outcome;
 use std::future::Future;
 use std::pin::Pin;
 

@@ -3,10 +3,10 @@
 //! election, and what happens when the leader's pod or process dies.
 
 use super::env::{
-    LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, operator_pods, probe, wait_ready_reason,
+    LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, WATCHED, operator_pods, probe, wait_ready,
+    wait_ready_reason,
 };
-use super::isolation::wait_ready;
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
 use std::time::{Duration, Instant};
 
 pub async fn installed_by_helm(env: &PodEnv) -> Outcome {
@@ -105,8 +105,39 @@ async fn leader_process(pod: &str) -> Result<String, String> {
 
 /// Namespaced mode serves only the listed namespaces; `helm upgrade` to
 /// cluster mode (no watchNamespaces) and the same object in a namespace it
-/// was never given is served.
+/// was never given is served. Afterwards the release is namespaced again
+/// and the object gone, whatever happened: the scenarios that run later
+/// (in whatever order) expect the mode of the setup.
 pub async fn upgraded_to_cluster_mode(env: &PodEnv) -> Outcome {
+    let result = to_cluster_mode(env).await;
+    let _ =
+        kubectl(&["-n", UNLISTED, "delete", "sdb", "orders", "--ignore-not-found", "--wait=true", "--timeout=120s"])
+            .await;
+    let watched = serde_json::to_string(WATCHED).map_err(|e| e.to_string())?;
+    let namespaced = async {
+        run(
+            "helm",
+            &[
+                "upgrade",
+                RELEASE,
+                &env.chart.to_string_lossy(),
+                "-n",
+                OPERATOR_NAMESPACE,
+                "--reuse-values",
+                "--skip-crds",
+                "--set-json",
+                &format!("watchNamespaces={watched}"),
+            ],
+            None,
+        )
+        .await?;
+        kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await
+    };
+    let restored = namespaced.await.map_err(|e| format!("back to namespaced mode: {e}"));
+    result.and(restored.map(drop))
+}
+
+async fn to_cluster_mode(env: &PodEnv) -> Outcome {
     let _ = kubectl(&["-n", UNLISTED, "create", "serviceaccount", "orders"]).await;
     kubectl_apply(&format!(
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {UNLISTED}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"

@@ -3,14 +3,13 @@
 //! it prints and its exit codes.
 
 use super::client::{ClientPod, exec, secret_value};
-use super::env::{PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY};
-use super::isolation::wait_ready;
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, step, wait_for, write_operator_kubeconfig};
+use super::env::{PLUGIN_NAMESPACE, PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY, wait_ready};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, step, wait_for, write_operator_kubeconfig};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-pub const NS: &str = "pods-plugin";
+const NS: &str = PLUGIN_NAMESPACE;
 const ROWS: u32 = 1000;
 
 /// What a run of the plugin showed.
@@ -118,7 +117,7 @@ pub async fn status(env: &PodEnv) -> Outcome {
     let config = env.logs.join("plugin-kubeconfig");
     let admin = kubectl(&["config", "view", "--raw"]).await?;
     std::fs::write(&config, admin).map_err(|e| e.to_string())?;
-    crate::harness::run(
+    crate::cluster::run(
         "kubectl",
         &[
             "--kubeconfig",
@@ -131,6 +130,8 @@ pub async fn status(env: &PodEnv) -> Outcome {
         None,
     )
     .await?;
+    // Whichever login is current (rotate_and_pause may have run first).
+    let login = secret_value(env, NS, "shop-db-credentials", "username").await?;
     let tree = servicedb(&["status", "shop"], Some(&config)).await?.expect(0, "status")?;
     step(&format!("kubectl servicedb status shop:\n{}", tree.stdout));
     for line in [
@@ -141,7 +142,7 @@ pub async fn status(env: &PodEnv) -> Outcome {
         "Pod shop-db-0: Running, ready,".to_string(),
         "Secret shop-db-credentials: present".to_string(),
         "CronJob shop-db-backup: \"0 3 * * *\"".to_string(),
-        "current login: shop".to_string(),
+        format!("current login: {login}"),
     ] {
         ensure(tree.stdout.contains(&line), || format!("status lacks {line:?}:\n{}", tree.stdout))?;
     }
@@ -153,7 +154,7 @@ pub async fn status(env: &PodEnv) -> Outcome {
     ensure(value["phase"] == "Ready" && value["children"]["statefulSet"]["readyReplicas"] == 1, || {
         format!("JSON phase/readiness: {value}")
     })?;
-    ensure(value["rotation"]["currentLogin"] == "shop", || format!("JSON rotation: {}", value["rotation"]))?;
+    ensure(value["rotation"]["currentLogin"] == login.as_str(), || format!("JSON rotation: {}", value["rotation"]))?;
     let yaml = servicedb(&["status", "shop", "-o", "yaml"], Some(&config)).await?.expect(0, "status -o yaml")?;
     ensure(yaml.stdout.contains("phase: Ready"), || format!("YAML: {}", yaml.stdout))?;
     let missing = servicedb(&["status", "nosuch"], Some(&config)).await?.expect(3, "status of a missing instance")?;
@@ -493,8 +494,9 @@ pub async fn first_mistakes(_env: &PodEnv) -> Outcome {
     ensure(bare.stderr.contains("Commands:") && bare.stderr.contains("connect"), || bare.stderr)
 }
 
-/// rotate waits for the switch and prints the new login; pause leaves a
-/// deleted child alone, resume repairs it.
+/// rotate waits for the switch and prints the new login; pause writes
+/// `servicedb.dev/reconcile: paused` and leaves a deleted child alone,
+/// resume removes it (and the deprecated alias) and repairs the child.
 pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
     shop(env).await?;
     let before = secret_value(env, NS, "shop-db-credentials", "username").await?;
@@ -511,6 +513,12 @@ pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
     ensure(status.stdout.contains("Paused True PausedByAnnotation"), || status.stdout.clone())?;
     let refused = servicedb(&["-n", NS, "backup", "shop"], None).await?.expect(1, "backup while paused")?;
     ensure(refused.stderr.contains("is paused"), || refused.stderr.clone())?;
+    let annotations = || kubectl(&["-n", NS, "get", "sdb", "shop", "-o", "jsonpath={.metadata.annotations}"]);
+    let written = annotations().await?;
+    ensure(written.contains(r#""servicedb.dev/reconcile":"paused""#), || written.clone())?;
+    // The deprecated annotation of earlier releases on top: resume must
+    // remove it too, or the instance would stay paused and nothing be repaired.
+    kubectl(&["-n", NS, "annotate", "sdb", "shop", "servicedb.dev/paused=true"]).await?;
 
     kubectl(&["-n", NS, "delete", "networkpolicy", "shop-db"]).await?;
     // The deletion wakes the operator (and resync is 5 s): give it time to (not) act.
@@ -520,6 +528,8 @@ pub async fn rotate_and_pause(env: &PodEnv) -> Outcome {
 
     let resumed = servicedb(&["-n", NS, "resume", "shop"], None).await?.expect(0, "resume")?;
     ensure(resumed.stdout.contains("resumed shop"), || resumed.stdout.clone())?;
+    let left = annotations().await?;
+    ensure(!left.contains("servicedb.dev/reconcile") && !left.contains("servicedb.dev/paused"), || left.clone())?;
     wait_for("the NetworkPolicy to be repaired after resume", Duration::from_secs(60), || async {
         kubectl(&["-n", NS, "get", "networkpolicy", "shop-db", "-o", "name"]).await.ok()
     })

@@ -4,9 +4,8 @@
 //! previous login is refused.
 
 use super::client::{ClientPod, exec, secret_value};
-use super::env::PodEnv;
-use super::isolation::wait_ready;
-use crate::harness::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
+use super::env::{PodEnv, wait_ready};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use std::time::Duration;
 
 const NS: &str = "pods-rotation";

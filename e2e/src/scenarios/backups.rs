@@ -5,7 +5,8 @@
 //! tests/backup.rs.)
 
 use crate::audit;
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;

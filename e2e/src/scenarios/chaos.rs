@@ -1,4 +1,5 @@
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeMap;

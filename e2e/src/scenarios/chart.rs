@@ -1,7 +1,8 @@
 //! The chart as users meet it: lint, rendering accepted by the real API
 //! server in both RBAC modes, and an upgrade.
 
-use crate::harness::{Env, OPERATOR_NAMESPACE, Outcome, ensure, kubectl, run};
+use crate::cluster::{Outcome, ensure, kubectl, run};
+use crate::harness::{Env, OPERATOR_NAMESPACE};
 
 pub async fn lint_template_upgrade(env: &Env) -> Outcome {
     let chart = env.root.join("charts/servicedb");

@@ -1,4 +1,5 @@
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -24,7 +25,7 @@ pub async fn repaired(env: &Env) -> Outcome {
         (svc.metadata.uid != old_uid).then_some(())
     })
     .await?;
-    crate::harness::step(&format!("  Service restored in {:?}", start.elapsed()));
+    crate::cluster::step(&format!("  Service restored in {:?}", start.elapsed()));
 
     // An ingress rule opened to everyone is closed again.
     kubectl(&[
@@ -44,7 +45,7 @@ pub async fn repaired(env: &Env) -> Outcome {
         (live.spec == original).then_some(())
     })
     .await?;
-    crate::harness::step(&format!("  NetworkPolicy restored in {:?}", start.elapsed()));
+    crate::cluster::step(&format!("  NetworkPolicy restored in {:?}", start.elapsed()));
 
     // A StatefulSet scaled to zero is scaled back.
     kubectl(&["-n", &ns, "scale", "statefulset", "orders-db", "--replicas=0"]).await?;
@@ -55,7 +56,7 @@ pub async fn repaired(env: &Env) -> Outcome {
         (sts.spec?.replicas == Some(1)).then_some(())
     })
     .await?;
-    crate::harness::step(&format!("  replicas restored in {:?}", start.elapsed()));
+    crate::cluster::step(&format!("  replicas restored in {:?}", start.elapsed()));
 
     env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
     let after = env.password(&ns, "orders").await.ok_or("password gone")?;

@@ -1,7 +1,6 @@
 use crate::audit;
-use crate::harness::{
-    Env, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, Outcome, RESYNC_SECONDS, ensure, kubectl_apply, sdb_yaml, step,
-};
+use crate::cluster::{Outcome, ensure, kubectl_apply, sdb_yaml, step};
+use crate::harness::{Env, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, RESYNC_SECONDS};
 use std::time::Duration;
 
 const COUNT: usize = 20;
@@ -43,8 +42,10 @@ pub async fn zero_writes(env: &Env) -> Outcome {
         .collect();
     let writes: Vec<String> = requests
         .iter()
-        // Lease renewals are leader election, not work on the databases.
-        .filter(|r| audit::WRITE_VERBS.contains(&r.verb.as_str()) && r.resource != "leases")
+        // Only this scenario's namespace: objects other scenarios left may
+        // still be converging, and must not make this one order-dependent.
+        // (Lease renewals, leader election, are in the operator's namespace.)
+        .filter(|r| audit::WRITE_VERBS.contains(&r.verb.as_str()) && r.namespace == ns)
         .map(|r| format!("{} {} {}/{}", r.verb, r.resource, r.namespace, r.name))
         .collect();
     let resyncs = window.as_secs() / RESYNC_SECONDS;

@@ -3,9 +3,8 @@
 //! at once. No object is written by both.
 
 use crate::audit;
-use crate::harness::{
-    Env, LEASE_SECONDS, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, Outcome, ensure, kubectl_apply, sdb_yaml, step, wait_for,
-};
+use crate::cluster::{Outcome, ensure, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::harness::{Env, LEASE_SECONDS, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE};
 use crate::operator::Operator;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

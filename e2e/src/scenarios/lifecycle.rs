@@ -1,4 +1,5 @@
-use crate::harness::{Env, Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml};
+use crate::cluster::{Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml};
+use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -67,8 +68,11 @@ pub async fn create(env: &Env) -> Outcome {
     ensure(events.iter().any(|r| r == "Available"), || format!("no Ready event: {events:?}"))
 }
 
+/// Its own namespace and instance: it must not rely on `create` having run.
 pub async fn credentials_access(env: &Env) -> Outcome {
-    let ns = "e2e-create";
+    let ns = &env.namespace("e2e-credentials").await?;
+    kubectl_apply(&sdb_yaml(ns, "orders", "")).await?;
+    env.wait_ready(ns, "orders", Duration::from_secs(60)).await?;
     let can = |user: String, secret: &'static str| async move {
         kubectl(&["auth", "can-i", "get", &format!("secret/{secret}"), "-n", ns, "--as", &user])
             .await
@@ -79,9 +83,7 @@ pub async fn credentials_access(env: &Env) -> Outcome {
     let other = format!("system:serviceaccount:{ns}:billing");
     ensure(can(owner.clone(), "orders-db-credentials").await == "yes", || "owner cannot read its Secret".into())?;
     ensure(can(owner, "orders-db-admin").await == "no", || "owner can read the admin Secret".into())?;
-    ensure(can(other, "orders-db-credentials").await == "no", || "another ServiceAccount can read the Secret".into())?;
-    let _ = env;
-    Ok(())
+    ensure(can(other, "orders-db-credentials").await == "no", || "another ServiceAccount can read the Secret".into())
 }
 
 /// Every engine behind the same API: Ready, its own port, the same keys.

@@ -15,7 +15,8 @@ mod rotation;
 mod scoped;
 mod validation;
 
-use crate::harness::{Env, Outcome};
+use crate::cluster::Outcome;
+use crate::harness::Env;
 use std::future::Future;
 use std::pin::Pin;
 

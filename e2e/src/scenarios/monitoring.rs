@@ -3,7 +3,8 @@
 //! once its CRDs (pinned, from its Go module) are installed, accepted by the
 //! API server against those CRDs' schemas.
 
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::harness::Env;
 use kube::api::DynamicObject;
 use servicedb::api::prometheus::{PodMonitor, PrometheusRule};
 use std::time::Duration;
@@ -16,6 +17,20 @@ fn crds_dir() -> std::path::PathBuf {
 }
 
 pub async fn prometheus_operator_objects(env: &Env) -> Outcome {
+    let result = absent_then_installed(env).await;
+    // Leave the cluster as the other scenarios expect it, on failure too.
+    let removed = match std::fs::canonicalize(crds_dir()) {
+        Ok(dir) => {
+            kubectl(&["delete", "--ignore-not-found", "-f", &dir.to_string_lossy(), "--wait=true", "--timeout=60s"])
+                .await
+                .map(drop)
+        }
+        Err(_) => Ok(()),
+    };
+    result.and(removed)
+}
+
+async fn absent_then_installed(env: &Env) -> Outcome {
     let ns = env.namespace("e2e-monitoring").await?;
     let backup = "  backup:\n    schedule: \"0 3 * * *\"\n    destination: {volume: {}}\n";
     kubectl_apply(&sdb_yaml(&ns, "orders", backup)).await?;
@@ -62,8 +77,5 @@ pub async fn prometheus_operator_objects(env: &Env) -> Outcome {
         .and_then(|j| serde_json::from_str(&j).map_err(|e| e.to_string()))?;
     ensure(stored.data["spec"]["groups"][0]["rules"][0]["annotations"]["runbook"].is_string(), || {
         format!("{}", stored.data["spec"])
-    })?;
-
-    // Leave the cluster as the other scenarios expect it.
-    kubectl(&["delete", "-f", &dir.to_string_lossy(), "--wait=true", "--timeout=60s"]).await.map(drop)
+    })
 }

@@ -2,30 +2,15 @@
 //! netpol-analyzer) over the live objects: pods of the owning service, of
 //! another service, of another namespace, and the operator.
 
-use crate::harness::{Env, OPERATOR_NAMESPACE, Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, wait_for};
+use crate::analyzer::analyze;
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use crate::harness::{Env, OPERATOR_NAMESPACE};
 use std::time::Duration;
 
 fn pod(ns: &str, name: &str, labels: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {labels}\nspec:\n  nodeSelector: {{type: kwok}}\n  tolerations: [{{key: kwok.x-k8s.io/node, operator: Exists, effect: NoSchedule}}]\n  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}\n  containers:\n  - name: app\n    image: example.com/app:1\n    securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}\n"
     )
-}
-
-/// The connections netpol-analyzer finds between the live pods, given the
-/// live NetworkPolicies of `namespaces` (kept under the log folder `name`).
-pub async fn analyze(logs: &std::path::Path, name: &str, namespaces: &[&str]) -> Result<String, String> {
-    let dir = logs.join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let listed = kubectl(&[&["get", "namespace"][..], namespaces, &["-o", "yaml"]].concat()).await?;
-    std::fs::write(dir.join("namespaces.yaml"), listed).map_err(|e| e.to_string())?;
-    for n in namespaces {
-        let objects = kubectl(&["-n", n, "get", "pods,networkpolicies", "-o", "yaml"]).await?;
-        std::fs::write(dir.join(format!("{n}.yaml")), objects).map_err(|e| e.to_string())?;
-    }
-    let listing = run("netpolicy", &["list", "--dirpath", &dir.to_string_lossy(), "-q"], None).await?;
-    std::fs::write(dir.join("connections.txt"), &listing).map_err(|e| e.to_string())?;
-    Ok(listing)
 }
 
 async fn wait_for_ips(pods: &[(&str, &str)]) -> Outcome {

@@ -1,7 +1,8 @@
 //! A real Prometheus (Debian's package) on loopback scrapes the operator's
 //! /metrics; its HTTP API then answers with the operator's series.
 
-use crate::harness::{Env, Outcome, ensure, kubectl_apply, run, sdb_yaml, step, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl_apply, run, sdb_yaml, step, wait_for};
+use crate::harness::Env;
 use std::time::Duration;
 
 /// The operator's HTTP port in the suite (see `Env::setup`).

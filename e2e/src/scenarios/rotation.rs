@@ -3,7 +3,8 @@
 //! it, the previous login is disabled after the grace period, and no
 //! password reaches the operator's log.
 
-use crate::harness::{Env, Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, step, wait_for};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, step, wait_for};
+use crate::harness::Env;
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -2,10 +2,8 @@
 //! operator, under that ServiceAccount, serves them and cannot read a Secret
 //! anywhere else.
 
-use crate::harness::{
-    Env, LEASE_SECONDS, Outcome, RESYNC_SECONDS, ensure, kubectl, kubectl_apply, run, sdb_yaml,
-    write_operator_kubeconfig,
-};
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, write_operator_kubeconfig};
+use crate::harness::{Env, LEASE_SECONDS, RESYNC_SECONDS};
 use crate::operator::{Operator, OperatorConfig};
 use std::time::Duration;
 

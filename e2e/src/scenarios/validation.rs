@@ -1,4 +1,5 @@
-use crate::harness::{Env, Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use crate::cluster::{Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml, wait_for};
+use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::time::Duration;
 
