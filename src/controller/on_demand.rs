@@ -40,44 +40,45 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
     let database = &backup.spec.service_database;
     let sdbs: Api<ServiceDatabase> = Api::namespaced(ctx.client.clone(), &namespace);
     let sdb = sdbs.get_opt(database).await.map_err(Error::kube("get", format!("ServiceDatabase {database}")))?;
-    let status = match sdb {
-        None => waiting(format!("ServiceDatabase {database} does not exist in {namespace}")),
-        Some(sdb) => match (&sdb.spec.backup, backup.controller_owner_ref(&())) {
-            (None, _) => waiting(format!(
-                "ServiceDatabase {database} has no spec.backup: add a destination there, this backup then runs"
-            )),
-            (Some(_), None) => return Err(crate::builders::NotStored("uid").into()),
-            (Some(spec), Some(owner)) => {
-                let instance = Instance::new(&sdb, &ctx.settings.operator_namespace)?;
-                let job_name = job_name(database, &owner.uid);
-                let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
-                // From the cache the database controller's Job watch fills; a
-                // Job created a moment ago and not seen yet is applied again,
-                // unchanged.
-                let job =
-                    match ctx.caches.get::<Job>(&namespace, &job_name) {
-                        Some(job) => (*job).clone(),
-                        // No backup starts while a person holds the instance; it starts on resume.
-                        None if super::pause::is_paused(&sdb) => {
-                            return publish(&ctx, &backup, &old, waiting(format!(
-                            "ServiceDatabase {database} is paused ({}=true): this backup starts when it is resumed",
-                            super::pause::PAUSED_ANNOTATION
+    let status =
+        match sdb {
+            None => waiting(format!("ServiceDatabase {database} does not exist in {namespace}")),
+            Some(sdb) => match (&sdb.spec.backup, backup.controller_owner_ref(&())) {
+                (None, _) => waiting(format!(
+                    "ServiceDatabase {database} has no spec.backup: add a destination there, this backup then runs"
+                )),
+                (Some(_), None) => return Err(crate::builders::NotStored("uid").into()),
+                (Some(spec), Some(owner)) => {
+                    let instance = Instance::new(&sdb, &ctx.settings.operator_namespace)?;
+                    let job_name = job_name(database, &owner.uid);
+                    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), &namespace);
+                    // From the cache the database controller's Job watch fills; a
+                    // Job created a moment ago and not seen yet is applied again,
+                    // unchanged.
+                    let job =
+                        match ctx.caches.get::<Job>(&namespace, &job_name) {
+                            Some(job) => (*job).clone(),
+                            // No backup starts while a person holds the instance; it starts on resume.
+                            None if super::pause::is_paused(&sdb) => {
+                                return publish(&ctx, &backup, &old, waiting(format!(
+                            "ServiceDatabase {database} is paused ({}): this backup starts when it is resumed",
+                            super::pause::PAUSED_BY
                         )))
                         .await;
-                        }
-                        None => {
-                            let desired =
-                                on_demand_job(&instance, spec, &ctx.settings.tools_image, job_name.clone(), owner);
-                            tracing::info!(backup = %name, job = %job_name, "starting an on-demand backup");
-                            jobs.patch(&job_name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&desired))
-                                .await
-                                .map_err(Error::kube("create", format!("Job {job_name}")))?
-                        }
-                    };
-                status_of(&ctx, &namespace, &job).await?
-            }
-        },
-    };
+                            }
+                            None => {
+                                let desired =
+                                    on_demand_job(&instance, spec, &ctx.settings.tools_image, job_name.clone(), owner);
+                                tracing::info!(backup = %name, job = %job_name, "starting an on-demand backup");
+                                jobs.patch(&job_name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&desired))
+                                    .await
+                                    .map_err(Error::kube("create", format!("Job {job_name}")))?
+                            }
+                        };
+                    status_of(&ctx, &namespace, &job).await?
+                }
+            },
+        };
     publish(&ctx, &backup, &old, status).await
 }
 
