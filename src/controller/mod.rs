@@ -1,35 +1,31 @@
-//! The controller: wiring of watches, the reconcile pipeline and its parts.
+//! The controllers and their wiring: one reflected watch per owned kind
+//! (`caches.rs`), the ServiceDatabase controller (`database/`), the
+//! ServiceDatabaseBackup controller (`backup_request.rs`), and what they
+//! share (apply, backups' Job runs, pause, errors, context).
 
-mod administer;
+// Shared by both controllers.
 mod apply;
 mod backups;
-mod bootstrap;
 pub mod caches;
 mod context;
-mod credentials;
-mod decide;
 mod decode;
-mod deletion;
 mod error;
-mod instance_pod;
-mod observe;
-mod on_demand;
-mod outcome;
 pub mod pause;
 mod prometheus_api;
-mod reconcile;
-mod restart;
-pub mod rotation;
-mod status;
-mod validate;
+
+/// The ServiceDatabaseBackup controller: one on-demand backup Job per request.
+mod backup_request;
+/// The ServiceDatabase controller: observe -> decide -> apply -> status.
+mod database;
 
 pub use apply::FIELD_MANAGER;
 pub use caches::{Caches, Writers};
 pub use context::{Context, Settings};
-pub use deletion::FINALIZER;
-pub use error::Error;
+pub use database::FINALIZER;
 /// For tests that drive one reconcile against a fake API server.
-pub use reconcile::reconcile;
+pub use database::reconcile;
+pub use database::rotation;
+pub use error::Error;
 
 use crate::api::{ServiceDatabase, ServiceDatabaseBackup};
 use caches::reflect;
@@ -120,7 +116,7 @@ async fn run_one(
     let backups = Controller::new(api::<ServiceDatabaseBackup>(&client, ns), watcher::Config::default())
         .owns(api::<Job>(&client, ns), children.clone())
         .graceful_shutdown_on(stopped(shutdown.clone()))
-        .run(on_demand::reconcile, on_demand::error_policy, ctx.clone())
+        .run(backup_request::reconcile, backup_request::error_policy, ctx.clone())
         .for_each(|result| async move {
             if let Err(e) = result
                 && !matches!(e, kube::runtime::controller::Error::ReconcilerFailed(_, _))
@@ -156,7 +152,7 @@ async fn run_one(
         .watches_stream(reflect(&client, ns, jobs), |job: Job| instance_of_tool_job(&job))
         .reconcile_all_on(prometheus_api::changes(prometheus_api_appeared))
         .graceful_shutdown_on(stopped(shutdown))
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .run(database::reconcile, database::error_policy, ctx)
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => tracing::debug!(%object, "reconciled"),

@@ -3,7 +3,6 @@
 //! service's login exist; Ready waits for it. Redis restores in an init
 //! container before the server starts, so its pod's readiness says it all.
 
-use super::error::Error;
 use super::outcome::{Halt, Waiting};
 use super::validate::Invalid;
 use crate::api::conditions::{self, CREDENTIALS_READY};
@@ -11,6 +10,7 @@ use crate::api::reasons::{InvalidReason, Reason};
 use crate::api::{BackupPhase, BackupRecord, ServiceDatabase, ServiceDatabaseBackup};
 use crate::builders::restore::{RestoreSource, restores_with_job};
 use crate::builders::{Instance, RestoreChildren};
+use crate::controller::error::Error;
 use kube::{Api, Client};
 use std::time::Duration;
 

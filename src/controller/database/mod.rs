@@ -1,25 +1,31 @@
-//! The ServiceDatabase reconcile: observe -> decide -> apply -> status, one
-//! module each (observe.rs, decide.rs, apply.rs, status.rs); between apply
-//! and status the database itself is administered.
+//! The ServiceDatabase controller's reconcile: observe -> decide -> apply
+//! -> status, one module each (observe.rs, decide.rs, ../apply.rs,
+//! status.rs); between apply and status the database itself is administered.
 
-use super::administer;
-use super::apply::{self, ApplyInputs, ApplyReport, LiveSecrets};
-use super::backups;
-use super::bootstrap;
-use super::context::Context;
-use super::credentials;
-use super::decide::{self, Plan};
-use super::deletion;
-use super::error::{Error, Severity, backoff};
-use super::instance_pod;
-use super::observe;
-use super::outcome::{Credentials, Halt, Outcome};
-use super::pause;
-use super::restart;
-use super::rotation;
-use super::status;
+mod administer;
+mod bootstrap;
+mod credentials;
+mod decide;
+mod deletion;
+mod instance_pod;
+mod observe;
+mod outcome;
+mod restart;
+pub mod rotation;
+mod status;
+mod validate;
+
+pub use deletion::FINALIZER;
+
+use self::decide::Plan;
+use self::outcome::{Credentials, Halt, Outcome};
 use crate::api::ServiceDatabase;
 use crate::builders::{Instance, Passwords};
+use crate::controller::apply::{self, ApplyInputs, ApplyReport, LiveSecrets};
+use crate::controller::backups;
+use crate::controller::context::Context;
+use crate::controller::error::{Error, Severity, backoff};
+use crate::controller::pause;
 use crate::engine::generate_password;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;

@@ -1,15 +1,15 @@
 //! Status: computed only from what was applied and observed, written only
 //! when it changed, with an Event for every condition that changed.
 
-use super::apply::merge_patch;
-use super::backups::BACKUP_HEALTHY;
-use super::error::Error;
 use super::instance_pod::PodFailure;
 use super::outcome::{Credentials, Outcome};
 use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
 use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
 use crate::builders::Instance;
+use crate::controller::apply::merge_patch;
+use crate::controller::backups::BACKUP_HEALTHY;
+use crate::controller::error::Error;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};

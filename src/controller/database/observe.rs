@@ -12,10 +12,7 @@
 //! - the pods of a failed backup or restore Job, once per failed Job, for
 //!   the reason it printed.
 
-use super::backups::{Run, explain_failure, run_of};
 use super::bootstrap;
-use super::context::Context;
-use super::error::Error;
 use super::outcome::Halt;
 use super::validate::{self, Invalid};
 use crate::api::conditions::{self, READY};
@@ -23,6 +20,9 @@ use crate::api::{BackupPhase, BackupRecord, ServiceDatabase};
 use crate::builders::Instance;
 use crate::builders::backup::backup_pod_labels;
 use crate::builders::restore::RestoreSource;
+use crate::controller::backups::{Run, explain_failure, run_of};
+use crate::controller::context::Context;
+use crate::controller::error::Error;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};

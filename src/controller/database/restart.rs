@@ -2,7 +2,7 @@
 //! credentials Secret, as `kubectl rollout restart` does: a pod template
 //! annotation, so their pods start with the new login.
 
-use super::error::Error;
+use crate::controller::error::Error;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::PodSpec;
 use kube::api::{ListParams, Patch, PatchParams};

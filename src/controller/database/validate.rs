@@ -2,10 +2,10 @@
 //! An invalid spec touches no child; the reason and message go to status
 //! and an Event.
 
-use super::error::Error;
 use crate::api::reasons::InvalidReason;
 use crate::api::{MAX_NAME_LENGTH, RESERVED_NAMES, ServiceDatabase, ServiceDatabaseSpec, quantity};
 use crate::builders::ENGINE_VERSION_ANNOTATION;
+use crate::controller::error::Error;
 use crate::engine::{self, Images, InstanceImages, NoImage};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Secret;

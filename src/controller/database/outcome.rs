@@ -3,11 +3,11 @@
 //! running) is not an invalid spec: it says so with its own reason and
 //! looks again, where an invalid spec waits for the object to change.
 
-use super::backups::Health;
 use super::instance_pod::PodFailure;
 use super::validate::Invalid;
 use crate::api::BackupRecord;
 use crate::api::reasons::Reason;
+use crate::controller::backups::Health;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::time::Duration;
 

@@ -1,7 +1,6 @@
 //! Passwords are generated once and then only ever read back: a restart, a
 //! retry, a re-apply or a deleted Secret never changes them.
 
-use super::error::Error;
 use super::validate::Invalid;
 use crate::api::reasons::InvalidReason;
 use crate::builders::secret::{
@@ -9,6 +8,7 @@ use crate::builders::secret::{
     RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
 };
 use crate::builders::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
+use crate::controller::error::Error;
 use crate::engine::Logins;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;

@@ -2,17 +2,17 @@
 //! client. Every way to stop before touching a child is a [`Halt`]; the
 //! only failure is the system's random source.
 
-use super::apply::claim_template_size;
 use super::bootstrap;
-use super::context::Settings;
 use super::credentials;
-use super::error::Error;
 use super::observe::Observed;
 use super::outcome::Halt;
 use super::rotation;
 use super::validate;
 use crate::api::ServiceDatabase;
 use crate::builders::{self, Desired, Instance, Passwords};
+use crate::controller::apply::claim_template_size;
+use crate::controller::context::Settings;
+use crate::controller::error::Error;
 use k8s_openapi::jiff::Timestamp;
 
 pub struct Plan {

@@ -5,13 +5,13 @@
 //! `Snapshot` holds the object with another finalizer until a final backup
 //! Job has succeeded; then everything goes as with `Delete`.
 
-use super::backups::{explain_failure, run_of};
-use super::context::Context;
-use super::error::Error;
 use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, DeletionPolicy, ServiceDatabase};
 use crate::builders::Instance;
 use crate::builders::backup::final_backup_job;
+use crate::controller::backups::{explain_failure, run_of};
+use crate::controller::context::Context;
+use crate::controller::error::Error;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams};

@@ -1,10 +1,10 @@
 //! The administer step: once the instance is ready, ensure the service's
 //! login and database and the monitoring login inside it.
 
-use super::context::Context;
 use super::outcome::Credentials;
 use super::rotation;
 use crate::builders::{Instance, Passwords};
+use crate::controller::context::Context;
 use crate::engine::admin::{AppLogin, Login, Target, Wanted};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
