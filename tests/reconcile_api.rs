@@ -8,7 +8,6 @@ mod fake_api;
 
 use base64::Engine as _;
 use fake_api::{FakeApi, Recorded};
-use kube::runtime::watcher::Event;
 use serde_json::json;
 use servicedb::api::ServiceDatabase;
 use servicedb::controller::{Caches, Context, FIELD_MANAGER, FINALIZER, Settings, Writers, reconcile};
@@ -44,42 +43,10 @@ fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Ha
     Harness { ctx, writers: std::sync::Mutex::new(writers.remove(&None).unwrap()) }
 }
 
-/// Replaces one cache's content with what the fake stores now.
-fn relist_kind<K>(fake: &FakeApi, resource: &str, writer: &mut kube::runtime::reflector::store::Writer<K>)
-where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned,
-{
-    writer.apply_watcher_event(&Event::Init);
-    for object in fake.objects_of(resource) {
-        let object: K = serde_json::from_value(object).unwrap_or_else(|e| panic!("a stored {resource}: {e}"));
-        writer.apply_watcher_event(&Event::InitApply(object));
-    }
-    writer.apply_watcher_event(&Event::InitDone);
-}
-
 /// What the watches would have delivered by now: every cache relisted.
 fn relist(fake: &FakeApi, harness: &Harness) {
-    let mut w = harness.writers.lock().unwrap();
-    let Writers {
-        statefulsets,
-        services,
-        config_maps,
-        network_policies,
-        roles,
-        role_bindings,
-        claims,
-        jobs,
-        cron_jobs,
-    } = &mut *w;
-    relist_kind(fake, "statefulsets", statefulsets);
-    relist_kind(fake, "services", services);
-    relist_kind(fake, "configmaps", config_maps);
-    relist_kind(fake, "networkpolicies", network_policies);
-    relist_kind(fake, "roles", roles);
-    relist_kind(fake, "rolebindings", role_bindings);
-    relist_kind(fake, "persistentvolumeclaims", claims);
-    relist_kind(fake, "jobs", jobs);
-    relist_kind(fake, "cronjobs", cron_jobs);
+    let mut writers = harness.writers.lock().unwrap();
+    writers.relist(&|resource| fake.objects_of(resource)).expect("the stored children decode");
 }
 
 /// A fake API holding one new `orders` ServiceDatabase.

@@ -42,6 +42,24 @@ macro_rules! kinds {
             (Stores { $($field: $field.0,)* }, Writers { $($field: $field.1,)* })
         }
 
+        impl Stores {
+            async fn filled(&self) {
+                $(filled(&self.$field).await;)*
+            }
+        }
+
+        impl Writers {
+            /// Replaces every cache's content with `objects(plural)`, as a
+            /// watch's relist would: for tests that play the watches.
+            pub fn relist(
+                &mut self,
+                objects: &dyn Fn(&str) -> Vec<serde_json::Value>,
+            ) -> Result<(), serde_json::Error> {
+                $(relist(&mut self.$field, objects)?;)*
+                Ok(())
+            }
+        }
+
         $(impl Cached for $kind {
             fn store(stores: &Stores) -> &Store<Self> { &stores.$field }
         })*
@@ -139,26 +157,7 @@ impl Caches {
     /// waits on these stores: a store's readiness wakes one waiter only).
     pub async fn wait_until_filled(&self) {
         for stores in self.scopes.values() {
-            let Stores {
-                statefulsets,
-                services,
-                config_maps,
-                network_policies,
-                roles,
-                role_bindings,
-                claims,
-                jobs,
-                cron_jobs,
-            } = stores;
-            filled(statefulsets).await;
-            filled(services).await;
-            filled(config_maps).await;
-            filled(network_policies).await;
-            filled(roles).await;
-            filled(role_bindings).await;
-            filled(claims).await;
-            filled(jobs).await;
-            filled(cron_jobs).await;
+            stores.filled().await;
         }
     }
 }
@@ -166,6 +165,18 @@ impl Caches {
 async fn filled<K: Cached>(store: &Store<K>) {
     // Err: the watch stopped (shutdown); nothing more to wait for.
     let _ = store.wait_until_ready().await;
+}
+
+fn relist<K: Cached>(
+    writer: &mut Writer<K>,
+    objects: &dyn Fn(&str) -> Vec<serde_json::Value>,
+) -> Result<(), serde_json::Error> {
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for object in objects(&K::plural(&())) {
+        writer.apply_watcher_event(&watcher::Event::InitApply(serde_json::from_value(object)?));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    Ok(())
 }
 
 /// Drops what the operator never reads, before the object is cached.
