@@ -114,27 +114,19 @@ pub async fn upgraded_to_cluster_mode(env: &PodEnv) -> Outcome {
         kubectl(&["-n", UNLISTED, "delete", "sdb", "orders", "--ignore-not-found", "--wait=true", "--timeout=120s"])
             .await;
     let watched = serde_json::to_string(WATCHED).map_err(|e| e.to_string())?;
-    let namespaced = async {
-        run(
-            "helm",
-            &[
-                "upgrade",
-                RELEASE,
-                &env.chart.to_string_lossy(),
-                "-n",
-                OPERATOR_NAMESPACE,
-                "--reuse-values",
-                "--skip-crds",
-                "--set-json",
-                &format!("watchNamespaces={watched}"),
-            ],
-            None,
-        )
-        .await?;
-        kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await
-    };
-    let restored = namespaced.await.map_err(|e| format!("back to namespaced mode: {e}"));
+    let restored = watch_namespaces(env, &watched).await.map_err(|e| format!("back to namespaced mode: {e}"));
     result.and(restored.map(drop))
+}
+
+/// Upgrades the release to watch `namespaces` (a JSON list; empty: the
+/// cluster) and waits for the rollout.
+async fn watch_namespaces(env: &PodEnv, namespaces: &str) -> Result<String, String> {
+    let chart = env.chart.to_string_lossy();
+    let value = format!("watchNamespaces={namespaces}");
+    let upgrade =
+        ["upgrade", RELEASE, &chart, "-n", OPERATOR_NAMESPACE, "--reuse-values", "--skip-crds", "--set-json", &value];
+    run("helm", &upgrade, None).await?;
+    kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await
 }
 
 async fn to_cluster_mode(env: &PodEnv) -> Outcome {
@@ -157,23 +149,7 @@ async fn to_cluster_mode(env: &PodEnv) -> Outcome {
         format!("namespaced mode served an unlisted namespace: {untouched}")
     })?;
 
-    run(
-        "helm",
-        &[
-            "upgrade",
-            RELEASE,
-            &env.chart.to_string_lossy(),
-            "-n",
-            OPERATOR_NAMESPACE,
-            "--reuse-values",
-            "--skip-crds",
-            "--set-json",
-            "watchNamespaces=[]",
-        ],
-        None,
-    )
-    .await?;
-    kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await?;
+    watch_namespaces(env, "[]").await?;
     let binding =
         kubectl(&["get", "clusterrolebinding", "servicedb", "-o", "jsonpath={.roleRef.kind}/{.roleRef.name}"]).await?;
     ensure(binding == "ClusterRole/servicedb", || format!("cluster mode's binding: {binding}"))?;
