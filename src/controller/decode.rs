@@ -20,7 +20,9 @@ pub struct Undecodable {
     pub error: String,
 }
 
-fn decode(object: DynamicObject) -> Result<ServiceDatabase, Box<Undecodable>> {
+fn decode(mut object: DynamicObject) -> Result<ServiceDatabase, Box<Undecodable>> {
+    // Never read, and often the largest part of a cached object.
+    object.metadata.managed_fields = None;
     let reference = object.object_ref(&ApiResource::erase::<ServiceDatabase>(&()));
     object.try_parse::<ServiceDatabase>().map_err(|e| Box::new(Undecodable { object: reference, error: e.to_string() }))
 }
