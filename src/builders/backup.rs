@@ -40,8 +40,11 @@ pub fn tool_pod_labels(instance: &Instance<'_>, tool: &str) -> BTreeMap<String, 
     ])
 }
 
+/// The component label of backup pods and Jobs.
+pub const BACKUP_COMPONENT: &str = "backup";
+
 pub fn backup_pod_labels(instance: &Instance<'_>) -> BTreeMap<String, String> {
-    tool_pod_labels(instance, "backup")
+    tool_pod_labels(instance, BACKUP_COMPONENT)
 }
 
 /// The claim holding the backups of instance `owner`.

@@ -194,7 +194,7 @@ impl<'a> Applier<'a> {
 
     /// Applies a cached kind when its cached live object differs.
     async fn ensure<K: Cached>(&mut self, desired: K) -> Result<K, Error> {
-        let live = self.caches.get::<K>(self.namespace, &desired.name_any()).map(|k| (*k).clone());
+        let live = self.caches.get::<K>(self.namespace, &desired.name_any());
         self.write(desired, live).await
     }
 
@@ -202,11 +202,11 @@ impl<'a> Applier<'a> {
     /// Job's spec is immutable).
     async fn ensure_created<K: Cached>(&mut self, desired: K) -> Result<(), Error> {
         let name = desired.name_any();
-        match self.caches.get::<K>(self.namespace, &name) {
-            Some(_) => {
+        match self.caches.contains::<K>(self.namespace, &name) {
+            true => {
                 self.kept.insert((K::kind(&()).into_owned(), name));
             }
-            None => drop(self.write(desired, None).await?),
+            false => drop(self.write(desired, None).await?),
         }
         Ok(())
     }
@@ -245,8 +245,7 @@ impl<'a> Applier<'a> {
         let leftovers: Vec<String> = self
             .caches
             .controlled_by::<K>(self.namespace, self.owner_uid)
-            .iter()
-            .map(|o| o.name_any())
+            .into_iter()
             .filter(|name| !self.kept.contains(&(kind.clone(), name.clone())))
             .collect();
         for name in leftovers {

@@ -57,7 +57,7 @@ pub async fn reconcile(backup: Arc<ServiceDatabaseBackup>, ctx: Arc<Context>) ->
                     // unchanged.
                     let job =
                         match ctx.caches.get::<Job>(&namespace, &job_name) {
-                            Some(job) => (*job).clone(),
+                            Some(job) => job,
                             // No backup starts while a person holds the instance; it starts on resume.
                             None if super::pause::is_paused(&sdb) => {
                                 return publish(&ctx, &backup, &old, waiting(format!(

@@ -1,12 +1,15 @@
-//! What the operator knows without asking: reflector caches of the children
-//! it owns, fed by the same label-selected watches that wake the controller.
-//! A reconcile reads its children here; only Secrets are read by name, when
-//! a step needs their content (see `observe`).
+//! What the operator knows without asking: caches of the children it owns,
+//! fed by the same label-selected watches that wake the controller. A
+//! reconcile reads its children here; only Secrets are read by name, when a
+//! step needs their content (see `database/observe.rs`).
 //!
 //! Every kind is cached with its content: drift repair compares the live
 //! object with the desired one field by field, so no owned kind can be
-//! watched as metadata only. Managed fields (often the largest part of an
-//! object) and the last-applied annotation are dropped before caching.
+//! watched as metadata only. To stay small at thousands of instances, an
+//! entry keeps in the clear only what lookups need (owner, two labels) and
+//! the object itself as zstd-compressed JSON, without its managed fields:
+//! about a tenth of a typed object's memory. A reconcile decodes the few
+//! children it reads.
 
 use crate::builders::MANAGED_BY;
 use futures::{Stream, StreamExt};
@@ -16,87 +19,222 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 
 /// The label every child carries; the watches select on it.
 pub fn children_selector() -> String {
     format!("app.kubernetes.io/managed-by={MANAGED_BY}")
 }
 
-macro_rules! kinds {
-    ($($field:ident: $kind:ty),* $(,)?) => {
-        /// The caches of one watched scope (a namespace, or the cluster).
-        #[derive(Clone)]
-        pub struct Stores { $(pub $field: Store<$kind>,)* }
-
-        /// Their writing halves, consumed by the watches (or a test).
-        pub struct Writers { $(pub $field: Writer<$kind>,)* }
-
-        fn stores() -> (Stores, Writers) {
-            $(let $field = reflector::store::<$kind>();)*
-            (Stores { $($field: $field.0,)* }, Writers { $($field: $field.1,)* })
-        }
-
-        impl Stores {
-            async fn filled(&self) {
-                $(filled(&self.$field).await;)*
-            }
-        }
-
-        impl Writers {
-            /// Replaces every cache's content with `objects(plural)`, as a
-            /// watch's relist would: for tests that play the watches.
-            pub fn relist(
-                &mut self,
-                objects: &dyn Fn(&str) -> Vec<serde_json::Value>,
-            ) -> Result<(), serde_json::Error> {
-                $(relist(&mut self.$field, objects)?;)*
-                Ok(())
-            }
-        }
-
-        $(impl Cached for $kind {
-            fn store(stores: &Stores) -> &Store<Self> { &stores.$field }
-        })*
-    };
+/// How a change of a cached kind reaches the controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// Wakes the ServiceDatabase that controls the object.
+    Owner,
+    /// Wakes the instance named in a backup or restore Job's labels (backup
+    /// Jobs belong to a CronJob or a backup request, not to the instance).
+    ToolJob,
+    /// Wakes nothing: read by reconciles only (claims are the StatefulSet's).
+    Nothing,
 }
 
-kinds! {
-    statefulsets: StatefulSet,
-    services: Service,
-    config_maps: ConfigMap,
-    network_policies: NetworkPolicy,
-    roles: Role,
-    role_bindings: RoleBinding,
-    claims: PersistentVolumeClaim,
-    jobs: Job,
-    cron_jobs: CronJob,
+/// Every kind the operator caches, and what its changes wake.
+pub fn kinds() -> [(ApiResource, Trigger); 9] {
+    [
+        (ApiResource::erase::<StatefulSet>(&()), Trigger::Owner),
+        (ApiResource::erase::<Service>(&()), Trigger::Owner),
+        (ApiResource::erase::<ConfigMap>(&()), Trigger::Owner),
+        (ApiResource::erase::<NetworkPolicy>(&()), Trigger::Owner),
+        (ApiResource::erase::<Role>(&()), Trigger::Owner),
+        (ApiResource::erase::<RoleBinding>(&()), Trigger::Owner),
+        (ApiResource::erase::<CronJob>(&()), Trigger::Owner),
+        (ApiResource::erase::<Job>(&()), Trigger::ToolJob),
+        (ApiResource::erase::<PersistentVolumeClaim>(&()), Trigger::Nothing),
+    ]
 }
 
-/// A kind the operator caches.
+/// A kind that can be read from the caches.
 pub trait Cached:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
     + Clone
     + Debug
-    + serde::Serialize
-    + serde::de::DeserializeOwned
+    + Serialize
+    + DeserializeOwned
     + Send
     + Sync
     + 'static
 {
-    fn store(stores: &Stores) -> &Store<Self>;
+}
+
+impl<K> Cached for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// One cached object: what lookups need, and the rest compressed.
+struct Entry {
+    controller_uid: Option<Box<str>>,
+    instance: Option<Box<str>>,
+    component: Option<Box<str>>,
+    body: Box<[u8]>,
+}
+
+impl Entry {
+    fn of(mut object: DynamicObject) -> Option<Entry> {
+        let meta = &mut object.metadata;
+        meta.managed_fields = None;
+        if let Some(annotations) = meta.annotations.as_mut() {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+        let label = |key: &str| object.labels().get(key).map(|v| v.clone().into_boxed_str());
+        let controller_uid =
+            object.owner_references().iter().find(|o| o.controller == Some(true)).map(|o| o.uid.clone().into());
+        let (instance, component) = (label(INSTANCE_LABEL), label(COMPONENT_LABEL));
+        let json = serde_json::to_vec(&object).ok()?;
+        let body = zstd::bulk::compress(&json, 1).ok()?.into_boxed_slice();
+        Some(Entry { controller_uid, instance, component, body })
+    }
+
+    fn decode<K: DeserializeOwned>(&self) -> Option<K> {
+        // The JSON is ours: its size is at most a few hundred KiB.
+        let json = zstd::bulk::decompress(&self.body, 16 << 20).ok()?;
+        match serde_json::from_slice(&json) {
+            Ok(object) => Some(object),
+            Err(e) => {
+                tracing::warn!(error = %e, "a cached child does not decode");
+                None
+            }
+        }
+    }
+}
+
+type Key = (Box<str>, Box<str>);
+
+#[derive(Default)]
+struct KindCache {
+    objects: HashMap<Key, Entry>,
+    /// The objects of a relist in progress, replacing `objects` when done.
+    relisting: Option<HashMap<Key, Entry>>,
+    filled: bool,
+}
+
+/// The caches of one watched scope (a namespace, or the cluster), by plural.
+#[derive(Default)]
+struct ScopeCache {
+    kinds: RwLock<HashMap<String, KindCache>>,
+}
+
+impl ScopeCache {
+    fn with_kind<T>(&self, plural: &str, read: impl FnOnce(&KindCache) -> T) -> Option<T> {
+        let kinds = self.kinds.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        kinds.get(plural).map(read)
+    }
+
+    fn apply(&self, plural: &str, event: watcher::Event<DynamicObject>) {
+        let mut kinds = self.kinds.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cache = kinds.entry(plural.to_string()).or_default();
+        let key = |o: &DynamicObject| -> Key { (o.namespace().unwrap_or_default().into(), o.name_any().into()) };
+        match event {
+            watcher::Event::Init => cache.relisting = Some(HashMap::new()),
+            watcher::Event::InitApply(o) => {
+                let k = key(&o);
+                if let (Some(buffer), Some(entry)) = (cache.relisting.as_mut(), Entry::of(o)) {
+                    buffer.insert(k, entry);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Some(buffer) = cache.relisting.take() {
+                    cache.objects = buffer;
+                }
+                cache.filled = true;
+            }
+            watcher::Event::Apply(o) => {
+                let k = key(&o);
+                match Entry::of(o) {
+                    Some(entry) => cache.objects.insert(k, entry),
+                    None => cache.objects.remove(&k),
+                };
+            }
+            watcher::Event::Delete(o) => {
+                cache.objects.remove(&key(&o));
+            }
+        }
+    }
+
+    fn filled(&self) -> bool {
+        let kinds = self.kinds.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        kinds.len() == self::kinds().len() && kinds.values().all(|k| k.filled)
+    }
+}
+
+/// The writing side of one scope's caches: the watches (or a test playing them).
+pub struct Writers {
+    scope: Arc<ScopeCache>,
+}
+
+impl Writers {
+    /// Replaces every cache's content with `objects(plural)`, as the
+    /// watches' relists would.
+    pub fn relist(&mut self, objects: &dyn Fn(&str) -> Vec<serde_json::Value>) -> Result<(), serde_json::Error> {
+        for (resource, _) in kinds() {
+            self.scope.apply(&resource.plural, watcher::Event::Init);
+            for object in objects(&resource.plural) {
+                self.scope.apply(&resource.plural, watcher::Event::InitApply(serde_json::from_value(object)?));
+            }
+            self.scope.apply(&resource.plural, watcher::Event::InitDone);
+        }
+        Ok(())
+    }
+
+    /// The watch of one kind in this scope, writing into its cache; each
+    /// item is a changed (or deleted) object, for the controller to map.
+    pub fn reflect(
+        &self,
+        client: &Client,
+        namespace: Option<&str>,
+        resource: &ApiResource,
+    ) -> impl Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+            None => Api::all_with(client.clone(), resource),
+        };
+        let config = watcher::Config::default().labels(&children_selector()).any_semantic();
+        let (scope, plural) = (self.scope.clone(), resource.plural.clone());
+        watcher(api, config)
+            .default_backoff()
+            .map(move |event| {
+                if let Ok(event) = &event {
+                    scope.apply(&plural, event.clone());
+                }
+                event
+            })
+            .touched_objects()
+            .boxed()
+    }
 }
 
 /// Every watched scope's caches: one entry for the cluster, or one per
-/// namespace (a reflector's store follows exactly one watch).
+/// namespace.
 #[derive(Clone)]
 pub struct Caches {
-    scopes: HashMap<Option<String>, Stores>,
+    scopes: HashMap<Option<String>, Arc<ScopeCache>>,
     /// True once every cache held its first full list: a reconcile before
     /// that would take every child for missing and write it again.
     synced: Arc<tokio::sync::watch::Sender<bool>>,
@@ -109,38 +247,59 @@ impl Caches {
         let mut caches = Caches { scopes: HashMap::new(), synced: Arc::new(tokio::sync::watch::Sender::new(false)) };
         let mut writers = HashMap::new();
         for scope in scopes {
-            let (s, w) = stores();
-            caches.scopes.insert(scope.clone(), s);
-            writers.insert(scope.clone(), w);
+            let cache = Arc::new(ScopeCache::default());
+            caches.scopes.insert(scope.clone(), cache.clone());
+            writers.insert(scope.clone(), Writers { scope: cache });
         }
         (caches, writers)
     }
 
-    fn stores(&self, namespace: &str) -> Option<&Stores> {
-        self.scopes.get(&None).or_else(|| self.scopes.get(&Some(namespace.to_string())))
+    fn scope(&self, namespace: &str) -> Option<&ScopeCache> {
+        self.scopes.get(&None).or_else(|| self.scopes.get(&Some(namespace.to_string()))).map(|s| &**s)
+    }
+
+    fn read<K: Cached, T>(&self, namespace: &str, read: impl FnOnce(&KindCache) -> T) -> Option<T> {
+        self.scope(namespace)?.with_kind(&K::plural(&()), read)
     }
 
     /// The cached child `name` in `namespace`.
-    pub fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
-        K::store(self.stores(namespace)?).get(&ObjectRef::new(name).within(namespace))
+    pub fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<K> {
+        let key: Key = (namespace.into(), name.into());
+        self.read::<K, _>(namespace, |kind| kind.objects.get(&key).and_then(Entry::decode)).flatten()
     }
 
-    /// The cached children in `namespace` whose labels hold all of `labels`.
-    pub fn labelled<K: Cached>(&self, namespace: &str, labels: &[(&str, &str)]) -> Vec<Arc<K>> {
-        let Some(stores) = self.stores(namespace) else { return Vec::new() };
-        K::store(stores).state_filter(|o| {
-            o.meta().namespace.as_deref() == Some(namespace)
-                && labels.iter().all(|(k, v)| o.labels().get(*k).is_some_and(|l| l == v))
-        })
+    /// Whether the child `name` is cached in `namespace`, without decoding it.
+    pub fn contains<K: Cached>(&self, namespace: &str, name: &str) -> bool {
+        let key: Key = (namespace.into(), name.into());
+        self.read::<K, _>(namespace, |kind| kind.objects.contains_key(&key)).unwrap_or(false)
     }
 
-    /// The cached children in `namespace` that `owner_uid` controls.
-    pub fn controlled_by<K: Cached>(&self, namespace: &str, owner_uid: &str) -> Vec<Arc<K>> {
-        let Some(stores) = self.stores(namespace) else { return Vec::new() };
-        K::store(stores).state_filter(|o| {
-            o.meta().namespace.as_deref() == Some(namespace)
-                && o.owner_references().iter().any(|r| r.uid == owner_uid && r.controller == Some(true))
+    /// The cached children in `namespace` labelled with this instance and component.
+    pub fn labelled<K: Cached>(&self, namespace: &str, instance: &str, component: &str) -> Vec<K> {
+        self.read::<K, _>(namespace, |kind| {
+            kind.objects
+                .iter()
+                .filter(|((ns, _), e)| {
+                    &**ns == namespace
+                        && e.instance.as_deref() == Some(instance)
+                        && e.component.as_deref() == Some(component)
+                })
+                .filter_map(|(_, e)| e.decode())
+                .collect()
         })
+        .unwrap_or_default()
+    }
+
+    /// The names of the cached children in `namespace` that `owner_uid` controls.
+    pub fn controlled_by<K: Cached>(&self, namespace: &str, owner_uid: &str) -> Vec<String> {
+        self.read::<K, _>(namespace, |kind| {
+            kind.objects
+                .iter()
+                .filter(|((ns, _), e)| &**ns == namespace && e.controller_uid.as_deref() == Some(owner_uid))
+                .map(|((_, name), _)| name.to_string())
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Resolves once [`Caches::mark_synced`] was called.
@@ -153,97 +312,64 @@ impl Caches {
         self.synced.send_replace(true);
     }
 
-    /// Resolves once every cache holds its first full list (nothing else
-    /// waits on these stores: a store's readiness wakes one waiter only).
+    /// Resolves once every kind of every scope held its first full list.
     pub async fn wait_until_filled(&self) {
-        for stores in self.scopes.values() {
-            stores.filled().await;
+        while !self.scopes.values().all(|s| s.filled()) {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
-}
-
-async fn filled<K: Cached>(store: &Store<K>) {
-    // Err: the watch stopped (shutdown); nothing more to wait for.
-    let _ = store.wait_until_ready().await;
-}
-
-fn relist<K: Cached>(
-    writer: &mut Writer<K>,
-    objects: &dyn Fn(&str) -> Vec<serde_json::Value>,
-) -> Result<(), serde_json::Error> {
-    writer.apply_watcher_event(&watcher::Event::Init);
-    for object in objects(&K::plural(&())) {
-        writer.apply_watcher_event(&watcher::Event::InitApply(serde_json::from_value(object)?));
-    }
-    writer.apply_watcher_event(&watcher::Event::InitDone);
-    Ok(())
-}
-
-/// Drops what the operator never reads, before the object is cached.
-fn slim<K: Resource>(object: &mut K) {
-    let meta = object.meta_mut();
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-}
-
-/// The watch of one kind in one scope, writing into its cache; each item
-/// is a changed object, for the controller to map to its owner.
-pub fn reflect<K: Cached>(
-    client: &Client,
-    namespace: Option<&str>,
-    writer: Writer<K>,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static {
-    let api: Api<K> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let config = watcher::Config::default().labels(&children_selector()).any_semantic();
-    reflector::reflector(writer, watcher(api, config).default_backoff().modify(slim::<K>)).applied_objects().boxed()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::runtime::watcher::Event;
+    use serde_json::json;
 
-    fn service(ns: &str, name: &str, instance: &str, owner: &str) -> Service {
-        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": ns,
-            "labels": {"app.kubernetes.io/instance": instance, "app.kubernetes.io/managed-by": "servicedb"},
+    fn service(ns: &str, name: &str, instance: &str, owner: &str) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns,
+            "labels": {INSTANCE_LABEL: instance, COMPONENT_LABEL: "database", "app.kubernetes.io/managed-by": "servicedb"},
+            "managedFields": [{"manager": "servicedb", "operation": "Apply"}],
             "ownerReferences": [{"apiVersion": "servicedb.dev/v1alpha1", "kind": "ServiceDatabase",
-                "name": instance, "uid": owner, "controller": true}]}}))
-        .unwrap()
+                "name": instance, "uid": owner, "controller": true}]},
+            "spec": {"ports": [{"port": 5432}]}})
     }
 
     #[test]
-    fn lookups_stay_in_their_namespace_and_owner() {
+    fn lookups_stay_in_their_namespace_and_owner_and_decode_the_object() {
         let (caches, mut writers) = Caches::new(&[Some("shop".into()), Some("billing".into())]);
         let shop = writers.get_mut(&Some("shop".to_string())).unwrap();
-        shop.services.apply_watcher_event(&Event::Apply(service("shop", "orders-db", "orders", "u1")));
-        shop.services.apply_watcher_event(&Event::Apply(service("shop", "carts-db", "carts", "u2")));
-        assert!(caches.get::<Service>("shop", "orders-db").is_some());
+        let stored = |plural: &str| match plural {
+            "services" => {
+                vec![service("shop", "orders-db", "orders", "u1"), service("shop", "carts-db", "carts", "u2")]
+            }
+            _ => Vec::new(),
+        };
+        shop.relist(&stored).unwrap();
+        let svc = caches.get::<Service>("shop", "orders-db").expect("cached");
+        assert_eq!(svc.spec.unwrap().ports.unwrap()[0].port, 5432);
+        assert_eq!(svc.metadata.managed_fields, None, "managed fields are not cached");
         assert!(caches.get::<Service>("billing", "orders-db").is_none(), "another namespace's cache");
         assert!(caches.get::<Service>("elsewhere", "orders-db").is_none(), "a namespace not watched");
-        let owned = caches.controlled_by::<Service>("shop", "u1");
-        assert_eq!(owned.iter().map(|s| s.name_any()).collect::<Vec<_>>(), ["orders-db"]);
-        let labelled = caches.labelled::<Service>("shop", &[("app.kubernetes.io/instance", "carts")]);
-        assert_eq!(labelled.len(), 1);
+        assert_eq!(caches.controlled_by::<Service>("shop", "u1"), ["orders-db"]);
+        assert_eq!(caches.labelled::<Service>("shop", "carts", "database").len(), 1);
+        assert!(caches.labelled::<Service>("shop", "carts", "backup").is_empty());
+        assert!(caches.contains::<Service>("shop", "carts-db"));
+        assert!(!caches.scopes[&Some("billing".to_string())].filled(), "billing was never listed");
+        assert!(caches.scopes[&Some("shop".to_string())].filled());
     }
 
     #[test]
-    fn managed_fields_and_last_applied_are_not_cached() {
-        let mut s = service("shop", "orders-db", "orders", "u1");
-        s.metadata.managed_fields = Some(vec![Default::default()]);
-        s.metadata.annotations = Some(
-            [
-                ("kubectl.kubernetes.io/last-applied-configuration".to_string(), "{}".to_string()),
-                ("a".into(), "b".into()),
-            ]
-            .into(),
-        );
-        slim(&mut s);
-        assert_eq!(s.metadata.managed_fields, None);
-        assert_eq!(s.metadata.annotations, Some([("a".to_string(), "b".to_string())].into()));
+    fn a_relist_replaces_the_cache_and_events_update_it() {
+        let (caches, mut writers) = Caches::new(&[None]);
+        let all = writers.get_mut(&None).unwrap();
+        all.relist(&|p| if p == "services" { vec![service("shop", "old", "orders", "u1")] } else { vec![] }).unwrap();
+        all.relist(&|p| if p == "services" { vec![service("shop", "new", "orders", "u1")] } else { vec![] }).unwrap();
+        assert!(caches.get::<Service>("shop", "old").is_none(), "gone at the relist");
+        let scope = &caches.scopes[&None];
+        let object: DynamicObject = serde_json::from_value(service("shop", "added", "orders", "u1")).unwrap();
+        scope.apply("services", watcher::Event::Apply(object.clone()));
+        assert!(caches.contains::<Service>("shop", "added"));
+        scope.apply("services", watcher::Event::Delete(object));
+        assert!(!caches.contains::<Service>("shop", "added"));
     }
 }

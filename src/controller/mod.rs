@@ -28,7 +28,7 @@ pub use database::rotation;
 pub use error::Error;
 
 use crate::api::{ServiceDatabase, ServiceDatabaseBackup};
-use caches::reflect;
+use caches::Trigger;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::controller::Controller;
@@ -69,7 +69,7 @@ where
 /// The ServiceDatabase a backup or restore Job works for. Scheduled runs
 /// belong to the CronJob, on-demand ones to their ServiceDatabaseBackup, the
 /// final backup to nobody: all name the instance in a label.
-fn instance_of_tool_job(job: &Job) -> Option<ObjectRef<ServiceDatabase>> {
+fn instance_of_tool_job(job: &impl ResourceExt) -> Option<ObjectRef<ServiceDatabase>> {
     let labels = job.labels();
     let tool = labels.get("app.kubernetes.io/component").is_some_and(|c| c == "backup" || c == "restore");
     let (instance, namespace) = (labels.get("app.kubernetes.io/instance")?, job.namespace()?);
@@ -124,32 +124,23 @@ async fn run_one(
                 tracing::warn!(error = %e, "backup controller");
             }
         });
-    // Each owned kind's watch fills its cache and wakes the owner. Secrets
+    // Each cached kind's watch fills its cache and wakes the owner. Secrets
     // are not watched: RBAC cannot narrow list/watch to our labels, and
     // the chart grants neither. A changed or deleted Secret is put back at
-    // the next resync. Claims are cached (growth, first start), not owned.
-    let Writers {
-        statefulsets,
-        services,
-        config_maps,
-        network_policies,
-        roles,
-        role_bindings,
-        claims,
-        jobs,
-        cron_jobs,
-    } = writers;
-    tokio::spawn(reflect(&client, ns, claims).for_each(|_| futures::future::ready(())));
-    let databases = controller
-        .owns_stream(reflect(&client, ns, statefulsets))
-        .owns_stream(reflect(&client, ns, services))
-        .owns_stream(reflect(&client, ns, config_maps))
-        .owns_stream(reflect(&client, ns, network_policies))
-        .owns_stream(reflect(&client, ns, roles))
-        .owns_stream(reflect(&client, ns, role_bindings))
-        .owns_stream(reflect(&client, ns, cron_jobs))
-        // The restore Job is owned; backup Jobs belong to a CronJob or a backup request.
-        .watches_stream(reflect(&client, ns, jobs), |job: Job| instance_of_tool_job(&job))
+    // the next resync.
+    let mut databases = controller;
+    for (resource, trigger) in caches::kinds() {
+        let changes = writers.reflect(&client, ns, &resource);
+        databases = match trigger {
+            Trigger::Owner => databases.owns_stream_with(changes, resource),
+            Trigger::ToolJob => databases.watches_stream_with(changes, |job| instance_of_tool_job(&job), resource),
+            Trigger::Nothing => {
+                tokio::spawn(changes.for_each(|_| futures::future::ready(())));
+                databases
+            }
+        };
+    }
+    let databases = databases
         .reconcile_all_on(prometheus_api::changes(prometheus_api_appeared))
         .graceful_shutdown_on(stopped(shutdown))
         .run(database::reconcile, database::error_policy, ctx)

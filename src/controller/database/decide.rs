@@ -35,7 +35,7 @@ pub fn plan(
         Err(invalid) => return Ok(Err(invalid.into())),
     };
     let checks = observed.references.clone().and_then(|()| {
-        validate::against_live(observed.statefulset.as_deref(), &sdb.spec)?;
+        validate::against_live(observed.statefulset.as_ref(), &sdb.spec)?;
         credentials::existing(
             instance,
             observed.admin_secret.as_ref(),
@@ -63,7 +63,7 @@ pub fn plan(
         Ok(restore) => restore.as_ref(),
         Err(halt) => return Ok(Err(halt.clone())),
     };
-    let claim_size = claim_template_size(observed.statefulset.as_deref(), instance);
+    let claim_size = claim_template_size(observed.statefulset.as_ref(), instance);
     let inputs = builders::Inputs {
         images: &valid.images,
         claim_size: &claim_size,

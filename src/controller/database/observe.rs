@@ -18,7 +18,7 @@ use super::validate::{self, Invalid};
 use crate::api::conditions::{self, READY};
 use crate::api::{BackupPhase, BackupRecord, ServiceDatabase};
 use crate::builders::Instance;
-use crate::builders::backup::backup_pod_labels;
+use crate::builders::backup::BACKUP_COMPONENT;
 use crate::builders::restore::RestoreSource;
 use crate::controller::backups::{Run, explain_failure, run_of};
 use crate::controller::context::Context;
@@ -27,11 +27,10 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::Api;
-use std::sync::Arc;
 
 pub struct Observed {
     /// As cached before this reconcile writes it.
-    pub statefulset: Option<Arc<StatefulSet>>,
+    pub statefulset: Option<StatefulSet>,
     /// The data volume exists, so the database was (or is being) initialised
     /// with the passwords of that time.
     pub data_claim_exists: bool,
@@ -66,9 +65,8 @@ pub async fn observe(ctx: &Context, sdb: &ServiceDatabase, instance: &Instance<'
         futures::try_join!(read(instance.admin_secret_name()), read(instance.credentials_secret_name()))?;
     let references = if ready_at_generation(sdb) { Ok(()) } else { validate::references(&ctx.client, sdb).await? };
     let previous = sdb.status.as_ref();
-    let labels = backup_pod_labels(instance);
-    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut backup_runs: Vec<Run> = caches.labelled::<Job>(ns, &labels).iter().map(|job| run_of(job)).collect();
+    let jobs = caches.labelled::<Job>(ns, instance.name, BACKUP_COMPONENT);
+    let mut backup_runs: Vec<Run> = jobs.iter().map(run_of).collect();
     if let Some(newest) = backup_runs.iter_mut().max_by_key(|r| r.at) {
         let known = previous.and_then(|s| s.last_backup.as_ref());
         explain(ctx, ns, &mut newest.record, known).await?;
@@ -79,7 +77,7 @@ pub async fn observe(ctx: &Context, sdb: &ServiceDatabase, instance: &Instance<'
     }
     Ok(Observed {
         statefulset: caches.get::<StatefulSet>(ns, &instance.instance_name()),
-        data_claim_exists: caches.get::<PersistentVolumeClaim>(ns, &instance.data_claim_name()).is_some(),
+        data_claim_exists: caches.contains::<PersistentVolumeClaim>(ns, &instance.data_claim_name()),
         admin_secret,
         credentials_secret,
         references,
