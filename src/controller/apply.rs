@@ -202,11 +202,10 @@ impl<'a> Applier<'a> {
     /// Job's spec is immutable).
     async fn ensure_created<K: Cached>(&mut self, desired: K) -> Result<(), Error> {
         let name = desired.name_any();
-        match self.caches.contains::<K>(self.namespace, &name) {
-            true => {
-                self.kept.insert((K::kind(&()).into_owned(), name));
-            }
-            false => drop(self.write(desired, None).await?),
+        if self.caches.contains::<K>(self.namespace, &name) {
+            self.kept.insert((K::kind(&()).into_owned(), name));
+        } else {
+            self.write(desired, None).await?;
         }
         Ok(())
     }
