@@ -39,6 +39,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+const CHILD_EVENTS_DEBOUNCE: Duration = Duration::from_millis(500);
+
 /// Namespaces to watch: every namespace, or exactly these.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -96,7 +98,11 @@ async fn run_one(
     let children = watcher::Config::default().labels(&caches::children_selector());
     let (store, writer) = reflector::store::<ServiceDatabase>();
     let trigger = reflector::reflector(writer, decode::watch(ctx.clone(), ns)).applied_objects();
-    let controller = Controller::for_stream(trigger, store.clone());
+    // One apply wakes the owner once per child written: a short trailing
+    // debounce merges those into one reconcile that sees them all cached,
+    // rather than one that takes the last children for missing.
+    let controller = Controller::for_stream(trigger, store.clone())
+        .with_config(kube::runtime::controller::Config::default().debounce(CHILD_EVENTS_DEBOUNCE));
     ctx.metrics.watch(store.clone());
     tokio::spawn(async move {
         // The store's readiness signal keeps one waker only, and the
