@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help deps s3 lint unit engines e2e test bench demo demo-down crds plugin
+.PHONY: help deps s3 lint unit engines e2e test bench bench-scale demo demo-down crds plugin
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ test: lint unit engines e2e ## every test: lint, unit, engines, end to end
 
 bench: ## backup throughput vs pg_dump | zstd, and peak RSS (figures, not pass/fail)
 	bench/backup.sh
+
+bench-scale: ## the operator at N=100 and 1,000 ServiceDatabases on kwok (N=10000 on demand): time to Ready vs a bare client, idle API requests, RSS, latency, restart
+	N="$(N)" bench/scale.sh
 
 demo: ## control plane + real node, the operator in a pod (helm), a real PostgreSQL pod, a client let in and one refused
 	e2e/demo.sh
