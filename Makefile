@@ -17,10 +17,11 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the e2e harness's audit reader, the node's cleanup
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the e2e harness's audit reader, the scale bench's parts, the node's cleanup
 	@echo "[unit] cargo test (library and CRD tests)"
 	$(CARGO) test --quiet --lib --test crd --test cli --test reconcile_api
 	$(CARGO) test --quiet -p servicedb-e2e
+	$(CARGO) test --quiet -p servicedb-bench-scale
 	@echo "[unit] the node's iptables undo; a node without its binaries says what is missing"
 	python3 e2e/node/test_iptables_diff.py
 	@out=$$(SERVICEDB_CACHE=/nonexistent/servicedb-e2e e2e/node.sh up 2>&1) && { echo "node.sh up started without binaries"; exit 1; }; \

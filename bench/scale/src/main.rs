@@ -156,7 +156,12 @@ async fn create_all(client: &Client, names: &[String], concurrency: usize) -> Ve
             let api = api.clone();
             async move {
                 let sdb = plan::service_database(OPERATOR_NS, name, None)?;
-                api.create(&PostParams::default(), &sdb).await.map(|_| ()).map_err(|e| format!("{name}: {e}"))
+                match api.create(&PostParams::default(), &sdb).await {
+                    // A fresh cluster: only our own retried request made it.
+                    Ok(_) => Ok(()),
+                    Err(kube::Error::Api(s)) if s.is_already_exists() => Ok(()),
+                    Err(e) => Err(format!("{name}: {e}")),
+                }
             }
         })
         .buffer_unordered(concurrency)
@@ -165,7 +170,7 @@ async fn create_all(client: &Client, names: &[String], concurrency: usize) -> Ve
     results.into_iter().filter_map(Result::err).collect()
 }
 
-async fn run(args: Args) -> Result<Figures, String> {
+async fn run(args: &Args) -> Result<Figures, String> {
     let start = Instant::now();
     let n = args.n;
     let concurrency = if args.concurrency == 0 { n } else { args.concurrency };
@@ -185,7 +190,7 @@ async fn run(args: Args) -> Result<Figures, String> {
             timeout.as_secs()
         ),
     );
-    let standin = standin::StandIn::start(client.clone(), &standin::dir(&args.work_dir)?, OPERATOR_NS).await?;
+    let standin = standin::StandIn::start(Some(client.clone()), &standin::dir(&args.work_dir)?, OPERATOR_NS).await?;
     let overrides = args.work_dir.join("endpoints.json");
     standin::write_overrides(&overrides, OPERATOR_NS, &names, standin.port)?;
     say(start, &format!("stand-in: one redis-server on 127.0.0.1:{} for every instance", standin.port));
@@ -245,72 +250,81 @@ async fn run(args: Args) -> Result<Figures, String> {
     f.create_errors = format!("{:?}", creation.errors);
     f.memory_ready = op.memory();
 
-    // 2. Idle resyncs: requests per ServiceDatabase per resync, from the audit log.
-    sleep_with_progress(
-        start,
-        "settling for one resync period before measuring idle requests",
-        resync + Duration::from_secs(10),
-    )
-    .await;
-    let mark = requests::mark(&args.audit_log);
-    let idle_before = op.scrape().await?;
-    let t = Instant::now();
-    sleep_with_progress(
-        start,
-        &format!("measuring {} idle resync periods", args.idle_resyncs),
-        resync * args.idle_resyncs as u32,
-    )
-    .await;
-    let idle_after = op.scrape().await?;
-    f.idle_window = t.elapsed();
-    let idle = idle_after.since(&idle_before);
-    f.idle_reconciles = idle.reconciles;
-    f.idle_latency = (idle.quantile(0.5), idle.quantile(0.99));
-    // The API server writes its audit batch a moment later.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    f.idle = requests::operator_since(&args.audit_log, mark)?;
-    f.memory_idle = op.memory();
-    say(
-        start,
-        &format!(
-            "idle: {:.0} reconciles, {} reads, {} writes",
-            f.idle_reconciles,
-            f.idle.reads_total(),
-            f.idle.writes_total()
-        ),
-    );
+    // Idle and restart figures describe a steady state: only once all are Ready.
+    if f.ready.is_some() {
+        // 2. Idle resyncs: requests per ServiceDatabase per resync, from the audit log.
+        sleep_with_progress(
+            start,
+            "settling for one resync period before measuring idle requests",
+            resync + Duration::from_secs(10),
+        )
+        .await;
+        let mark = requests::mark(&args.audit_log);
+        let idle_before = op.scrape().await?;
+        let t = Instant::now();
+        sleep_with_progress(
+            start,
+            &format!("measuring {} idle resync periods", args.idle_resyncs),
+            resync * args.idle_resyncs as u32,
+        )
+        .await;
+        let idle_after = op.scrape().await?;
+        f.idle_window = t.elapsed();
+        let idle = idle_after.since(&idle_before);
+        f.idle_reconciles = idle.reconciles;
+        f.idle_latency = (idle.quantile(0.5), idle.quantile(0.99));
+        // The API server writes its audit batch a moment later.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        f.idle = requests::operator_since(&args.audit_log, mark)?;
+        f.memory_idle = op.memory();
+        say(
+            start,
+            &format!(
+                "idle: {:.0} reconciles, {} reads, {} writes",
+                f.idle_reconciles,
+                f.idle.reads_total(),
+                f.idle.writes_total()
+            ),
+        );
 
-    // 3. Restart with N idle objects: time until every one was reconciled again.
-    say(start, "restarting the operator (SIGTERM, then a new process)");
-    if let Err(e) = op.stop().await {
-        say(start, &e);
-    }
-    let mark = requests::mark(&args.audit_log);
-    let t = Instant::now();
-    op.spawn()?;
-    let deadline = t + timeout;
-    let mut last = 0.0;
-    while Instant::now() < deadline {
-        if f.restart_ready.is_none() && op.ready().await {
-            f.restart_ready = Some(t.elapsed());
+        // 3. Restart with N idle objects: time until every one was reconciled again.
+        say(start, "restarting the operator (SIGTERM, then a new process)");
+        if let Err(e) = op.stop().await {
+            say(start, &e);
         }
-        if let Ok(s) = op.scrape().await {
-            last = s.reconciles;
-            if s.reconciles >= n as f64 {
-                f.restart_resynced = Some(t.elapsed());
-                break;
+        let mark = requests::mark(&args.audit_log);
+        let t = Instant::now();
+        op.spawn()?;
+        let deadline = t + timeout;
+        let mut last = 0.0;
+        while Instant::now() < deadline {
+            if f.restart_ready.is_none() && op.ready().await {
+                f.restart_ready = Some(t.elapsed());
             }
+            if let Ok(s) = op.scrape().await {
+                last = s.reconciles;
+                if s.reconciles >= n as f64 {
+                    f.restart_resynced = Some(t.elapsed());
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    f.restart_reconciles = last;
-    say(start, &format!("restart: {last:.0}/{n} reconciled after {:.1} s", t.elapsed().as_secs_f64()));
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    f.restart = requests::operator_since(&args.audit_log, mark)?;
-    f.restart_window = t.elapsed();
-    f.memory_restart = op.memory();
-    if let Err(e) = op.stop().await {
-        say(start, &e);
+        f.restart_reconciles = last;
+        say(start, &format!("restart: {last:.0}/{n} reconciled after {:.1} s", t.elapsed().as_secs_f64()));
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        f.restart = requests::operator_since(&args.audit_log, mark)?;
+        f.restart_window = t.elapsed();
+        f.memory_restart = op.memory();
+        if let Err(e) = op.stop().await {
+            say(start, &e);
+        }
+    } else {
+        say(start, "not every ServiceDatabase became Ready: the idle and restart figures are skipped");
+        f.memory_idle = op.memory();
+        if let Err(e) = op.stop().await {
+            say(start, &e);
+        }
     }
     sdbs.stop();
     standin.stop().await;
@@ -483,7 +497,7 @@ async fn main() -> std::process::ExitCode {
     servicedb::install_crypto_provider();
     let args = Args::parse();
     let start = Instant::now();
-    match run(Args::parse()).await {
+    match run(&args).await {
         Ok(figures) => {
             println!("{}", table(&figures, &args));
             println!("total time: {:.0} s", start.elapsed().as_secs_f64());

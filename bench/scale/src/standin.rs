@@ -23,6 +23,8 @@ pub struct StandIn {
     pub port: u16,
     process: Child,
     task: tokio::task::JoinHandle<()>,
+    /// The bench's own login.
+    conn: redis::aio::MultiplexedConnection,
 }
 
 /// The `#<sha256 hex>` of the admin login in an instance's ACL file.
@@ -52,9 +54,9 @@ pub fn write_overrides(file: &Path, namespace: &str, names: &[String], port: u16
 }
 
 impl StandIn {
-    /// Starts redis-server in `dir` and the watch that lets every admin
-    /// Secret of `namespace` in.
-    pub async fn start(client: Client, dir: &Path, namespace: &str) -> Result<StandIn, String> {
+    /// Starts redis-server in `dir` and, given a client, the watch that lets
+    /// every admin Secret of `namespace` in.
+    pub async fn start(client: Option<Client>, dir: &Path, namespace: &str) -> Result<StandIn, String> {
         let port = free_port()?;
         let password = random_password()?;
         let acl = dir.join("bench-users.acl");
@@ -82,9 +84,18 @@ impl StandIn {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let conn = conn.ok_or("the stand-in redis-server did not accept a login within 10s")?;
-        let secrets: Api<Secret> = Api::namespaced(client, namespace);
-        let task = tokio::spawn(admit_admins(secrets, conn));
-        Ok(StandIn { port, process, task })
+        let task = match client {
+            Some(client) => tokio::spawn(admit_admins(Api::namespaced(client, namespace), conn.clone())),
+            None => tokio::spawn(async {}),
+        };
+        Ok(StandIn { port, process, task, conn })
+    }
+
+    /// Lets the admin login of one instance's ACL file in; false when the
+    /// file names no admin hash.
+    pub async fn admit(&self, acl: &str) -> Result<bool, String> {
+        let Some(hash) = admin_hash(acl) else { return Ok(false) };
+        admit(&mut self.conn.clone(), hash).await.map(|()| true)
     }
 
     pub async fn stop(mut self) {
@@ -97,6 +108,22 @@ impl StandIn {
 fn acl_key() -> &'static str {
     use servicedb::engine::Engine;
     servicedb::engine::Redis.derived_admin_key_names().first().copied().unwrap_or("users.acl")
+}
+
+/// One more password (as its `#<sha256>`) for the `admin` user: Redis
+/// keeps every password a user was given, and the rules are the same each time.
+async fn admit(conn: &mut redis::aio::MultiplexedConnection, hash: &str) -> Result<(), String> {
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("admin")
+        .arg("on")
+        .arg(hash)
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .query_async::<()>(conn)
+        .await
+        .map_err(|e| format!("ACL SETUSER admin: {e}"))
 }
 
 /// Adds the admin password hash of every instance's admin Secret to the
@@ -115,21 +142,12 @@ async fn admit_admins(secrets: Api<Secret>, mut conn: redis::aio::MultiplexedCon
         if seen.contains(&hash) {
             continue;
         }
-        let added = redis::cmd("ACL")
-            .arg("SETUSER")
-            .arg("admin")
-            .arg("on")
-            .arg(&hash)
-            .arg("~*")
-            .arg("&*")
-            .arg("+@all")
-            .query_async::<()>(&mut conn)
-            .await;
+        let added = admit(&mut conn, &hash).await;
         match added {
             Ok(()) => {
                 seen.insert(hash);
             }
-            Err(e) => eprintln!("[bench] stand-in: ACL SETUSER admin for {}: {e}", secret.name_any()),
+            Err(e) => eprintln!("[bench] stand-in: admin login of {}: {e}", secret.name_any()),
         }
     }
 }
@@ -157,5 +175,45 @@ mod tests {
         assert!(hash.starts_with('#') && hash.len() == 65);
         assert!(acl.contains(&format!("user admin on {hash} ")));
         assert_eq!(admin_hash("user default off\n"), None);
+    }
+
+    fn acl_of(admin_password: &str, app: &str) -> String {
+        servicedb::engine::redis_acl_file(servicedb::engine::Logins {
+            admin_username: "admin",
+            admin_password,
+            app_username: app,
+            app_password: "unused-here",
+        })
+    }
+
+    async fn whoami(port: u16, password: &str) -> Result<String, String> {
+        let url = format!("redis://admin:{password}@127.0.0.1:{port}/");
+        let client = redis::Client::open(url).map_err(|e| e.to_string())?;
+        let mut conn = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
+        redis::cmd("ACL").arg("WHOAMI").query_async::<String>(&mut conn).await.map_err(|e| e.to_string())
+    }
+
+    /// The claim the README makes: one real server lets the operator in
+    /// with every instance's own admin password, and no other.
+    #[tokio::test]
+    async fn one_server_accepts_every_admitted_instance_admin_login_and_no_other() {
+        let dir = tempfile_dir();
+        let standin = StandIn::start(None, &dir, "unused").await.unwrap();
+        assert!(whoami(standin.port, "password-of-orders").await.is_err(), "nobody is let in before admission");
+        for (password, app) in [("password-of-orders", "orders"), ("password-of-billing", "billing")] {
+            assert!(standin.admit(&acl_of(password, app)).await.unwrap());
+        }
+        assert_eq!(whoami(standin.port, "password-of-orders").await.unwrap(), "admin");
+        assert_eq!(whoami(standin.port, "password-of-billing").await.unwrap(), "admin");
+        assert!(whoami(standin.port, "password-of-someone-else").await.is_err());
+        assert!(!standin.admit("user default off\n").await.unwrap());
+        standin.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sdb-bench-standin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }
