@@ -91,15 +91,10 @@ impl StandIn {
         Ok(StandIn { port, process, task, conn })
     }
 
-    /// Lets the admin login of one instance's ACL file in; false when the
-    /// file names no admin hash.
-    pub async fn admit(&self, acl: &str) -> Result<bool, String> {
-        let Some(hash) = admin_hash(acl) else { return Ok(false) };
-        admit(&mut self.conn.clone(), hash).await.map(|()| true)
-    }
-
+    /// Stops the watch, then the server (its own SHUTDOWN, then a kill).
     pub async fn stop(mut self) {
         self.task.abort();
+        let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query_async::<()>(&mut self.conn).await;
         let _ = self.process.kill().await;
     }
 }
@@ -201,12 +196,12 @@ mod tests {
         let standin = StandIn::start(None, &dir, "unused").await.unwrap();
         assert!(whoami(standin.port, "password-of-orders").await.is_err(), "nobody is let in before admission");
         for (password, app) in [("password-of-orders", "orders"), ("password-of-billing", "billing")] {
-            assert!(standin.admit(&acl_of(password, app)).await.unwrap());
+            let acl = acl_of(password, app);
+            admit(&mut standin.conn.clone(), admin_hash(&acl).unwrap()).await.unwrap();
         }
         assert_eq!(whoami(standin.port, "password-of-orders").await.unwrap(), "admin");
         assert_eq!(whoami(standin.port, "password-of-billing").await.unwrap(), "admin");
         assert!(whoami(standin.port, "password-of-someone-else").await.is_err());
-        assert!(!standin.admit("user default off\n").await.unwrap());
         standin.stop().await;
         let _ = std::fs::remove_dir_all(&dir);
     }
