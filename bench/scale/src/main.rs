@@ -481,6 +481,17 @@ fn table(f: &Figures, args: &Args) -> String {
             format!("{} / {}", mib(f.memory_restart.rss_kib), mib(f.memory_restart.hwm_kib)),
         ),
     ];
+    // Without a steady state the idle and restart rows were not measured.
+    let steady = f.ready.is_some();
+    let rows = rows.map(|(figure, goal, value)| {
+        let idle_or_restart =
+            figure.contains("idle") || figure.starts_with("restart") || figure.ends_with("after restart");
+        if !steady && idle_or_restart {
+            (figure, goal, "skipped: not all Ready".to_string())
+        } else {
+            (figure, goal, value)
+        }
+    });
     let mut out = format!(
         "\n## N = {n} (resync {} s, concurrency {})\n\n| figure | goal | value |\n|---|---|---|\n",
         args.resync_seconds,
