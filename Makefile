@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help deps s3 lint unit engines e2e test bench demo demo-down crds plugin
+.PHONY: help deps s3 lint unit engines e2e test bench bench-scale demo demo-down crds plugin
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,10 +17,11 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the e2e harness's audit reader, the node's cleanup
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the e2e harness's audit reader, the scale bench's parts, the node's cleanup
 	@echo "[unit] cargo test (library and CRD tests)"
 	$(CARGO) test --quiet --lib --test crd --test cli --test reconcile_api
 	$(CARGO) test --quiet -p servicedb-e2e
+	$(CARGO) test --quiet -p servicedb-bench-scale
 	@echo "[unit] the node's iptables undo; a node without its binaries says what is missing"
 	python3 e2e/node/test_iptables_diff.py
 	@out=$$(SERVICEDB_CACHE=/nonexistent/servicedb-e2e e2e/node.sh up 2>&1) && { echo "node.sh up started without binaries"; exit 1; }; \
@@ -44,6 +45,9 @@ test: lint unit engines e2e ## every test: lint, unit, engines, end to end
 
 bench: ## backup throughput vs pg_dump | zstd, and peak RSS (figures, not pass/fail)
 	bench/backup.sh
+
+bench-scale: ## the operator at N=100 and 1,000 ServiceDatabases on kwok (N=10000 on demand): time to Ready vs a bare client, idle API requests, RSS, latency, restart
+	N="$(N)" bench/scale.sh
 
 demo: ## control plane + real node, the operator in a pod (helm), a real PostgreSQL pod, a client let in and one refused
 	e2e/demo.sh

@@ -33,6 +33,12 @@ NODES=${KWOK_NODES:-2}
 REAL_NODE=${SERVICEDB_NODE:-real}
 NODE_IP=${NODE_IP:-10.210.0.1}
 export API_PORT NODE_IP
+# Client QPS of the controller-manager and scheduler; empty: their defaults
+# (20 and 50). bench/scale.sh raises it so that thousands of pods measure
+# the operator rather than these clients' throttles.
+CONTROL_PLANE_QPS=${CONTROL_PLANE_QPS:-}
+QPS_FLAGS=()
+[ -z "$CONTROL_PLANE_QPS" ] || QPS_FLAGS=(--kube-api-qps "$CONTROL_PLANE_QPS" --kube-api-burst "$((CONTROL_PLANE_QPS * 2))")
 # Components run as children of `up`; give every wait an upper bound.
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 
@@ -156,12 +162,12 @@ cmd_up() {
     --leader-elect=false --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
     --use-service-account-credentials=false --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
     --controllers '*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route' \
-    --node-monitor-grace-period 1h
+    --node-monitor-grace-period 1h ${QPS_FLAGS[@]+"${QPS_FLAGS[@]}"}
   wait_for kube-controller-manager curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
 
   start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$KUBECONFIG_FILE" \
     --authentication-kubeconfig "$KUBECONFIG_FILE" --authorization-kubeconfig "$KUBECONFIG_FILE" \
-    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$SCHED_PORT"
+    --leader-elect=false --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" ${QPS_FLAGS[@]+"${QPS_FLAGS[@]}"}
   wait_for kube-scheduler curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
 
   [ "$NODES" = 0 ] || start kwok "$BIN/kwok" --kubeconfig "$KUBECONFIG_FILE" --manage-all-nodes=false \
