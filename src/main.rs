@@ -54,6 +54,11 @@ struct RunArgs {
     /// Seconds between drift checks of an unchanged ServiceDatabase.
     #[arg(long, env = "SERVICEDB_RESYNC_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     resync_seconds: u64,
+    /// ServiceDatabases reconciled at once. Each reconcile holds a
+    /// connection to the API server: unbounded, a thousand objects created
+    /// at once meant a thousand connections (and their buffers) and 429s.
+    #[arg(long, env = "SERVICEDB_CONCURRENT_RECONCILES", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrent_reconciles: u16,
     /// Elect a leader among replicas through a Lease; only the leader reconciles.
     #[arg(long, env = "SERVICEDB_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
@@ -204,6 +209,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     let settings = Settings {
         operator_namespace: args.operator_namespace,
         resync: Duration::from_secs(args.resync_seconds),
+        concurrent_reconciles: args.concurrent_reconciles,
         endpoint_overrides: args.endpoint_overrides,
         tools_image: args.tools_image,
         monitoring_namespace: args.monitoring_namespace,

@@ -32,6 +32,7 @@ fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Ha
     let settings = Settings {
         operator_namespace: "servicedb-system".into(),
         resync: Duration::from_secs(300),
+        concurrent_reconciles: 32,
         endpoint_overrides,
         tools_image: "servicedb-tools:test".into(),
         monitoring_namespace: "monitoring".into(),

@@ -16,6 +16,8 @@ pub struct Settings {
     pub operator_namespace: String,
     /// How often an unchanged object is checked again for drift.
     pub resync: Duration,
+    /// How many ServiceDatabases are reconciled at once (per watched scope).
+    pub concurrent_reconciles: u16,
     /// A JSON map `<namespace>/<service>` -> `host:port` used instead of the
     /// cluster DNS name, for an operator outside the cluster.
     pub endpoint_overrides: Option<std::path::PathBuf>,

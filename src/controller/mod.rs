@@ -101,8 +101,11 @@ async fn run_one(
     // One apply wakes the owner once per child written: a short trailing
     // debounce merges those into one reconcile that sees them all cached,
     // rather than one that takes the last children for missing.
-    let controller = Controller::for_stream(trigger, store.clone())
-        .with_config(kube::runtime::controller::Config::default().debounce(CHILD_EVENTS_DEBOUNCE));
+    let controller = Controller::for_stream(trigger, store.clone()).with_config(
+        kube::runtime::controller::Config::default()
+            .debounce(CHILD_EVENTS_DEBOUNCE)
+            .concurrency(ctx.settings.concurrent_reconciles),
+    );
     ctx.metrics.watch(store.clone());
     tokio::spawn(async move {
         // The store's readiness signal keeps one waker only, and the

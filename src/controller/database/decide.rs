@@ -95,6 +95,7 @@ mod tests {
         Settings {
             operator_namespace: "servicedb-system".into(),
             resync: std::time::Duration::from_secs(300),
+            concurrent_reconciles: 32,
             endpoint_overrides: None,
             tools_image: "tools".into(),
             monitoring_namespace: "monitoring".into(),
