@@ -28,6 +28,9 @@ use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
+/// Objects per list request of a watch.
+pub const LIST_PAGE_SIZE: u32 = 100;
+
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 
@@ -215,7 +218,10 @@ impl Writers {
             Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
             None => Api::all_with(client.clone(), resource),
         };
-        let config = watcher::Config::default().labels(&children_selector()).any_semantic();
+        // Small pages: a list is decoded whole before it is compacted, and a
+        // single answer of every StatefulSet of the cluster (what the watch
+        // cache gives when asked for "any" version) left its peak behind.
+        let config = watcher::Config::default().labels(&children_selector()).page_size(LIST_PAGE_SIZE);
         let (scope, plural) = (self.scope.clone(), resource.plural.clone());
         watcher(api, config)
             .default_backoff()

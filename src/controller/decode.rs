@@ -52,7 +52,8 @@ pub fn watch(
         Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &resource),
         None => Api::all_with(ctx.client.clone(), &resource),
     };
-    watcher(api, watcher::Config::default()).default_backoff().filter_map(move |event| {
+    let config = watcher::Config::default().page_size(super::caches::LIST_PAGE_SIZE);
+    watcher(api, config).default_backoff().filter_map(move |event| {
         let ctx = ctx.clone();
         let mut report = move |u: Undecodable| report_undecodable(&ctx, u);
         futures::future::ready(match event {
