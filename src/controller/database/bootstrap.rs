@@ -138,12 +138,14 @@ pub fn wanted(
     restore: Option<RestoreChildren>,
     restore_run: Option<&BackupRecord>,
 ) -> Option<RestoreChildren> {
-    let credentials_ready = sdb
+    // While the restore is due, CredentialsReady is False with reason
+    // Administered: the logins exist, the data does not yet.
+    let administered = sdb
         .status
         .as_ref()
         .and_then(|s| conditions::find(&s.conditions, CREDENTIALS_READY))
-        .is_some_and(|c| c.status == "True");
-    if restore_run.is_some() || credentials_ready { restore } else { None }
+        .is_some_and(|c| c.reason == Reason::Administered.as_str());
+    if restore_run.is_some() || administered { restore } else { None }
 }
 
 #[cfg(test)]
@@ -186,5 +188,37 @@ mod tests {
         assert_eq!(invalid.reason, InvalidReason::BootstrapBackupFailed);
         assert_eq!(invalid.recheck, None, "waits for the spec to name another backup");
         assert!(invalid.message.contains("access denied"), "{}", invalid.message);
+    }
+
+    fn children() -> RestoreChildren {
+        RestoreChildren { network_policy: Default::default(), job: Default::default() }
+    }
+
+    fn with_credentials(status: &str, reason: &str) -> ServiceDatabase {
+        yaml_serde::from_str(&format!(
+            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: copy, namespace: shop}}\nspec: {{engine: postgres, version: '16', service: {{name: copy}}, storage: {{size: 1Gi}}}}\nstatus: {{conditions: [{{type: CredentialsReady, status: '{status}', reason: {reason}, message: m, lastTransitionTime: '2026-01-01T00:00:00Z'}}]}}"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_restore_starts_once_the_logins_exist_and_stays_while_it_runs() {
+        // What the status says while a restore is due: logins in place, data not yet.
+        let administered = with_credentials("False", "Administered");
+        assert!(wanted(&administered, Some(children()), None).is_some(), "the logins exist: start the restore");
+        let waiting = with_credentials("False", "WaitingForInstance");
+        assert!(wanted(&waiting, Some(children()), None).is_none(), "no login to own the restored objects yet");
+        let running = BackupRecord {
+            job: "copy-db-restore".into(),
+            phase: BackupPhase::Succeeded,
+            started_at: None,
+            finished_at: None,
+            message: None,
+        };
+        assert!(
+            wanted(&waiting, Some(children()), Some(&running)).is_some(),
+            "an existing Job stays until the status recorded the bootstrap as done"
+        );
+        assert!(wanted(&administered, None, None).is_none(), "nothing to restore");
     }
 }
