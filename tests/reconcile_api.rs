@@ -441,3 +441,38 @@ async fn children_no_longer_wanted_are_found_by_owner_and_deleted_but_the_backup
     assert!(fake.object(claim).is_some(), "the backup claim holds the backups and is never deleted");
     assert!(fake.object(foreign).is_some(), "a child this owner does not control is left alone");
 }
+
+#[tokio::test]
+async fn a_bootstrap_restore_starts_once_the_logins_exist_and_its_children_go_once_it_is_recorded_done() {
+    let fake = with_database("Retain", "1Gi");
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["bootstrap"] = json!({"fromBackup": {"location": {"serviceDatabase": "orders-old",
+        "destination": {"volume": {}}, "backupId": "20261130T010000Z"}}});
+    fake.put(SDB, sdb);
+    let harness = context(&fake, None);
+    let job = "/apis/batch/v1/namespaces/shop/jobs/orders-db-restore";
+    let policy = "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/orders-db-restore";
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    assert!(fake.object(job).is_none(), "no restore before the service's login exists: {:#?}", describe(&fake.log()));
+
+    // The status while a restore is due: the logins exist, the data not yet.
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["status"] = json!({"observedGeneration": 1, "conditions": [{"type": "CredentialsReady", "status": "False",
+        "reason": "Administered", "message": "restoring", "lastTransitionTime": "2026-01-01T00:00:00Z"}]});
+    fake.put(SDB, sdb);
+    let log = resync(&fake, &harness).await;
+    assert!(fake.object(job).is_some() && fake.object(policy).is_some(), "{:#?}", describe(&log));
+
+    // Succeeded, and recorded so: the Job and its NetworkPolicy are leftovers.
+    let mut done = fake.object(job).unwrap();
+    done["status"] = json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
+    fake.put(job, done);
+    let _ = resync(&fake, &harness).await;
+    assert!(fake.object(job).is_some(), "kept until the status recorded the bootstrap as done");
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["status"]["bootstrap"] = json!({"job": "orders-db-restore", "phase": "Succeeded"});
+    fake.put(SDB, sdb);
+    let log = resync(&fake, &harness).await;
+    let deleted: Vec<String> = log.iter().filter(|r| r.verb() == "delete").map(|r| r.path.clone()).collect();
+    assert!(deleted.contains(&job.to_string()) && deleted.contains(&policy.to_string()), "{deleted:#?}");
+}
