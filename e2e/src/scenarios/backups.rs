@@ -142,7 +142,12 @@ pub async fn bootstrap_from_backup(env: &Env) -> Outcome {
         (ready(env, &ns, "copy").await? == ("False".into(), "Restoring".into())).then_some(())
     })
     .await?;
-    let job = env.api::<Job>(&ns).get("copy-db-restore").await.map_err(|e| format!("restore Job: {e}"))?;
+    // The Job follows in the reconcile after the status said the logins exist.
+    let jobs = env.api::<Job>(&ns);
+    let job = wait_for("the restore Job", Duration::from_secs(30), || async {
+        jobs.get_opt("copy-db-restore").await.ok().flatten()
+    })
+    .await?;
     let pod = job.spec.and_then(|s| s.template.spec).ok_or("no pod template")?;
     let env_of = |name: &str| {
         pod.containers[0]
@@ -165,7 +170,6 @@ pub async fn bootstrap_from_backup(env: &Env) -> Outcome {
     let sdb = env.wait_ready(&ns, "copy", Duration::from_secs(90)).await?;
     let record = sdb.status.and_then(|s| s.bootstrap).ok_or("no bootstrap in status")?;
     ensure(record.phase == BackupPhase::Succeeded && record.job == "copy-db-restore", || format!("{record:?}"))?;
-    let jobs = env.api::<Job>(&ns);
     wait_for("the finished restore Job to be removed", Duration::from_secs(30), || async {
         jobs.get_opt("copy-db-restore").await.ok()?.is_none().then_some(())
     })
