@@ -308,10 +308,9 @@ impl Caches {
         .unwrap_or_default()
     }
 
-    /// Resolves once [`Caches::mark_synced`] was called.
-    pub async fn synced(&self) {
-        let mut ready = self.synced.subscribe();
-        let _ = ready.wait_for(|synced| *synced).await;
+    /// Whether [`Caches::mark_synced`] was called.
+    pub fn is_synced(&self) -> bool {
+        *self.synced.borrow()
     }
 
     pub fn mark_synced(&self) {

@@ -43,8 +43,12 @@ fn now() -> Time {
 }
 
 pub async fn reconcile(sdb: Arc<ServiceDatabase>, ctx: Arc<Context>) -> Result<Action, Error> {
-    // Before the caches are full, every child would look missing.
-    ctx.caches.synced().await;
+    // Before the caches are full, every child would look missing. Not
+    // awaited: a reconcile waiting for watches that cannot list would hold
+    // its slot and block a graceful shutdown forever.
+    if !ctx.caches.is_synced() {
+        return Ok(Action::requeue(std::time::Duration::from_secs(1)));
+    }
     let started = std::time::Instant::now();
     let result = reconcile_inner(&sdb, &ctx).await;
     ctx.metrics.reconciled(started.elapsed(), result.as_ref().err().map(Error::metric_label));
