@@ -39,7 +39,6 @@ fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Ha
         images: Default::default(),
     };
     let (caches, mut writers) = Caches::new(&[None]);
-    caches.mark_synced();
     let ctx = Arc::new(Context::new(fake.client(), caches, settings, Arc::new(Metrics::default()), "test".into()));
     Harness { ctx, writers: std::sync::Mutex::new(writers.remove(&None).unwrap()) }
 }

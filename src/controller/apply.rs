@@ -119,7 +119,7 @@ where
 }
 
 /// GETs an object the operator does not cache; a missing one is `None`.
-pub async fn get<K>(api: &Api<K>, name: &str) -> Result<Option<K>, Error>
+async fn get<K>(api: &Api<K>, name: &str) -> Result<Option<K>, Error>
 where
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
 {

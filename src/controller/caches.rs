@@ -241,16 +241,13 @@ impl Writers {
 #[derive(Clone)]
 pub struct Caches {
     scopes: HashMap<Option<String>, Arc<ScopeCache>>,
-    /// True once every cache held its first full list: a reconcile before
-    /// that would take every child for missing and write it again.
-    synced: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Caches {
     /// Empty caches for the given scopes (`None` is the whole cluster), and
     /// the writers that fill them.
     pub fn new(scopes: &[Option<String>]) -> (Caches, HashMap<Option<String>, Writers>) {
-        let mut caches = Caches { scopes: HashMap::new(), synced: Arc::new(tokio::sync::watch::Sender::new(false)) };
+        let mut caches = Caches { scopes: HashMap::new() };
         let mut writers = HashMap::new();
         for scope in scopes {
             let cache = Arc::new(ScopeCache::default());
@@ -308,20 +305,12 @@ impl Caches {
         .unwrap_or_default()
     }
 
-    /// Whether [`Caches::mark_synced`] was called.
+    /// Whether every kind of every scope held its first full list: a
+    /// reconcile before that would take every child for missing and write
+    /// it again. Once true it stays true (a relist keeps the old content
+    /// until the new one is complete).
     pub fn is_synced(&self) -> bool {
-        *self.synced.borrow()
-    }
-
-    pub fn mark_synced(&self) {
-        self.synced.send_replace(true);
-    }
-
-    /// Resolves once every kind of every scope held its first full list.
-    pub async fn wait_until_filled(&self) {
-        while !self.scopes.values().all(|s| s.filled()) {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        self.scopes.values().all(|s| s.filled())
     }
 }
 
@@ -361,6 +350,9 @@ mod tests {
         assert!(caches.contains::<Service>("shop", "carts-db"));
         assert!(!caches.scopes[&Some("billing".to_string())].filled(), "billing was never listed");
         assert!(caches.scopes[&Some("shop".to_string())].filled());
+        assert!(!caches.is_synced(), "one scope is not listed yet");
+        writers.get_mut(&Some("billing".to_string())).unwrap().relist(&|_| Vec::new()).unwrap();
+        assert!(caches.is_synced());
     }
 
     #[test]

@@ -187,11 +187,6 @@ pub async fn run(
         }
         on_synced();
     });
-    let caches = ctx.caches.clone();
-    tokio::spawn(async move {
-        caches.wait_until_filled().await;
-        caches.mark_synced();
-    });
     let (appeared_tx, appeared_rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(prometheus_api::follow(ctx.client.clone(), ctx.prometheus_api.clone(), appeared_tx, shutdown.clone()));
     let controllers = namespaces.into_iter().map(|(ns, writers)| {
