@@ -83,10 +83,12 @@ pub fn ensure(condition: bool, message: impl FnOnce() -> String) -> Outcome {
     if condition { Ok(()) } else { Err(message()) }
 }
 
-/// A ServiceDatabase manifest with a few common knobs.
+/// A ServiceDatabase manifest with a few common knobs: PostgreSQL 15, the
+/// version the real node has an image for, asking for little CPU and memory
+/// so that a few dozen instances fit on a two-core node.
 pub fn sdb_yaml(namespace: &str, name: &str, extra_spec: &str) -> String {
     format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  engine: postgres\n  version: \"16\"\n  service:\n    name: {name}\n    serviceAccountName: {name}\n  storage:\n    size: 1Gi\n{extra_spec}"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  engine: postgres\n  version: \"15\"\n  service:\n    name: {name}\n    serviceAccountName: {name}\n  storage:\n    size: 1Gi\n  resources:\n    requests: {{cpu: 10m, memory: 64Mi}}\n{extra_spec}"
     )
 }
 

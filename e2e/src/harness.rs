@@ -8,7 +8,6 @@ use crate::cluster::{
 };
 use crate::operator::{Operator, OperatorConfig};
 use crate::standin::StandIns;
-use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use servicedb::api::ServiceDatabase;
 use std::path::PathBuf;
@@ -27,13 +26,10 @@ pub const LEASE_SECONDS: u64 = 6;
 pub const KWOK_PLACEMENT: &str = "    scheduler.alpha.kubernetes.io/node-selector: type=kwok\n    scheduler.alpha.kubernetes.io/defaultTolerations: '[{\"key\": \"kwok.x-k8s.io/node\", \"operator\": \"Exists\", \"effect\": \"NoSchedule\"}]'\n";
 
 pub struct Env {
-    pub root: PathBuf,
     pub logs: PathBuf,
     pub client: Client,
     pub operator: Mutex<Operator>,
     pub standins: Mutex<StandIns>,
-    /// The audit log the API server writes (the harness enables auditing).
-    pub audit_log: PathBuf,
 }
 
 impl Env {
@@ -41,9 +37,6 @@ impl Env {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let logs = root.join("target/e2e-logs");
         std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
-        let cluster_logs = std::env::var("SERVICEDB_E2E_LOGS").map_err(|_| {
-            "SERVICEDB_E2E_LOGS is unset: run through `make e2e` (eval \"$(e2e/cluster.sh env)\")".to_string()
-        })?;
         let client = Client::try_default().await.map_err(|e| format!("admin kubeconfig: {e}"))?;
         apply_crds(&root).await?;
 
@@ -95,14 +88,7 @@ impl Env {
             operator.readyz().await.filter(|(code, body)| *code == 200 && body.starts_with("leader"))
         })
         .await?;
-        Ok(Env {
-            root,
-            logs,
-            client,
-            operator: Mutex::new(operator),
-            standins: Mutex::new(standins),
-            audit_log: PathBuf::from(cluster_logs).join("audit.log"),
-        })
+        Ok(Env { logs, client, operator: Mutex::new(operator), standins: Mutex::new(standins) })
     }
 
     /// Restarts the operator if a scenario left it stopped (killed and not
@@ -128,10 +114,6 @@ impl Env {
         fresh_namespace(name, KWOK_PLACEMENT).await
     }
 
-    pub fn sdbs(&self, namespace: &str) -> Api<ServiceDatabase> {
-        Api::namespaced(self.client.clone(), namespace)
-    }
-
     pub fn api<K>(&self, namespace: &str) -> Api<K>
     where
         K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
@@ -142,12 +124,5 @@ impl Env {
     /// Waits until the ServiceDatabase is Ready=True for its current generation.
     pub async fn wait_ready(&self, namespace: &str, name: &str, timeout: Duration) -> Result<ServiceDatabase, String> {
         wait_ready(&self.client, namespace, name, timeout).await
-    }
-
-    /// The service's password as stored in its credentials Secret.
-    pub async fn password(&self, namespace: &str, name: &str) -> Option<String> {
-        let secret = self.api::<Secret>(namespace).get_opt(&format!("{name}-db-credentials")).await.ok()??;
-        let bytes = secret.data?.get("password")?.0.clone();
-        String::from_utf8(bytes).ok()
     }
 }

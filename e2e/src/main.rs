@@ -1,8 +1,8 @@
 //! The end-to-end suite against a real control plane, in two phases: first
 //! on the real node (pods that run, the operator installed by helm in pods),
-//! then with stand-in servers and kwok nodes, the operator as a local process
-//! under the chart's ServiceAccount (what needs to see inside the operator:
-//! its audit trail, SIGKILL mid-reconcile, many objects).
+//! then, for the engines and versions this machine has no image for, with
+//! stand-in servers and kwok nodes, the operator as a local process under
+//! the chart's ServiceAccount.
 //! `cargo run -p servicedb-e2e [filter]`; prints "N passed, N failed".
 
 mod analyzer;
@@ -118,6 +118,7 @@ async fn run_pod_phase(scenarios: Vec<(&'static str, pods::Scenario)>, tally: &m
         let start = Instant::now();
         let result = scenario(&env).await;
         tally.record(name, start, result);
+        env.release_namespaces().await;
     }
     if let Err(e) = env.teardown().await {
         eprintln!("[e2e] real-node teardown: {e}");

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
 use tokio::process::{Child, Command};
 
 /// How one operator process is run.
@@ -63,26 +62,6 @@ impl Operator {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill().await;
         }
-    }
-
-    /// SIGTERM, then waits for a clean exit.
-    pub async fn terminate(&mut self) -> Result<(), String> {
-        let Some(mut child) = self.child.take() else { return Ok(()) };
-        let pid = child.id().ok_or("no pid")?;
-        crate::cluster::run("kill", &["-TERM", &pid.to_string()], None).await?;
-        match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
-            Ok(Ok(status)) if status.success() => Ok(()),
-            Ok(Ok(status)) => Err(format!("the operator exited with {status} after SIGTERM")),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => {
-                let _ = child.kill().await;
-                Err("the operator did not stop within 30s of SIGTERM".into())
-            }
-        }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.config.log).unwrap_or_default()
     }
 
     pub fn is_running(&mut self) -> bool {

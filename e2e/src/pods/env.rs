@@ -6,13 +6,20 @@ use crate::cluster::{
     Outcome, fresh_namespace, kubectl, kubectl_apply, ready_condition, run, step, wait_for,
     wait_ready as cluster_wait_ready,
 };
-use kube::Client;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+use servicedb::api::ServiceDatabase;
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 /// Where the chart's operator runs during the real-node scenarios.
 pub const OPERATOR_NAMESPACE: &str = "servicedb-pods";
 pub const RELEASE: &str = "servicedb";
+/// The chart's ServiceAccount, as the audit log names it.
+pub const OPERATOR_USER: &str = "system:serviceaccount:servicedb-pods:servicedb";
+/// How often the operator re-checks idle objects during the suite.
+pub const RESYNC_SECONDS: u64 = 5;
 /// Where Prometheus runs: the chart's `monitoring.namespace`.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
 /// The namespaces the operator watches (namespaced mode: a Role in each).
@@ -42,11 +49,24 @@ pub const S3_BUCKET: &str = "backups";
 pub const S3_ACCESS_KEY: &str = "servicedb-e2e";
 pub const S3_SECRET_KEY: &str = "servicedb-e2e-secret";
 
+/// Which namespaces the release serves: the listed ones (as installed) or
+/// every namespace (what the scenarios with namespaces of their own need).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Namespaced,
+    Cluster,
+}
+
 pub struct PodEnv {
     pub logs: PathBuf,
     /// charts/servicedb, for upgrades.
     pub chart: PathBuf,
     pub client: Client,
+    /// The audit log the API server writes (the cluster enables auditing).
+    pub audit_log: PathBuf,
+    mode: Mutex<Mode>,
+    /// Namespaces made by `namespace`, removed by the teardown.
+    made: Mutex<Vec<String>>,
     /// The S3 server, stopped when the environment is dropped.
     _s3: tokio::process::Child,
 }
@@ -54,6 +74,9 @@ pub struct PodEnv {
 impl PodEnv {
     /// None when no real node is Ready (SERVICEDB_NODE=none): the scenarios are skipped.
     pub async fn setup(root: PathBuf, logs: PathBuf, client: Client) -> Result<Option<PodEnv>, String> {
+        let audit_log = std::env::var("SERVICEDB_E2E_LOGS")
+            .map(|dir| PathBuf::from(dir).join("audit.log"))
+            .map_err(|_| "SERVICEDB_E2E_LOGS is unset: run through `make e2e` (eval \"$(e2e/cluster.sh env)\")")?;
         let ready = kubectl(&[
             "get",
             "nodes",
@@ -98,7 +121,15 @@ impl PodEnv {
             std::fs::read_to_string(root.join("e2e/manifests/prometheus.yaml")).map_err(|e| e.to_string())?;
         kubectl_apply(&prometheus).await?;
         let s3 = start_s3(&logs)?;
-        let env = PodEnv { logs, chart: root.join("charts/servicedb"), client, _s3: s3 };
+        let env = PodEnv {
+            chart: root.join("charts/servicedb"),
+            logs,
+            client,
+            audit_log,
+            mode: Mutex::new(Mode::Namespaced),
+            made: Mutex::new(Vec::new()),
+            _s3: s3,
+        };
         env.wait_leader().await?;
         Ok(Some(env))
     }
@@ -107,17 +138,7 @@ impl PodEnv {
     /// `leader` on /readyz. With `except`, a leader other than that pod.
     pub async fn wait_leader_other_than(&self, except: Option<&str>) -> Result<String, String> {
         wait_for("an operator pod to lead", Duration::from_secs(120), || async {
-            let holder = kubectl(&[
-                "-n",
-                OPERATOR_NAMESPACE,
-                "get",
-                "lease",
-                &format!("{RELEASE}-leader"),
-                "-o",
-                "jsonpath={.spec.holderIdentity}",
-            ])
-            .await
-            .ok()?;
+            let holder = lease_holder().await.ok()?;
             if except == Some(holder.as_str()) {
                 return None;
             }
@@ -141,15 +162,110 @@ impl PodEnv {
     /// Removes what the scenarios made, then the release, so the next phase
     /// (the local operator, watching every namespace) starts clean.
     pub async fn teardown(&self) -> Outcome {
-        for ns in WATCHED.iter().chain([&UNLISTED]) {
+        let made = self.made.lock().await.clone();
+        let scenarios = WATCHED.iter().copied().chain([UNLISTED]).chain(made.iter().map(String::as_str));
+        for ns in scenarios.clone() {
             let _ = kubectl(&["-n", ns, "delete", "servicedatabases", "--all", "--wait=true", "--timeout=90s"]).await;
         }
         let _ =
             run("helm", &["uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "90s"], None).await;
-        for ns in WATCHED.iter().chain([&OPERATOR_NAMESPACE, &MONITORING_NAMESPACE, &STRANGERS, &UNLISTED]) {
+        for ns in scenarios.chain([OPERATOR_NAMESPACE, MONITORING_NAMESPACE, STRANGERS]) {
             let _ = kubectl(&["delete", "namespace", ns, "--wait=false"]).await;
         }
         Ok(())
+    }
+
+    /// Puts the release in `mode` (a `helm upgrade` and its rollout when it
+    /// is in the other one), so a scenario does not depend on which ran before.
+    pub async fn require(&self, mode: Mode) -> Outcome {
+        let mut current = self.mode.lock().await;
+        if *current == mode {
+            return Ok(());
+        }
+        let namespaces = match mode {
+            Mode::Namespaced => serde_json::to_string(WATCHED).map_err(|e| e.to_string())?,
+            Mode::Cluster => "[]".to_string(),
+        };
+        step(&format!("helm upgrade: the operator in {mode:?} mode"));
+        let chart = self.chart.to_string_lossy();
+        let value = format!("watchNamespaces={namespaces}");
+        let upgrade = [
+            "upgrade",
+            RELEASE,
+            &chart,
+            "-n",
+            OPERATOR_NAMESPACE,
+            "--reuse-values",
+            "--skip-crds",
+            "--set-json",
+            &value,
+        ];
+        run("helm", &upgrade, None).await?;
+        kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await?;
+        *current = mode;
+        drop(current);
+        self.wait_leader().await.map(drop)
+    }
+
+    /// A fresh namespace of the scenario's own (Pod Security `restricted`,
+    /// pods on the real node), served by the release in cluster mode.
+    pub async fn namespace(&self, name: &str) -> Result<String, String> {
+        self.require(Mode::Cluster).await?;
+        let ns = fresh_namespace(name, "").await?;
+        let mut made = self.made.lock().await;
+        if !made.contains(&ns) {
+            made.push(ns.clone());
+        }
+        Ok(ns)
+    }
+
+    /// Deletes the namespaces `namespace` made (without waiting), so the
+    /// pods of finished scenarios stop holding the node's CPU and memory.
+    pub async fn release_namespaces(&self) {
+        for ns in self.made.lock().await.drain(..) {
+            let _ = kubectl(&["delete", "namespace", &ns, "--wait=false"]).await;
+        }
+    }
+
+    pub fn sdbs(&self, namespace: &str) -> Api<ServiceDatabase> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    pub fn api<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Waits for Ready=True at the current generation; on timeout says what
+    /// the instance, its pod and the operator show.
+    pub async fn wait_ready(&self, ns: &str, name: &str, timeout: Duration) -> Result<ServiceDatabase, String> {
+        match cluster_wait_ready(&self.client, ns, name, timeout).await {
+            Ok(sdb) => Ok(sdb),
+            Err(e) => {
+                let conditions = kubectl(&["-n", ns, "get", "sdb", name, "-o", "jsonpath={.status.conditions}"]).await;
+                let pod = kubectl(&["-n", ns, "get", "pod", &format!("{name}-db-0"), "-o", "jsonpath={.status}"]).await;
+                Err(format!(
+                    "{e}; conditions: {conditions:?}; pod status: {pod:?}; operator: {}",
+                    self.operator_logs().await
+                ))
+            }
+        }
+    }
+
+    /// The service's password as stored in its credentials Secret.
+    pub async fn password(&self, namespace: &str, name: &str) -> Option<String> {
+        let secret = self.api::<Secret>(namespace).get_opt(&format!("{name}-db-credentials")).await.ok()??;
+        let bytes = secret.data?.get("password")?.0.clone();
+        String::from_utf8(bytes).ok()
+    }
+
+    /// Every line the operator's replicas logged since they (re)started.
+    pub async fn operator_log(&self) -> String {
+        kubectl(&["-n", OPERATOR_NAMESPACE, "logs", "-l", "app.kubernetes.io/name=servicedb", "--tail=-1"])
+            .await
+            .unwrap_or_else(|e| e)
     }
 }
 
@@ -159,7 +275,7 @@ fn helm_values() -> String {
         "replicas: 2\n\
          watchNamespaces: [{}]\n\
          leaderElection: {{enabled: true, leaseDurationSeconds: {LEASE_SECONDS}}}\n\
-         resyncSeconds: 5\n\
+         resyncSeconds: {RESYNC_SECONDS}\n\
          log: {{format: text, level: info}}\n\
          monitoring: {{namespace: {MONITORING_NAMESPACE}}}\n\
          # The local API server listens on 16443 (the kubernetes Service maps 443 to it).\n\
@@ -187,6 +303,20 @@ fn start_s3(logs: &std::path::Path) -> Result<tokio::process::Child, String> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start versitygw (e2e/tools.sh versitygw): {e}"))
+}
+
+/// Who holds the leader Lease (empty once released).
+pub async fn lease_holder() -> Result<String, String> {
+    kubectl(&[
+        "-n",
+        OPERATOR_NAMESPACE,
+        "get",
+        "lease",
+        &format!("{RELEASE}-leader"),
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ])
+    .await
 }
 
 /// An operator replica as the API server shows it.
@@ -265,14 +395,5 @@ pub async fn wait_ready_reason(
 
 /// Waits for Ready=True; on timeout says what the instance and its pod show.
 pub async fn wait_ready(env: &PodEnv, ns: &str, name: &str, timeout: Duration) -> Outcome {
-    let ready = cluster_wait_ready(&env.client, ns, name, timeout).await;
-    if let Err(e) = ready {
-        let conditions = kubectl(&["-n", ns, "get", "sdb", name, "-o", "jsonpath={.status.conditions}"]).await;
-        let pod = kubectl(&["-n", ns, "get", "pod", &format!("{name}-db-0"), "-o", "jsonpath={.status}"]).await;
-        return Err(format!(
-            "{e}; conditions: {conditions:?}; pod status: {pod:?}; operator: {}",
-            env.operator_logs().await
-        ));
-    }
-    Ok(())
+    env.wait_ready(ns, name, timeout).await.map(drop)
 }

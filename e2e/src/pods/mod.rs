@@ -3,14 +3,24 @@
 //! under the chart's ServiceAccount, NetworkPolicies proven with real
 //! connections and compared with the analyzer's verdicts.
 
+mod backup_health;
 mod backups;
+mod chaos;
+mod chart;
 mod client;
+mod deletion;
+mod drift;
 mod env;
 mod failing;
+mod idle;
 mod isolation;
+mod lifecycle;
+mod metrics;
 mod operator;
 mod plugin;
+mod prometheus_operator;
 mod rotation;
+mod validation;
 
 pub use env::PodEnv;
 
@@ -74,6 +84,42 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         }),
         ("pods: helm upgrade to cluster mode serves a namespace the chart was not given", |e| {
             Box::pin(operator::upgraded_to_cluster_mode(e))
+        }),
+        // From here on each scenario makes namespaces of its own, served in cluster mode.
+        ("pods: create: every child owned and labelled, the pod runs restricted, Ready", |e| {
+            Box::pin(lifecycle::create(e))
+        }),
+        ("pods: credentials: only the owning ServiceAccount may read them", |e| {
+            Box::pin(lifecycle::credentials_access(e))
+        }),
+        ("pods: schema and CEL rejections reach kubectl", |e| Box::pin(validation::rejected_by_api_server(e))),
+        ("pods: semantically invalid spec: Ready=False, Event, no child; a major version change refused", |e| {
+            Box::pin(validation::invalid_spec(e))
+        }),
+        ("pods: drift is repaired within 10s, password unchanged", |e| Box::pin(drift::repaired(e))),
+        ("pods: backups to a volume: CronJob, real on-demand Jobs, BackupHealthy transitions", |e| {
+            Box::pin(backup_health::scheduled_and_on_demand(e))
+        }),
+        ("pods: delete with Snapshot: the final backup Job completes before anything is deleted", |e| {
+            Box::pin(backup_health::snapshot_deletion(e))
+        }),
+        ("pods: delete with Retain keeps PVC and Secrets; re-create adopts them", |e| Box::pin(deletion::retain(e))),
+        ("pods: delete with Delete removes everything", |e| Box::pin(deletion::delete(e))),
+        ("pods: the leader SIGKILLed mid-creation, twice: converges, no password changed, no duplicates", |e| {
+            Box::pin(chaos::killed(e))
+        }),
+        ("pods: graceful handoff releases the lease; no object written by both replicas", |e| {
+            Box::pin(operator::graceful_handoff(e))
+        }),
+        ("pods: 20 idle Redis instances: zero writes on resync (audit log)", |e| Box::pin(idle::zero_writes(e))),
+        ("pods: Prometheus in the monitoring namespace scrapes both operator replicas", |e| {
+            Box::pin(metrics::scrapes_the_operator(e))
+        }),
+        ("pods: chart: lint, server dry-run in both RBAC modes, install and upgrade", |e| {
+            Box::pin(chart::lint_template_upgrade(e))
+        }),
+        ("pods: Prometheus Operator API: nothing while absent, PodMonitor and PrometheusRule once installed", |e| {
+            Box::pin(prometheus_operator::prometheus_operator_objects(e))
         }),
     ]
 }

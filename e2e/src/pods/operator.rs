@@ -3,13 +3,16 @@
 //! election, and what happens when the leader's pod or process dies.
 
 use super::env::{
-    LEASE_SECONDS, OPERATOR_NAMESPACE, PodEnv, RELEASE, UNLISTED, WATCHED, operator_pods, probe, wait_ready,
-    wait_ready_reason,
+    LEASE_SECONDS, Mode, OPERATOR_NAMESPACE, OPERATOR_USER, PodEnv, UNLISTED, lease_holder, operator_pods, probe,
+    wait_ready, wait_ready_reason,
 };
-use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, wait_for};
+use crate::audit;
+use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, wait_for};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 pub async fn installed_by_helm(env: &PodEnv) -> Outcome {
+    env.require(Mode::Namespaced).await?;
     let leader = env.wait_leader().await?;
     let pods = wait_for("two operator pods ready", Duration::from_secs(60), || async {
         let pods = operator_pods().await.ok()?;
@@ -91,7 +94,7 @@ pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
 }
 
 /// The host PID of the operator process in `pod`: the node is this machine.
-async fn leader_process(pod: &str) -> Result<String, String> {
+pub(super) async fn leader_process(pod: &str) -> Result<String, String> {
     let pids = run("pgrep", &["-x", "servicedb"], None).await.unwrap_or_default();
     for pid in pids.split_whitespace() {
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
@@ -105,28 +108,14 @@ async fn leader_process(pod: &str) -> Result<String, String> {
 
 /// Namespaced mode serves only the listed namespaces; `helm upgrade` to
 /// cluster mode (no watchNamespaces) and the same object in a namespace it
-/// was never given is served. Afterwards the release is namespaced again
-/// and the object gone, whatever happened: the scenarios that run later
-/// (in whatever order) expect the mode of the setup.
+/// was never given is served. The object goes afterwards, whatever happened.
 pub async fn upgraded_to_cluster_mode(env: &PodEnv) -> Outcome {
+    env.require(Mode::Namespaced).await?;
     let result = to_cluster_mode(env).await;
     let _ =
         kubectl(&["-n", UNLISTED, "delete", "sdb", "orders", "--ignore-not-found", "--wait=true", "--timeout=120s"])
             .await;
-    let watched = serde_json::to_string(WATCHED).map_err(|e| e.to_string())?;
-    let restored = watch_namespaces(env, &watched).await.map_err(|e| format!("back to namespaced mode: {e}"));
-    result.and(restored.map(drop))
-}
-
-/// Upgrades the release to watch `namespaces` (a JSON list; empty: the
-/// cluster) and waits for the rollout.
-async fn watch_namespaces(env: &PodEnv, namespaces: &str) -> Result<String, String> {
-    let chart = env.chart.to_string_lossy();
-    let value = format!("watchNamespaces={namespaces}");
-    let upgrade =
-        ["upgrade", RELEASE, &chart, "-n", OPERATOR_NAMESPACE, "--reuse-values", "--skip-crds", "--set-json", &value];
-    run("helm", &upgrade, None).await?;
-    kubectl(&["-n", OPERATOR_NAMESPACE, "rollout", "status", "deployment/servicedb", "--timeout=180s"]).await
+    result
 }
 
 async fn to_cluster_mode(env: &PodEnv) -> Outcome {
@@ -149,9 +138,54 @@ async fn to_cluster_mode(env: &PodEnv) -> Outcome {
         format!("namespaced mode served an unlisted namespace: {untouched}")
     })?;
 
-    watch_namespaces(env, "[]").await?;
+    env.require(Mode::Cluster).await?;
     let binding =
         kubectl(&["get", "clusterrolebinding", "servicedb", "-o", "jsonpath={.roleRef.kind}/{.roleRef.name}"]).await?;
     ensure(binding == "ClusterRole/servicedb", || format!("cluster mode's binding: {binding}"))?;
     wait_ready(env, UNLISTED, "orders", Duration::from_secs(240)).await
+}
+
+/// A graceful stop (the leader's pod deleted with its grace period) releases
+/// the lease: the standby leads well within the lease duration. Over a
+/// creation and the handoff no object is written by both replicas (the
+/// audit log's user agent names the pod).
+pub async fn graceful_handoff(env: &PodEnv) -> Outcome {
+    let ns = env.namespace("e2e-handoff").await?;
+    let offset = audit::mark(&env.audit_log);
+    let instance = "  monitoring: {enabled: false}\n";
+    kubectl_apply(&sdb_yaml(&ns, "before", instance)).await?;
+    env.wait_ready(&ns, "before", Duration::from_secs(240)).await?;
+
+    let leader = env.wait_leader().await?;
+    let started = Instant::now();
+    kubectl(&["-n", OPERATOR_NAMESPACE, "delete", "pod", &leader, "--wait=false"]).await?;
+    wait_for("the lease to pass to another replica", Duration::from_secs(LEASE_SECONDS * 3), || async {
+        let holder = lease_holder().await.ok()?;
+        (!holder.is_empty() && holder != leader).then_some(())
+    })
+    .await?;
+    let handoff = started.elapsed();
+    let next = env.wait_leader_other_than(Some(&leader)).await?;
+    eprintln!(
+        "      graceful handoff from {leader} to {next}: lease taken in {:.1}s, reconciling in {:.1}s",
+        handoff.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    ensure(handoff < Duration::from_secs(LEASE_SECONDS), || format!("the lease was not released: {handoff:?}"))?;
+    kubectl_apply(&sdb_yaml(&ns, "after", instance)).await?;
+    env.wait_ready(&ns, "after", Duration::from_secs(240)).await?;
+
+    let mut writers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in audit::requests_since(&env.audit_log, offset, OPERATOR_USER)? {
+        if r.namespace == ns && audit::WRITE_VERBS.contains(&r.verb.as_str()) {
+            writers.entry(format!("{} {}", r.resource, r.name)).or_default().insert(r.user_agent);
+        }
+    }
+    // At least the replica before and the one after the handoff (a lease
+    // renewal starved of CPU can move the lease once more: still one writer
+    // per object).
+    let agents: BTreeSet<&String> = writers.values().flatten().collect();
+    ensure(agents.len() >= 2, || format!("expected writes from two replicas, one after the other: {agents:?}"))?;
+    let shared: Vec<_> = writers.iter().filter(|(_, agents)| agents.len() > 1).collect();
+    ensure(shared.is_empty(), || format!("written by both replicas: {shared:?}"))
 }

@@ -30,12 +30,15 @@ pub fn plan(
     now: Timestamp,
     generate: &mut dyn FnMut() -> Result<String, getrandom::Error>,
 ) -> Result<Result<Plan, Halt>, Error> {
-    let valid = match validate::spec(sdb, &settings.images) {
+    // A running instance's major version is checked first: for a version it
+    // cannot move to, "add an image to the catalogue" would be the wrong advice.
+    let valid = match validate::against_live(observed.statefulset.as_ref(), &sdb.spec)
+        .and_then(|()| validate::spec(sdb, &settings.images))
+    {
         Ok(valid) => valid,
         Err(invalid) => return Ok(Err(invalid.into())),
     };
     let checks = observed.references.clone().and_then(|()| {
-        validate::against_live(observed.statefulset.as_ref(), &sdb.spec)?;
         credentials::existing(
             instance,
             observed.admin_secret.as_ref(),
@@ -175,6 +178,26 @@ mod tests {
         assert_eq!((again.passwords.admin, again.passwords.app), (first.passwords.admin, first.passwords.app));
         let key = |s: &Secret| crate::builders::secret::read_key(s, PASSWORD_KEY);
         assert_eq!(key(&again.desired.credentials_secret), key(&first.desired.credentials_secret));
+    }
+
+    #[test]
+    fn a_major_version_change_is_refused_before_the_catalogue_is_asked() {
+        let running = sdb("");
+        let instance = Instance::new(&running, "servicedb-system").unwrap();
+        let first = plan(&running, &instance, &nothing_yet(), &settings(), now(), &mut fixed()).unwrap().unwrap();
+        let observed = Observed { statefulset: Some(first.desired.statefulset), ..nothing_yet() };
+        let catalog = crate::engine::ImageCatalog::parse(
+            std::path::Path::new("/etc/servicedb/image-catalog.yaml"),
+            "engines: {postgres: {'16': localhost/postgres:16}}",
+        )
+        .unwrap();
+        let settings = Settings { images: crate::engine::Images::Catalog(catalog), ..settings() };
+        let mut moved = sdb("");
+        moved.spec.version = "17".into();
+        let Ok(Err(Halt::Invalid(invalid))) = plan(&moved, &instance, &observed, &settings, now(), &mut fixed()) else {
+            panic!("a major version change went through")
+        };
+        assert_eq!(invalid.reason, InvalidReason::VersionChange, "{}", invalid.message);
     }
 
     #[test]

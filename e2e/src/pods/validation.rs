@@ -1,11 +1,11 @@
+use super::env::{PodEnv, RESYNC_SECONDS};
 use crate::cluster::{Outcome, ensure, event_reasons, kubectl, kubectl_apply, sdb_yaml, wait_for};
-use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use std::time::Duration;
 
 /// The API server's own validation (schema + CEL) refuses bad objects, and
 /// kubectl prints our message.
-pub async fn rejected_by_api_server(env: &Env) -> Outcome {
+pub async fn rejected_by_api_server(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-validation").await?;
     let refused = |yaml: String, expect: &'static str| async move {
         match kubectl_apply(&yaml).await {
@@ -29,7 +29,7 @@ pub async fn rejected_by_api_server(env: &Env) -> Outcome {
     refused(sdb_yaml(&ns, "orders", "").replace("1Gi", "lots"), "storage.size must be a positive quantity").await?;
     refused(sdb_yaml(&ns, "orders", "").replace("engine: postgres", "engine: oracle"), "Unsupported value: \"oracle\"")
         .await?;
-    refused(sdb_yaml(&ns, "orders", "").replace("\"16\"", "latest"), "version must be a number").await?;
+    refused(sdb_yaml(&ns, "orders", "").replace("\"15\"", "latest"), "version must be a number").await?;
     refused(sdb_yaml(&ns, &"a".repeat(41), ""), "metadata.name: Invalid value: metadata.name must be at most 40")
         .await?;
 
@@ -43,9 +43,9 @@ pub async fn rejected_by_api_server(env: &Env) -> Outcome {
 }
 
 /// A spec the schema accepts but the operator cannot act on.
-pub async fn invalid_spec(env: &Env) -> Outcome {
+pub async fn invalid_spec(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-invalid").await?;
-    kubectl_apply(&sdb_yaml(&ns, "old", "").replace("\"16\"", "\"9\"")).await?;
+    kubectl_apply(&sdb_yaml(&ns, "old", "").replace("\"15\"", "\"9\"")).await?;
     kubectl_apply(
         &sdb_yaml(&ns, "noclass", "").replace("size: 1Gi", "size: 1Gi\n    storageClassName: does-not-exist"),
     )
@@ -73,7 +73,7 @@ pub async fn invalid_spec(env: &Env) -> Outcome {
     kubectl_apply(&s3("noca", ", credentialsSecret: creds, caBundle: {secretName: private-ca}")).await?;
     let api = env.sdbs(&ns);
     for (name, reason, words) in [
-        ("old", "UnsupportedVersion", "use one of: 15, 16, 17, 18"),
+        ("old", "UnsupportedVersion", "use one of: 15"),
         ("noclass", "StorageClassNotFound", "\"does-not-exist\" does not exist"),
         ("nocreds", "BackupCredentialsNotFound", "credentialsSecret \"absent\" must exist"),
         (
@@ -96,20 +96,18 @@ pub async fn invalid_spec(env: &Env) -> Outcome {
     }
     // No requeue storm: an invalid object waits for a change. Several
     // resync periods pass; each object may be looked at a few times, not hundreds.
-    let count = || async { env.operator.lock().await.log().matches("invalid spec").count() };
+    let count = || async { env.operator_log().await.matches("invalid spec").count() };
     let before = count().await;
-    tokio::time::sleep(Duration::from_secs(3 * crate::harness::RESYNC_SECONDS)).await;
+    tokio::time::sleep(Duration::from_secs(3 * RESYNC_SECONDS)).await;
     let during = count().await - before;
-    ensure(during <= 8, || {
-        format!("{during} invalid-spec reconciles in {}s: a requeue loop", 3 * crate::harness::RESYNC_SECONDS)
-    })?;
+    ensure(during <= 8, || format!("{during} invalid-spec reconciles in {}s: a requeue loop", 3 * RESYNC_SECONDS))?;
 
     // Correcting the version in place recovers.
-    kubectl(&["-n", &ns, "patch", "sdb", "old", "--type=merge", "-p", r#"{"spec":{"version":"16"}}"#]).await?;
-    env.wait_ready(&ns, "old", Duration::from_secs(60)).await?;
+    kubectl(&["-n", &ns, "patch", "sdb", "old", "--type=merge", "-p", r#"{"spec":{"version":"15"}}"#]).await?;
+    env.wait_ready(&ns, "old", Duration::from_secs(240)).await?;
 
     // A running instance refuses a major version change, and keeps running.
-    kubectl(&["-n", &ns, "patch", "sdb", "old", "--type=merge", "-p", r#"{"spec":{"version":"17"}}"#]).await?;
+    kubectl(&["-n", &ns, "patch", "sdb", "old", "--type=merge", "-p", r#"{"spec":{"version":"16"}}"#]).await?;
     let message = wait_for("VersionChange", Duration::from_secs(30), || async {
         let ready =
             api.get_opt("old").await.ok().flatten()?.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
@@ -120,5 +118,7 @@ pub async fn invalid_spec(env: &Env) -> Outcome {
     let sts = env.api::<StatefulSet>(&ns).get("old-db").await.map_err(|e| e.to_string())?;
     let image =
         sts.spec.and_then(|s| s.template.spec).and_then(|p| p.containers.into_iter().next()).and_then(|c| c.image);
-    ensure(image.as_deref() == Some("docker.io/library/postgres:16"), || format!("image changed to {image:?}"))
+    ensure(image.as_deref() == Some("localhost/servicedb/postgres:15"), || format!("image changed to {image:?}"))?;
+    let pod = kubectl(&["-n", &ns, "get", "pod", "old-db-0", "-o", "jsonpath={.status.phase}"]).await?;
+    ensure(pod == "Running", || format!("the database pod is {pod} after the refused change"))
 }

@@ -1,11 +1,12 @@
+use super::env::{OPERATOR_USER, PodEnv, RESYNC_SECONDS};
 use crate::audit;
-use crate::cluster::{Outcome, ensure, kubectl_apply, sdb_yaml, step};
-use crate::harness::{Env, OPERATOR_ACCOUNT, OPERATOR_NAMESPACE, RESYNC_SECONDS};
+use crate::cluster::{Outcome, ensure, kubectl_apply, sdb_yaml, step, wait_for};
+use servicedb::api::{BackupPhase, ServiceDatabaseBackup};
 use std::time::Duration;
 
 const COUNT: usize = 20;
 
-pub async fn zero_writes(env: &Env) -> Outcome {
+pub async fn zero_writes(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-idle").await?;
     // Half with scheduled backups: their CronJobs, claims,
     // backup NetworkPolicies and backup status must be as quiet.
@@ -13,15 +14,27 @@ pub async fn zero_writes(env: &Env) -> Outcome {
         0 => "",
         _ => "  backup:\n    schedule: \"0 3 * * *\"\n    destination: {volume: {}}\n",
     };
-    let manifests: Vec<String> = (0..COUNT).map(|i| sdb_yaml(&ns, &format!("idle{i}"), extra(i))).collect();
+    // Redis: the lightest real pods, twenty of them on two cores.
+    let redis = |i: usize| {
+        sdb_yaml(&ns, &format!("idle{i}"), extra(i))
+            .replace("engine: postgres", "engine: redis")
+            .replace("\"15\"", "\"7.2\"")
+    };
+    let manifests: Vec<String> = (0..COUNT).map(redis).collect();
     kubectl_apply(&manifests.join("---\n")).await?;
     for i in 0..COUNT {
-        env.wait_ready(&ns, &format!("idle{i}"), Duration::from_secs(120)).await?;
+        env.wait_ready(&ns, &format!("idle{i}"), Duration::from_secs(240)).await?;
     }
     // A backup ran for one of them, so its status carries a finished run.
     kubectl_apply(&format!(
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabaseBackup\nmetadata: {{name: idle1-now, namespace: {ns}}}\nspec: {{serviceDatabase: idle1}}\n"
     ))
+    .await?;
+    let backups = env.api::<ServiceDatabaseBackup>(&ns);
+    wait_for("the backup of idle1 to succeed", Duration::from_secs(180), || async {
+        let phase = backups.get_opt("idle1-now").await.ok()??.status?.phase?;
+        (phase == BackupPhase::Succeeded).then_some(())
+    })
     .await?;
     // Let the last status writes and watch events settle, then observe
     // several resync periods.
@@ -29,8 +42,7 @@ pub async fn zero_writes(env: &Env) -> Outcome {
     let offset = audit::mark(&env.audit_log);
     let window = Duration::from_secs(3 * RESYNC_SECONDS + 1);
     tokio::time::sleep(window).await;
-    let user = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}");
-    let requests = audit::requests_since(&env.audit_log, offset, &user)?;
+    let requests = audit::requests_since(&env.audit_log, offset, OPERATOR_USER)?;
     let in_ns: Vec<&audit::Request> = requests.iter().filter(|r| r.namespace == ns).collect();
     let reads = in_ns.iter().filter(|r| r.verb == "get").count();
     // Children come from the watch caches: the only reads are the instances'

@@ -3,8 +3,8 @@
 //! once its CRDs (pinned, from its Go module) are installed, accepted by the
 //! API server against those CRDs' schemas.
 
+use super::env::PodEnv;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
-use crate::harness::Env;
 use kube::api::DynamicObject;
 use servicedb::api::prometheus::{PodMonitor, PrometheusRule};
 use std::time::Duration;
@@ -16,7 +16,7 @@ fn crds_dir() -> std::path::PathBuf {
     cache.join("crds/prometheus-operator")
 }
 
-pub async fn prometheus_operator_objects(env: &Env) -> Outcome {
+pub async fn prometheus_operator_objects(env: &PodEnv) -> Outcome {
     let result = absent_then_installed(env).await;
     // Leave the cluster as the other scenarios expect it, on failure too.
     let removed = match std::fs::canonicalize(crds_dir()) {
@@ -30,14 +30,14 @@ pub async fn prometheus_operator_objects(env: &Env) -> Outcome {
     result.and(removed)
 }
 
-async fn absent_then_installed(env: &Env) -> Outcome {
+async fn absent_then_installed(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-monitoring").await?;
     let backup = "  backup:\n    schedule: \"0 3 * * *\"\n    destination: {volume: {}}\n";
     kubectl_apply(&sdb_yaml(&ns, "orders", backup)).await?;
-    env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     let absent = kubectl(&["-n", &ns, "get", "podmonitors"]).await;
     ensure(absent.as_ref().is_err_and(|e| e.contains("doesn't have a resource type")), || format!("{absent:?}"))?;
-    let log = std::fs::read_to_string(env.logs.join("operator.log")).unwrap_or_default();
+    let log = env.operator_log().await;
     ensure(log.contains("Prometheus Operator's API (monitoring.coreos.com/v1) is not served"), || {
         "the operator did not say that it creates no PodMonitors".into()
     })?;

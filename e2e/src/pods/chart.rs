@@ -1,12 +1,23 @@
 //! The chart as users meet it: lint, rendering accepted by the real API
-//! server in both RBAC modes, and an upgrade.
+//! server in both RBAC modes, and an install and upgrade of a release of
+//! its own (no replica: the suite's operator is another release).
 
-use crate::cluster::{Outcome, ensure, kubectl, run};
-use crate::harness::{Env, OPERATOR_NAMESPACE};
+use super::env::PodEnv;
+use crate::cluster::{Outcome, ensure, fresh_namespace, kubectl, run};
 
-pub async fn lint_template_upgrade(env: &Env) -> Outcome {
-    let chart = env.root.join("charts/servicedb");
-    let chart = chart.to_string_lossy();
+const RELEASE: &str = "chart-check";
+const OPERATOR_NAMESPACE: &str = "e2e-chart";
+
+pub async fn lint_template_upgrade(env: &PodEnv) -> Outcome {
+    fresh_namespace(OPERATOR_NAMESPACE, "").await?;
+    let result = checks(env).await;
+    let _ = run("helm", &["uninstall", RELEASE, "-n", OPERATOR_NAMESPACE, "--wait"], None).await;
+    let _ = kubectl(&["delete", "namespace", OPERATOR_NAMESPACE, "--wait=false"]).await;
+    result
+}
+
+async fn checks(env: &PodEnv) -> Outcome {
+    let chart = env.chart.to_string_lossy();
     for mode in [&[][..], &["--set", "watchNamespaces={team-a,team-b}"][..]] {
         let mut lint = vec!["lint", "--strict", &*chart];
         lint.extend_from_slice(mode);
@@ -31,12 +42,14 @@ pub async fn lint_template_upgrade(env: &Env) -> Outcome {
     let bad = run("helm", &["template", "bad", &chart, "--set", "log.format=xml"], None).await;
     ensure(bad.as_ref().is_err_and(|e| e.contains("/log/format")), || format!("{bad:?}"))?;
 
-    // An upgrade of the installed release.
+    // An install, then an upgrade of that release.
+    run("helm", &["install", RELEASE, &chart, "-n", OPERATOR_NAMESPACE, "--skip-crds", "--set", "replicas=0"], None)
+        .await?;
     run(
         "helm",
         &[
             "upgrade",
-            "servicedb",
+            RELEASE,
             &chart,
             "-n",
             OPERATOR_NAMESPACE,
@@ -48,14 +61,14 @@ pub async fn lint_template_upgrade(env: &Env) -> Outcome {
         None,
     )
     .await?;
-    let history = run("helm", &["history", "servicedb", "-n", OPERATOR_NAMESPACE, "-o", "json"], None).await?;
+    let history = run("helm", &["history", RELEASE, "-n", OPERATOR_NAMESPACE, "-o", "json"], None).await?;
     ensure(history.matches("\"revision\"").count() >= 2, || history.clone())?;
     let env_value = kubectl(&[
         "-n",
         OPERATOR_NAMESPACE,
         "get",
         "deployment",
-        "servicedb",
+        RELEASE,
         "-o",
         "jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"SERVICEDB_RESYNC_SECONDS\")].value}",
     ])
@@ -64,7 +77,7 @@ pub async fn lint_template_upgrade(env: &Env) -> Outcome {
 
     // Cluster-wide mode caches its children everywhere, but may not list or
     // watch a single Secret (trivy KSV-0041): it reads its own by name.
-    let account = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:servicedb");
+    let account = format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{RELEASE}");
     let can = |verb: &'static str, resource: &'static str| {
         let account = account.clone();
         async move { kubectl(&["auth", "can-i", verb, resource, "--all-namespaces", "--as", &account]).await.is_ok() }

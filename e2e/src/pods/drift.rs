@@ -1,5 +1,5 @@
+use super::env::PodEnv;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
-use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 const REPAIR_WITHIN: Duration = Duration::from_secs(10);
 
-pub async fn repaired(env: &Env) -> Outcome {
+pub async fn repaired(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-drift").await?;
     kubectl_apply(&sdb_yaml(&ns, "orders", "")).await?;
-    env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     let password = env.password(&ns, "orders").await.ok_or("no password")?;
     let policies = env.api::<NetworkPolicy>(&ns);
     let original = policies.get("orders-db").await.map_err(|e| e.to_string())?.spec;
@@ -58,7 +58,7 @@ pub async fn repaired(env: &Env) -> Outcome {
     .await?;
     crate::cluster::step(&format!("  replicas restored in {:?}", start.elapsed()));
 
-    env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     let after = env.password(&ns, "orders").await.ok_or("password gone")?;
     ensure(after == password, || "the password changed during drift repair".into())
 }

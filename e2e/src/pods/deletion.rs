@@ -1,15 +1,15 @@
+use super::env::PodEnv;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, wait_for};
-use crate::harness::Env;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::Role;
 use std::time::Duration;
 
-pub async fn retain(env: &Env) -> Outcome {
+pub async fn retain(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-retain").await?;
     kubectl_apply(&sdb_yaml(&ns, "orders", "")).await?;
-    let first = env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    let first = env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     let password = env.password(&ns, "orders").await.ok_or("no password")?;
     kubectl(&["-n", &ns, "delete", "sdb", "orders", "--wait=true", "--timeout=60s"]).await?;
 
@@ -31,7 +31,7 @@ pub async fn retain(env: &Env) -> Outcome {
 
     // The same name again: the data volume and the passwords are adopted.
     kubectl_apply(&sdb_yaml(&ns, "orders", "")).await?;
-    let second = env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    let second = env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     ensure(second.metadata.uid != first.metadata.uid, || "not a new object".into())?;
     ensure(env.password(&ns, "orders").await.as_deref() == Some(password.as_str()), || {
         "password regenerated on re-create".into()
@@ -47,10 +47,10 @@ pub async fn retain(env: &Env) -> Outcome {
     ensure(owner.iter().any(|o| Some(&o.uid) == second.metadata.uid.as_ref()), || "Secret not adopted".into())
 }
 
-pub async fn delete(env: &Env) -> Outcome {
+pub async fn delete(env: &PodEnv) -> Outcome {
     let ns = env.namespace("e2e-delete").await?;
     kubectl_apply(&sdb_yaml(&ns, "orders", "  deletionPolicy: Delete\n")).await?;
-    env.wait_ready(&ns, "orders", Duration::from_secs(60)).await?;
+    env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     kubectl(&["-n", &ns, "delete", "sdb", "orders", "--wait=true", "--timeout=60s"]).await?;
     let gone = || async {
         let none = |r: Result<Option<_>, kube::Error>| matches!(r, Ok(None));
