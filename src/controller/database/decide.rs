@@ -4,6 +4,7 @@
 
 use super::bootstrap;
 use super::credentials;
+use super::delivery;
 use super::observe::Observed;
 use super::outcome::Halt;
 use super::rotation;
@@ -36,6 +37,7 @@ pub fn plan(
     };
     let checks = observed.references.clone().and_then(|()| {
         validate::against_live(observed.statefulset.as_ref(), &sdb.spec)?;
+        delivery::check(instance, observed.service_namespace.as_ref())?;
         credentials::existing(
             instance,
             observed.admin_secret.as_ref(),
@@ -113,6 +115,7 @@ mod tests {
             bootstrap_source: Ok(None),
             backup_runs: Vec::new(),
             restore_run: None,
+            service_namespace: None,
         }
     }
 
