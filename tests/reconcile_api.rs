@@ -5,82 +5,16 @@
 
 #[path = "common/fake_api.rs"]
 mod fake_api;
+#[path = "common/reconcile.rs"]
+mod reconcile;
 
 use base64::Engine as _;
 use fake_api::{FakeApi, Recorded};
+use reconcile::*;
 use serde_json::json;
-use servicedb::api::ServiceDatabase;
-use servicedb::controller::{Caches, Context, FIELD_MANAGER, FINALIZER, Settings, Writers, reconcile};
-use servicedb::metrics::Metrics;
-use std::sync::Arc;
-use std::time::Duration;
+use servicedb::controller::{FIELD_MANAGER, FINALIZER};
 
-const SDB: &str = "/apis/servicedb.dev/v1alpha1/namespaces/shop/servicedatabases/orders";
-const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders-db";
-const PVC: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-orders-db-0";
-const SECRETS: [&str; 2] =
-    ["/api/v1/namespaces/shop/secrets/orders-db-admin", "/api/v1/namespaces/shop/secrets/orders-db-credentials"];
 
-/// The operator's context, and the writers that fill its caches (the
-/// watches' part, played by [`relist`]).
-struct Harness {
-    ctx: Arc<Context>,
-    writers: std::sync::Mutex<Writers>,
-}
-
-fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Harness {
-    let settings = Settings {
-        operator_namespace: "servicedb-system".into(),
-        resync: Duration::from_secs(300),
-        concurrent_reconciles: 32,
-        endpoint_overrides,
-        tools_image: "servicedb-tools:test".into(),
-        monitoring_namespace: "monitoring".into(),
-        images: Default::default(),
-    };
-    let (caches, mut writers) = Caches::new(&[None]);
-    let ctx = Arc::new(Context::new(fake.client(), caches, settings, Arc::new(Metrics::default()), "test".into()));
-    Harness { ctx, writers: std::sync::Mutex::new(writers.remove(&None).unwrap()) }
-}
-
-/// What the watches would have delivered by now: every cache relisted.
-fn relist(fake: &FakeApi, harness: &Harness) {
-    let mut writers = harness.writers.lock().unwrap();
-    writers.relist(&|resource| fake.objects_of(resource)).expect("the stored children decode");
-}
-
-/// A fake API holding one new `orders` ServiceDatabase.
-fn with_database(policy: &str, size: &str) -> FakeApi {
-    let fake = FakeApi::default();
-    fake.put(
-        SDB,
-        json!({
-            "apiVersion": "servicedb.dev/v1alpha1", "kind": "ServiceDatabase",
-            "metadata": {"name": "orders", "namespace": "shop", "uid": "0b1c2d3e-orders", "generation": 1,
-                "creationTimestamp": "2026-01-01T00:00:00Z"},
-            "spec": {"engine": "postgres", "version": "16",
-                "service": {"name": "orders", "serviceAccountName": "orders"},
-                "storage": {"size": size}, "deletionPolicy": policy}
-        }),
-    );
-    fake
-}
-
-/// The ServiceDatabase as the API server has it now, as the watch would deliver it.
-fn current(fake: &FakeApi) -> Arc<ServiceDatabase> {
-    Arc::new(serde_json::from_value(fake.object(SDB).expect("the ServiceDatabase is stored")).unwrap())
-}
-
-async fn reconcile_once(fake: &FakeApi, harness: &Harness) -> Result<kube::runtime::controller::Action, String> {
-    relist(fake, harness);
-    // Boxed, as the controller runs it: the future is too large for a test thread's stack.
-    let run = tokio::spawn(Box::pin(reconcile(current(fake), harness.ctx.clone())));
-    tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .expect("a reconcile against the fake API finishes within 10 s")
-        .expect("the reconcile does not panic")
-        .map_err(|e| e.to_string())
-}
 
 fn writes(log: &[Recorded]) -> Vec<&Recorded> {
     log.iter().filter(|r| r.verb() != "get").collect()
@@ -96,14 +30,6 @@ fn first_write(log: &[Recorded], resource: &str, name: &str) -> usize {
 
 fn describe(log: &[Recorded]) -> Vec<String> {
     writes(log).iter().map(|r| format!("{} {}", r.verb(), r.path)).collect()
-}
-
-/// Marks the StatefulSet's pod ready, as the StatefulSet controller would.
-fn make_ready(fake: &FakeApi) {
-    let mut sts = fake.object(STS).expect("the StatefulSet was applied");
-    sts["metadata"]["generation"] = json!(1);
-    sts["status"] = json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1});
-    fake.put(STS, sts);
 }
 
 /// Creates the data claim, as the StatefulSet controller would.
@@ -478,44 +404,6 @@ async fn a_bootstrap_restore_starts_once_the_logins_exist_and_its_children_go_on
 
 // A service in another namespace: credentials delivered there once it opts in.
 
-const STOREFRONT: &str = "/api/v1/namespaces/storefront";
-const DELIVERED: &str = "orders-db-credentials.shop";
-
-fn delivered_paths() -> [String; 3] {
-    [
-        format!("{STOREFRONT}/secrets/{DELIVERED}"),
-        format!("/apis/rbac.authorization.k8s.io/v1/namespaces/storefront/roles/{DELIVERED}"),
-        format!("/apis/rbac.authorization.k8s.io/v1/namespaces/storefront/rolebindings/{DELIVERED}"),
-    ]
-}
-
-/// `orders` in `shop` for a service in `storefront`, whose Namespace carries
-/// the opt-in annotation when given.
-fn with_service_elsewhere(policy: &str, accepts: Option<&str>) -> FakeApi {
-    let fake = with_database(policy, "1Gi");
-    let mut sdb = fake.object(SDB).unwrap();
-    sdb["spec"]["service"]["namespace"] = json!("storefront");
-    fake.put(SDB, sdb);
-    let annotations = accepts.map_or(json!({}), |a| json!({"servicedb.dev/accept-credentials-from": a}));
-    fake.put(
-        STOREFRONT,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "storefront",
-            "labels": {"kubernetes.io/metadata.name": "storefront"}, "annotations": annotations}}),
-    );
-    fake
-}
-
-fn decoded(secret: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
-    secret["data"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap()).unwrap();
-            (k.clone(), String::from_utf8(bytes).unwrap())
-        })
-        .collect()
-}
 
 fn child_writes(log: &[Recorded]) -> Vec<String> {
     writes(log)
@@ -659,39 +547,4 @@ async fn a_service_back_in_the_database_namespace_loses_the_delivered_copy() {
     // The finalizer Delete needed for the copy goes once nothing is delivered.
     let _ = resync(&fake, &harness).await;
     assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]));
-}
-
-/// The whole way on a real PostgreSQL server initialised with the
-/// operator's admin password: an on-demand rotation sets the new login in
-/// the database, then both copies of the credentials switch to it in the
-/// same reconcile, and the database accepts what the delivered copy says.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_on_demand_rotation_switches_the_delivered_copy_to_a_login_the_database_accepts() {
-    use servicedb_test_support::postgres::{Options, Server};
-    let fake = with_service_elsewhere("Retain", Some("shop"));
-    let dir = tempfile::tempdir().unwrap();
-    let overrides = dir.path().join("endpoints.json");
-    std::fs::write(&overrides, "{}").unwrap();
-    let harness = context(&fake, Some(overrides.clone()));
-    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
-    let admin_password = decoded(&fake.object(SECRETS[0]).unwrap())["password"].clone();
-    let options = Options { admin_user: "postgres", admin_password: &admin_password, settings: &[] };
-    let server = Server::start(&options).expect("PostgreSQL starts");
-    // Read on every use: the operator reaches the instance here from now on.
-    std::fs::write(&overrides, format!(r#"{{"shop/orders-db": "127.0.0.1:{}"}}"#, server.port)).unwrap();
-    make_ready(&fake);
-    reconcile_once(&fake, &harness).await.expect("the logins are administered");
-
-    let mut sdb = fake.object(SDB).unwrap();
-    sdb["metadata"]["annotations"] = json!({"servicedb.dev/rotate": "1"});
-    fake.put(SDB, sdb);
-    make_ready(&fake);
-    reconcile_once(&fake, &harness).await.expect("the rotation succeeds");
-    let [secret_path, ..] = delivered_paths();
-    let own = decoded(&fake.object(SECRETS[1]).unwrap());
-    let copy = decoded(&fake.object(&secret_path).unwrap());
-    assert_eq!(own["username"], "orders_b", "the rotation switched to login B");
-    assert_eq!(copy, own, "the delivered copy switched in the same reconcile");
-    let login = server.sql_as(&copy["username"], &copy["password"], "orders", "SELECT 1");
-    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
 }
