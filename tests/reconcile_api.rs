@@ -14,8 +14,6 @@ use reconcile::*;
 use serde_json::json;
 use servicedb::controller::{FIELD_MANAGER, FINALIZER};
 
-
-
 fn writes(log: &[Recorded]) -> Vec<&Recorded> {
     log.iter().filter(|r| r.verb() != "get").collect()
 }
@@ -403,7 +401,6 @@ async fn a_bootstrap_restore_starts_once_the_logins_exist_and_its_children_go_on
 }
 
 // A service in another namespace: credentials delivered there once it opts in.
-
 
 fn child_writes(log: &[Recorded]) -> Vec<String> {
     writes(log)

@@ -616,7 +616,9 @@ fn backup_and_restore_pods_trust_the_s3_ca_bundle_from_its_secret() {
 
 /// ORDERS whose service runs in the namespace `storefront`.
 fn elsewhere() -> ServiceDatabase {
-    fixture(&ORDERS.replace("serviceAccountName: orders-sa", "serviceAccountName: orders-sa\n    namespace: storefront"))
+    fixture(
+        &ORDERS.replace("serviceAccountName: orders-sa", "serviceAccountName: orders-sa\n    namespace: storefront"),
+    )
 }
 
 #[test]
@@ -631,7 +633,8 @@ fn a_service_in_another_namespace_is_let_in_from_that_namespace_only() {
         })
     );
     // Naming its own namespace is the same as naming none.
-    let own = fixture(&ORDERS.replace("serviceAccountName: orders-sa", "serviceAccountName: orders-sa\n    namespace: shop"));
+    let own =
+        fixture(&ORDERS.replace("serviceAccountName: orders-sa", "serviceAccountName: orders-sa\n    namespace: shop"));
     let d = build(&own);
     assert!(d.delivered_credentials.is_none());
     assert_eq!(format!("{:?}", d.network_policy), format!("{:?}", build(&fixture(ORDERS)).network_policy));
@@ -656,10 +659,10 @@ fn credentials_are_delivered_to_a_service_in_another_namespace_for_its_account_o
     assert_eq!(secret.type_, d.credentials_secret.type_);
     let rules = role.rules.unwrap();
     assert_eq!(rules.len(), 1);
-    assert_eq!((rules[0].verbs.as_slice(), rules[0].resource_names.as_deref()), (
-        &["get".to_string()][..],
-        Some(&[name.to_string()][..])
-    ));
+    assert_eq!(
+        (rules[0].verbs.as_slice(), rules[0].resource_names.as_deref()),
+        (&["get".to_string()][..], Some(&[name.to_string()][..]))
+    );
     let subjects = binding.subjects.unwrap();
     assert_eq!(subjects.len(), 1);
     assert_eq!(

@@ -89,7 +89,6 @@ pub fn make_ready(fake: &FakeApi) {
     fake.put(STS, sts);
 }
 
-
 pub const STOREFRONT: &str = "/api/v1/namespaces/storefront";
 pub const DELIVERED: &str = "orders-db-credentials.shop";
 

@@ -26,9 +26,11 @@ pub async fn lint_template_upgrade(env: &Env) -> Outcome {
             })?;
             ensure(applied.contains("role.rbac.authorization.k8s.io/dry created"), || applied.clone())?;
             // Namespaces are read for the opt-in annotation: only the watched ones.
-            ensure(manifests.contains("resources: [namespaces]\n    verbs: [get]\n    resourceNames: [\"team-a\",\"team-b\"]"), || {
-                "namespaced mode may get namespaces it does not watch".into()
-            })?;
+            ensure(
+                manifests
+                    .contains("resources: [namespaces]\n    verbs: [get]\n    resourceNames: [\"team-a\",\"team-b\"]"),
+                || "namespaced mode may get namespaces it does not watch".into(),
+            )?;
         }
     }
     // Bad values are refused with a message naming the field.

@@ -190,19 +190,12 @@ mod tests {
         let instance = Instance::new(&sdb, "servicedb-system").unwrap();
         let namespace = |annotation: &str| {
             let mut ns = Namespace::default();
-            ns.metadata.annotations = Some(
-                [(crate::api::ACCEPT_CREDENTIALS_FROM_ANNOTATION.to_string(), annotation.to_string())].into(),
-            );
-            ServiceNamespace {
-                name: "storefront".into(),
-                watched: true,
-                namespace: Some(ns),
-                delivered_secret: None,
-            }
+            ns.metadata.annotations =
+                Some([(crate::api::ACCEPT_CREDENTIALS_FROM_ANNOTATION.to_string(), annotation.to_string())].into());
+            ServiceNamespace { name: "storefront".into(), watched: true, namespace: Some(ns), delivered_secret: None }
         };
         let observed = Observed { service_namespace: Some(namespace("billing")), ..nothing_yet() };
-        let Ok(Err(Halt::Invalid(invalid))) = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed())
-        else {
+        let Ok(Err(Halt::Invalid(invalid))) = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()) else {
             panic!("no halt")
         };
         assert_eq!(invalid.reason, InvalidReason::ServiceNamespaceNotOptedIn);
