@@ -123,8 +123,14 @@ pub async fn finalize(ctx: &Context, sdb: &ServiceDatabase) -> Result<Action, Er
                 Err(e) => return Err(Error::kube("orphan", format!("Secret {name}"))(e)),
             }
         }
-    } else if let Some(uid) = sdb.metadata.uid.as_deref() {
-        let delivered = apply::delivered(&ctx.caches, uid);
+    } else {
+        let instance = Instance::new(sdb, operator_namespace)?;
+        let mut delivered = apply::delivered(&ctx.caches, instance.owner_uid());
+        // Also where the spec delivers now, in case its Role is gone (the
+        // Secret is not cached); only where the operator may look.
+        if let Some(namespace) = instance.service_elsewhere().filter(|ns| ctx.caches.watches(ns)) {
+            delivered.insert((namespace.to_string(), instance.delivered_credentials_name()));
+        }
         apply::remove_delivered(client, &delivered).await?;
     }
     let rest: Vec<String> = sdb.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
