@@ -545,3 +545,28 @@ async fn a_service_back_in_the_database_namespace_loses_the_delivered_copy() {
     let _ = resync(&fake, &harness).await;
     assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]));
 }
+
+#[tokio::test]
+async fn a_role_labelled_like_a_delivered_one_cannot_get_a_secret_deleted() {
+    let fake = with_service_elsewhere("Delete", Some("shop"));
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    // Someone who may create Roles in storefront, but not delete its Secrets.
+    let secret = format!("{STOREFRONT}/secrets/payments-key");
+    fake.put(
+        &secret,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "payments-key",
+        "namespace": "storefront"}, "data": {"key": "c2VjcmV0"}}),
+    );
+    fake.put(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/storefront/roles/payments-key",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "payments-key",
+            "namespace": "storefront", "labels": {"app.kubernetes.io/managed-by": "servicedb",
+            "servicedb.dev/source-uid": "0b1c2d3e-orders"}}}),
+    );
+    let log = resync(&fake, &harness).await;
+    assert!(fake.object(&secret).is_some(), "a Secret servicedb did not deliver stays: {:#?}", describe(&log));
+    for path in delivered_paths() {
+        assert!(fake.object(&path).is_some(), "what is delivered now stays: {path}");
+    }
+}

@@ -10,6 +10,7 @@ use super::context::Context;
 use super::error::Error;
 use crate::api::prometheus::{PodMonitor, PrometheusRule};
 use crate::api::quantity;
+use crate::builders::delivery::SOURCE_UID_LABEL;
 use crate::builders::{
     BackupChildren, DESIRED_HASH_ANNOTATION, DeliveredCredentials, Desired, Instance, MonitoringChildren, Passwords,
     RestoreChildren,
@@ -146,7 +147,6 @@ fn controlled_by<K: Resource>(object: &K, owner_uid: &str) -> bool {
 
 /// The live Secrets, read by name in the observe step: Secrets are not
 /// cached (see `observe`).
-#[derive(Clone, Copy)]
 pub struct LiveSecrets<'a> {
     pub admin: Option<&'a Secret>,
     pub credentials: Option<&'a Secret>,
@@ -274,9 +274,9 @@ impl<'a> Applier<'a> {
         let kept = |namespace: &str, name: &str| {
             self.kept.contains(&(Role::kind(&()).into_owned(), namespace.to_string(), name.to_string()))
         };
-        let leftovers: Vec<(String, String)> =
+        let leftovers: BTreeSet<(String, String)> =
             delivered(self.caches, self.owner_uid).into_iter().filter(|(ns, name)| !kept(ns, name)).collect();
-        self.writes += remove_delivered(self.client, &leftovers).await?;
+        self.writes += remove_delivered(self.client, self.caches, self.owner_uid, &leftovers).await?;
         Ok(())
     }
 }
@@ -289,24 +289,35 @@ pub fn delivered(caches: &Caches, source_uid: &str) -> BTreeSet<(String, String)
     roles.into_iter().chain(caches.delivered_by::<RoleBinding>(source_uid)).collect()
 }
 
-/// Deletes delivered credentials: the binding first (no access to a
-/// half-removed copy), then the Secret, then the Role that found them.
+/// Deletes the credentials `source_uid` delivered at `at`: the binding
+/// first (no access to a half-removed copy), then the Secret, then the Role
+/// that found them. Each only when it carries that uid: a Role someone else
+/// labelled cannot make the operator delete a Secret it did not deliver.
 /// Returns how many deletes took place.
-pub async fn remove_delivered<'a>(
+pub async fn remove_delivered(
     client: &Client,
-    at: impl IntoIterator<Item = &'a (String, String)>,
+    caches: &Caches,
+    source_uid: &str,
+    at: &BTreeSet<(String, String)>,
 ) -> Result<usize, Error> {
-    let mut writes = 0;
-    for (namespace, name) in at {
+    let roles: BTreeSet<(String, String)> = caches.delivered_by::<Role>(source_uid).into_iter().collect();
+    let bindings: BTreeSet<(String, String)> = caches.delivered_by::<RoleBinding>(source_uid).into_iter().collect();
+    let mut deleted = Vec::new();
+    for key @ (namespace, name) in at {
         tracing::info!(%namespace, %name, "deleting credentials delivered to another namespace");
-        let deleted = [
-            delete(&Api::<RoleBinding>::namespaced(client.clone(), namespace), name).await?,
-            delete(&Api::<Secret>::namespaced(client.clone(), namespace), name).await?,
-            delete(&Api::<Role>::namespaced(client.clone(), namespace), name).await?,
-        ];
-        writes += deleted.iter().filter(|d| **d == Applied::Written).count();
+        if bindings.contains(key) {
+            deleted.push(delete(&Api::<RoleBinding>::namespaced(client.clone(), namespace), name).await?);
+        }
+        let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
+        let ours = |s: &Secret| s.labels().get(SOURCE_UID_LABEL).is_some_and(|uid| uid == source_uid);
+        if get(&secrets, name).await?.is_some_and(|s| ours(&s)) {
+            deleted.push(delete(&secrets, name).await?);
+        }
+        if roles.contains(key) {
+            deleted.push(delete(&Api::<Role>::namespaced(client.clone(), namespace), name).await?);
+        }
     }
-    Ok(writes)
+    Ok(deleted.iter().filter(|d| **d == Applied::Written).count())
 }
 
 /// What else the apply step needs to know.

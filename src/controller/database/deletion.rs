@@ -131,7 +131,7 @@ pub async fn finalize(ctx: &Context, sdb: &ServiceDatabase) -> Result<Action, Er
         if let Some(namespace) = instance.service_elsewhere().filter(|ns| ctx.caches.watches(ns)) {
             delivered.insert((namespace.to_string(), instance.delivered_credentials_name()));
         }
-        apply::remove_delivered(client, &delivered).await?;
+        apply::remove_delivered(client, &ctx.caches, instance.owner_uid(), &delivered).await?;
     }
     let rest: Vec<String> = sdb.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
     set_finalizers(client, sdb, rest).await?;
