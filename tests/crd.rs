@@ -194,3 +194,23 @@ fn bootstrap_is_set_at_creation_only() {
     let both = with("{backupName: b, location: {serviceDatabase: old, destination: {volume: {}}}}");
     assert!(messages(both.validate_cel()).contains("exactly one of backupName or location"));
 }
+
+#[test]
+fn a_service_in_another_namespace_names_its_service_account_and_may_move() {
+    let with = |service: &str| sdb("orders", &SPEC.replace("service: {name: orders}", service));
+    let without_account = with("service: {name: orders, namespace: storefront}");
+    assert!(
+        messages(without_account.validate_cel()).contains("service.namespace needs service.serviceAccountName"),
+        "{}",
+        messages(without_account.validate_cel())
+    );
+    let storefront = with("service: {name: orders, namespace: storefront, serviceAccountName: orders}");
+    assert_eq!(messages(storefront.validate_cel()), "");
+    let bad = with("service: {name: orders, namespace: Store_Front, serviceAccountName: orders}");
+    assert!(messages(bad.validate_cel()).contains("service.namespace must be a namespace name"));
+    // Not immutable: moving the service, or bringing it home, is allowed (the old copy is removed).
+    let home = with("service: {name: orders, serviceAccountName: orders}");
+    assert_eq!(messages(home.validate_cel_update(&storefront)), "");
+    let moved = with("service: {name: orders, namespace: checkout, serviceAccountName: orders}");
+    assert_eq!(messages(moved.validate_cel_update(&storefront)), "");
+}

@@ -5,82 +5,14 @@
 
 #[path = "common/fake_api.rs"]
 mod fake_api;
+#[path = "common/reconcile.rs"]
+mod reconcile;
 
 use base64::Engine as _;
 use fake_api::{FakeApi, Recorded};
+use reconcile::*;
 use serde_json::json;
-use servicedb::api::ServiceDatabase;
-use servicedb::controller::{Caches, Context, FIELD_MANAGER, FINALIZER, Settings, Writers, reconcile};
-use servicedb::metrics::Metrics;
-use std::sync::Arc;
-use std::time::Duration;
-
-const SDB: &str = "/apis/servicedb.dev/v1alpha1/namespaces/shop/servicedatabases/orders";
-const STS: &str = "/apis/apps/v1/namespaces/shop/statefulsets/orders-db";
-const PVC: &str = "/api/v1/namespaces/shop/persistentvolumeclaims/data-orders-db-0";
-const SECRETS: [&str; 2] =
-    ["/api/v1/namespaces/shop/secrets/orders-db-admin", "/api/v1/namespaces/shop/secrets/orders-db-credentials"];
-
-/// The operator's context, and the writers that fill its caches (the
-/// watches' part, played by [`relist`]).
-struct Harness {
-    ctx: Arc<Context>,
-    writers: std::sync::Mutex<Writers>,
-}
-
-fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Harness {
-    let settings = Settings {
-        operator_namespace: "servicedb-system".into(),
-        resync: Duration::from_secs(300),
-        concurrent_reconciles: 32,
-        endpoint_overrides,
-        tools_image: "servicedb-tools:test".into(),
-        monitoring_namespace: "monitoring".into(),
-        images: Default::default(),
-    };
-    let (caches, mut writers) = Caches::new(&[None]);
-    let ctx = Arc::new(Context::new(fake.client(), caches, settings, Arc::new(Metrics::default()), "test".into()));
-    Harness { ctx, writers: std::sync::Mutex::new(writers.remove(&None).unwrap()) }
-}
-
-/// What the watches would have delivered by now: every cache relisted.
-fn relist(fake: &FakeApi, harness: &Harness) {
-    let mut writers = harness.writers.lock().unwrap();
-    writers.relist(&|resource| fake.objects_of(resource)).expect("the stored children decode");
-}
-
-/// A fake API holding one new `orders` ServiceDatabase.
-fn with_database(policy: &str, size: &str) -> FakeApi {
-    let fake = FakeApi::default();
-    fake.put(
-        SDB,
-        json!({
-            "apiVersion": "servicedb.dev/v1alpha1", "kind": "ServiceDatabase",
-            "metadata": {"name": "orders", "namespace": "shop", "uid": "0b1c2d3e-orders", "generation": 1,
-                "creationTimestamp": "2026-01-01T00:00:00Z"},
-            "spec": {"engine": "postgres", "version": "16",
-                "service": {"name": "orders", "serviceAccountName": "orders"},
-                "storage": {"size": size}, "deletionPolicy": policy}
-        }),
-    );
-    fake
-}
-
-/// The ServiceDatabase as the API server has it now, as the watch would deliver it.
-fn current(fake: &FakeApi) -> Arc<ServiceDatabase> {
-    Arc::new(serde_json::from_value(fake.object(SDB).expect("the ServiceDatabase is stored")).unwrap())
-}
-
-async fn reconcile_once(fake: &FakeApi, harness: &Harness) -> Result<kube::runtime::controller::Action, String> {
-    relist(fake, harness);
-    // Boxed, as the controller runs it: the future is too large for a test thread's stack.
-    let run = tokio::spawn(Box::pin(reconcile(current(fake), harness.ctx.clone())));
-    tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .expect("a reconcile against the fake API finishes within 10 s")
-        .expect("the reconcile does not panic")
-        .map_err(|e| e.to_string())
-}
+use servicedb::controller::{FIELD_MANAGER, FINALIZER};
 
 fn writes(log: &[Recorded]) -> Vec<&Recorded> {
     log.iter().filter(|r| r.verb() != "get").collect()
@@ -96,14 +28,6 @@ fn first_write(log: &[Recorded], resource: &str, name: &str) -> usize {
 
 fn describe(log: &[Recorded]) -> Vec<String> {
     writes(log).iter().map(|r| format!("{} {}", r.verb(), r.path)).collect()
-}
-
-/// Marks the StatefulSet's pod ready, as the StatefulSet controller would.
-fn make_ready(fake: &FakeApi) {
-    let mut sts = fake.object(STS).expect("the StatefulSet was applied");
-    sts["metadata"]["generation"] = json!(1);
-    sts["status"] = json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1});
-    fake.put(STS, sts);
 }
 
 /// Creates the data claim, as the StatefulSet controller would.
@@ -474,4 +398,175 @@ async fn a_bootstrap_restore_starts_once_the_logins_exist_and_its_children_go_on
     let log = resync(&fake, &harness).await;
     let deleted: Vec<String> = log.iter().filter(|r| r.verb() == "delete").map(|r| r.path.clone()).collect();
     assert!(deleted.contains(&job.to_string()) && deleted.contains(&policy.to_string()), "{deleted:#?}");
+}
+
+// A service in another namespace: credentials delivered there once it opts in.
+
+fn child_writes(log: &[Recorded]) -> Vec<String> {
+    writes(log)
+        .iter()
+        .filter(|r| !r.path.contains("servicedatabases") && !r.path.contains("/events"))
+        .map(|r| format!("{} {}", r.verb(), r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_service_namespace_that_did_not_opt_in_is_an_invalid_spec_and_gets_nothing() {
+    let fake = with_service_elsewhere("Retain", Some("billing"));
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("an invalid spec is not a reconcile error");
+    let log = fake.log();
+    assert!(log.iter().any(|r| r.verb() == "get" && r.path == STOREFRONT), "the Namespace is read by name");
+    assert!(child_writes(&log).is_empty(), "no child is written: {:#?}", child_writes(&log));
+    assert!(
+        writes(&log).iter().all(|r| r.is_status() || r.path.contains("/events")),
+        "only status and an Event: {:#?}",
+        describe(&log)
+    );
+    let status = &fake.object(SDB).unwrap()["status"];
+    let ready = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap();
+    assert_eq!((ready["status"].as_str(), ready["reason"].as_str()), (Some("False"), Some("InvalidSpec")));
+    let message = ready["message"].as_str().unwrap();
+    assert!(message.starts_with("ServiceNamespaceNotOptedIn"), "{message}");
+    assert!(
+        message.contains(
+            "kubectl annotate --overwrite namespace storefront servicedb.dev/accept-credentials-from=billing,shop"
+        ),
+        "says which annotation to put on which namespace: {message}"
+    );
+}
+
+#[tokio::test]
+async fn an_opted_in_namespace_gets_the_credentials_for_its_account_and_its_pods_are_let_in() {
+    let fake = with_service_elsewhere("Delete", Some("billing, shop"));
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    let log = fake.log();
+    let order = describe(&log);
+    let [secret_path, role_path, binding_path] = delivered_paths();
+    for path in [&secret_path, &role_path, &binding_path] {
+        let object = fake.object(path).unwrap_or_else(|| panic!("{path} was applied: {order:#?}"));
+        assert!(object["metadata"].get("ownerReferences").is_none(), "{path}: no owner reference across namespaces");
+        let labels = &object["metadata"]["labels"];
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "servicedb", "{path} is watched by label");
+        assert_eq!(labels["servicedb.dev/source-namespace"], "shop");
+        assert_eq!(labels["servicedb.dev/source-uid"], "0b1c2d3e-orders");
+    }
+    let role = first_write(&log, "roles", DELIVERED);
+    assert!(role < first_write(&log, "secrets", DELIVERED), "the Role that finds the copy comes first: {order:#?}");
+    let own = fake.object(SECRETS[1]).expect("the database's own copy stays");
+    let copy = fake.object(&secret_path).unwrap();
+    assert_eq!(decoded(&copy), decoded(&own), "the same keys and values in both namespaces");
+    assert_eq!(fake.object(&role_path).unwrap()["rules"][0]["resourceNames"], json!([DELIVERED]));
+    assert_eq!(
+        fake.object(&binding_path).unwrap()["subjects"],
+        json!([{"kind": "ServiceAccount", "name": "orders", "namespace": "storefront"}])
+    );
+    let shop_role = "/apis/rbac.authorization.k8s.io/v1/namespaces/shop/roles/orders-db-credentials";
+    assert!(fake.object(shop_role).is_none(), "no grant to a same-named account of the database's namespace");
+    let policy = fake.object("/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/orders-db").unwrap();
+    assert_eq!(
+        policy["spec"]["ingress"][0]["from"][0],
+        json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storefront"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders"}}})
+    );
+    assert_eq!(
+        fake.object(SDB).unwrap()["metadata"]["finalizers"],
+        json!(["servicedb.dev/delivered-credentials"]),
+        "Delete needs a finalizer: garbage collection cannot reach another namespace"
+    );
+
+    // Steady state: the copy is read by name and not written again.
+    let log = resync(&fake, &harness).await;
+    assert!(child_writes(&log).is_empty(), "{:#?}", child_writes(&log));
+    assert!(log.iter().any(|r| r.verb() == "get" && r.path == secret_path));
+}
+
+#[tokio::test]
+async fn a_rotated_login_reaches_the_delivered_copy_in_the_same_reconcile() {
+    let fake = with_service_elsewhere("Retain", Some("shop"));
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    // What a finished rotation leaves in the admin Secret: login B active with its own password.
+    let mut admin = fake.object(SECRETS[0]).unwrap();
+    let encode = |s: &str| json!(base64::engine::general_purpose::STANDARD.encode(s));
+    admin["data"]["app-password-b"] = encode("RotatedPassword0123456789abcdef");
+    admin["data"]["active-login"] = encode("b");
+    fake.put(SECRETS[0], admin);
+    let log = resync(&fake, &harness).await;
+    let [secret_path, ..] = delivered_paths();
+    let (own, copy) = (decoded(&fake.object(SECRETS[1]).unwrap()), decoded(&fake.object(&secret_path).unwrap()));
+    assert_eq!((own["username"].as_str(), own["password"].as_str()), ("orders_b", "RotatedPassword0123456789abcdef"));
+    assert_eq!(copy, own, "both Secrets name the new login: {:#?}", child_writes(&log));
+}
+
+#[tokio::test]
+async fn delete_removes_the_delivered_credentials_and_retain_keeps_them() {
+    for (policy, kept) in [("Delete", false), ("Retain", true)] {
+        let fake = with_service_elsewhere(policy, Some("shop"));
+        let harness = context(&fake, None);
+        reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+        delete(&fake).await;
+        let log = resync(&fake, &harness).await;
+        for path in delivered_paths() {
+            assert_eq!(fake.object(&path).is_some(), kept, "{policy}: {path}: {:#?}", describe(&log));
+        }
+        let deletes = log.iter().filter(|r| r.verb() == "delete").count();
+        assert_eq!(deletes, if kept { 0 } else { 3 }, "{policy}: {:#?}", describe(&log));
+        if !kept {
+            let released = first_write(&log, "servicedatabases", "orders");
+            assert!(
+                writes(&log).iter().take(released).filter(|r| r.verb() == "delete").count() == 3,
+                "removed before the finalizer goes: {:#?}",
+                describe(&log)
+            );
+        }
+        assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]), "{policy}: the object may go");
+    }
+}
+
+#[tokio::test]
+async fn a_service_back_in_the_database_namespace_loses_the_delivered_copy() {
+    let fake = with_service_elsewhere("Delete", Some("shop"));
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["service"].as_object_mut().unwrap().remove("namespace");
+    sdb["metadata"]["generation"] = json!(2);
+    fake.put(SDB, sdb);
+    let log = resync(&fake, &harness).await;
+    for path in delivered_paths() {
+        assert!(fake.object(&path).is_none(), "{path} is a leftover: {:#?}", describe(&log));
+    }
+    assert!(!log.iter().any(|r| r.path == STOREFRONT), "the Namespace is no longer read");
+    let shop_role = "/apis/rbac.authorization.k8s.io/v1/namespaces/shop/roles/orders-db-credentials";
+    assert!(fake.object(shop_role).is_some(), "the account is granted the database's copy again");
+    // The finalizer Delete needed for the copy goes once nothing is delivered.
+    let _ = resync(&fake, &harness).await;
+    assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!([]));
+}
+
+#[tokio::test]
+async fn a_role_labelled_like_a_delivered_one_cannot_get_a_secret_deleted() {
+    let fake = with_service_elsewhere("Delete", Some("shop"));
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    // Someone who may create Roles in storefront, but not delete its Secrets.
+    let secret = format!("{STOREFRONT}/secrets/payments-key");
+    fake.put(
+        &secret,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "payments-key",
+        "namespace": "storefront"}, "data": {"key": "c2VjcmV0"}}),
+    );
+    fake.put(
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/storefront/roles/payments-key",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "payments-key",
+            "namespace": "storefront", "labels": {"app.kubernetes.io/managed-by": "servicedb",
+            "servicedb.dev/source-uid": "0b1c2d3e-orders"}}}),
+    );
+    let log = resync(&fake, &harness).await;
+    assert!(fake.object(&secret).is_some(), "a Secret servicedb did not deliver stays: {:#?}", describe(&log));
+    for path in delivered_paths() {
+        assert!(fake.object(&path).is_some(), "what is delivered now stays: {path}");
+    }
 }

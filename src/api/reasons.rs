@@ -123,6 +123,12 @@ reasons! {
         BootstrapBackupNotFound,
         /// The bootstrap's ServiceDatabaseBackup failed: it never runs again.
         BootstrapBackupFailed,
+        /// `spec.service.namespace` does not exist.
+        ServiceNamespaceNotFound,
+        /// `spec.service.namespace` has not opted in to credentials from this namespace.
+        ServiceNamespaceNotOptedIn,
+        /// `spec.service.namespace` is not one the operator watches (namespaced mode).
+        ServiceNamespaceNotWatched,
     }
 }
 
@@ -188,6 +194,9 @@ mod tests {
             (InvalidReason::InvalidBootstrap, "InvalidBootstrap"),
             (InvalidReason::BootstrapBackupNotFound, "BootstrapBackupNotFound"),
             (InvalidReason::BootstrapBackupFailed, "BootstrapBackupFailed"),
+            (InvalidReason::ServiceNamespaceNotFound, "ServiceNamespaceNotFound"),
+            (InvalidReason::ServiceNamespaceNotOptedIn, "ServiceNamespaceNotOptedIn"),
+            (InvalidReason::ServiceNamespaceNotWatched, "ServiceNamespaceNotWatched"),
         ];
         assert_eq!(reasons.len(), InvalidReason::ALL.len(), "a new InvalidReason needs a row here");
         for (reason, word) in reasons {

@@ -167,10 +167,16 @@ impl std::str::FromStr for Engine {
     }
 }
 
+/// Annotation of a Namespace that accepts credentials delivered from other
+/// namespaces: a comma-separated list of the namespaces of the
+/// ServiceDatabases allowed to deliver there (labels cannot hold lists).
+pub const ACCEPT_CREDENTIALS_FROM_ANNOTATION: &str = "servicedb.dev/accept-credentials-from";
+
 /// The owning service: its pods are the only clients let in, and its
 /// ServiceAccount the only one that may read the credentials.
 #[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.__namespace__) || has(self.serviceAccountName)").message("service.namespace needs service.serviceAccountName: the credentials delivered to another namespace are readable by exactly that ServiceAccount there").field_path(".serviceAccountName"))]
 pub struct OwningService {
     /// Name of the service, e.g. "orders".
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self) <= 63").message("service.name must be a DNS label: at most 63 lower-case letters, digits and '-'"))]
@@ -190,6 +196,18 @@ pub struct OwningService {
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$') && size(self) <= 253").message("service.serviceAccountName must be a valid ServiceAccount name"))]
     #[schemars(length(min = 1, max = 253))]
     pub service_account_name: Option<String>,
+
+    /// Namespace of the service's pods and ServiceAccount; the
+    /// ServiceDatabase's own when omitted. Another namespace must opt in
+    /// with the annotation `servicedb.dev/accept-credentials-from` listing
+    /// this ServiceDatabase's namespace; the credentials Secret is then
+    /// delivered there as `<name>-db-credentials.<this namespace>`, and
+    /// only that namespace's service pods are let in. May change: the
+    /// copy in the previous namespace is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self) <= 63").message("service.namespace must be a namespace name: at most 63 lower-case letters, digits and '-'"))]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
 }
 
 impl OwningService {

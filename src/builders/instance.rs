@@ -99,6 +99,23 @@ impl<'a> Instance<'a> {
         }
     }
 
+    /// Namespace of the owning service's pods: `spec.service.namespace`, or this one.
+    pub fn service_namespace(&self) -> &'a str {
+        self.spec.service.namespace.as_deref().unwrap_or(self.namespace)
+    }
+    /// The owning service's namespace when it is not this one: the
+    /// credentials are delivered there.
+    pub fn service_elsewhere(&self) -> Option<&'a str> {
+        Some(self.service_namespace()).filter(|ns| *ns != self.namespace)
+    }
+    /// The credentials Secret (and its Role and RoleBinding) delivered into
+    /// the service's namespace: `<name>-db-credentials.<this namespace>`.
+    /// The dot cannot occur in either part, so two ServiceDatabases never
+    /// deliver the same name, nor collide with one of that namespace's own.
+    pub fn delivered_credentials_name(&self) -> String {
+        format!("{}.{}", self.credentials_secret_name(), self.namespace)
+    }
+
     /// The client Service's DNS name inside the cluster.
     pub fn host(&self) -> String {
         format!("{}.{}.svc", self.instance_name(), self.namespace)

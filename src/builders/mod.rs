@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod backup_list;
+pub mod delivery;
 mod instance;
 pub mod monitoring;
 mod networkpolicy;
@@ -15,6 +16,7 @@ mod statefulset;
 #[cfg(test)]
 mod tests;
 
+pub use delivery::DeliveredCredentials;
 pub use instance::{DESIRED_HASH_ANNOTATION, ENGINE_VERSION_ANNOTATION, Instance, MANAGED_BY, NotStored};
 pub use networkpolicy::OPERATOR_POD_LABELS;
 pub use secret::{Passwords, Rotation, Slot};
@@ -35,6 +37,8 @@ pub struct Desired {
     pub admin_secret: Secret,
     pub credentials_secret: Secret,
     pub credentials_access: Option<(Role, RoleBinding)>,
+    /// Present when the owning service lives in another namespace.
+    pub delivered_credentials: Option<DeliveredCredentials>,
     pub network_policy: NetworkPolicy,
     pub init_config: Option<ConfigMap>,
     pub headless_service: Service,
@@ -95,9 +99,11 @@ pub struct BackupChildren {
 pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_>) -> Desired {
     let Inputs { images, claim_size, tools_image, restore, monitoring_namespace, now } = inputs;
     let data_restore = restore.filter(|_| !restore::restores_with_job(instance));
+    let credentials_secret = secret::credentials_secret(instance, passwords);
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
-        credentials_secret: secret::credentials_secret(instance, passwords),
+        delivered_credentials: delivery::delivered_credentials(instance, &credentials_secret),
+        credentials_secret,
         credentials_access: rbac::credentials_access(instance),
         network_policy: networkpolicy::network_policy(instance, monitoring_namespace),
         init_config: statefulset::init_config(instance),

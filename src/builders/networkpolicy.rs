@@ -42,12 +42,15 @@ pub(super) fn dns_egress() -> NetworkPolicyEgressRule {
 }
 
 /// `<name>-db`: ingress on the database port only from the owning service's
-/// pods (same namespace), the operator's pods and this instance's backup
+/// pods (in its namespace), the operator's pods and this instance's backup
 /// and restore pods; the exporter's port only from the monitoring
 /// namespace; egress only to cluster DNS.
 pub fn network_policy(instance: &Instance<'_>, monitoring_namespace: &str) -> NetworkPolicy {
     let (db_port, _) = instance.engine.port();
+    // One peer with both selectors: the service's pods in that namespace
+    // only (two peers would admit either).
     let owner = NetworkPolicyPeer {
+        namespace_selector: instance.service_elsewhere().and_then(namespace_selector),
         pod_selector: selector(instance.spec.service.pod_selector()),
         ..NetworkPolicyPeer::default()
     };

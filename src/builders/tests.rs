@@ -613,3 +613,63 @@ fn backup_and_restore_pods_trust_the_s3_ca_bundle_from_its_secret() {
     let init = pod.init_containers.clone().expect("the restore init container");
     assert_eq!(ca_bundle_of(&pod, &init[0]).1, Some(true));
 }
+
+/// ORDERS whose service runs in the namespace `storefront`.
+fn elsewhere() -> ServiceDatabase {
+    fixture(
+        &ORDERS.replace("serviceAccountName: orders-sa", "serviceAccountName: orders-sa\n    namespace: storefront"),
+    )
+}
+
+#[test]
+fn a_service_in_another_namespace_is_let_in_from_that_namespace_only() {
+    let ingress = build(&elsewhere()).network_policy.spec.unwrap().ingress.unwrap();
+    // One peer with both selectors: the service's pods, and only in its namespace.
+    assert_eq!(
+        serde_json::to_value(&ingress[0].from.as_ref().unwrap()[0]).unwrap(),
+        serde_json::json!({
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storefront"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders"}}
+        })
+    );
+    // Naming its own namespace is the same as naming none.
+    let own =
+        fixture(&ORDERS.replace("serviceAccountName: orders-sa", "serviceAccountName: orders-sa\n    namespace: shop"));
+    let d = build(&own);
+    assert!(d.delivered_credentials.is_none());
+    assert_eq!(format!("{:?}", d.network_policy), format!("{:?}", build(&fixture(ORDERS)).network_policy));
+}
+
+#[test]
+fn credentials_are_delivered_to_a_service_in_another_namespace_for_its_account_only() {
+    let d = build(&elsewhere());
+    let DeliveredCredentials { role, secret, binding } = d.delivered_credentials.expect("delivered");
+    let name = "orders-db-credentials.shop";
+    for meta in [&role.metadata, &secret.metadata, &binding.metadata] {
+        assert_eq!((meta.name.as_deref(), meta.namespace.as_deref()), (Some(name), Some("storefront")));
+        assert!(meta.owner_references.is_none(), "an owner reference cannot cross namespaces");
+        let labels = meta.labels.as_ref().unwrap();
+        assert_eq!(labels["app.kubernetes.io/managed-by"], "servicedb", "the watches select on it");
+        assert_eq!(labels["app.kubernetes.io/instance"], "orders");
+        assert_eq!(labels[delivery::SOURCE_NAMESPACE_LABEL], "shop");
+        assert_eq!(labels[delivery::SOURCE_UID_LABEL], "6f1c1d2e-0000-4000-8000-000000000001");
+        assert!(delivery::delivered_by(labels, &Instance::new(&elsewhere(), "servicedb-system").unwrap()));
+    }
+    assert_eq!(text(&secret), text(&d.credentials_secret), "the same keys and values as the database's copy");
+    assert_eq!(secret.type_, d.credentials_secret.type_);
+    let rules = role.rules.unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        (rules[0].verbs.as_slice(), rules[0].resource_names.as_deref()),
+        (&["get".to_string()][..], Some(&[name.to_string()][..]))
+    );
+    let subjects = binding.subjects.unwrap();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(
+        (subjects[0].kind.as_str(), subjects[0].name.as_str(), subjects[0].namespace.as_deref()),
+        ("ServiceAccount", "orders-sa", Some("storefront"))
+    );
+    assert_eq!(binding.role_ref.name, name);
+    // A same-named account of the database's namespace is not the service's: no grant there.
+    assert!(d.credentials_access.is_none());
+}

@@ -1,16 +1,19 @@
 //! The apply step, the one place children are written: every desired child
 //! by server-side apply, only when its cached live counterpart differs (a
 //! steady state makes zero requests); children the owner controls but no
-//! longer wants, found by owner in the caches, deleted; a grown storage
-//! size carried to the live volume.
+//! longer wants, found by owner in the caches, deleted (those delivered to
+//! another namespace, which cannot have an owner reference, by their
+//! source label); a grown storage size carried to the live volume.
 
 use super::caches::{Cached, Caches};
 use super::context::Context;
 use super::error::Error;
 use crate::api::prometheus::{PodMonitor, PrometheusRule};
 use crate::api::quantity;
+use crate::builders::delivery::SOURCE_UID_LABEL;
 use crate::builders::{
-    BackupChildren, DESIRED_HASH_ANNOTATION, Desired, Instance, MonitoringChildren, Passwords, RestoreChildren,
+    BackupChildren, DESIRED_HASH_ANNOTATION, DeliveredCredentials, Desired, Instance, MonitoringChildren, Passwords,
+    RestoreChildren,
 };
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -27,7 +30,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt::Debug;
 
 /// The one field manager of every child the operator applies.
@@ -147,6 +150,8 @@ fn controlled_by<K: Resource>(object: &K, owner_uid: &str) -> bool {
 pub struct LiveSecrets<'a> {
     pub admin: Option<&'a Secret>,
     pub credentials: Option<&'a Secret>,
+    /// The copy delivered to the owning service's namespace, when it is elsewhere.
+    pub delivered: Option<&'a Secret>,
 }
 
 /// What the apply step did: the StatefulSet as the API server has it, and
@@ -161,8 +166,9 @@ struct Applier<'a> {
     caches: &'a Caches,
     namespace: &'a str,
     owner_uid: &'a str,
-    /// Names applied per kind: every other child the owner controls is a leftover.
-    kept: HashSet<(String, String)>,
+    /// (kind, namespace, name) of what was applied: every other child the
+    /// owner controls is a leftover.
+    kept: HashSet<(String, String, String)>,
     writes: usize,
 }
 
@@ -182,19 +188,27 @@ impl<'a> Applier<'a> {
         Api::namespaced(self.client.clone(), self.namespace)
     }
 
+    /// The namespace a desired child goes to: its own (a delivered child's
+    /// is the service's), else the instance's.
+    fn namespace_of<K: Resource>(&self, desired: &K) -> String {
+        desired.meta().namespace.clone().unwrap_or_else(|| self.namespace.to_string())
+    }
+
     async fn write<K>(&mut self, desired: K, live: Option<K>) -> Result<K, Error>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
     {
-        self.kept.insert((K::kind(&()).into_owned(), desired.name_any()));
-        let (applied, object) = apply(&self.api::<K>(), &with_desired_hash(desired)?, live).await?;
+        let namespace = self.namespace_of(&desired);
+        let api: Api<K> = Api::namespaced(self.client.clone(), &namespace);
+        self.kept.insert((K::kind(&()).into_owned(), namespace, desired.name_any()));
+        let (applied, object) = apply(&api, &with_desired_hash(desired)?, live).await?;
         self.writes += usize::from(applied == Applied::Written);
         Ok(object)
     }
 
     /// Applies a cached kind when its cached live object differs.
     async fn ensure<K: Cached>(&mut self, desired: K) -> Result<K, Error> {
-        let live = self.caches.get::<K>(self.namespace, &desired.name_any());
+        let live = self.caches.get::<K>(&self.namespace_of(&desired), &desired.name_any());
         self.write(desired, live).await
     }
 
@@ -203,7 +217,7 @@ impl<'a> Applier<'a> {
     async fn ensure_created<K: Cached>(&mut self, desired: K) -> Result<(), Error> {
         let name = desired.name_any();
         if self.caches.contains::<K>(self.namespace, &name) {
-            self.kept.insert((K::kind(&()).into_owned(), name));
+            self.kept.insert((K::kind(&()).into_owned(), self.namespace.to_string(), name));
         } else {
             self.write(desired, None).await?;
         }
@@ -245,7 +259,7 @@ impl<'a> Applier<'a> {
             .caches
             .controlled_by::<K>(self.namespace, self.owner_uid)
             .into_iter()
-            .filter(|name| !self.kept.contains(&(kind.clone(), name.clone())))
+            .filter(|name| !self.kept.contains(&(kind.clone(), self.namespace.to_string(), name.clone())))
             .collect();
         for name in leftovers {
             tracing::info!(%kind, %name, "deleting a child no longer wanted");
@@ -253,6 +267,57 @@ impl<'a> Applier<'a> {
         }
         Ok(())
     }
+
+    /// Removes what this owner delivered to other namespaces and this
+    /// reconcile did not apply (the service moved, or came back home).
+    async fn sweep_delivered(&mut self) -> Result<(), Error> {
+        let kept = |namespace: &str, name: &str| {
+            self.kept.contains(&(Role::kind(&()).into_owned(), namespace.to_string(), name.to_string()))
+        };
+        let leftovers: BTreeSet<(String, String)> =
+            delivered(self.caches, self.owner_uid).into_iter().filter(|(ns, name)| !kept(ns, name)).collect();
+        self.writes += remove_delivered(self.client, self.caches, self.owner_uid, &leftovers).await?;
+        Ok(())
+    }
+}
+
+/// Where the credentials `source_uid` delivered to other namespaces are,
+/// as `(namespace, name)`: found by their cached Role and RoleBinding (the
+/// Secret, which is not cached, has the same name beside them).
+pub fn delivered(caches: &Caches, source_uid: &str) -> BTreeSet<(String, String)> {
+    let roles = caches.delivered_by::<Role>(source_uid);
+    roles.into_iter().chain(caches.delivered_by::<RoleBinding>(source_uid)).collect()
+}
+
+/// Deletes the credentials `source_uid` delivered at `at`: the binding
+/// first (no access to a half-removed copy), then the Secret, then the Role
+/// that found them. Each only when it carries that uid: a Role someone else
+/// labelled cannot make the operator delete a Secret it did not deliver.
+/// Returns how many deletes took place.
+pub async fn remove_delivered(
+    client: &Client,
+    caches: &Caches,
+    source_uid: &str,
+    at: &BTreeSet<(String, String)>,
+) -> Result<usize, Error> {
+    let roles: BTreeSet<(String, String)> = caches.delivered_by::<Role>(source_uid).into_iter().collect();
+    let bindings: BTreeSet<(String, String)> = caches.delivered_by::<RoleBinding>(source_uid).into_iter().collect();
+    let mut deleted = Vec::new();
+    for key @ (namespace, name) in at {
+        tracing::info!(%namespace, %name, "deleting credentials delivered to another namespace");
+        if bindings.contains(key) {
+            deleted.push(delete(&Api::<RoleBinding>::namespaced(client.clone(), namespace), name).await?);
+        }
+        let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
+        let ours = |s: &Secret| s.labels().get(SOURCE_UID_LABEL).is_some_and(|uid| uid == source_uid);
+        if get(&secrets, name).await?.is_some_and(|s| ours(&s)) {
+            deleted.push(delete(&secrets, name).await?);
+        }
+        if roles.contains(key) {
+            deleted.push(delete(&Api::<Role>::namespaced(client.clone(), namespace), name).await?);
+        }
+    }
+    Ok(deleted.iter().filter(|d| **d == Applied::Written).count())
 }
 
 /// What else the apply step needs to know.
@@ -277,6 +342,7 @@ pub async fn children(
         admin_secret,
         credentials_secret,
         credentials_access,
+        delivered_credentials,
         network_policy,
         init_config,
         headless_service,
@@ -292,6 +358,12 @@ pub async fn children(
     a.ensure_secret(credentials_secret, inputs.secrets.credentials).await?;
     if let Some((role, binding)) = credentials_access {
         a.ensure(role).await?;
+        a.ensure(binding).await?;
+    }
+    if let Some(DeliveredCredentials { role, secret, binding }) = delivered_credentials {
+        // The Role first: it is how a delivered Secret is found again.
+        a.ensure(role).await?;
+        a.ensure_secret(secret, inputs.secrets.delivered).await?;
         a.ensure(binding).await?;
     }
     a.ensure(network_policy).await?;
@@ -335,12 +407,14 @@ pub async fn children(
     a.sweep::<StatefulSet>().await?;
     a.sweep::<CronJob>().await?;
     a.sweep::<Job>().await?;
+    a.sweep_delivered().await?;
     let grown = grow_volume(ctx, instance).await?;
     Ok(ApplyReport { statefulset, writes: a.writes + usize::from(grown == Applied::Written) })
 }
 
-/// Applies just the two Secrets, admin first (a rotation's new state must be
-/// kept before the service is told about it).
+/// Applies just the Secrets, admin first (a rotation's new state must be
+/// kept before the service is told about it), then the service's, then its
+/// copy in the service's namespace when it is elsewhere.
 pub async fn secrets(
     ctx: &Context,
     instance: &Instance<'_>,
@@ -349,7 +423,12 @@ pub async fn secrets(
 ) -> Result<(), Error> {
     let mut a = Applier::new(ctx, instance);
     a.ensure_secret(crate::builders::secret::admin_secret(instance, passwords), live.admin).await?;
-    a.ensure_secret(crate::builders::secret::credentials_secret(instance, passwords), live.credentials).await?;
+    let credentials = crate::builders::secret::credentials_secret(instance, passwords);
+    let delivered = crate::builders::delivery::delivered_credentials(instance, &credentials);
+    a.ensure_secret(credentials, live.credentials).await?;
+    if let Some(delivered) = delivered {
+        a.ensure_secret(delivered.secret, live.delivered).await?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@
 //! children it reads.
 
 use crate::builders::MANAGED_BY;
+use crate::builders::delivery::SOURCE_UID_LABEL;
 use futures::{Stream, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -94,6 +95,9 @@ impl<K> Cached for K where
 /// One cached object: what lookups need, and the rest compressed.
 struct Entry {
     controller_uid: Option<Box<str>>,
+    /// A child delivered into another namespace names its ServiceDatabase
+    /// by a label: it has no owner reference.
+    source_uid: Option<Box<str>>,
     instance: Option<Box<str>>,
     component: Option<Box<str>>,
     body: Box<[u8]>,
@@ -109,10 +113,11 @@ impl Entry {
         let label = |key: &str| object.labels().get(key).map(|v| v.clone().into_boxed_str());
         let controller_uid =
             object.owner_references().iter().find(|o| o.controller == Some(true)).map(|o| o.uid.clone().into());
-        let (instance, component) = (label(INSTANCE_LABEL), label(COMPONENT_LABEL));
+        let (instance, component, source_uid) =
+            (label(INSTANCE_LABEL), label(COMPONENT_LABEL), label(SOURCE_UID_LABEL));
         let json = serde_json::to_vec(&object).ok()?;
         let body = zstd::bulk::compress(&json, 1).ok()?.into_boxed_slice();
-        Some(Entry { controller_uid, instance, component, body })
+        Some(Entry { controller_uid, source_uid, instance, component, body })
     }
 
     fn decode<K: DeserializeOwned>(&self) -> Option<K> {
@@ -305,6 +310,33 @@ impl Caches {
         .unwrap_or_default()
     }
 
+    /// Where the children of kind `K` that the ServiceDatabase `source_uid`
+    /// delivered into other namespaces are: `(namespace, name)`, from every
+    /// watched scope.
+    pub fn delivered_by<K: Cached>(&self, source_uid: &str) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
+            .scopes
+            .values()
+            .filter_map(|scope| {
+                scope.with_kind(&K::plural(&()), |kind| {
+                    kind.objects
+                        .iter()
+                        .filter(|(_, e)| e.source_uid.as_deref() == Some(source_uid))
+                        .map(|((ns, name), _)| (ns.to_string(), name.to_string()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .flatten()
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// Whether the operator watches `namespace` (always, in cluster mode).
+    pub fn watches(&self, namespace: &str) -> bool {
+        self.scope(namespace).is_some()
+    }
+
     /// Whether every kind of every scope held its first full list: a
     /// reconcile before that would take every child for missing and write
     /// it again. Once true it stays true (a relist keeps the old content
@@ -353,6 +385,23 @@ mod tests {
         assert!(!caches.is_synced(), "one scope is not listed yet");
         writers.get_mut(&Some("billing".to_string())).unwrap().relist(&|_| Vec::new()).unwrap();
         assert!(caches.is_synced());
+    }
+
+    #[test]
+    fn delivered_children_are_found_by_their_source_uid_in_every_watched_namespace() {
+        let (caches, mut writers) = Caches::new(&[Some("shop".into()), Some("storefront".into())]);
+        let mut delivered = service("storefront", "orders-db-credentials.shop", "orders", "ignored");
+        delivered["metadata"]["ownerReferences"] = json!([]);
+        delivered["metadata"]["labels"][SOURCE_UID_LABEL] = json!("u1");
+        let stored = move |plural: &str| if plural == "services" { vec![delivered.clone()] } else { Vec::new() };
+        writers.get_mut(&Some("storefront".to_string())).unwrap().relist(&stored).unwrap();
+        writers.get_mut(&Some("shop".to_string())).unwrap().relist(&|_| Vec::new()).unwrap();
+        let found = caches.delivered_by::<Service>("u1");
+        assert_eq!(found, [("storefront".to_string(), "orders-db-credentials.shop".to_string())]);
+        assert!(caches.delivered_by::<Service>("u2").is_empty());
+        assert!(caches.controlled_by::<Service>("storefront", "u1").is_empty(), "not by owner reference");
+        assert!(caches.watches("storefront") && !caches.watches("elsewhere"));
+        assert!(Caches::new(&[None]).0.watches("elsewhere"), "cluster mode watches every namespace");
     }
 
     #[test]

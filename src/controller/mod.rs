@@ -136,7 +136,9 @@ async fn run_one(
     // Each cached kind's watch fills its cache and wakes the owner. Secrets
     // are not watched: RBAC cannot narrow list/watch to our labels, and
     // the chart grants neither. A changed or deleted Secret is put back at
-    // the next resync.
+    // the next resync. So are credentials delivered to another namespace:
+    // without an owner reference their Role and RoleBinding fill the caches
+    // (where apply and deletion find them by label) but wake no one.
     let mut databases = controller;
     for (resource, trigger) in caches::kinds() {
         let changes = writers.reflect(&client, ns, &resource);

@@ -62,13 +62,14 @@ where
 
 /// Writes one instance's children in the operator's order (admin Secret,
 /// credentials Secret, Role, RoleBinding, NetworkPolicy, init ConfigMap,
-/// Services, StatefulSet). Backup, restore and monitoring children are not
-/// built for the bench's specs.
+/// Services, StatefulSet). Backup, restore, monitoring and delivered
+/// children are not built for the bench's specs.
 async fn write(client: &Client, namespace: &str, desired: Desired) -> Result<usize, String> {
     let Desired {
         admin_secret,
         credentials_secret,
         credentials_access,
+        delivered_credentials: _,
         network_policy,
         init_config,
         headless_service,

@@ -36,6 +36,12 @@ async fn checks(env: &PodEnv) -> Outcome {
                 "namespaced mode binds a ClusterRole".into()
             })?;
             ensure(applied.contains("role.rbac.authorization.k8s.io/dry created"), || applied.clone())?;
+            // Namespaces are read for the opt-in annotation: only the watched ones.
+            ensure(
+                manifests
+                    .contains("resources: [namespaces]\n    verbs: [get]\n    resourceNames: [\"team-a\",\"team-b\"]"),
+                || "namespaced mode may get namespaces it does not watch".into(),
+            )?;
         }
     }
     // Bad values are refused with a message naming the field.
@@ -86,5 +92,8 @@ async fn checks(env: &PodEnv) -> Outcome {
     for verb in ["list", "watch"] {
         ensure(!can(verb, "secrets").await, || format!("the operator may {verb} every Secret of the cluster"))?;
     }
+    // Namespaces: `get` by name for the opt-in annotation, never a list.
+    ensure(can("get", "namespaces").await, || "the operator cannot read a namespace's opt-in".into())?;
+    ensure(!can("list", "namespaces").await, || "the operator may list every namespace".into())?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use super::bootstrap;
 use super::credentials;
+use super::delivery;
 use super::observe::Observed;
 use super::outcome::Halt;
 use super::rotation;
@@ -39,6 +40,7 @@ pub fn plan(
         Err(invalid) => return Ok(Err(invalid.into())),
     };
     let checks = observed.references.clone().and_then(|()| {
+        delivery::check(instance, observed.service_namespace.as_ref())?;
         credentials::existing(
             instance,
             observed.admin_secret.as_ref(),
@@ -116,6 +118,7 @@ mod tests {
             bootstrap_source: Ok(None),
             backup_runs: Vec::new(),
             restore_run: None,
+            service_namespace: None,
         }
     }
 
@@ -198,6 +201,35 @@ mod tests {
             panic!("a major version change went through")
         };
         assert_eq!(invalid.reason, InvalidReason::VersionChange, "{}", invalid.message);
+    }
+
+    #[test]
+    fn a_service_elsewhere_gets_the_credentials_only_once_its_namespace_opted_in() {
+        use super::super::delivery::ServiceNamespace;
+        use k8s_openapi::api::core::v1::Namespace;
+        let mut sdb = sdb("");
+        sdb.spec.service.namespace = Some("storefront".into());
+        sdb.spec.service.service_account_name = Some("orders".into());
+        let instance = Instance::new(&sdb, "servicedb-system").unwrap();
+        let namespace = |annotation: &str| {
+            let mut ns = Namespace::default();
+            ns.metadata.annotations =
+                Some([(crate::api::ACCEPT_CREDENTIALS_FROM_ANNOTATION.to_string(), annotation.to_string())].into());
+            ServiceNamespace { name: "storefront".into(), watched: true, namespace: Some(ns), delivered_secret: None }
+        };
+        let observed = Observed { service_namespace: Some(namespace("billing")), ..nothing_yet() };
+        let Ok(Err(Halt::Invalid(invalid))) = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()) else {
+            panic!("no halt")
+        };
+        assert_eq!(invalid.reason, InvalidReason::ServiceNamespaceNotOptedIn);
+
+        let observed = Observed { service_namespace: Some(namespace("billing,shop")), ..nothing_yet() };
+        let plan = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()).unwrap().unwrap();
+        let delivered = plan.desired.delivered_credentials.expect("delivered");
+        assert_eq!(delivered.secret.metadata.namespace.as_deref(), Some("storefront"));
+        let key = |s: &Secret| crate::builders::secret::read_key(s, PASSWORD_KEY);
+        assert_eq!(key(&delivered.secret), key(&plan.desired.credentials_secret));
+        assert_eq!(key(&delivered.secret).as_deref(), Some(plan.passwords.app.as_str()));
     }
 
     #[test]

@@ -4,11 +4,17 @@
 //! StatefulSet keeps its PVC. Re-creating the object adopts them again.
 //! `Snapshot` holds the object with another finalizer until a final backup
 //! Job has succeeded; then everything goes as with `Delete`.
+//!
+//! Credentials delivered to the service's namespace have no owner
+//! reference, so garbage collection never takes them: `Delete` and
+//! `Snapshot` remove them here (`Delete` gets a finalizer for that while
+//! any exist or are wanted); `Retain` keeps them, like the Secrets here.
 
 use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, DeletionPolicy, ServiceDatabase};
 use crate::builders::Instance;
 use crate::builders::backup::final_backup_job;
+use crate::controller::apply;
 use crate::controller::backups::{explain_failure, run_of};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
@@ -23,20 +29,33 @@ use std::time::Duration;
 
 pub const FINALIZER: &str = "servicedb.dev/retain-data";
 pub const SNAPSHOT_FINALIZER: &str = "servicedb.dev/final-backup";
+/// `Delete` with credentials delivered to another namespace: they are removed first.
+pub const DELIVERED_FINALIZER: &str = "servicedb.dev/delivered-credentials";
 const FINALIZER_MANAGER: &str = "servicedb-finalizer";
 /// How long to wait before another attempt after a failed final backup.
 const RETRY_FINAL_BACKUP: Duration = Duration::from_secs(300);
 
-fn wanted_finalizer(policy: DeletionPolicy) -> Option<&'static str> {
+/// The finalizer a policy needs; `delivers`: credentials are (or may still
+/// be) in another namespace, where garbage collection cannot reach them.
+fn wanted_finalizer(policy: DeletionPolicy, delivers: bool) -> Option<&'static str> {
     match policy {
         DeletionPolicy::Retain => Some(FINALIZER),
         DeletionPolicy::Snapshot => Some(SNAPSHOT_FINALIZER),
+        DeletionPolicy::Delete if delivers => Some(DELIVERED_FINALIZER),
         DeletionPolicy::Delete => None,
     }
 }
 
 fn ours(f: &str) -> bool {
-    f == FINALIZER || f == SNAPSHOT_FINALIZER
+    f == FINALIZER || f == SNAPSHOT_FINALIZER || f == DELIVERED_FINALIZER
+}
+
+/// Whether credentials are delivered to another namespace, by the spec or
+/// as the caches still show them (a move back home not yet swept).
+fn delivers(ctx: &Context, sdb: &ServiceDatabase) -> bool {
+    let own = sdb.metadata.namespace.as_deref();
+    let elsewhere = sdb.spec.service.namespace.as_deref().is_some_and(|ns| Some(ns) != own);
+    elsewhere || sdb.metadata.uid.as_deref().is_some_and(|uid| !apply::delivered(&ctx.caches, uid).is_empty())
 }
 
 fn has_finalizer(sdb: &ServiceDatabase) -> bool {
@@ -60,8 +79,9 @@ async fn set_finalizers(client: &Client, sdb: &ServiceDatabase, finalizers: Vec<
 
 /// Keeps exactly the finalizer the policy needs; writes nothing when it is
 /// already right.
-pub async fn sync_finalizer(client: &Client, sdb: &ServiceDatabase) -> Result<(), Error> {
-    let want = wanted_finalizer(sdb.spec.deletion_policy);
+pub async fn sync_finalizer(ctx: &Context, sdb: &ServiceDatabase) -> Result<(), Error> {
+    let client = &ctx.client;
+    let want = wanted_finalizer(sdb.spec.deletion_policy, delivers(ctx, sdb));
     let have: Vec<&String> = sdb.finalizers().iter().filter(|f| ours(f)).collect();
     if have.len() == usize::from(want.is_some()) && have.iter().all(|f| Some(f.as_str()) == want) {
         return Ok(());
@@ -72,7 +92,8 @@ pub async fn sync_finalizer(client: &Client, sdb: &ServiceDatabase) -> Result<()
 }
 
 /// Runs on a deleted object, by its policy now: a final backup first under
-/// `Snapshot`, the Secrets orphaned under `Retain`; then lets it go.
+/// `Snapshot`, the Secrets orphaned under `Retain`, delivered credentials
+/// removed unless `Retain`; then lets it go.
 pub async fn finalize(ctx: &Context, sdb: &ServiceDatabase) -> Result<Action, Error> {
     if !has_finalizer(sdb) {
         return Ok(Action::await_change());
@@ -102,6 +123,15 @@ pub async fn finalize(ctx: &Context, sdb: &ServiceDatabase) -> Result<Action, Er
                 Err(e) => return Err(Error::kube("orphan", format!("Secret {name}"))(e)),
             }
         }
+    } else {
+        let instance = Instance::new(sdb, operator_namespace)?;
+        let mut delivered = apply::delivered(&ctx.caches, instance.owner_uid());
+        // Also where the spec delivers now, in case its Role is gone (the
+        // Secret is not cached); only where the operator may look.
+        if let Some(namespace) = instance.service_elsewhere().filter(|ns| ctx.caches.watches(ns)) {
+            delivered.insert((namespace.to_string(), instance.delivered_credentials_name()));
+        }
+        apply::remove_delivered(client, &ctx.caches, instance.owner_uid(), &delivered).await?;
     }
     let rest: Vec<String> = sdb.finalizers().iter().filter(|f| !ours(f)).cloned().collect();
     set_finalizers(client, sdb, rest).await?;
@@ -174,5 +204,21 @@ async fn event(ctx: &Context, sdb: &ServiceDatabase, type_: EventType, reason: R
     };
     if let Err(e) = ctx.recorder.publish(&event, &sdb.object_ref(&())).await {
         tracing::warn!(error = %e, "could not record an Event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_needs_a_finalizer_only_for_credentials_in_another_namespace() {
+        assert_eq!(wanted_finalizer(DeletionPolicy::Delete, false), None, "garbage collection does it all");
+        assert_eq!(wanted_finalizer(DeletionPolicy::Delete, true), Some(DELIVERED_FINALIZER));
+        for delivers in [false, true] {
+            assert_eq!(wanted_finalizer(DeletionPolicy::Retain, delivers), Some(FINALIZER));
+            assert_eq!(wanted_finalizer(DeletionPolicy::Snapshot, delivers), Some(SNAPSHOT_FINALIZER));
+        }
+        assert!([FINALIZER, SNAPSHOT_FINALIZER, DELIVERED_FINALIZER].iter().all(|f| ours(f)));
     }
 }

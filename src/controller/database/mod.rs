@@ -7,6 +7,7 @@ mod bootstrap;
 mod credentials;
 mod decide;
 mod deletion;
+mod delivery;
 mod instance_pod;
 mod observe;
 mod outcome;
@@ -90,9 +91,12 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
             Ok(plan) => plan,
             Err(halt) => return report_halt(sdb, &instance, ctx, halt).await,
         };
-    deletion::sync_finalizer(&ctx.client, sdb).await?;
-    let live_secrets =
-        || LiveSecrets { admin: observed.admin_secret.as_ref(), credentials: observed.credentials_secret.as_ref() };
+    deletion::sync_finalizer(ctx, sdb).await?;
+    let live_secrets = || LiveSecrets {
+        admin: observed.admin_secret.as_ref(),
+        credentials: observed.credentials_secret.as_ref(),
+        delivered: observed.service_namespace.as_ref().and_then(|s| s.delivered_secret.as_ref()),
+    };
     let inputs = ApplyInputs {
         secrets: live_secrets(),
         monitoring_served: ctx.prometheus_api.present(),
@@ -172,7 +176,11 @@ async fn finish_rotation(
         if policy.restart_workloads {
             let at = next.rotation.rotated_at.clone().unwrap_or_default();
             let secret = instance.credentials_secret_name();
-            let restarted = restart::restart_readers(&ctx.client, instance.namespace, &secret, &at).await?;
+            let mut restarted = restart::restart_readers(&ctx.client, instance.namespace, &secret, &at).await?;
+            if let Some(namespace) = instance.service_elsewhere() {
+                let delivered = instance.delivered_credentials_name();
+                restarted += restart::restart_readers(&ctx.client, namespace, &delivered, &at).await?;
+            }
             info!(restarted, "restarted the workloads that read the credentials");
         }
     }
@@ -182,7 +190,7 @@ async fn finish_rotation(
 /// Paused: only the finalizer (so that a deletion keeps its promise) and
 /// the status; woken again by the annotation's removal.
 async fn hold(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error> {
-    deletion::sync_finalizer(&ctx.client, sdb).await?;
+    deletion::sync_finalizer(ctx, sdb).await?;
     let old = sdb.status.clone().unwrap_or_default();
     status::publish(&ctx.client, &ctx.recorder, sdb, pause::paused_status(&old, sdb.metadata.generation, now()))
         .await?;

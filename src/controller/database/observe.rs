@@ -10,9 +10,13 @@
 //! - the bootstrap's backup and its ServiceDatabase, only until the
 //!   bootstrap is done;
 //! - the pods of a failed backup or restore Job, once per failed Job, for
-//!   the reason it printed.
+//!   the reason it printed;
+//! - when the owning service is in another namespace: that Namespace (for
+//!   its opt-in annotation) and the credentials Secret delivered there, by
+//!   name (see `delivery.rs`).
 
 use super::bootstrap;
+use super::delivery::{self, ServiceNamespace};
 use super::outcome::Halt;
 use super::validate::{self, Invalid};
 use crate::api::conditions::{self, READY};
@@ -44,6 +48,8 @@ pub struct Observed {
     pub backup_runs: Vec<Run>,
     /// The bootstrap's restore Job, while it exists.
     pub restore_run: Option<BackupRecord>,
+    /// The owning service's namespace, when it is not this one.
+    pub service_namespace: Option<ServiceNamespace>,
 }
 
 /// Whether the last status said Ready for the current generation: then the
@@ -84,6 +90,7 @@ pub async fn observe(ctx: &Context, sdb: &ServiceDatabase, instance: &Instance<'
         bootstrap_source: bootstrap::source(&ctx.client, sdb, instance).await?,
         backup_runs,
         restore_run,
+        service_namespace: delivery::observe(ctx, instance).await?,
     })
 }
 

@@ -102,6 +102,20 @@ pub fn spec(sdb: &ServiceDatabase, images: &Images) -> Result<Valid, Invalid> {
             format!("service.name {:?} must be a DNS label", spec.service.name),
         ));
     }
+    if let Some(namespace) = &spec.service.namespace {
+        if !is_dns_label(namespace) {
+            return Err(Invalid::spec(
+                InvalidReason::InvalidService,
+                format!("service.namespace {namespace:?} must be a namespace name (a DNS label)"),
+            ));
+        }
+        if spec.service.service_account_name.is_none() {
+            return Err(Invalid::spec(
+                InvalidReason::InvalidService,
+                "service.namespace needs service.serviceAccountName: the credentials delivered to another namespace are readable by exactly that ServiceAccount there".into(),
+            ));
+        }
+    }
     for (key, value) in spec.service.pod_selector() {
         if !is_label_name(&key) || !is_label_value(&value) {
             return Err(Invalid::spec(
@@ -361,6 +375,12 @@ mod tests {
         );
         let bad_selector = GOOD.replace("{name: orders}", "{name: orders, selector: {'bad key!': x}}");
         assert_eq!(spec(&sdb(&bad_selector, "o")).unwrap_err().reason, InvalidReason::InvalidService);
+        let elsewhere = GOOD.replace("{name: orders}", "{name: orders, namespace: storefront}");
+        let err = spec(&sdb(&elsewhere, "o")).unwrap_err();
+        assert_eq!(err.reason, InvalidReason::InvalidService);
+        assert!(err.message.starts_with("service.namespace needs service.serviceAccountName"), "{}", err.message);
+        let bad_namespace = GOOD.replace("{name: orders}", "{name: orders, namespace: Shop_1, serviceAccountName: o}");
+        assert_eq!(spec(&sdb(&bad_namespace, "o")).unwrap_err().reason, InvalidReason::InvalidService);
         let good_selector =
             GOOD.replace("{name: orders}", "{name: orders, selector: {'example.com/tier': back-end_1.0}}");
         assert!(spec(&sdb(&good_selector, "o")).is_ok());
