@@ -108,6 +108,13 @@ impl Env {
         Err("the operator process had exited; restarted it for the next scenario".into())
     }
 
+    /// Uninstalls the chart's release, so that a later run's real-node
+    /// phase can install its own (both own the cluster-scoped RBAC names).
+    pub async fn teardown(&self) {
+        let _ = run("helm", &["uninstall", "servicedb", "-n", OPERATOR_NAMESPACE, "--wait", "--timeout", "90s"], None)
+            .await;
+    }
+
     /// A fresh namespace for one test, enforcing Pod Security `restricted`,
     /// whose pods kwok plays (the images of this phase are not on the node).
     pub async fn namespace(&self, name: &str) -> Result<String, String> {

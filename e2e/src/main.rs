@@ -84,6 +84,7 @@ async fn main() -> ExitCode {
     }
     env.operator.lock().await.kill().await;
     env.standins.lock().await.stop().await;
+    env.teardown().await;
     if tally.failed > 0 {
         eprintln!(
             "logs: operator {} ; control plane {}",

@@ -10,6 +10,7 @@ mod chart;
 mod client;
 mod deletion;
 mod drift;
+mod elsewhere;
 mod env;
 mod failing;
 mod idle;
@@ -92,6 +93,10 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         ("pods: credentials: only the owning ServiceAccount may read them", |e| {
             Box::pin(lifecycle::credentials_access(e))
         }),
+        (
+            "pods: a service in another namespace: delivered only after it opts in; its pod gets in, lookalikes elsewhere do not",
+            |e| Box::pin(elsewhere::service_in_another_namespace(e)),
+        ),
         ("pods: schema and CEL rejections reach kubectl", |e| Box::pin(validation::rejected_by_api_server(e))),
         ("pods: semantically invalid spec: Ready=False, Event, no child; a major version change refused", |e| {
             Box::pin(validation::invalid_spec(e))

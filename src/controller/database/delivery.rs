@@ -16,8 +16,9 @@ use kube::{Api, ResourceExt};
 use std::time::Duration;
 
 /// Namespaces are not watched: an annotation added later, or a namespace
-/// created later, is seen when this much time has passed.
-const RECHECK: Duration = Duration::from_secs(120);
+/// created later, is seen when this much time has passed (one GET per
+/// waiting object; a user who just annotated is not kept waiting long).
+const RECHECK: Duration = Duration::from_secs(20);
 
 /// What the observe step found in the service's namespace, when it is not
 /// the ServiceDatabase's own.
