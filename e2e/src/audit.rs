@@ -1,5 +1,6 @@
 //! Reads the API server's audit log: which requests the operator made.
 
+use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -16,6 +17,8 @@ pub struct Request {
     /// Which replica: the operator puts its instance name in its user agent.
     pub user_agent: String,
     pub user: String,
+    /// When the API server received it.
+    pub received: Option<Timestamp>,
 }
 
 /// A place in the audit log that survives the API server rotating it
@@ -86,6 +89,7 @@ pub fn all_requests_since(log: &Path, mark: Mark) -> Result<Vec<Request>, String
             name: field("name"),
             user_agent: event["userAgent"].as_str().unwrap_or_default().to_string(),
             user: event["user"]["username"].as_str().unwrap_or_default().to_string(),
+            received: event["requestReceivedTimestamp"].as_str().and_then(|t| t.parse().ok()),
         });
     }
     Ok(out)

@@ -15,7 +15,7 @@ const ROWS: u32 = 5000;
 
 fn instance(name: &str, extra: &str) -> String {
     format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: {name}, serviceAccountName: {name}}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  backup:\n    schedule: \"0 3 * * *\"\n    destination:\n      s3: {{bucket: {S3_BUCKET}, endpoint: '{S3_ENDPOINT}', tls: false, credentialsSecret: s3-creds}}\n{extra}"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: {name}, serviceAccountName: {name}}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  backup:\n    schedule: \"0 3 * * *\"\n    destination:\n      s3: {{bucket: {S3_BUCKET}, endpoint: '{S3_ENDPOINT}', tls: false, credentialsSecret: s3-creds}}\n{extra}"
     )
 }
 

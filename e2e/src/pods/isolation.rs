@@ -55,7 +55,7 @@ pub const REDIS: EngineCase = EngineCase {
 
 fn sdb(case: &EngineCase) -> String {
     format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: {engine}\n  version: \"{version}\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n",
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: {engine}\n  version: \"{version}\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n",
         ns = case.namespace,
         engine = case.engine,
         version = case.version,

@@ -3,7 +3,7 @@
 //! NetworkPolicy), and its HTTP API answers with the leader's series.
 
 use super::env::{MONITORING_NAMESPACE, PodEnv};
-use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
+use crate::cluster::{Outcome, kubectl, kubectl_apply, sdb_yaml, step, wait_for};
 use std::time::Duration;
 
 /// A PromQL query through the API server's proxy to the Prometheus Service;
@@ -61,8 +61,13 @@ pub async fn scrapes_the_operator(env: &PodEnv) -> Outcome {
         return Err(format!("{e}; Prometheus has {:?}", query(&query_ready).await));
     }
     // Both replicas export; exactly one says it leads.
-    let leaders = query("sum(servicedb_leader)").await.as_ref().and_then(value);
-    ensure(leaders == Some(1.0), || format!("sum(servicedb_leader) = {leaders:?}, expected exactly one leader"))?;
+    let one_leader = wait_for("sum(servicedb_leader) = 1", Duration::from_secs(30), || async {
+        (value(&query("sum(servicedb_leader)").await?)? == 1.0).then_some(())
+    })
+    .await;
+    if let Err(e) = one_leader {
+        return Err(format!("{e}; Prometheus has {:?}", query("servicedb_leader").await));
+    }
     let known = query("max(servicedb_databases)").await;
     step(&format!("  reconciles {reconciles}, ServiceDatabases known {:?}", known.as_ref().and_then(value)));
     Ok(())

@@ -3,8 +3,8 @@
 //! election, and what happens when the leader's pod or process dies.
 
 use super::env::{
-    LEASE_SECONDS, Mode, OPERATOR_NAMESPACE, OPERATOR_USER, PodEnv, UNLISTED, lease_holder, operator_pods, probe,
-    wait_ready, wait_ready_reason,
+    LEASE_SECONDS, Mode, OPERATOR_NAMESPACE, OPERATOR_USER, PodEnv, UNLISTED, operator_pods, probe, wait_ready,
+    wait_ready_reason,
 };
 use crate::audit;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, wait_for};
@@ -41,7 +41,7 @@ pub async fn installed_by_helm(env: &PodEnv) -> Outcome {
 pub async fn version_missing_from_catalogue(env: &PodEnv) -> Outcome {
     let ns = "pods-catalogue";
     kubectl_apply(&format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"16\"\n  service: {{name: orders}}\n  storage: {{size: 1Gi}}\n"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"16\"\n  service: {{name: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n"
     ))
     .await?;
     let message = wait_ready_reason(env, ns, "orders", "InvalidSpec", Duration::from_secs(60)).await?;
@@ -85,7 +85,7 @@ pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
     ensure(failover < Duration::from_secs(LEASE_SECONDS * 2 + 30), || format!("failover took {failover:?}"))?;
     let _ = kubectl(&["-n", ns, "create", "serviceaccount", "orders"]).await;
     kubectl_apply(&format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
     ))
     .await?;
     wait_ready(env, ns, "orders", Duration::from_secs(240)).await?;
@@ -121,7 +121,7 @@ pub async fn upgraded_to_cluster_mode(env: &PodEnv) -> Outcome {
 async fn to_cluster_mode(env: &PodEnv) -> Outcome {
     let _ = kubectl(&["-n", UNLISTED, "create", "serviceaccount", "orders"]).await;
     kubectl_apply(&format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {UNLISTED}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {UNLISTED}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
     ))
     .await?;
     tokio::time::sleep(Duration::from_secs(8)).await;
@@ -156,22 +156,38 @@ pub async fn graceful_handoff(env: &PodEnv) -> Outcome {
     kubectl_apply(&sdb_yaml(&ns, "before", instance)).await?;
     env.wait_ready(&ns, "before", Duration::from_secs(240)).await?;
 
+    // The leader drains its reconciles (renewing the lease meanwhile), then
+    // releases the lease; the standby takes it on its next look. Had the
+    // lease expired instead, it would be taken a lease duration or more
+    // after the old leader's last write to it.
     let leader = env.wait_leader().await?;
+    let deleted = audit::mark(&env.audit_log);
     let started = Instant::now();
     kubectl(&["-n", OPERATOR_NAMESPACE, "delete", "pod", &leader, "--wait=false"]).await?;
-    wait_for("the lease to pass to another replica", Duration::from_secs(LEASE_SECONDS * 3), || async {
-        let holder = lease_holder().await.ok()?;
-        (!holder.is_empty() && holder != leader).then_some(())
-    })
-    .await?;
-    let handoff = started.elapsed();
     let next = env.wait_leader_other_than(Some(&leader)).await?;
+    let reconciling = started.elapsed();
+    let lease_writes = |agent: &str| {
+        let requests = audit::requests_since(&env.audit_log, deleted, OPERATOR_USER).unwrap_or_default();
+        requests
+            .into_iter()
+            .filter(|r| r.resource == "leases" && r.verb == "patch" && r.user_agent.contains(agent))
+            .filter_map(|r| r.received)
+            .collect::<Vec<_>>()
+    };
+    let (released, taken) =
+        wait_for("both replicas' lease writes in the audit log", Duration::from_secs(10), || async {
+            Some((*lease_writes(&leader).last()?, *lease_writes(&next).first()?))
+        })
+        .await?;
+    let gap = taken.duration_since(released);
     eprintln!(
-        "      graceful handoff from {leader} to {next}: lease taken in {:.1}s, reconciling in {:.1}s",
-        handoff.as_secs_f64(),
-        started.elapsed().as_secs_f64()
+        "      graceful handoff from {leader} to {next}: lease taken {:.1}s after its release; reconciling {:.1}s after the delete",
+        gap.as_secs_f64(),
+        reconciling.as_secs_f64()
     );
-    ensure(handoff < Duration::from_secs(LEASE_SECONDS), || format!("the lease was not released: {handoff:?}"))?;
+    ensure(gap.as_secs_f64() < LEASE_SECONDS as f64, || {
+        format!("the lease was taken {gap:?} after the old leader's last write: it expired, it was not released")
+    })?;
     kubectl_apply(&sdb_yaml(&ns, "after", instance)).await?;
     env.wait_ready(&ns, "after", Duration::from_secs(240)).await?;
 

@@ -68,7 +68,7 @@ async fn servicedb(args: &[&str], kubeconfig: Option<&Path>) -> Result<Ran, Stri
 
 fn instance(name: &str) -> String {
     format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: shop, serviceAccountName: shop}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  credentials: {{rotation: {{gracePeriodSeconds: 20}}}}\n  backup:\n    schedule: \"0 3 * * *\"\n    destination:\n      s3: {{bucket: {S3_BUCKET}, endpoint: '{S3_ENDPOINT}', tls: false, credentialsSecret: s3-creds}}\n"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: shop, serviceAccountName: shop}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  credentials: {{rotation: {{gracePeriodSeconds: 20}}}}\n  backup:\n    schedule: \"0 3 * * *\"\n    destination:\n      s3: {{bucket: {S3_BUCKET}, endpoint: '{S3_ENDPOINT}', tls: false, credentialsSecret: s3-creds}}\n"
     )
 }
 
@@ -280,7 +280,7 @@ async fn other_instance(name: &str, engine: &str, version: &str, backup: Option<
     }
     let backup = backup.map(|b| format!("  backup: {b}\n")).unwrap_or_default();
     kubectl_apply(&format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: {engine}\n  version: \"{version}\"\n  service: {{name: {name}}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n{backup}"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: {name}, namespace: {NS}}}\nspec:\n  engine: {engine}\n  version: \"{version}\"\n  service: {{name: {name}}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n{backup}"
     ))
     .await?;
     Ok(())

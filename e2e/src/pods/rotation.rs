@@ -31,7 +31,7 @@ const LOGIN: &str = r#"psql "$DB_URI" -qtA -c 'select 1'"#;
 pub async fn observed_by_client_pods(env: &PodEnv) -> Outcome {
     let _ = kubectl(&["-n", NS, "create", "serviceaccount", "orders"]).await;
     kubectl_apply(&format!(
-        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  credentials: {{rotation: {{gracePeriodSeconds: {GRACE_SECONDS}}}}}\n"
+        "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  credentials: {{rotation: {{gracePeriodSeconds: {GRACE_SECONDS}}}}}\n"
     ))
     .await?;
     wait_ready(env, NS, "orders", Duration::from_secs(240)).await?;
