@@ -20,6 +20,14 @@ pub struct LeaseSettings {
     pub duration_seconds: u64,
 }
 
+/// The field manager of one replica's writes to the Lease. It must differ
+/// per replica: the lease manager takes a released Lease by server-side
+/// apply, and under one shared manager two standbys' applies both succeed
+/// (no conflict), so both would lead.
+fn field_manager(identity: &str) -> String {
+    format!("servicedb-leader-{identity}")
+}
+
 impl Leadership {
     pub async fn start(client: Client, s: &LeaseSettings) -> Result<Self, String> {
         // Renew a third of the duration before expiry.
@@ -29,7 +37,7 @@ impl Leadership {
             .with_identity(&s.identity)
             .with_duration(s.duration_seconds)
             .with_grace(grace)
-            .with_field_manager("servicedb-leader")
+            .with_field_manager(field_manager(&s.identity))
             .build()
             .await
             .map_err(|e| format!("cannot use Lease {}/{}: {e}", s.namespace, s.name))?;
@@ -63,5 +71,16 @@ impl Leadership {
             Ok(Err(e)) => tracing::warn!(error = %e, "could not release the leader lease"),
             Err(e) => tracing::warn!(error = %e, "lease manager task failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_replica_writes_the_lease_under_its_own_field_manager() {
+        assert_ne!(
+            super::field_manager("servicedb-7f85949b66-4bvsx"),
+            super::field_manager("servicedb-7f85949b66-fssz2")
+        );
     }
 }

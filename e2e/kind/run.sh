@@ -3,11 +3,13 @@
 # It cannot run on the project's CI machines (no Docker engine there); the
 # local control plane of e2e/cluster.sh is what CI uses.
 #
-# What differs from the local control plane: pods really run (the database
-# containers start from the official images), and the image is built and
-# loaded to prove it builds. The suite still runs the operator as a local
-# process under the chart's ServiceAccount, because its chaos scenario kills
-# and restarts that process; the chart's Deployment stays at 0 replicas.
+# What differs from the local control plane: the image is built from the
+# Dockerfile and loaded to prove it builds. The suite's real-node phase looks
+# for the node of e2e/node.sh (label servicedb.dev/node=real, the images of
+# e2e/images.sh imported) and is skipped on kind; what runs is the stand-in
+# phase, with the operator as a local process under the chart's
+# ServiceAccount. Not run by CI, and not tested since the suite moved onto
+# the real node.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CLUSTER=${KIND_CLUSTER:-servicedb-e2e}
