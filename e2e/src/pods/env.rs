@@ -65,7 +65,7 @@ pub struct PodEnv {
     /// The audit log the API server writes (the cluster enables auditing).
     pub audit_log: PathBuf,
     mode: Mutex<Mode>,
-    /// Namespaces made by `namespace`, removed by the teardown.
+    /// Namespaces made by `namespace`, deleted after each scenario.
     made: Mutex<Vec<String>>,
     /// The S3 server, stopped when the environment is dropped.
     _s3: tokio::process::Child,
