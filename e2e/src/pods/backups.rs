@@ -4,7 +4,7 @@
 //! and a new instance bootstraps from it with every row back.
 
 use super::client::{ClientPod, connects, secret_value, verdict};
-use super::env::{PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY, wait_ready};
+use super::env::{PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY};
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use kube::Api;
 use servicedb::api::{BackupPhase, ServiceDatabaseBackup};
@@ -33,7 +33,7 @@ pub async fn to_s3_and_back(env: &PodEnv) -> Outcome {
         let _ = kubectl(&["-n", NS, "create", "serviceaccount", account]).await;
     }
     kubectl_apply(&instance("orders", "")).await?;
-    wait_ready(env, NS, "orders", Duration::from_secs(240)).await?;
+    env.wait_ready(NS, "orders", Duration::from_secs(240)).await?;
     let orders = owner("orders", "orders-app", "{app.kubernetes.io/name: orders}", "orders-db-credentials");
     orders.start().await?;
     let fill = format!(
@@ -103,7 +103,7 @@ pub async fn to_s3_and_back(env: &PodEnv) -> Outcome {
 
     // A new instance starts from that backup: every row is back.
     kubectl_apply(&instance("copy", "  bootstrap:\n    fromBackup: {backupName: manual}\n")).await?;
-    wait_ready(env, NS, "copy", Duration::from_secs(300)).await?;
+    env.wait_ready(NS, "copy", Duration::from_secs(300)).await?;
     let copy = owner("copy", "copy-app", "{app.kubernetes.io/name: copy}", "copy-db-credentials");
     copy.start().await?;
     let count = r#"psql "$DB_URI" -tAc "select count(*) || ' ' || sum(length(payload)) || ' ' || (select tableowner from pg_tables where tablename = 'items') from items""#;

@@ -153,8 +153,10 @@ impl PodEnv {
     }
 
     /// Operator logs of every replica, for a failure message.
-    pub async fn operator_logs(&self) -> String {
-        kubectl(&["-n", OPERATOR_NAMESPACE, "logs", "-l", "app.kubernetes.io/name=servicedb", "--tail=40", "--prefix"])
+    /// The last `lines` lines each replica logged since it (re)started; all with `None`.
+    pub async fn operator_logs(&self, lines: Option<usize>) -> String {
+        let tail = format!("--tail={}", lines.map_or(-1, |n| n as i64));
+        kubectl(&["-n", OPERATOR_NAMESPACE, "logs", "-l", "app.kubernetes.io/name=servicedb", &tail, "--prefix"])
             .await
             .unwrap_or_else(|e| e)
     }
@@ -248,7 +250,7 @@ impl PodEnv {
                 let pod = kubectl(&["-n", ns, "get", "pod", &format!("{name}-db-0"), "-o", "jsonpath={.status}"]).await;
                 Err(format!(
                     "{e}; conditions: {conditions:?}; pod status: {pod:?}; operator: {}",
-                    self.operator_logs().await
+                    self.operator_logs(Some(40)).await
                 ))
             }
         }
@@ -259,13 +261,6 @@ impl PodEnv {
         let secret = self.api::<Secret>(namespace).get_opt(&format!("{name}-db-credentials")).await.ok()??;
         let bytes = secret.data?.get("password")?.0.clone();
         String::from_utf8(bytes).ok()
-    }
-
-    /// Every line the operator's replicas logged since they (re)started.
-    pub async fn operator_log(&self) -> String {
-        kubectl(&["-n", OPERATOR_NAMESPACE, "logs", "-l", "app.kubernetes.io/name=servicedb", "--tail=-1"])
-            .await
-            .unwrap_or_else(|e| e)
     }
 }
 
@@ -388,12 +383,7 @@ pub async fn wait_ready_reason(
                 "jsonpath={.status.containerStatuses}",
             ])
             .await;
-            Err(format!("{e}; pod: {pod:?}; operator: {}", env.operator_logs().await))
+            Err(format!("{e}; pod: {pod:?}; operator: {}", env.operator_logs(Some(40)).await))
         }
     }
-}
-
-/// Waits for Ready=True; on timeout says what the instance and its pod show.
-pub async fn wait_ready(env: &PodEnv, ns: &str, name: &str, timeout: Duration) -> Outcome {
-    env.wait_ready(ns, name, timeout).await.map(drop)
 }

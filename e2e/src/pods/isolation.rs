@@ -4,7 +4,7 @@
 //! netpol-analyzer's: a disagreement fails the scenario.
 
 use super::client::{ClientPod, connects, exec, secret_value, verdict};
-use super::env::{MONITORING_NAMESPACE, OPERATOR_NAMESPACE, PodEnv, STRANGERS, wait_ready};
+use super::env::{MONITORING_NAMESPACE, OPERATOR_NAMESPACE, PodEnv, STRANGERS};
 use crate::analyzer::analyze;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use std::time::Duration;
@@ -87,7 +87,7 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
     let ns = case.namespace;
     let _ = kubectl(&["-n", ns, "create", "serviceaccount", "orders"]).await;
     kubectl_apply(&sdb(&case)).await?;
-    wait_ready(env, ns, "orders", Duration::from_secs(240)).await?;
+    env.wait_ready(ns, "orders", Duration::from_secs(240)).await?;
 
     // The database pod: running, non-root, read-only root, admitted under `restricted`.
     let uid = exec(ns, "orders-db-0", Some(case.engine), "id -u").await?;

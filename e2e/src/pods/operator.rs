@@ -3,8 +3,7 @@
 //! election, and what happens when the leader's pod or process dies.
 
 use super::env::{
-    LEASE_SECONDS, Mode, OPERATOR_NAMESPACE, OPERATOR_USER, PodEnv, UNLISTED, operator_pods, probe, wait_ready,
-    wait_ready_reason,
+    LEASE_SECONDS, Mode, OPERATOR_NAMESPACE, OPERATOR_USER, PodEnv, UNLISTED, operator_pods, probe, wait_ready_reason,
 };
 use crate::audit;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, run, sdb_yaml, wait_for};
@@ -54,7 +53,7 @@ pub async fn version_missing_from_catalogue(env: &PodEnv) -> Outcome {
     ensure(children.trim().is_empty(), || format!("an invalid spec created children: {children}"))?;
     // Fixed by the user: the same object becomes Ready on a listed version.
     kubectl(&["-n", ns, "patch", "sdb", "orders", "--type=merge", "-p", "{\"spec\":{\"version\":\"15\"}}"]).await?;
-    wait_ready(env, ns, "orders", Duration::from_secs(240)).await
+    env.wait_ready(ns, "orders", Duration::from_secs(240)).await.map(drop)
 }
 
 /// The leader's container is killed (SIGKILL of its process on the node),
@@ -88,7 +87,7 @@ pub async fn leader_pod_killed(env: &PodEnv) -> Outcome {
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {ns}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n"
     ))
     .await?;
-    wait_ready(env, ns, "orders", Duration::from_secs(240)).await?;
+    env.wait_ready(ns, "orders", Duration::from_secs(240)).await?;
     eprintln!("      failover to {next} in {:.1}s", failover.as_secs_f64());
     Ok(())
 }
@@ -142,7 +141,7 @@ async fn to_cluster_mode(env: &PodEnv) -> Outcome {
     let binding =
         kubectl(&["get", "clusterrolebinding", "servicedb", "-o", "jsonpath={.roleRef.kind}/{.roleRef.name}"]).await?;
     ensure(binding == "ClusterRole/servicedb", || format!("cluster mode's binding: {binding}"))?;
-    wait_ready(env, UNLISTED, "orders", Duration::from_secs(240)).await
+    env.wait_ready(UNLISTED, "orders", Duration::from_secs(240)).await.map(drop)
 }
 
 /// A graceful stop (the leader's pod deleted with its grace period) releases

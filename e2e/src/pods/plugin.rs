@@ -3,7 +3,7 @@
 //! it prints and its exit codes.
 
 use super::client::{ClientPod, exec, secret_value};
-use super::env::{PLUGIN_NAMESPACE, PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY, wait_ready};
+use super::env::{PLUGIN_NAMESPACE, PodEnv, S3_ACCESS_KEY, S3_BUCKET, S3_ENDPOINT, S3_SECRET_KEY};
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, step, wait_for, write_operator_kubeconfig};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -93,7 +93,7 @@ async fn shop(env: &PodEnv) -> Outcome {
         let _ = kubectl(&["-n", NS, "create", "serviceaccount", "shop"]).await;
         kubectl_apply(&instance("shop")).await?;
     }
-    wait_ready(env, NS, "shop", Duration::from_secs(240)).await?;
+    env.wait_ready(NS, "shop", Duration::from_secs(240)).await?;
     if !exists {
         let pod = app("shop-app", "shop-db-credentials");
         pod.start().await?;
@@ -341,8 +341,8 @@ async fn connect_watching_argv(args: &[&str], program: &str, secret: &str) -> Re
 pub async fn connect_mariadb_and_redis(env: &PodEnv) -> Outcome {
     other_instance("maria", "mariadb", "10.11", None).await?;
     other_instance("cache", "redis", "7.2", None).await?;
-    wait_ready(env, NS, "maria", Duration::from_secs(300)).await?;
-    wait_ready(env, NS, "cache", Duration::from_secs(300)).await?;
+    env.wait_ready(NS, "maria", Duration::from_secs(300)).await?;
+    env.wait_ready(NS, "cache", Duration::from_secs(300)).await?;
     // Each client runs for about a second, so the argv scan sees it.
     let cases: [(&str, &str, &[&str]); 2] = [
         ("maria", "mariadb", &["-N", "-e", "select sleep(1); select substring_index(current_user(), '@', 1)"]),
@@ -383,7 +383,7 @@ pub async fn connect_mariadb_and_redis(env: &PodEnv) -> Outcome {
 pub async fn volume_backups(env: &PodEnv) -> Outcome {
     other_instance("ledger", "postgres", "15", Some("{schedule: \"0 3 * * *\", destination: {volume: {size: 1Gi}}}"))
         .await?;
-    wait_ready(env, NS, "ledger", Duration::from_secs(300)).await?;
+    env.wait_ready(NS, "ledger", Duration::from_secs(300)).await?;
     let write = [
         "-n",
         NS,

@@ -37,7 +37,7 @@ async fn absent_then_installed(env: &PodEnv) -> Outcome {
     env.wait_ready(&ns, "orders", Duration::from_secs(240)).await?;
     let absent = kubectl(&["-n", &ns, "get", "podmonitors"]).await;
     ensure(absent.as_ref().is_err_and(|e| e.contains("doesn't have a resource type")), || format!("{absent:?}"))?;
-    let log = env.operator_log().await;
+    let log = env.operator_logs(None).await;
     ensure(log.contains("Prometheus Operator's API (monitoring.coreos.com/v1) is not served"), || {
         "the operator did not say that it creates no PodMonitors".into()
     })?;

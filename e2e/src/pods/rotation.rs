@@ -4,7 +4,7 @@
 //! previous login is refused.
 
 use super::client::{ClientPod, exec, secret_value};
-use super::env::{PodEnv, wait_ready};
+use super::env::PodEnv;
 use crate::cluster::{Outcome, ensure, kubectl, kubectl_apply, wait_for};
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ pub async fn observed_by_client_pods(env: &PodEnv) -> Outcome {
         "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: {NS}}}\nspec:\n  engine: postgres\n  version: \"15\"\n  service: {{name: orders, serviceAccountName: orders}}\n  storage: {{size: 1Gi}}\n  resources: {{requests: {{cpu: 10m, memory: 64Mi}}}}\n  deletionPolicy: Delete\n  monitoring: {{enabled: false}}\n  credentials: {{rotation: {{gracePeriodSeconds: {GRACE_SECONDS}}}}}\n"
     ))
     .await?;
-    wait_ready(env, NS, "orders", Duration::from_secs(240)).await?;
+    env.wait_ready(NS, "orders", Duration::from_secs(240)).await?;
     let before = client("before");
     before.start().await?;
     let first = wait_for("the first pod's login", Duration::from_secs(30), || async {

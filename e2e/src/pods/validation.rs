@@ -96,7 +96,7 @@ pub async fn invalid_spec(env: &PodEnv) -> Outcome {
     }
     // No requeue storm: an invalid object waits for a change. Several
     // resync periods pass; each object may be looked at a few times, not hundreds.
-    let count = || async { env.operator_log().await.matches("invalid spec").count() };
+    let count = || async { env.operator_logs(None).await.matches("invalid spec").count() };
     let before = count().await;
     tokio::time::sleep(Duration::from_secs(3 * RESYNC_SECONDS)).await;
     let during = count().await - before;

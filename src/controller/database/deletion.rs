@@ -53,9 +53,9 @@ fn ours(f: &str) -> bool {
 /// Whether credentials are delivered to another namespace, by the spec or
 /// as the caches still show them (a move back home not yet swept).
 fn delivers(ctx: &Context, sdb: &ServiceDatabase) -> bool {
-    let own = sdb.metadata.namespace.as_deref();
-    let elsewhere = sdb.spec.service.namespace.as_deref().is_some_and(|ns| Some(ns) != own);
-    elsewhere || sdb.metadata.uid.as_deref().is_some_and(|uid| !apply::delivered(&ctx.caches, uid).is_empty())
+    Instance::new(sdb, &ctx.settings.operator_namespace).is_ok_and(|instance| {
+        instance.service_elsewhere().is_some() || !apply::delivered(&ctx.caches, instance.owner_uid()).is_empty()
+    })
 }
 
 fn has_finalizer(sdb: &ServiceDatabase) -> bool {
@@ -81,7 +81,9 @@ async fn set_finalizers(client: &Client, sdb: &ServiceDatabase, finalizers: Vec<
 /// already right.
 pub async fn sync_finalizer(ctx: &Context, sdb: &ServiceDatabase) -> Result<(), Error> {
     let client = &ctx.client;
-    let want = wanted_finalizer(sdb.spec.deletion_policy, delivers(ctx, sdb));
+    // Only `Delete` asks (the caches are scanned for delivered copies).
+    let policy = sdb.spec.deletion_policy;
+    let want = wanted_finalizer(policy, policy == DeletionPolicy::Delete && delivers(ctx, sdb));
     let have: Vec<&String> = sdb.finalizers().iter().filter(|f| ours(f)).collect();
     if have.len() == usize::from(want.is_some()) && have.iter().all(|f| Some(f.as_str()) == want) {
         return Ok(());
