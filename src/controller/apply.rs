@@ -32,6 +32,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Debug;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The one field manager of every child the operator applies.
 pub const FIELD_MANAGER: &str = "servicedb";
@@ -167,9 +169,9 @@ struct Applier<'a> {
     namespace: &'a str,
     owner_uid: &'a str,
     /// (kind, namespace, name) of what was applied: every other child the
-    /// owner controls is a leftover.
-    kept: HashSet<(String, String, String)>,
-    writes: usize,
+    /// owner controls is a leftover. Children are applied side by side.
+    kept: Mutex<HashSet<(String, String, String)>>,
+    writes: AtomicUsize,
 }
 
 impl<'a> Applier<'a> {
@@ -179,9 +181,22 @@ impl<'a> Applier<'a> {
             caches: &ctx.caches,
             namespace: instance.namespace,
             owner_uid: instance.owner_uid(),
-            kept: HashSet::new(),
-            writes: 0,
+            kept: Mutex::default(),
+            writes: AtomicUsize::new(0),
         }
+    }
+
+    fn keep(&self, kind: String, namespace: String, name: String) {
+        self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert((kind, namespace, name));
+    }
+
+    fn kept(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        let kept = self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        kept.contains(&(kind.to_string(), namespace.to_string(), name.to_string()))
+    }
+
+    fn count(&self, done: Applied) {
+        self.writes.fetch_add(usize::from(done == Applied::Written), Ordering::Relaxed);
     }
 
     fn api<K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>>(&self) -> Api<K> {
@@ -194,44 +209,48 @@ impl<'a> Applier<'a> {
         desired.meta().namespace.clone().unwrap_or_else(|| self.namespace.to_string())
     }
 
-    async fn write<K>(&mut self, desired: K, live: Option<K>) -> Result<K, Error>
+    async fn write<K>(&self, desired: K, live: Option<K>) -> Result<(Applied, K), Error>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
     {
         let namespace = self.namespace_of(&desired);
         let api: Api<K> = Api::namespaced(self.client.clone(), &namespace);
-        self.kept.insert((K::kind(&()).into_owned(), namespace, desired.name_any()));
+        self.keep(K::kind(&()).into_owned(), namespace, desired.name_any());
         let (applied, object) = apply(&api, &with_desired_hash(desired)?, live).await?;
-        self.writes += usize::from(applied == Applied::Written);
-        Ok(object)
+        self.count(applied);
+        Ok((applied, object))
     }
 
     /// Applies a cached kind when its cached live object differs.
-    async fn ensure<K: Cached>(&mut self, desired: K) -> Result<K, Error> {
+    async fn ensure<K: Cached>(&self, desired: K) -> Result<K, Error> {
         let live = self.caches.get::<K>(&self.namespace_of(&desired), &desired.name_any());
-        self.write(desired, live).await
+        let (applied, object) = self.write(desired, live).await?;
+        if applied == Applied::Written {
+            self.caches.remember(&object);
+        }
+        Ok(object)
     }
 
     /// Creates an object once and leaves it alone afterwards (a claim's or a
     /// Job's spec is immutable).
-    async fn ensure_created<K: Cached>(&mut self, desired: K) -> Result<(), Error> {
+    async fn ensure_created<K: Cached>(&self, desired: K) -> Result<(), Error> {
         let name = desired.name_any();
         if self.caches.contains::<K>(self.namespace, &name) {
-            self.kept.insert((K::kind(&()).into_owned(), self.namespace.to_string(), name));
+            self.keep(K::kind(&()).into_owned(), self.namespace.to_string(), name);
         } else {
-            self.write(desired, None).await?;
+            self.caches.remember(&self.write(desired, None).await?.1);
         }
         Ok(())
     }
 
     /// Applies a Secret against the copy read by name.
-    async fn ensure_secret(&mut self, desired: Secret, live: Option<&Secret>) -> Result<(), Error> {
+    async fn ensure_secret(&self, desired: Secret, live: Option<&Secret>) -> Result<(), Error> {
         self.write(desired, live.cloned()).await.map(drop)
     }
 
     /// Applies a kind that is not cached (the Prometheus Operator's, served
     /// or not at any time): the exception that is read by name.
-    async fn ensure_uncached<K>(&mut self, desired: K) -> Result<(), Error>
+    async fn ensure_uncached<K>(&self, desired: K) -> Result<(), Error>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
     {
@@ -240,43 +259,44 @@ impl<'a> Applier<'a> {
     }
 
     /// Deletes an uncached child by name, if this owner controls it.
-    async fn remove_uncached<K>(&mut self, name: &str) -> Result<(), Error>
+    async fn remove_uncached<K>(&self, name: &str) -> Result<(), Error>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
     {
         let api = self.api::<K>();
         if get(&api, name).await?.is_some_and(|live| controlled_by(&live, self.owner_uid)) {
-            self.writes += usize::from(delete(&api, name).await? == Applied::Written);
+            self.count(delete(&api, name).await?);
         }
         Ok(())
     }
 
     /// Deletes every cached child of kind `K` the owner controls and this
     /// reconcile did not apply.
-    async fn sweep<K: Cached>(&mut self) -> Result<(), Error> {
+    async fn sweep<K: Cached>(&self) -> Result<(), Error> {
         let kind = K::kind(&()).into_owned();
         let leftovers: Vec<String> = self
             .caches
             .controlled_by::<K>(self.namespace, self.owner_uid)
             .into_iter()
-            .filter(|name| !self.kept.contains(&(kind.clone(), self.namespace.to_string(), name.clone())))
+            .filter(|name| !self.kept(&kind, self.namespace, name))
             .collect();
         for name in leftovers {
             tracing::info!(%kind, %name, "deleting a child no longer wanted");
-            self.writes += usize::from(delete(&self.api::<K>(), &name).await? == Applied::Written);
+            self.count(delete(&self.api::<K>(), &name).await?);
         }
         Ok(())
     }
 
     /// Removes what this owner delivered to other namespaces and this
     /// reconcile did not apply (the service moved, or came back home).
-    async fn sweep_delivered(&mut self) -> Result<(), Error> {
-        let kept = |namespace: &str, name: &str| {
-            self.kept.contains(&(Role::kind(&()).into_owned(), namespace.to_string(), name.to_string()))
-        };
-        let leftovers: BTreeSet<(String, String)> =
-            delivered(self.caches, self.owner_uid).into_iter().filter(|(ns, name)| !kept(ns, name)).collect();
-        self.writes += remove_delivered(self.client, self.caches, self.owner_uid, &leftovers).await?;
+    async fn sweep_delivered(&self) -> Result<(), Error> {
+        let role = Role::kind(&());
+        let leftovers: BTreeSet<(String, String)> = delivered(self.caches, self.owner_uid)
+            .into_iter()
+            .filter(|(ns, name)| !self.kept(&role, ns, name))
+            .collect();
+        let deleted = remove_delivered(self.client, self.caches, self.owner_uid, &leftovers).await?;
+        self.writes.fetch_add(deleted, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -352,39 +372,66 @@ pub async fn children(
         restore,
         monitoring,
     } = desired;
-    let mut a = Applier::new(ctx, instance);
-    // Admin first: it keeps the passwords, so it is never behind the one the service reads.
-    a.ensure_secret(admin_secret, inputs.secrets.admin).await?;
-    a.ensure_secret(credentials_secret, inputs.secrets.credentials).await?;
-    if let Some((role, binding)) = credentials_access {
-        a.ensure(role).await?;
-        a.ensure(binding).await?;
-    }
-    if let Some(DeliveredCredentials { role, secret, binding }) = delivered_credentials {
-        // The Role first: it is how a delivered Secret is found again.
-        a.ensure(role).await?;
-        a.ensure_secret(secret, inputs.secrets.delivered).await?;
-        a.ensure(binding).await?;
-    }
-    a.ensure(network_policy).await?;
-    if let Some(config) = init_config {
-        a.ensure(config).await?;
-    }
-    a.ensure(headless_service).await?;
-    a.ensure(client_service).await?;
-    let statefulset = a.ensure(statefulset).await?;
-    if let Some(BackupChildren { claim, network_policy, cronjob }) = backup {
-        // The backup claim is never deleted: it holds the backups.
-        if let Some(claim) = claim {
-            a.ensure_created(claim).await?;
+    let a = Applier::new(ctx, instance);
+    // Side by side where order does not matter: one round trip per step
+    // rather than per child (a creation's latency is the API server's, and
+    // at a thousand instances that is what kept them waiting). In order
+    // where it does: the admin Secret keeps the passwords, so it is never
+    // behind the one the service reads; a delivered copy's Role is how it is
+    // found again; the NetworkPolicy, the init config and the Secrets are
+    // in place before anything that starts or reaches a pod.
+    let secrets = async {
+        a.ensure_secret(admin_secret, inputs.secrets.admin).await?;
+        a.ensure_secret(credentials_secret, inputs.secrets.credentials).await
+    };
+    let access = async {
+        if let Some((role, binding)) = credentials_access {
+            a.ensure(role).await?;
+            a.ensure(binding).await?;
         }
-        a.ensure(network_policy).await?;
-        a.ensure(cronjob).await?;
-    }
-    if let Some(RestoreChildren { network_policy, job }) = restore {
-        a.ensure(network_policy).await?;
-        a.ensure_created(job).await?;
-    }
+        Ok(())
+    };
+    let delivered = async {
+        if let Some(DeliveredCredentials { role, secret, binding }) = delivered_credentials {
+            a.ensure(role).await?;
+            a.ensure_secret(secret, inputs.secrets.delivered).await?;
+            a.ensure(binding).await?;
+        }
+        Ok(())
+    };
+    let config = async {
+        match init_config {
+            Some(config) => a.ensure(config).await.map(drop),
+            None => Ok(()),
+        }
+    };
+    futures::try_join!(secrets, access, delivered, a.ensure(network_policy), config)?;
+
+    let backup = async {
+        if let Some(BackupChildren { claim, network_policy, cronjob }) = backup {
+            // The backup claim is never deleted: it holds the backups.
+            if let Some(claim) = claim {
+                a.ensure_created(claim).await?;
+            }
+            a.ensure(network_policy).await?;
+            a.ensure(cronjob).await?;
+        }
+        Ok(())
+    };
+    let restore = async {
+        if let Some(RestoreChildren { network_policy, job }) = restore {
+            a.ensure(network_policy).await?;
+            a.ensure_created(job).await?;
+        }
+        Ok(())
+    };
+    let (_, _, statefulset, (), ()) = futures::try_join!(
+        a.ensure(headless_service),
+        a.ensure(client_service),
+        a.ensure(statefulset),
+        backup,
+        restore
+    )?;
     if inputs.monitoring_served {
         match monitoring {
             Some(MonitoringChildren { pod_monitor, prometheus_rule }) => {
@@ -408,8 +455,8 @@ pub async fn children(
     a.sweep::<CronJob>().await?;
     a.sweep::<Job>().await?;
     a.sweep_delivered().await?;
-    let grown = grow_volume(ctx, instance).await?;
-    Ok(ApplyReport { statefulset, writes: a.writes + usize::from(grown == Applied::Written) })
+    a.count(grow_volume(ctx, instance).await?);
+    Ok(ApplyReport { statefulset, writes: a.writes.into_inner() })
 }
 
 /// Applies just the Secrets, admin first (a rotation's new state must be
@@ -421,7 +468,7 @@ pub async fn secrets(
     passwords: &Passwords,
     live: LiveSecrets<'_>,
 ) -> Result<(), Error> {
-    let mut a = Applier::new(ctx, instance);
+    let a = Applier::new(ctx, instance);
     a.ensure_secret(crate::builders::secret::admin_secret(instance, passwords), live.admin).await?;
     let credentials = crate::builders::secret::credentials_secret(instance, passwords);
     let delivered = crate::builders::delivery::delivered_credentials(instance, &credentials);

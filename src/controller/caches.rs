@@ -100,24 +100,28 @@ struct Entry {
     source_uid: Option<Box<str>>,
     instance: Option<Box<str>>,
     component: Option<Box<str>>,
+    /// What of the object wakes its owner (`wakes::child`).
+    wakes: u64,
     body: Box<[u8]>,
 }
 
 impl Entry {
-    fn of(mut object: DynamicObject) -> Option<Entry> {
+    /// The entry of `object`, stripped in place of what is never read.
+    fn of(plural: &str, object: &mut DynamicObject) -> Option<Entry> {
         let meta = &mut object.metadata;
         meta.managed_fields = None;
         if let Some(annotations) = meta.annotations.as_mut() {
             annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
+        let wakes = super::wakes::child(plural, object);
         let label = |key: &str| object.labels().get(key).map(|v| v.clone().into_boxed_str());
         let controller_uid =
             object.owner_references().iter().find(|o| o.controller == Some(true)).map(|o| o.uid.clone().into());
         let (instance, component, source_uid) =
             (label(INSTANCE_LABEL), label(COMPONENT_LABEL), label(SOURCE_UID_LABEL));
-        let json = serde_json::to_vec(&object).ok()?;
+        let json = serde_json::to_vec(&*object).ok()?;
         let body = zstd::bulk::compress(&json, 1).ok()?.into_boxed_slice();
-        Some(Entry { controller_uid, source_uid, instance, component, body })
+        Some(Entry { controller_uid, source_uid, instance, component, wakes, body })
     }
 
     fn decode<K: DeserializeOwned>(&self) -> Option<K> {
@@ -155,33 +159,48 @@ impl ScopeCache {
         kinds.get(plural).map(read)
     }
 
-    fn apply(&self, plural: &str, event: watcher::Event<DynamicObject>) {
+    /// Applies one watch event; returns the object when its change wakes
+    /// its owner: new, deleted, or changed in what `wakes::child` digests.
+    fn apply(&self, plural: &str, event: watcher::Event<DynamicObject>) -> Option<DynamicObject> {
         let mut kinds = self.kinds.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let cache = kinds.entry(plural.to_string()).or_default();
         let key = |o: &DynamicObject| -> Key { (o.namespace().unwrap_or_default().into(), o.name_any().into()) };
+        // Against the entry before this event (during a relist, before the relist).
+        let changed = |objects: &HashMap<Key, Entry>, k: &Key, entry: &Option<Entry>| {
+            objects.get(k).map(|e| e.wakes) != entry.as_ref().map(|e| e.wakes)
+        };
         match event {
-            watcher::Event::Init => cache.relisting = Some(HashMap::new()),
-            watcher::Event::InitApply(o) => {
-                let k = key(&o);
-                if let (Some(buffer), Some(entry)) = (cache.relisting.as_mut(), Entry::of(o)) {
+            watcher::Event::Init => {
+                cache.relisting = Some(HashMap::new());
+                None
+            }
+            watcher::Event::InitApply(mut o) => {
+                let (k, entry) = (key(&o), Entry::of(plural, &mut o));
+                let wakes = changed(&cache.objects, &k, &entry);
+                if let (Some(buffer), Some(entry)) = (cache.relisting.as_mut(), entry) {
                     buffer.insert(k, entry);
                 }
+                wakes.then_some(o)
             }
             watcher::Event::InitDone => {
                 if let Some(buffer) = cache.relisting.take() {
                     cache.objects = buffer;
                 }
                 cache.filled = true;
+                None
             }
-            watcher::Event::Apply(o) => {
-                let k = key(&o);
-                match Entry::of(o) {
+            watcher::Event::Apply(mut o) => {
+                let (k, entry) = (key(&o), Entry::of(plural, &mut o));
+                let wakes = changed(&cache.objects, &k, &entry);
+                match entry {
                     Some(entry) => cache.objects.insert(k, entry),
                     None => cache.objects.remove(&k),
                 };
+                wakes.then_some(o)
             }
             watcher::Event::Delete(o) => {
                 cache.objects.remove(&key(&o));
+                Some(o)
             }
         }
     }
@@ -212,7 +231,8 @@ impl Writers {
     }
 
     /// The watch of one kind in this scope, writing into its cache; each
-    /// item is a changed (or deleted) object, for the controller to map.
+    /// item is an object whose change wakes its owner, for the controller
+    /// to map.
     pub fn reflect(
         &self,
         client: &Client,
@@ -230,13 +250,12 @@ impl Writers {
         let (scope, plural) = (self.scope.clone(), resource.plural.clone());
         watcher(api, config)
             .default_backoff()
-            .map(move |event| {
-                if let Ok(event) = &event {
-                    scope.apply(&plural, event.clone());
-                }
-                event
+            .filter_map(move |event| {
+                futures::future::ready(match event {
+                    Ok(event) => scope.apply(&plural, event).map(Ok),
+                    Err(error) => Some(Err(error)),
+                })
             })
-            .touched_objects()
             .boxed()
     }
 }
@@ -268,6 +287,19 @@ impl Caches {
 
     fn read<K: Cached, T>(&self, namespace: &str, read: impl FnOnce(&KindCache) -> T) -> Option<T> {
         self.scope(namespace)?.with_kind(&K::plural(&()), read)
+    }
+
+    /// Writes what the API server answered to an apply into the cache, as
+    /// its watch event will: that event then changes no digest and wakes no
+    /// one (a reconcile's own writes do not wake it again), and the next
+    /// reconcile sees the write even if the event is late.
+    pub fn remember<K: Cached>(&self, object: &K) {
+        let namespace = object.meta().namespace.clone().unwrap_or_default();
+        let Some(scope) = self.scope(&namespace) else { return };
+        match serde_json::to_value(object).and_then(serde_json::from_value::<DynamicObject>) {
+            Ok(object) => drop(scope.apply(&K::plural(&()), watcher::Event::Apply(object))),
+            Err(e) => tracing::warn!(error = %e, "an applied child does not convert for the cache"),
+        }
     }
 
     /// The cached child `name` in `namespace`.
@@ -417,5 +449,29 @@ mod tests {
         assert!(caches.contains::<Service>("shop", "added"));
         scope.apply("services", watcher::Event::Delete(object));
         assert!(!caches.contains::<Service>("shop", "added"));
+    }
+
+    #[test]
+    fn only_changes_that_a_decision_reads_wake_and_a_remembered_write_does_not() {
+        let (caches, mut writers) = Caches::new(&[None]);
+        writers.get_mut(&None).unwrap().relist(&|_| Vec::new()).unwrap();
+        let scope = &caches.scopes[&None];
+        let event = |v: &serde_json::Value| watcher::Event::Apply(serde_json::from_value(v.clone()).unwrap());
+        let created = service("shop", "orders-db", "orders", "u1");
+        assert!(scope.apply("services", event(&created)).is_some(), "a new child wakes");
+        let mut bumped = created.clone();
+        bumped["metadata"]["resourceVersion"] = json!("7");
+        assert!(scope.apply("services", event(&bumped)).is_none(), "the same content at another version");
+
+        let applied: Service = serde_json::from_value(service("shop", "carts-db", "carts", "u2")).unwrap();
+        caches.remember(&applied);
+        assert!(caches.contains::<Service>("shop", "carts-db"), "seen before its watch event");
+        let echo = serde_json::to_value(&applied).unwrap();
+        assert!(scope.apply("services", event(&echo)).is_none(), "the apply's own watch event");
+        let mut drifted = echo.clone();
+        drifted["spec"]["ports"][0]["port"] = json!(1);
+        assert!(scope.apply("services", event(&drifted)).is_some(), "someone else's edit");
+        let gone = serde_json::from_value(drifted).unwrap();
+        assert!(scope.apply("services", watcher::Event::Delete(gone)).is_some(), "a deletion");
     }
 }

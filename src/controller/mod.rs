@@ -12,6 +12,7 @@ mod decode;
 mod error;
 pub mod pause;
 mod prometheus_api;
+mod wakes;
 
 /// The ServiceDatabaseBackup controller: one on-demand backup Job per request.
 mod backup_request;
@@ -97,7 +98,11 @@ async fn run_one(
     let ns = namespace.as_deref();
     let children = watcher::Config::default().labels(&caches::children_selector());
     let (store, writer) = reflector::store::<ServiceDatabase>();
-    let trigger = reflector::reflector(writer, decode::watch(ctx.clone(), ns)).applied_objects();
+    // The store sees every change (a reconcile reads the status it wrote);
+    // only what a decision reads wakes a reconcile.
+    let trigger = reflector::reflector(writer, decode::watch(ctx.clone(), ns))
+        .applied_objects()
+        .predicate_filter(wakes::servicedatabase, Default::default());
     // One apply wakes the owner once per child written: a short trailing
     // debounce merges those into one reconcile that sees them all cached,
     // rather than one that takes the last children for missing.

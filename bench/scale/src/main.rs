@@ -91,6 +91,9 @@ struct Figures {
     latency_top: f64,
     create_reconciles: f64,
     create_errors: String,
+    /// The operator's API requests from the first create until all Ready.
+    creation: requests::Tally,
+    create_cpu_seconds: f64,
     memory_ready: Memory,
     idle_reconciles: f64,
     idle_window: Duration,
@@ -217,6 +220,7 @@ async fn run(args: &Args) -> Result<Figures, String> {
     // 1. Creation until every ServiceDatabase is Ready.
     let sdbs = Cache::start(Api::<ServiceDatabase>::namespaced(client.clone(), OPERATOR_NS));
     let before = op.scrape().await?;
+    let (creation_mark, cpu_before) = (requests::mark(&args.audit_log), op.cpu_seconds());
     let t = Instant::now();
     say(start, &format!("creating {n} ServiceDatabases (engine redis) in {OPERATOR_NS}"));
     let failed = create_all(&client, &names, concurrency).await;
@@ -249,6 +253,10 @@ async fn run(args: &Args) -> Result<Figures, String> {
     f.create_reconciles = creation.reconciles;
     f.create_errors = format!("{:?}", creation.errors);
     f.memory_ready = op.memory();
+    f.create_cpu_seconds = op.cpu_seconds() - cpu_before;
+    // The API server writes its audit batch a moment later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    f.creation = requests::operator_since(&args.audit_log, creation_mark)?;
 
     // Idle and restart figures describe a steady state: only once all are Ready.
     if f.ready.is_some() {
@@ -411,6 +419,18 @@ fn table(f: &Figures, args: &Args) -> String {
         ("bare client: its StatefulSets all ready", "", bare_ready),
         ("ratio operator / bare writes", "<= 1.2", ratio(f.ready, f.bare_writes)),
         ("ratio operator / bare writes until ready", "<= 1.2", ratio(f.ready, f.bare_ready)),
+        (
+            "operator requests per SDB until all Ready (the bare client: 8 writes)",
+            "",
+            format!(
+                "{:.2} writes ({}); {:.2} reads ({})",
+                f.creation.writes_total() as f64 / n as f64,
+                requests::per(&f.creation.writes, n as f64),
+                f.creation.reads_total() as f64 / n as f64,
+                requests::per(&f.creation.reads, n as f64)
+            ),
+        ),
+        ("operator CPU until all Ready", "", format!("{:.1} s", f.create_cpu_seconds)),
         (
             "reads per SDB per idle resync",
             "<= 2 (Secret GETs)",

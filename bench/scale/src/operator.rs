@@ -44,6 +44,16 @@ pub fn memory_from_status(status: &str) -> Memory {
     Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") }
 }
 
+/// utime + stime in seconds from a /proc/<pid>/stat line (the fields after
+/// the command name, which may hold spaces, in clock ticks of 1/100 s).
+pub fn cpu_from_stat(stat: &str) -> f64 {
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); utime and stime are fields 14 and 15.
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
 impl Operator {
     pub fn new(settings: Settings) -> Result<Operator, String> {
         if !settings.binary.exists() {
@@ -95,6 +105,12 @@ impl Operator {
         }
     }
 
+    /// CPU time the process used so far (user + system), from /proc/<pid>/stat.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = self.pid().and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok());
+        stat.map_or(0.0, |s| cpu_from_stat(&s))
+    }
+
     pub fn memory(&self) -> Memory {
         self.pid()
             .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
@@ -142,5 +158,11 @@ mod tests {
         assert_eq!((m.rss_kib, m.hwm_kib), (39000, 41234));
         let own = std::fs::read_to_string("/proc/self/status").unwrap();
         assert!(memory_from_status(&own).rss_kib > 0);
+    }
+
+    #[test]
+    fn cpu_time_is_utime_plus_stime_even_with_spaces_in_the_name() {
+        let stat = "4242 (service db) S 1 2 3 0 -1 4194304 100 0 0 0 250 75 0 0 20 0 9 0 46 3133440 407";
+        assert_eq!(cpu_from_stat(stat), 3.25);
     }
 }

@@ -102,7 +102,8 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         monitoring_served: ctx.prometheus_api.present(),
         spec_changed: sdb.status.as_ref().and_then(|s| s.observed_generation) != sdb.metadata.generation,
     };
-    let ApplyReport { statefulset, writes } = apply::children(ctx, &instance, desired, inputs).await?;
+    // Boxed: the children are applied side by side, and their futures together are large.
+    let ApplyReport { statefulset, writes } = Box::pin(apply::children(ctx, &instance, desired, inputs)).await?;
     if writes > 0 {
         info!(writes, "applied children");
     }

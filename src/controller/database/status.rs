@@ -1,5 +1,6 @@
 //! Status: computed only from what was applied and observed, written only
-//! when it changed, with an Event for every condition that changed.
+//! when it changed, with an Event for every condition that changed (see
+//! `changed`).
 
 use super::instance_pod::PodFailure;
 use super::outcome::{Credentials, Outcome};
@@ -26,9 +27,12 @@ pub fn instance_readiness(sts: &StatefulSet) -> Result<(), String> {
     let ready = status.ready_replicas.unwrap_or(0);
     let want = sts.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let rolled_out = status.update_revision.is_none() || status.current_revision == status.update_revision;
+    // A StatefulSet its controller has not looked at yet is new, not rolling
+    // out: the message stays the same until the pod is ready (one status write).
+    let new = status.observed_generation.is_none();
     if generation_seen && ready >= want && rolled_out {
         Ok(())
-    } else if !rolled_out || !generation_seen {
+    } else if !rolled_out || !(generation_seen || new) {
         Err(format!("rolling out StatefulSet {}: {ready}/{want} pods ready", sts.name_any()))
     } else {
         Err(format!("waiting for pod {}-0 to be ready: {ready}/{want} pods ready", sts.name_any()))
@@ -216,10 +220,21 @@ pub fn compute(
     }
 }
 
-/// Conditions whose status or reason changed, for Events.
+/// A condition that calls for a person: a Warning Event.
+fn is_warning(c: &Condition) -> bool {
+    (c.type_ == DEGRADED && c.status == "True") || c.reason == Reason::InvalidSpec.as_str()
+}
+
+/// Conditions worth an Event: those whose status or reason changed, and a
+/// first appearance only when it is a warning. A new object's first status
+/// (not ready, provisioning, no fault) is what everyone expects; an Event
+/// each would triple the writes of a creation.
 fn changed<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'a Condition> {
     new.iter()
-        .filter(|n| conditions::find(old, &n.type_).is_none_or(|o| o.status != n.status || o.reason != n.reason))
+        .filter(|n| match conditions::find(old, &n.type_) {
+            Some(o) => o.status != n.status || o.reason != n.reason,
+            None => is_warning(n),
+        })
         .filter(|n| n.type_ != PROGRESSING)
         .collect()
 }
@@ -245,9 +260,8 @@ pub async fn publish(
         .map_err(Error::kube("patch status of", format!("ServiceDatabase {name}")))?;
     let reference = sdb.object_ref(&());
     for c in changed(&old.conditions, &status.conditions) {
-        let warning = (c.type_ == DEGRADED && c.status == "True") || c.reason == Reason::InvalidSpec.as_str();
         let event = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
+            type_: if is_warning(c) { EventType::Warning } else { EventType::Normal },
             reason: c.reason.clone(),
             note: Some(format!("{} is {}: {}", c.type_, c.status, c.message)),
             action: "Reconcile".into(),
@@ -490,5 +504,24 @@ mod tests {
         let second = compute(&sdb, &instance, &applied(&sts(1)), later);
         assert_eq!(first, second, "a resync must not write");
         assert!(changed(&first.conditions, &second.conditions).is_empty());
+    }
+
+    #[test]
+    fn a_new_objects_first_status_records_no_event_and_its_transitions_do() {
+        let mut sdb = sdb();
+        let template = sdb.clone();
+        let instance = Instance::new(&template, "op").unwrap();
+        let first = compute(&sdb, &instance, &applied(&sts(0)), now());
+        assert_eq!(get(&first, READY).reason, "Provisioning");
+        assert!(changed(&[], &first.conditions).is_empty(), "not ready yet, no fault: nothing to tell");
+        sdb.status = Some(first.clone());
+        let ready = compute(&sdb, &instance, &applied(&sts(1)), now());
+        let told: Vec<_> = changed(&first.conditions, &ready.conditions).iter().map(|c| c.reason.clone()).collect();
+        assert_eq!(told, ["Available", "Administered"]);
+        let mut invalid = self::sdb();
+        invalid.status = None;
+        let rejected = compute(&invalid, &instance, &Outcome::Rejected("refused".into()), now());
+        let told: Vec<_> = changed(&[], &rejected.conditions).iter().map(|c| c.type_.clone()).collect();
+        assert_eq!(told, [DEGRADED], "a fault is told even on the first status");
     }
 }

@@ -1,0 +1,154 @@
+//! Which changes wake a reconcile. Every write the operator makes comes
+//! back as a watch event; most of them (its own status, a child's status
+//! churned by its controller) change nothing a decision reads. Waking on
+//! them cost about half the reconciles of a creation, and each reconcile
+//! reads two Secrets. What a decision reads wakes; the rest waits for the
+//! next change or resync.
+
+use crate::api::{BackupPhase, ServiceDatabase};
+use kube::ResourceExt;
+use kube::api::DynamicObject;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+/// The part of a ServiceDatabase whose change wakes its reconcile: the spec
+/// (by its generation), labels and annotations (pause, rotation requests),
+/// its deletion, and of the status only the bootstrap record (a finished
+/// restore's Job goes once the status recorded it). Its own status and
+/// finalizer writes do not.
+pub fn servicedatabase(sdb: &ServiceDatabase) -> Option<u64> {
+    let mut h = DefaultHasher::new();
+    sdb.metadata.generation.hash(&mut h);
+    sdb.labels().hash(&mut h);
+    sdb.annotations().hash(&mut h);
+    sdb.metadata.deletion_timestamp.as_ref().map(|t| t.0.as_second()).hash(&mut h);
+    let bootstrap = sdb.status.as_ref().and_then(|s| s.bootstrap.as_ref());
+    bootstrap.is_some_and(|b| b.phase == BackupPhase::Succeeded).hash(&mut h);
+    Some(h.finish())
+}
+
+/// The part of a child's status that a decision reads, by plural: a
+/// StatefulSet's readiness inputs (what `status::instance_readiness`
+/// compares), a Job's whole status (backup health and restores), nothing
+/// of the others (a CronJob's status repeats what its Jobs say).
+fn status_read(plural: &str, status: Option<&serde_json::Value>) -> Option<serde_json::Value> {
+    let status = status?;
+    match plural {
+        "statefulsets" => {
+            let field = |name: &str| status.get(name).cloned().unwrap_or_default();
+            Some(serde_json::json!([
+                field("observedGeneration"),
+                field("readyReplicas"),
+                field("currentRevision"),
+                field("updateRevision")
+            ]))
+        }
+        "jobs" => Some(status.clone()),
+        _ => None,
+    }
+}
+
+/// A digest of what of a cached child wakes its owner: the object without
+/// the API server's bookkeeping (resourceVersion, managed fields) and with
+/// only the status a decision reads. Two objects with the same digest lead
+/// to the same reconcile.
+pub fn child(plural: &str, object: &DynamicObject) -> u64 {
+    let mut meta = object.metadata.clone();
+    meta.resource_version = None;
+    meta.managed_fields = None;
+    let mut data = object.data.clone();
+    let status = data.as_object_mut().and_then(|fields| fields.remove("status"));
+    let mut h = DefaultHasher::new();
+    serde_json::to_string(&meta).unwrap_or_default().hash(&mut h);
+    data.to_string().hash(&mut h);
+    status_read(plural, status.as_ref()).map(|s| s.to_string()).hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
+
+    fn object(value: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn sts(resource_version: &str, status: serde_json::Value) -> DynamicObject {
+        object(json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "orders-db", "namespace": "shop", "resourceVersion": resource_version, "generation": 1},
+            "spec": {"replicas": 1}, "status": status}))
+    }
+
+    #[test]
+    fn a_statefulset_wakes_on_readiness_not_on_its_controllers_bookkeeping() {
+        let created = child("statefulsets", &sts("1", json!({})));
+        let counted = child("statefulsets", &sts("2", json!({"replicas": 1, "currentReplicas": 1, "availableReplicas": 0})));
+        let ready = child("statefulsets", &sts("3", json!({"replicas": 1, "readyReplicas": 1})));
+        assert_eq!(created, counted, "replica counts a decision does not read");
+        assert_ne!(counted, ready, "readiness is read");
+        let observed = child("statefulsets", &sts("4", json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1})));
+        assert_ne!(ready, observed, "the observed generation is read");
+    }
+
+    #[test]
+    fn a_childs_spec_labels_or_owner_wake_and_its_resource_version_does_not() {
+        let base = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "orders-db", "namespace": "shop", "resourceVersion": "1", "labels": {"a": "b"}},
+            "spec": {"ports": [{"port": 6379}]}});
+        let digest = |v: &serde_json::Value| child("services", &object(v.clone()));
+        let mut bumped = base.clone();
+        bumped["metadata"]["resourceVersion"] = json!("9");
+        assert_eq!(digest(&base), digest(&bumped));
+        let mut edited = base.clone();
+        edited["spec"]["ports"][0]["port"] = json!(6380);
+        assert_ne!(digest(&base), digest(&edited), "drift in the spec");
+        let mut relabelled = base.clone();
+        relabelled["metadata"]["labels"]["a"] = json!("c");
+        assert_ne!(digest(&base), digest(&relabelled), "drift in the labels");
+    }
+
+    #[test]
+    fn a_jobs_status_wakes() {
+        let job = |status: serde_json::Value| {
+            child("jobs", &object(json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "orders-backup-1", "namespace": "shop"}, "status": status})))
+        };
+        assert_ne!(job(json!({"active": 1})), job(json!({"succeeded": 1})));
+    }
+
+    fn sdb() -> ServiceDatabase {
+        serde_json::from_value(json!({"apiVersion": "servicedb.dev/v1alpha1", "kind": "ServiceDatabase",
+            "metadata": {"name": "orders", "namespace": "shop", "generation": 1, "resourceVersion": "1"},
+            "spec": {"engine": "redis", "version": "7", "service": {"name": "orders"}, "storage": {"size": "1Gi"}}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_servicedatabase_wakes_on_spec_annotations_deletion_and_bootstrap_not_on_its_status_or_finalizer() {
+        let base = servicedatabase(&sdb());
+        let mut written = sdb();
+        written.metadata.resource_version = Some("2".into());
+        written.metadata.finalizers = Some(vec!["servicedb.dev/finalizer".into()]);
+        written.status = Some(serde_json::from_value(json!({"phase": "Ready", "observedGeneration": 1})).unwrap());
+        assert_eq!(base, servicedatabase(&written), "its own status and finalizer writes");
+        let changes: [(&str, fn(&mut ServiceDatabase)); 4] = [
+            ("spec", |s| s.metadata.generation = Some(2)),
+            ("pause", |s| {
+                s.annotations_mut().insert("servicedb.dev/reconcile".into(), "paused".into());
+            }),
+            ("deletion", |s| s.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH))),
+            ("bootstrap done", |s| {
+                s.status = Some(
+                    serde_json::from_value(json!({"bootstrap": {"job": "orders-restore", "phase": "Succeeded"}})).unwrap(),
+                )
+            }),
+        ];
+        for (what, change) in changes {
+            let mut changed = sdb();
+            change(&mut changed);
+            assert_ne!(base, servicedatabase(&changed), "{what}");
+        }
+    }
+}
