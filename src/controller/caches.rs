@@ -17,7 +17,7 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{ApiResource, DynamicObject};
@@ -40,6 +40,12 @@ pub fn children_selector() -> String {
     format!("app.kubernetes.io/managed-by={MANAGED_BY}")
 }
 
+/// The label selector of the database pods' watch: only database pods (a
+/// backup Job's pods are read through their Job).
+pub fn database_pods_selector() -> String {
+    format!("{},{COMPONENT_LABEL}=database", children_selector())
+}
+
 /// How a change of a cached kind reaches the controller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -48,12 +54,15 @@ pub enum Trigger {
     /// Wakes the instance named in a backup or restore Job's labels (backup
     /// Jobs belong to a CronJob or a backup request, not to the instance).
     ToolJob,
+    /// Wakes the instance named in a database pod's labels (the pod belongs
+    /// to the StatefulSet): a crash, a restart, readiness.
+    DatabasePod,
     /// Wakes nothing: read by reconciles only (claims are the StatefulSet's).
     Nothing,
 }
 
 /// Every kind the operator caches, and what its changes wake.
-pub fn kinds() -> [(ApiResource, Trigger); 9] {
+pub fn kinds() -> [(ApiResource, Trigger); 10] {
     [
         (ApiResource::erase::<StatefulSet>(&()), Trigger::Owner),
         (ApiResource::erase::<Service>(&()), Trigger::Owner),
@@ -63,6 +72,7 @@ pub fn kinds() -> [(ApiResource, Trigger); 9] {
         (ApiResource::erase::<RoleBinding>(&()), Trigger::Owner),
         (ApiResource::erase::<CronJob>(&()), Trigger::Owner),
         (ApiResource::erase::<Job>(&()), Trigger::ToolJob),
+        (ApiResource::erase::<Pod>(&()), Trigger::DatabasePod),
         (ApiResource::erase::<PersistentVolumeClaim>(&()), Trigger::Nothing),
     ]
 }
@@ -246,7 +256,8 @@ impl Writers {
         // Small pages: a list is decoded whole before it is compacted, and a
         // single answer of every StatefulSet of the cluster (what the watch
         // cache gives when asked for "any" version) left its peak behind.
-        let config = watcher::Config::default().labels(&children_selector()).page_size(LIST_PAGE_SIZE);
+        let selector = if resource.plural == "pods" { database_pods_selector() } else { children_selector() };
+        let config = watcher::Config::default().labels(&selector).page_size(LIST_PAGE_SIZE);
         let (scope, plural) = (self.scope.clone(), resource.plural.clone());
         watcher(api, config)
             .default_backoff()

@@ -79,6 +79,12 @@ fn instance_of_tool_job(job: &impl ResourceExt) -> Option<ObjectRef<ServiceDatab
     tool.then(|| ObjectRef::new(instance).within(&namespace))
 }
 
+/// The ServiceDatabase a database pod serves, from its labels.
+fn instance_of_pod(pod: &impl ResourceExt) -> Option<ObjectRef<ServiceDatabase>> {
+    let (instance, namespace) = (pod.labels().get("app.kubernetes.io/instance")?, pod.namespace()?);
+    Some(ObjectRef::new(instance).within(&namespace))
+}
+
 /// Resolves when `shutdown` turns true.
 async fn stopped(mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
@@ -150,6 +156,7 @@ async fn run_one(
         databases = match trigger {
             Trigger::Owner => databases.owns_stream_with(changes, resource),
             Trigger::ToolJob => databases.watches_stream_with(changes, |job| instance_of_tool_job(&job), resource),
+            Trigger::DatabasePod => databases.watches_stream_with(changes, |pod| instance_of_pod(&pod), resource),
             Trigger::Nothing => {
                 tokio::spawn(changes.for_each(|_| futures::future::ready(())));
                 databases

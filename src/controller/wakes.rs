@@ -29,8 +29,9 @@ pub fn servicedatabase(sdb: &ServiceDatabase) -> Option<u64> {
 
 /// The part of a child's status that a decision reads, by plural: a
 /// StatefulSet's readiness inputs (what `status::instance_readiness`
-/// compares), a Job's whole status (backup health and restores), nothing
-/// of the others (a CronJob's status repeats what its Jobs say).
+/// compares), a Job's whole status (backup health and restores), a
+/// database pod's container states, nothing of the others (a CronJob's
+/// status repeats what its Jobs say).
 fn status_read(plural: &str, status: Option<&serde_json::Value>) -> Option<serde_json::Value> {
     let status = status?;
     match plural {
@@ -44,6 +45,33 @@ fn status_read(plural: &str, status: Option<&serde_json::Value>) -> Option<serde
             ]))
         }
         "jobs" => Some(status.clone()),
+        // What tells a crash, a restart or readiness (`instance_pod`), not
+        // the times and ids the kubelet refreshes.
+        "pods" => {
+            let containers = ["initContainerStatuses", "containerStatuses"].map(|list| {
+                let statuses = status.get(list).and_then(|l| l.as_array()).cloned().unwrap_or_default();
+                statuses
+                    .iter()
+                    .map(|c| {
+                        let state = |key: &str| {
+                            let s = c.get(key).cloned().unwrap_or_default();
+                            let waiting = s.pointer("/waiting/reason").cloned();
+                            let ended =
+                                s.get("terminated").map(|t| (t.get("exitCode").cloned(), t.get("reason").cloned()));
+                            serde_json::json!([waiting, ended, s.get("running").is_some()])
+                        };
+                        serde_json::json!([
+                            c.get("name"),
+                            c.get("ready"),
+                            c.get("restartCount"),
+                            state("state"),
+                            state("lastState")
+                        ])
+                    })
+                    .collect::<Vec<_>>()
+            });
+            Some(serde_json::json!([status.get("phase"), containers]))
+        }
         _ => None,
     }
 }
@@ -84,11 +112,13 @@ mod tests {
     #[test]
     fn a_statefulset_wakes_on_readiness_not_on_its_controllers_bookkeeping() {
         let created = child("statefulsets", &sts("1", json!({})));
-        let counted = child("statefulsets", &sts("2", json!({"replicas": 1, "currentReplicas": 1, "availableReplicas": 0})));
+        let counted =
+            child("statefulsets", &sts("2", json!({"replicas": 1, "currentReplicas": 1, "availableReplicas": 0})));
         let ready = child("statefulsets", &sts("3", json!({"replicas": 1, "readyReplicas": 1})));
         assert_eq!(created, counted, "replica counts a decision does not read");
         assert_ne!(counted, ready, "readiness is read");
-        let observed = child("statefulsets", &sts("4", json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1})));
+        let observed =
+            child("statefulsets", &sts("4", json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1})));
         assert_ne!(ready, observed, "the observed generation is read");
     }
 
@@ -110,10 +140,37 @@ mod tests {
     }
 
     #[test]
+    fn a_pod_wakes_on_a_crash_a_restart_or_readiness_not_on_the_kubelets_timestamps() {
+        let pod = |container: serde_json::Value| {
+            child(
+                "pods",
+                &object(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "orders-db-0", "namespace": "shop"},
+                "status": {"phase": "Running", "containerStatuses": [container]}})),
+            )
+        };
+        let running = |at: &str| {
+            json!({"name": "redis", "ready": false, "restartCount": 0,
+            "state": {"running": {"startedAt": at}}, "containerID": format!("containerd://{at}")})
+        };
+        assert_eq!(pod(running("10:00")), pod(running("10:01")), "times and ids");
+        let mut ready = running("10:00");
+        ready["ready"] = json!(true);
+        assert_ne!(pod(running("10:00")), pod(ready), "readiness");
+        let crashed = json!({"name": "redis", "ready": false, "restartCount": 1,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}});
+        assert_ne!(pod(running("10:00")), pod(crashed), "a crash");
+    }
+
+    #[test]
     fn a_jobs_status_wakes() {
         let job = |status: serde_json::Value| {
-            child("jobs", &object(json!({"apiVersion": "batch/v1", "kind": "Job",
-                "metadata": {"name": "orders-backup-1", "namespace": "shop"}, "status": status})))
+            child(
+                "jobs",
+                &object(json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "orders-backup-1", "namespace": "shop"}, "status": status})),
+            )
         };
         assert_ne!(job(json!({"active": 1})), job(json!({"succeeded": 1})));
     }
@@ -133,7 +190,8 @@ mod tests {
         written.metadata.finalizers = Some(vec!["servicedb.dev/finalizer".into()]);
         written.status = Some(serde_json::from_value(json!({"phase": "Ready", "observedGeneration": 1})).unwrap());
         assert_eq!(base, servicedatabase(&written), "its own status and finalizer writes");
-        let changes: [(&str, fn(&mut ServiceDatabase)); 4] = [
+        type Change = (&'static str, fn(&mut ServiceDatabase));
+        let changes: [Change; 4] = [
             ("spec", |s| s.metadata.generation = Some(2)),
             ("pause", |s| {
                 s.annotations_mut().insert("servicedb.dev/reconcile".into(), "paused".into());
@@ -141,7 +199,8 @@ mod tests {
             ("deletion", |s| s.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH))),
             ("bootstrap done", |s| {
                 s.status = Some(
-                    serde_json::from_value(json!({"bootstrap": {"job": "orders-restore", "phase": "Succeeded"}})).unwrap(),
+                    serde_json::from_value(json!({"bootstrap": {"job": "orders-restore", "phase": "Succeeded"}}))
+                        .unwrap(),
                 )
             }),
         ];

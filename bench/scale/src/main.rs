@@ -528,7 +528,20 @@ async fn main() -> std::process::ExitCode {
     servicedb::install_crypto_provider();
     let args = Args::parse();
     let start = Instant::now();
-    match run(&args).await {
+    // Interrupted (SIGINT, or SIGTERM from a script's cleanup): returning
+    // drops the operator and the stand-in, which are killed on drop.
+    let interrupted = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => drop(t.recv().await), None => std::future::pending().await } } => {}
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = run(&args) => outcome,
+        () = interrupted => Err("interrupted: the operator and the stand-in are stopped".to_string()),
+    };
+    match outcome {
         Ok(figures) => {
             println!("{}", table(&figures, &args));
             println!("total time: {:.0} s", start.elapsed().as_secs_f64());

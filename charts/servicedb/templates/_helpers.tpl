@@ -53,14 +53,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch, delete]
 # Backups: the schedule, on-demand runs, and their results (the manifest
-# in the backup pod's termination message). Pods: list a Job's pods, and get
-# a database pod that is not ready to tell why (no watch of pods).
+# in the backup pod's termination message). Pods: list a Job's pods, and
+# watch the database pods (by label) to tell why one is not ready.
 - apiGroups: [batch]
   resources: [cronjobs, jobs]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list]
+  verbs: [get, list, watch]
 # Growing a data volume, telling initialised data from a new instance, and
 # the backup volume the operator creates (cached by label).
 - apiGroups: [""]

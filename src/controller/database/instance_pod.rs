@@ -1,11 +1,13 @@
 //! Why the database pod `<name>-db-0` does not become ready, from its
 //! containers' states: a crash loop, an image that cannot be pulled, a
-//! configuration the kubelet refuses. The pod is read with one GET, and only
-//! while the StatefulSet is not ready: no Pod watch, no Pod cache.
+//! configuration the kubelet refuses. Database pods are cached (watched by
+//! their labels), and a change of their containers' states wakes the
+//! instance: a crash is seen without polling.
 
 use crate::builders::{Instance, Passwords};
+use crate::controller::caches::Caches;
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod};
-use kube::{Api, Client, ResourceExt};
+use kube::ResourceExt;
 use std::fmt;
 
 /// Waiting reasons of a container the kubelet cannot start.
@@ -125,20 +127,12 @@ pub fn secret_values(passwords: &Passwords) -> Vec<&str> {
     values
 }
 
-/// Reads the instance pod, once, and says why it fails. The answer is a
-/// diagnosis only: a pod that is gone or cannot be read is no failure (the
-/// StatefulSet's readiness still holds Ready back), and the reason it could
-/// not be read goes to the log.
-pub async fn observe(client: &Client, instance: &Instance<'_>, secrets: &[&str]) -> Option<PodFailure> {
-    let name = format!("{}-0", instance.instance_name());
-    let pods: Api<Pod> = Api::namespaced(client.clone(), instance.namespace);
-    match pods.get_opt(&name).await {
-        Ok(pod) => pod.as_ref().and_then(|pod| failure_of(pod, secrets)),
-        Err(e) => {
-            tracing::warn!(pod = %name, error = %e, "cannot read the instance pod to tell why it is not ready");
-            None
-        }
-    }
+/// Why the instance pod fails, from the cache. A pod not there (not created
+/// yet, or gone) is no failure: the StatefulSet's readiness still holds
+/// Ready back.
+pub fn observe(caches: &Caches, instance: &Instance<'_>, secrets: &[&str]) -> Option<PodFailure> {
+    let pod = caches.get::<Pod>(instance.namespace, &format!("{}-0", instance.instance_name()))?;
+    failure_of(&pod, secrets)
 }
 
 impl Termination {

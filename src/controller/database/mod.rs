@@ -35,10 +35,6 @@ use kube::runtime::reflector::ObjectRef;
 use std::sync::Arc;
 use tracing::{Instrument, info, info_span, warn};
 
-/// How soon an instance whose pod is not ready is looked at again: a pod's
-/// crash changes nothing the operator watches.
-const NOT_READY_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
-
 fn now() -> Time {
     Time(k8s_openapi::jiff::Timestamp::now())
 }
@@ -113,8 +109,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     let pod_failure = if instance_ready {
         None
     } else {
-        // The pod is read by name only while it is not ready: pods are not cached.
-        instance_pod::observe(&ctx.client, &instance, &instance_pod::secret_values(&passwords)).await
+        instance_pod::observe(&ctx.caches, &instance, &instance_pod::secret_values(&passwords))
     };
     let credentials =
         if instance_ready { administer::administer(ctx, &instance, &passwords, at).await } else { Credentials::NotYet };
@@ -140,13 +135,10 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         // Back off like any transient fault; the status already says why.
         Credentials::Failed(message) => Err(Error::Administration(message)),
         Credentials::Ready | Credentials::NotYet => {
-            // Come back when the previous login must be disabled, and soon
-            // while the pod is not ready: nothing wakes us when it crashes.
-            let mut next =
+            // Come back when the previous login must be disabled; a pod's
+            // crash or readiness wakes us through the pod cache.
+            let next =
                 rotation::until_retire(&passwords, at).map_or(ctx.settings.resync, |d| d.min(ctx.settings.resync));
-            if !instance_ready {
-                next = next.min(NOT_READY_RECHECK);
-            }
             Ok(Action::requeue(next.max(std::time::Duration::from_secs(1))))
         }
     }
