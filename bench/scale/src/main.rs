@@ -215,6 +215,11 @@ async fn run(args: &Args) -> Result<Figures, String> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Another process answering on the port would otherwise pass for it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(exited) = op.exited() {
+        return Err(exited);
+    }
     say(start, &format!("operator running (pid {:?}), {} at start", op.pid(), mib(op.memory().rss_kib)));
 
     // 1. Creation until every ServiceDatabase is Ready.

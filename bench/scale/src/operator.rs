@@ -87,6 +87,12 @@ impl Operator {
         Ok(())
     }
 
+    /// How the process ended, if it did (it cannot listen, cannot log in...).
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some(format!("the operator exited ({status}); see {}", self.settings.log.display()))
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
     }

@@ -524,4 +524,16 @@ mod tests {
         let told: Vec<_> = changed(&[], &rejected.conditions).iter().map(|c| c.type_.clone()).collect();
         assert_eq!(told, [DEGRADED], "a fault is told even on the first status");
     }
+
+    #[test]
+    fn a_new_statefulset_is_waiting_for_its_pod_and_a_changed_one_rolls_out() {
+        let mut new = sts(0);
+        new.status = None;
+        let message = instance_readiness(&new).unwrap_err();
+        assert_eq!(message, "waiting for pod orders-db-0 to be ready: 0/1 pods ready");
+        assert_eq!(message, instance_readiness(&sts(0)).unwrap_err(), "one message from creation to ready");
+        let mut changed = sts(1);
+        changed.metadata.generation = Some(3);
+        assert!(instance_readiness(&changed).unwrap_err().starts_with("rolling out StatefulSet orders-db"));
+    }
 }
