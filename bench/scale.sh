@@ -11,7 +11,9 @@
 #
 #   make bench-scale                 N=100 and N=1000
 #   make bench-scale N=10000         one N (or a list: N="100 1000 10000")
-#   RESYNC=30 CONCURRENCY=0 ...      operator resync, instances in flight (0: all)
+#   RESYNC=30 CONCURRENCY=0 ...      operator resync, instances created at once (0: all)
+#   RECONCILES=32 ...                the operator's concurrent reconciles, and the
+#                                    bare client's instances in flight (the same)
 #   TIMEOUT=2400 ...                 bound of each wait in seconds (0: 120 + 0.6 per instance)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ say() { printf '[bench-scale %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 SIZES=${N:-100 1000}
 RESYNC=${RESYNC:-30}
 CONCURRENCY=${CONCURRENCY:-0}
+RECONCILES=${RECONCILES:-32}
 TIMEOUT=${TIMEOUT:-0}
 # See CONTROL_PLANE_QPS in e2e/cluster.sh.
 export CONTROL_PLANE_QPS=${CONTROL_PLANE_QPS:-200}
@@ -88,7 +91,7 @@ KC
   extra=()
   [ "$n" -lt 10000 ] || extra=(--skip-bare)
   say "N=$n: running bench-scale (operator log: $work/operator.log)"
-  target/release/bench-scale --n "$n" --resync-seconds "$RESYNC" --concurrency "$CONCURRENCY" --timeout-seconds "$TIMEOUT" \
+  target/release/bench-scale --n "$n" --resync-seconds "$RESYNC" --concurrency "$CONCURRENCY" --reconciles "$RECONCILES" --timeout-seconds "$TIMEOUT" \
     --operator-binary target/release/servicedb --operator-kubeconfig "$work/operator.kubeconfig" \
     --audit-log "$SERVICEDB_E2E_LOGS/audit.log" --work-dir "$work" ${extra[@]+"${extra[@]}"} | tee "$OUT/n$n.md"
   cp "$work/operator.log" "$OUT/n$n-operator.log" 2>/dev/null || true

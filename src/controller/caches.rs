@@ -102,6 +102,30 @@ impl<K> Cached for K where
 {
 }
 
+/// A zstd context pair per thread, reused: every watch event and cached
+/// read would otherwise set up and free a context of its own.
+struct Zstd {
+    compress: zstd::bulk::Compressor<'static>,
+    decompress: zstd::bulk::Decompressor<'static>,
+}
+
+thread_local! {
+    static ZSTD: std::cell::RefCell<Option<Zstd>> = const { std::cell::RefCell::new(None) };
+}
+
+fn with_zstd<T>(work: impl FnOnce(&mut Zstd) -> std::io::Result<T>) -> std::io::Result<T> {
+    ZSTD.with_borrow_mut(|slot| {
+        let zstd = match slot {
+            Some(zstd) => zstd,
+            None => slot.insert(Zstd {
+                compress: zstd::bulk::Compressor::new(1)?,
+                decompress: zstd::bulk::Decompressor::new()?,
+            }),
+        };
+        work(zstd)
+    })
+}
+
 /// One cached object: what lookups need, and the rest compressed.
 struct Entry {
     controller_uid: Option<Box<str>>,
@@ -130,13 +154,13 @@ impl Entry {
         let (instance, component, source_uid) =
             (label(INSTANCE_LABEL), label(COMPONENT_LABEL), label(SOURCE_UID_LABEL));
         let json = serde_json::to_vec(&*object).ok()?;
-        let body = zstd::bulk::compress(&json, 1).ok()?.into_boxed_slice();
+        let body = with_zstd(|z| z.compress.compress(&json)).ok()?.into_boxed_slice();
         Some(Entry { controller_uid, source_uid, instance, component, wakes, body })
     }
 
     fn decode<K: DeserializeOwned>(&self) -> Option<K> {
         // The JSON is ours: its size is at most a few hundred KiB.
-        let json = zstd::bulk::decompress(&self.body, 16 << 20).ok()?;
+        let json = with_zstd(|z| z.decompress.decompress(&self.body, 16 << 20)).ok()?;
         match serde_json::from_slice(&json) {
             Ok(object) => Some(object),
             Err(e) => {

@@ -16,6 +16,7 @@ pub struct Settings {
     pub log: PathBuf,
     pub http_port: u16,
     pub resync_seconds: u64,
+    pub concurrent_reconciles: usize,
     pub endpoint_overrides: PathBuf,
 }
 
@@ -73,6 +74,7 @@ impl Operator {
         let child = Command::new(&s.binary)
             .args(["run", "--resync-seconds", &s.resync_seconds.to_string(), "--log-level", "info"])
             .args(["--http-address", &format!("127.0.0.1:{}", s.http_port)])
+            .args(["--concurrent-reconciles", &s.concurrent_reconciles.to_string()])
             .args(["--operator-namespace", "servicedb-system", "--instance-name", "bench"])
             .arg("--endpoint-overrides")
             .arg(&s.endpoint_overrides)
