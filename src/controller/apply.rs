@@ -1,9 +1,11 @@
 //! The apply step, the one place children are written: every desired child
 //! by server-side apply, only when its cached live counterpart differs (a
-//! steady state makes zero requests); children the owner controls but no
-//! longer wants, found by owner in the caches, deleted (those delivered to
-//! another namespace, which cannot have an owner reference, by their
-//! source label); a grown storage size carried to the live volume.
+//! steady state makes zero requests), in two ordered stages whose children
+//! go side by side (see `children`), the API server's answer kept in the
+//! cache; children the owner controls but no longer wants, found by owner
+//! in the caches, deleted (those delivered to another namespace, which
+//! cannot have an owner reference, by their source label); a grown storage
+//! size carried to the live volume.
 
 use super::caches::{Cached, Caches};
 use super::context::Context;
