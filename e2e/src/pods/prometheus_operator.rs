@@ -52,13 +52,20 @@ async fn absent_then_installed(env: &PodEnv) -> Outcome {
     let dir =
         std::fs::canonicalize(crds_dir()).map_err(|e| format!("{}: {e} (run e2e/tools.sh)", crds_dir().display()))?;
     kubectl(&["apply", "--server-side", "-f", &dir.to_string_lossy()]).await?;
-    kubectl(&[
-        "wait",
-        "--for=condition=Established",
-        "crd/podmonitors.monitoring.coreos.com",
-        "crd/prometheusrules.monitoring.coreos.com",
-        "--timeout=60s",
-    ])
+    // Polled rather than `kubectl wait`, which fails outright when it reads a
+    // CRD before the API server gave it any condition.
+    wait_for("both CRDs Established", Duration::from_secs(60), || async {
+        let established = kubectl(&[
+            "get",
+            "crd/podmonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
+            "-o",
+            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status} {end}"#,
+        ])
+        .await
+        .ok()?;
+        (established.split_whitespace().filter(|s| *s == "True").count() == 2).then_some(())
+    })
     .await?;
     let monitors = env.api::<PodMonitor>(&ns);
     let rules = env.api::<PrometheusRule>(&ns);
