@@ -187,7 +187,9 @@ cmd_up() {
 
 cmd_down() {
   "$HERE/node.sh" down
-  local order="pv-provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd"
+  # versitygw: the e2e binary starts it and writes its PID here, so that it
+  # goes even when that binary was killed before it could stop it.
+  local order="versitygw pv-provisioner kwok kube-scheduler kube-controller-manager kube-apiserver etcd"
   for name in $order; do stop_pid "$name"; done
   rm -rf "$STATE/etcd" "$STATE/volumes"
 }
@@ -209,6 +211,7 @@ cmd_env() {
   echo "export KUBECONFIG=$KUBECONFIG_FILE"
   echo "export PATH=$BIN:\$PATH"
   echo "export SERVICEDB_E2E_LOGS=$LOGS"
+  echo "export SERVICEDB_E2E_PIDS=$PIDS"
 }
 
 case ${1:-} in

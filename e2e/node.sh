@@ -315,7 +315,7 @@ cmd_leftovers() {
   local left=0
   report() { echo "left behind: $*"; left=1; }
   local pid
-  for pid in $(pgrep -f "^$BIN/(containerd|kubelet|kube-proxy|kube-router|coredns)" || true); do
+  for pid in $(pgrep -f "^$BIN/(containerd|kubelet|kube-proxy|kube-router|coredns|versitygw)" || true); do
     report "process $pid $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-80)"
   done
   ip link show "$BRIDGE" >/dev/null 2>&1 && report "bridge $BRIDGE"

@@ -51,12 +51,11 @@ pub fn database_pods_selector() -> String {
 pub enum Trigger {
     /// Wakes the ServiceDatabase that controls the object.
     Owner,
-    /// Wakes the instance named in a backup or restore Job's labels (backup
-    /// Jobs belong to a CronJob or a backup request, not to the instance).
-    ToolJob,
-    /// Wakes the instance named in a database pod's labels (the pod belongs
-    /// to the StatefulSet): a crash, a restart, readiness.
-    DatabasePod,
+    /// Wakes the instance named in the object's labels when its component is
+    /// one of these: backup and restore Jobs (they belong to a CronJob or a
+    /// backup request, not to the instance) and the database pod (it
+    /// belongs to the StatefulSet; a crash, a restart, readiness).
+    Labelled(&'static [&'static str]),
     /// Wakes nothing: read by reconciles only (claims are the StatefulSet's).
     Nothing,
 }
@@ -71,8 +70,8 @@ pub fn kinds() -> [(ApiResource, Trigger); 10] {
         (ApiResource::erase::<Role>(&()), Trigger::Owner),
         (ApiResource::erase::<RoleBinding>(&()), Trigger::Owner),
         (ApiResource::erase::<CronJob>(&()), Trigger::Owner),
-        (ApiResource::erase::<Job>(&()), Trigger::ToolJob),
-        (ApiResource::erase::<Pod>(&()), Trigger::DatabasePod),
+        (ApiResource::erase::<Job>(&()), Trigger::Labelled(&["backup", "restore"])),
+        (ApiResource::erase::<Pod>(&()), Trigger::Labelled(&["database"])),
         (ApiResource::erase::<PersistentVolumeClaim>(&()), Trigger::Nothing),
     ]
 }

@@ -69,20 +69,15 @@ where
     }
 }
 
-/// The ServiceDatabase a backup or restore Job works for. Scheduled runs
-/// belong to the CronJob, on-demand ones to their ServiceDatabaseBackup, the
-/// final backup to nobody: all name the instance in a label.
-fn instance_of_tool_job(job: &impl ResourceExt) -> Option<ObjectRef<ServiceDatabase>> {
-    let labels = job.labels();
-    let tool = labels.get("app.kubernetes.io/component").is_some_and(|c| c == "backup" || c == "restore");
-    let (instance, namespace) = (labels.get("app.kubernetes.io/instance")?, job.namespace()?);
-    tool.then(|| ObjectRef::new(instance).within(&namespace))
-}
-
-/// The ServiceDatabase a database pod serves, from its labels.
-fn instance_of_pod(pod: &impl ResourceExt) -> Option<ObjectRef<ServiceDatabase>> {
-    let (instance, namespace) = (pod.labels().get("app.kubernetes.io/instance")?, pod.namespace()?);
-    Some(ObjectRef::new(instance).within(&namespace))
+/// The ServiceDatabase named in an object's labels, when its component is
+/// one of `components`. Scheduled backup runs belong to the CronJob,
+/// on-demand ones to their ServiceDatabaseBackup, the final backup to
+/// nobody, the database pod to the StatefulSet: all name the instance.
+fn instance_named(object: &impl ResourceExt, components: &[&str]) -> Option<ObjectRef<ServiceDatabase>> {
+    let labels = object.labels();
+    let component = labels.get(caches::COMPONENT_LABEL)?;
+    let (instance, namespace) = (labels.get(caches::INSTANCE_LABEL)?, object.namespace()?);
+    components.contains(&component.as_str()).then(|| ObjectRef::new(instance).within(&namespace))
 }
 
 /// Resolves when `shutdown` turns true.
@@ -155,8 +150,9 @@ async fn run_one(
         let changes = writers.reflect(&client, ns, &resource);
         databases = match trigger {
             Trigger::Owner => databases.owns_stream_with(changes, resource),
-            Trigger::ToolJob => databases.watches_stream_with(changes, |job| instance_of_tool_job(&job), resource),
-            Trigger::DatabasePod => databases.watches_stream_with(changes, |pod| instance_of_pod(&pod), resource),
+            Trigger::Labelled(components) => {
+                databases.watches_stream_with(changes, move |o| instance_named(&o, components), resource)
+            }
             Trigger::Nothing => {
                 tokio::spawn(changes.for_each(|_| futures::future::ready(())));
                 databases
@@ -221,9 +217,10 @@ mod tests {
 
     #[test]
     fn backup_and_restore_jobs_wake_their_instance() {
-        for tool in ["backup", "restore"] {
-            assert_eq!(instance_of_tool_job(&job(tool)), Some(ObjectRef::new("orders").within("shop")), "{tool}");
+        let tools = &["backup", "restore"];
+        for tool in tools {
+            assert_eq!(instance_named(&job(tool), tools), Some(ObjectRef::new("orders").within("shop")), "{tool}");
         }
-        assert_eq!(instance_of_tool_job(&job("database")), None);
+        assert_eq!(instance_named(&job("database"), tools), None);
     }
 }

@@ -77,19 +77,22 @@ fn status_read(plural: &str, status: Option<&serde_json::Value>) -> Option<serde
 }
 
 /// A digest of what of a cached child wakes its owner: the object without
-/// the API server's bookkeeping (resourceVersion, managed fields) and with
-/// only the status a decision reads. Two objects with the same digest lead
-/// to the same reconcile.
-pub fn child(plural: &str, object: &DynamicObject) -> u64 {
-    let mut meta = object.metadata.clone();
-    meta.resource_version = None;
-    meta.managed_fields = None;
-    let mut data = object.data.clone();
-    let status = data.as_object_mut().and_then(|fields| fields.remove("status"));
+/// the API server's bookkeeping (resourceVersion; managed fields are
+/// already stripped for the cache) and with only the status a decision
+/// reads. Two objects with the same digest lead to the same reconcile.
+/// Runs on every watch event: the object is hashed in place, the two
+/// fields set aside and put back rather than the object copied.
+pub fn child(plural: &str, object: &mut DynamicObject) -> u64 {
+    let version = object.metadata.resource_version.take();
+    let status = object.data.as_object_mut().and_then(|fields| fields.remove("status"));
     let mut h = DefaultHasher::new();
-    serde_json::to_string(&meta).unwrap_or_default().hash(&mut h);
-    data.to_string().hash(&mut h);
+    serde_json::to_string(&object.metadata).unwrap_or_default().hash(&mut h);
+    object.data.to_string().hash(&mut h);
     status_read(plural, status.as_ref()).map(|s| s.to_string()).hash(&mut h);
+    object.metadata.resource_version = version;
+    if let (Some(status), Some(fields)) = (status, object.data.as_object_mut()) {
+        fields.insert("status".into(), status);
+    }
     h.finish()
 }
 
@@ -111,15 +114,19 @@ mod tests {
 
     #[test]
     fn a_statefulset_wakes_on_readiness_not_on_its_controllers_bookkeeping() {
-        let created = child("statefulsets", &sts("1", json!({})));
+        let created = child("statefulsets", &mut sts("1", json!({})));
         let counted =
-            child("statefulsets", &sts("2", json!({"replicas": 1, "currentReplicas": 1, "availableReplicas": 0})));
-        let ready = child("statefulsets", &sts("3", json!({"replicas": 1, "readyReplicas": 1})));
+            child("statefulsets", &mut sts("2", json!({"replicas": 1, "currentReplicas": 1, "availableReplicas": 0})));
+        let ready = child("statefulsets", &mut sts("3", json!({"replicas": 1, "readyReplicas": 1})));
         assert_eq!(created, counted, "replica counts a decision does not read");
         assert_ne!(counted, ready, "readiness is read");
         let observed =
-            child("statefulsets", &sts("4", json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1})));
+            child("statefulsets", &mut sts("4", json!({"replicas": 1, "readyReplicas": 1, "observedGeneration": 1})));
         assert_ne!(ready, observed, "the observed generation is read");
+        let mut hashed = sts("5", json!({"readyReplicas": 1}));
+        let before = serde_json::to_value(&hashed).unwrap();
+        child("statefulsets", &mut hashed);
+        assert_eq!(serde_json::to_value(&hashed).unwrap(), before, "put back whole: the cache stores it next");
     }
 
     #[test]
@@ -127,7 +134,7 @@ mod tests {
         let base = json!({"apiVersion": "v1", "kind": "Service",
             "metadata": {"name": "orders-db", "namespace": "shop", "resourceVersion": "1", "labels": {"a": "b"}},
             "spec": {"ports": [{"port": 6379}]}});
-        let digest = |v: &serde_json::Value| child("services", &object(v.clone()));
+        let digest = |v: &serde_json::Value| child("services", &mut object(v.clone()));
         let mut bumped = base.clone();
         bumped["metadata"]["resourceVersion"] = json!("9");
         assert_eq!(digest(&base), digest(&bumped));
@@ -144,7 +151,7 @@ mod tests {
         let pod = |container: serde_json::Value| {
             child(
                 "pods",
-                &object(json!({"apiVersion": "v1", "kind": "Pod",
+                &mut object(json!({"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": "orders-db-0", "namespace": "shop"},
                 "status": {"phase": "Running", "containerStatuses": [container]}})),
             )
@@ -168,7 +175,7 @@ mod tests {
         let job = |status: serde_json::Value| {
             child(
                 "jobs",
-                &object(json!({"apiVersion": "batch/v1", "kind": "Job",
+                &mut object(json!({"apiVersion": "batch/v1", "kind": "Job",
                 "metadata": {"name": "orders-backup-1", "namespace": "shop"}, "status": status})),
             )
         };

@@ -293,14 +293,21 @@ fn start_s3(logs: &std::path::Path) -> Result<tokio::process::Child, String> {
     let log = std::fs::File::create(logs.join("s3.log")).map_err(|e| e.to_string())?;
     let address = S3_ENDPOINT.trim_start_matches("http://");
     step(&format!("starting versitygw (S3) on {address}"));
-    tokio::process::Command::new(cache.join("bin/versitygw"))
+    let child = tokio::process::Command::new(cache.join("bin/versitygw"))
         .args(["--access", S3_ACCESS_KEY, "--secret", S3_SECRET_KEY, "--port", address, "posix"])
         .arg(&root)
         .stdout(log.try_clone().map_err(|e| e.to_string())?)
         .stderr(log)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot start versitygw (e2e/tools.sh versitygw): {e}"))
+        .map_err(|e| format!("cannot start versitygw (e2e/tools.sh versitygw): {e}"))?;
+    // Killed on drop, but a SIGTERM to this binary drops nothing: `cluster.sh
+    // down` stops it by this PID too (a stale one once held the port and
+    // served a deleted directory to the next run).
+    if let (Ok(pids), Some(pid)) = (std::env::var("SERVICEDB_E2E_PIDS"), child.id()) {
+        std::fs::write(PathBuf::from(pids).join("versitygw"), pid.to_string()).map_err(|e| e.to_string())?;
+    }
+    Ok(child)
 }
 
 /// Who holds the leader Lease (empty once released).

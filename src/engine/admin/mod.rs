@@ -60,6 +60,25 @@ pub struct Wanted {
     pub monitor: Login,
 }
 
+/// How long administration waits for a database to accept its connection.
+/// Short: a reconcile waiting on a connect holds its object (a drift repair
+/// waits behind it), and a Service just re-created answers on a new address
+/// while DNS still hands out the old one, which drops packets. The retry
+/// comes with the reconcile's backoff.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Runs a driver's connect under [`CONNECT_TIMEOUT`], for every engine.
+async fn connect_within<C, E: std::fmt::Display>(
+    target: &Target,
+    connect: impl std::future::Future<Output = Result<C, E>>,
+) -> Result<C, AdminError> {
+    let failed = |message: String| AdminError::Connect { target: format!("{}:{}", target.host, target.port), message };
+    match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+        Ok(connected) => connected.map_err(|e| failed(e.to_string())),
+        Err(_) => Err(failed(format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()))),
+    }
+}
+
 /// Errors carry no password: the drivers' messages are about the server.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -132,6 +151,18 @@ impl Place<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connect_that_hangs_fails_after_the_timeout_naming_its_target_and_a_refusal_passes_through() {
+        let target = Target { host: "orders-db.shop.svc".into(), port: 5432 };
+        let started = std::time::Instant::now();
+        let hung = connect_within(&target, std::future::pending::<Result<(), String>>()).await.unwrap_err();
+        assert!(started.elapsed() >= CONNECT_TIMEOUT && started.elapsed() < CONNECT_TIMEOUT * 2);
+        assert_eq!(hung.to_string(), "cannot connect to orders-db.shop.svc:5432: no answer within 3s");
+        assert_eq!(hung.metric_label(), "database_unreachable");
+        let refused = connect_within(&target, async { Err::<(), _>("connection refused") }).await.unwrap_err();
+        assert_eq!(refused.to_string(), "cannot connect to orders-db.shop.svc:5432: connection refused");
+    }
 
     #[test]
     fn only_plain_identifiers_are_safe() {

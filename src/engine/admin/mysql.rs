@@ -58,9 +58,7 @@ async fn connect(target: &Target, admin: &Login) -> Result<mysql_async::Conn, Ad
         .tcp_port(target.port)
         .user(Some(admin.username.clone()))
         .pass(Some(admin.password.clone()));
-    mysql_async::Conn::new(opts)
-        .await
-        .map_err(|e| AdminError::Connect { target: format!("{}:{}", target.host, target.port), message: e.to_string() })
+    super::connect_within(target, mysql_async::Conn::new(opts)).await
 }
 
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Flavor) -> Result<(), AdminError> {

@@ -20,15 +20,8 @@ async fn connect(target: &Target, admin: &Login, database: &str) -> Result<Clien
         .user(&admin.username)
         .password(&admin.password)
         .dbname(database)
-        .application_name("servicedb")
-        // Short: a reconcile waiting on a connect holds its object, and a
-        // Service just re-created answers on a new address (the old one,
-        // still cached by DNS, drops packets); the retry comes with backoff.
-        .connect_timeout(std::time::Duration::from_secs(3));
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| AdminError::Connect {
-        target: format!("{}:{}", target.host, target.port),
-        message: e.as_db_error().map_or_else(|| e.to_string(), |d| d.message().to_string()),
-    })?;
+        .application_name("servicedb");
+    let (client, connection) = super::connect_within(target, config.connect(NoTls)).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres admin connection closed");

@@ -29,7 +29,7 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
             redis::RedisConnectionInfo::default().set_username(&admin.username).set_password(&admin.password),
         );
     let client = redis::Client::open(info).map_err(connect_error)?;
-    let mut conn = client.get_multiplexed_async_connection().await.map_err(connect_error)?;
+    let mut conn = super::connect_within(target, client.get_multiplexed_async_connection()).await?;
     let apps = wanted.app.iter().map(|a| (&a.login, a.enabled, APP_RULES));
     for (login, enabled, rules) in apps.chain([(&wanted.monitor, true, MONITOR_RULES)]) {
         let mut cmd = redis::cmd("ACL");
