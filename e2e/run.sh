@@ -30,4 +30,10 @@ finish() {
 [ "${KEEP_CLUSTER:-0}" = 1 ] || trap finish EXIT
 eval "$(e2e/cluster.sh env)"
 [ "${SERVICEDB_NODE:-real}" = none ] || e2e/node.sh import $(e2e/images.sh path $base_images servicedb servicedb-tools)
-target/debug/servicedb-e2e "$@"
+# In the background and waited for: a SIGTERM to this script then stops the
+# suite too (run in the foreground it outlived the script, and went on
+# against the next run's cluster).
+target/debug/servicedb-e2e "$@" &
+suite=$!
+trap 'kill -TERM "$suite" 2>/dev/null; wait "$suite"; exit 143' TERM INT
+wait "$suite"
