@@ -6,6 +6,7 @@ pub mod builders;
 pub mod controller;
 pub mod engine;
 pub mod http;
+pub mod isolation;
 pub mod leader;
 pub mod metrics;
 pub mod plugin;

@@ -48,6 +48,10 @@ struct RunArgs {
     /// NetworkPolicies, and home of the leader Lease.
     #[arg(long, env = "SERVICEDB_OPERATOR_NAMESPACE", default_value = "servicedb-system")]
     operator_namespace: String,
+    /// The operator's ServiceAccount, in --operator-namespace: the isolation
+    /// audit does not report its own access to the credentials.
+    #[arg(long, env = "SERVICEDB_SERVICE_ACCOUNT", default_value = "servicedb")]
+    service_account: String,
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "SERVICEDB_HTTP_ADDRESS", default_value = "0.0.0.0:8080")]
     http_address: SocketAddr,
@@ -208,6 +212,7 @@ async fn run(args: RunArgs) -> Result<(), String> {
     tracing::info!(?scope, "starting the controllers");
     let settings = Settings {
         operator_namespace: args.operator_namespace,
+        service_account: args.service_account,
         resync: Duration::from_secs(args.resync_seconds),
         concurrent_reconciles: args.concurrent_reconciles,
         endpoint_overrides: args.endpoint_overrides,

@@ -44,6 +44,7 @@ pub struct Metrics {
     leader: Gauge,
     databases: Family<CountLabels, Gauge>,
     credentials_ready: Family<InstanceLabels, Gauge>,
+    isolated: Family<InstanceLabels, Gauge>,
     backup_last_success: Family<InstanceLabels, Gauge>,
     backup_last_run_failed: Family<InstanceLabels, Gauge>,
     undecodable: Counter,
@@ -63,6 +64,7 @@ impl Default for Metrics {
         registry.register("leader", "1 while this process holds the leader lease", leader.clone());
         let databases = Family::default();
         let credentials_ready = Family::default();
+        let isolated = Family::default();
         let backup_last_success = Family::default();
         let backup_last_run_failed = Family::default();
         registry.register("databases", "ServiceDatabases by engine and Ready status", databases.clone());
@@ -70,6 +72,11 @@ impl Default for Metrics {
             "credentials_ready",
             "1 when the service's logins are in place (CredentialsReady=True)",
             credentials_ready.clone(),
+        );
+        registry.register(
+            "isolated",
+            "1 when only the owning service reaches the database and reads its credentials (Isolated=True), 0 when the audit found more, absent before the first audit",
+            isolated.clone(),
         );
         registry.register(
             "backup_last_success_timestamp_seconds",
@@ -96,6 +103,7 @@ impl Default for Metrics {
             leader,
             databases,
             credentials_ready,
+            isolated,
             backup_last_success,
             backup_last_run_failed,
             stores: Mutex::default(),
@@ -135,6 +143,7 @@ impl Metrics {
     fn refresh_instances(&self) {
         self.databases.clear();
         self.credentials_ready.clear();
+        self.isolated.clear();
         self.backup_last_success.clear();
         self.backup_last_run_failed.clear();
         let stores = match self.stores.lock() {
@@ -158,6 +167,14 @@ impl Metrics {
         let labels = InstanceLabels { namespace: sdb.namespace().unwrap_or_default(), name: sdb.name_any() };
         let credentials = i64::from(condition(conditions::CREDENTIALS_READY) == Some("True"));
         self.credentials_ready.get_or_create(&labels).set(credentials);
+        let isolated = match condition(conditions::ISOLATED) {
+            Some("True") => Some(1),
+            Some("False") => Some(0),
+            _ => None,
+        };
+        if let Some(isolated) = isolated {
+            self.isolated.get_or_create(&labels).set(isolated);
+        }
         if sdb.spec.backup.is_some() {
             let failed = status.last_backup.as_ref().is_some_and(|r| r.phase == BackupPhase::Failed);
             self.backup_last_run_failed.get_or_create(&labels).set(i64::from(failed));
@@ -206,7 +223,7 @@ mod tests {
     #[test]
     fn per_instance_series_come_from_status_and_go_with_the_object() {
         let sdb: ServiceDatabase = yaml_serde::from_str(
-            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop}\nspec:\n  engine: redis\n  version: '7.4'\n  service: {name: orders}\n  storage: {size: 1Gi}\n  backup: {schedule: '0 3 * * *', destination: {volume: {}}}\nstatus:\n  conditions:\n  - {type: Ready, status: 'True', reason: Available, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  - {type: CredentialsReady, status: 'False', reason: AdministrationFailed, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  lastBackup: {job: b-2, phase: Failed}\n  lastSuccessfulBackup: {job: b-1, phase: Succeeded, finishedAt: '2026-11-29T03:00:09Z'}\n",
+            "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop}\nspec:\n  engine: redis\n  version: '7.4'\n  service: {name: orders}\n  storage: {size: 1Gi}\n  backup: {schedule: '0 3 * * *', destination: {volume: {}}}\nstatus:\n  conditions:\n  - {type: Ready, status: 'True', reason: Available, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  - {type: CredentialsReady, status: 'False', reason: AdministrationFailed, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  - {type: Isolated, status: 'False', reason: SecretReadableByOthers, message: '', lastTransitionTime: '2026-11-29T00:00:00Z'}\n  lastBackup: {job: b-2, phase: Failed}\n  lastSuccessfulBackup: {job: b-1, phase: Succeeded, finishedAt: '2026-11-29T03:00:09Z'}\n",
         )
         .unwrap();
         let m = Metrics::default();
@@ -214,6 +231,7 @@ mod tests {
         let text = m.encode_without_refresh();
         assert!(text.contains("servicedb_databases{engine=\"redis\",ready=\"True\"} 1"), "{text}");
         assert!(text.contains("servicedb_credentials_ready{namespace=\"shop\",name=\"orders\"} 0"), "{text}");
+        assert!(text.contains("servicedb_isolated{namespace=\"shop\",name=\"orders\"} 0"), "{text}");
         assert!(text.contains("servicedb_backup_last_run_failed{namespace=\"shop\",name=\"orders\"} 1"), "{text}");
         assert!(
             text.contains(

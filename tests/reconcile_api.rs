@@ -569,3 +569,94 @@ async fn a_role_labelled_like_a_delivered_one_cannot_get_a_secret_deleted() {
         assert!(fake.object(&path).is_some(), "what is delivered now stays: {path}");
     }
 }
+
+/// The `Isolated` condition as stored: status, reason, message.
+fn isolated(fake: &FakeApi) -> (String, String, String) {
+    let sdb = fake.object(SDB).unwrap();
+    let conditions = sdb["status"]["conditions"].as_array().cloned().unwrap_or_default();
+    let c = conditions.iter().find(|c| c["type"] == "Isolated").expect("an Isolated condition");
+    let text = |key: &str| c[key].as_str().unwrap_or_default().to_string();
+    (text("status"), text("reason"), text("message"))
+}
+
+const RBAC: &str = "/apis/rbac.authorization.k8s.io/v1/namespaces/shop";
+
+#[tokio::test]
+async fn a_second_reader_of_the_credentials_is_named_until_removed_or_acknowledged() {
+    let fake = with_database("Retain", "1Gi");
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    assert_eq!(isolated(&fake).0, "True", "the owner's Role and the operator are the design");
+
+    fake.put(
+        &format!("{RBAC}/roles/peek"),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "peek", "namespace": "shop"},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["orders-db-credentials"]}]}),
+    );
+    fake.put(
+        &format!("{RBAC}/rolebindings/peek"),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "peek", "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "peek"},
+            "subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": "shop"}]}),
+    );
+    fake.put(
+        "/api/v1/namespaces/shop/serviceaccounts/intruder",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "intruder", "namespace": "shop"}}),
+    );
+    fake.clear_log();
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    let (status, reason, message) = isolated(&fake);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "SecretReadableByOthers"), "{message}");
+    assert!(
+        message.starts_with(
+            "ServiceAccount shop/intruder may read Secret shop/orders-db-credentials through RoleBinding shop/peek (Role peek)"
+        ),
+        "{message}"
+    );
+    let log = fake.log();
+    let warning = log.iter().any(|r| {
+        r.path.ends_with("/events") && r.body["reason"] == "SecretReadableByOthers" && r.body["type"] == "Warning"
+    });
+    assert!(warning, "a Warning Event when it turns False: {:#?}", describe(&log));
+    let reviews: Vec<&Recorded> = log.iter().filter(|r| r.path.ends_with("/subjectaccessreviews")).collect();
+    let asked: Vec<&str> = reviews.iter().filter_map(|r| r.body["spec"]["user"].as_str()).collect();
+    assert!(
+        asked.contains(&"system:serviceaccount:shop:intruder"),
+        "a new ServiceAccount is reviewed once RBAC changed: {asked:?}"
+    );
+
+    fake.clear_log();
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    let log = fake.log();
+    assert!(!log.iter().any(|r| r.path.ends_with("/subjectaccessreviews")), "nothing changed: no review again");
+    assert!(writes(&log).is_empty(), "the same finding writes nothing: {:#?}", describe(&log));
+
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["isolation"] =
+        json!({"exceptions": [{"kind": "ServiceAccount", "name": "intruder", "reason": "the audit tool"}]});
+    sdb["metadata"]["generation"] = json!(2);
+    fake.put(SDB, sdb);
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    let (status, reason, message) = isolated(&fake);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "AcknowledgedExceptions"), "{message}");
+    assert!(message.contains("(acknowledged: the audit tool)"), "{message}");
+}
+
+#[tokio::test]
+async fn a_pod_that_is_not_the_services_reading_the_credentials_is_named() {
+    let fake = with_database("Retain", "1Gi");
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    let pod = |name: &str, app: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "shop", "labels": {"app.kubernetes.io/name": app}},
+            "spec": {"containers": [{"name": "c", "image": "x", "envFrom": [{"secretRef": {"name": "orders-db-credentials"}}]}]}})
+    };
+    fake.put("/api/v1/namespaces/shop/pods/orders-api", pod("orders-api", "orders"));
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    assert_eq!(isolated(&fake).0, "True", "the service's own pod");
+    fake.put("/api/v1/namespaces/shop/pods/snoop", pod("snoop", "carts"));
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    let (status, reason, message) = isolated(&fake);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "SecretReadByOtherPods"), "{message}");
+    assert!(message.starts_with("pod shop/snoop reads Secret shop/orders-db-credentials"), "{message}");
+}

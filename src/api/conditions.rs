@@ -7,6 +7,9 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
 pub const CREDENTIALS_READY: &str = "CredentialsReady";
+/// Whether only the owning service can reach the database and read its
+/// credentials (the isolation audit).
+pub const ISOLATED: &str = "Isolated";
 
 pub fn condition(
     type_: &str,

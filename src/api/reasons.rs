@@ -96,6 +96,19 @@ reasons! {
         FinalBackupImpossible,
         /// The final backup Job failed; it is tried again.
         FinalBackupFailed,
+        // Isolated
+        /// Nothing but the service (and the operator) reaches the database or reads its credentials.
+        Isolated,
+        /// Isolated, with findings the spec acknowledges.
+        AcknowledgedExceptions,
+        /// Another NetworkPolicy selects the database pod and admits more than ours.
+        NetworkPolicyWider,
+        /// A subject other than the service's ServiceAccount may read the credentials.
+        SecretReadableByOthers,
+        /// A pod that is not the service's reads the credentials.
+        SecretReadByOtherPods,
+        /// The audit's inputs are not known yet (or cannot be read).
+        IsolationUnknown,
         // Warning Event on an object the watch delivered
         /// The object does not decode as this operator's type; it is skipped.
         Undecodable,
@@ -165,6 +178,12 @@ mod tests {
             (Reason::FinalBackup, "FinalBackup"),
             (Reason::FinalBackupImpossible, "FinalBackupImpossible"),
             (Reason::FinalBackupFailed, "FinalBackupFailed"),
+            (Reason::Isolated, "Isolated"),
+            (Reason::AcknowledgedExceptions, "AcknowledgedExceptions"),
+            (Reason::NetworkPolicyWider, "NetworkPolicyWider"),
+            (Reason::SecretReadableByOthers, "SecretReadableByOthers"),
+            (Reason::SecretReadByOtherPods, "SecretReadByOtherPods"),
+            (Reason::IsolationUnknown, "IsolationUnknown"),
             (Reason::Undecodable, "Undecodable"),
         ];
         assert_eq!(reasons.len(), Reason::ALL.len(), "a new Reason needs a row here");

@@ -45,6 +45,7 @@ pub const MAX_NAME_LENGTH: usize = 40;
     printcolumn(name = "Service", type_ = "string", json_path = ".spec.service.name"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Isolated", type_ = "string", json_path = ".status.conditions[?(@.type==\"Isolated\")].status"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
     validation = Rule::new("self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && size(self.metadata.name) <= 40")
         .message("metadata.name must be at most 40 characters of lower-case letters, digits and '-', starting with a letter and ending with a letter or digit")
@@ -105,6 +106,10 @@ pub struct ServiceDatabaseSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("bootstrap is immutable: it applies only when the instance is created"))]
     pub bootstrap: Option<super::Bootstrap>,
 
+    /// Known exceptions to the isolation audit (the `Isolated` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<IsolationSpec>,
+
     /// What happens to the data when this object is deleted: `Retain` (the
     /// default) keeps the volume and both Secrets, so re-creating the object
     /// with the same name gets the data back; `Delete` removes everything;
@@ -131,6 +136,49 @@ pub struct MonitoringSpec {
 
 fn monitoring_default() -> bool {
     true
+}
+
+/// The isolation audit's known exceptions.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct IsolationSpec {
+    /// Access that is known and accepted (a break-glass group, a migration
+    /// Job): the `Isolated` condition stays True and notes it.
+    #[serde(default)]
+    #[schemars(length(max = 32))]
+    pub exceptions: Vec<IsolationException>,
+}
+
+/// One acknowledged finding of the isolation audit.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IsolationException {
+    /// What is acknowledged: a subject that may read the credentials
+    /// (`User`, `Group`, `ServiceAccount`), a `NetworkPolicy` wider than the
+    /// operator's, or a `Pod` that reads the credentials.
+    pub kind: ExceptionKind,
+    /// Its name. For a Pod, a name ending in `*` matches every pod whose
+    /// name starts with the rest (pods of a Job or Deployment).
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// For a ServiceAccount or a Pod: its namespace, the ServiceDatabase's
+    /// own when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+    /// Why it is accepted; shown in the condition.
+    #[schemars(length(min = 1, max = 256))]
+    pub reason: String,
+}
+
+/// Kinds of acknowledged access.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExceptionKind {
+    User,
+    Group,
+    ServiceAccount,
+    NetworkPolicy,
+    Pod,
 }
 
 /// Supported database engines.

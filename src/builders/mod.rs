@@ -6,7 +6,7 @@ pub mod backup_list;
 pub mod delivery;
 mod instance;
 pub mod monitoring;
-mod networkpolicy;
+pub mod networkpolicy;
 mod rbac;
 pub mod restore;
 pub mod secret;

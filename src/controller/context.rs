@@ -14,6 +14,9 @@ use std::time::Duration;
 pub struct Settings {
     /// Namespace of the operator's pods, let into every database port.
     pub operator_namespace: String,
+    /// The operator's ServiceAccount (in `operator_namespace`): it reads
+    /// every credentials Secret by design, so the isolation audit leaves it out.
+    pub service_account: String,
     /// How often an unchanged object is checked again for drift.
     pub resync: Duration,
     /// How many ServiceDatabases are reconciled at once (per watched scope).
@@ -39,6 +42,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    /// What the isolation audit judges from.
+    pub isolation: Arc<super::isolation_view::IsolationView>,
     failures: Mutex<HashMap<ObjectRef<ServiceDatabase>, u32>>,
 }
 
@@ -60,6 +65,7 @@ impl Context {
             settings,
             metrics,
             prometheus_api: Default::default(),
+            isolation: Default::default(),
             failures: Mutex::default(),
         }
     }

@@ -10,6 +10,7 @@ pub mod caches;
 mod context;
 mod decode;
 mod error;
+pub mod isolation_view;
 pub mod pause;
 mod prometheus_api;
 mod wakes;
@@ -113,6 +114,7 @@ async fn run_one(
             .concurrency(ctx.settings.concurrent_reconciles),
     );
     ctx.metrics.watch(store.clone());
+    let isolation_wakes = ctx.isolation.wakes(store.clone());
     tokio::spawn(async move {
         // The store's readiness signal keeps one waker only, and the
         // controller polls it too: look again every second instead of
@@ -160,6 +162,7 @@ async fn run_one(
         };
     }
     let databases = databases
+        .reconcile_on(isolation_wakes)
         .reconcile_all_on(prometheus_api::changes(prometheus_api_appeared))
         .graceful_shutdown_on(stopped(shutdown))
         .run(database::reconcile, database::error_policy, ctx)
@@ -199,6 +202,9 @@ pub async fn run(
     });
     let (appeared_tx, appeared_rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(prometheus_api::follow(ctx.client.clone(), ctx.prometheus_api.clone(), appeared_tx, shutdown.clone()));
+    for (i, (ns, _)) in namespaces.iter().enumerate() {
+        ctx.isolation.spawn_watches(&ctx.client, ns.clone(), i == 0);
+    }
     let controllers = namespaces.into_iter().map(|(ns, writers)| {
         run_one(ctx.clone(), ns, writers, shutdown.clone(), synced_tx.clone(), appeared_rx.clone())
     });

@@ -42,6 +42,8 @@ pub fn restored(source: &ServiceDatabase, into: &str, id: &str) -> Result<Servic
             credentials: None,
             backup: Some(own),
             monitoring: spec.monitoring.clone(),
+            // The same service, the same known exceptions.
+            isolation: spec.isolation.clone(),
             bootstrap: Some(Bootstrap { from_backup: FromBackup { backup_name: None, location: Some(location) } }),
             deletion_policy: Default::default(),
         },

@@ -30,6 +30,7 @@ pub struct Harness {
 pub fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -> Harness {
     let settings = Settings {
         operator_namespace: "servicedb-system".into(),
+        service_account: "servicedb".into(),
         resync: Duration::from_secs(300),
         concurrent_reconciles: 32,
         endpoint_overrides,
@@ -46,6 +47,7 @@ pub fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -
 pub fn relist(fake: &FakeApi, harness: &Harness) {
     let mut writers = harness.writers.lock().unwrap();
     writers.relist(&|resource| fake.objects_of(resource)).expect("the stored children decode");
+    harness.ctx.isolation.relist(None, &|resource| fake.objects_of(resource)).expect("the stored objects decode");
 }
 
 /// A fake API holding one new `orders` ServiceDatabase.

@@ -74,4 +74,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+# The isolation audit: which ServiceAccounts exist (SubjectAccessReviews ask
+# for each). Other NetworkPolicies, Roles, RoleBindings and pods are read
+# with the rules above.
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [list, watch]
 {{- end -}}

@@ -12,6 +12,7 @@ mod deletion;
 mod drift;
 mod elsewhere;
 mod env;
+mod exposure;
 mod failing;
 mod idle;
 mod isolation;
@@ -96,6 +97,10 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
         (
             "pods: a service in another namespace: delivered only after it opts in; its pod gets in, lookalikes elsewhere do not",
             |e| Box::pin(elsewhere::service_in_another_namespace(e)),
+        ),
+        (
+            "pods: isolation audit: a second reader, a wider policy and a foreign pod each turn Isolated False naming it; removed or acknowledged, True",
+            |e| Box::pin(exposure::audit(e)),
         ),
         ("pods: schema and CEL rejections reach kubectl", |e| Box::pin(validation::rejected_by_api_server(e))),
         ("pods: semantically invalid spec: Ready=False, Event, no child; a major version change refused", |e| {

@@ -98,6 +98,7 @@ mod tests {
 
     fn settings() -> Settings {
         Settings {
+            service_account: "servicedb".into(),
             operator_namespace: "servicedb-system".into(),
             resync: std::time::Duration::from_secs(300),
             concurrent_reconciles: 32,

@@ -9,6 +9,7 @@ mod decide;
 mod deletion;
 mod delivery;
 mod instance_pod;
+mod isolation;
 mod observe;
 mod outcome;
 mod restart;
@@ -43,7 +44,7 @@ pub async fn reconcile(sdb: Arc<ServiceDatabase>, ctx: Arc<Context>) -> Result<A
     // Before the caches are full, every child would look missing. Not
     // awaited: a reconcile waiting for watches that cannot list would hold
     // its slot and block a graceful shutdown forever.
-    if !ctx.caches.is_synced() {
+    if !ctx.caches.is_synced() || !ctx.isolation.is_listed() {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
     let started = std::time::Instant::now();
@@ -122,8 +123,10 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         let created = sdb.metadata.creation_timestamp.as_ref().map_or(at, |t| t.0);
         backups::health(spec, &observed.backup_runs, created, at, sdb.metadata.generation)
     });
+    let isolation = isolation::audit(ctx, &instance).await;
     let outcome = Outcome::Applied {
         statefulset: &statefulset,
+        isolation: &isolation,
         pod_failure: pod_failure.as_ref(),
         credentials: &credentials,
         backups: backups.as_ref(),

@@ -63,6 +63,7 @@ pub enum Outcome<'a> {
         backups: Option<&'a Health>,
         /// The restore of `spec.bootstrap`: Ready waits until it succeeded.
         bootstrap: Option<&'a BackupRecord>,
+        isolation: &'a super::isolation::Isolation,
     },
     /// The API server refused a child (`ApplyRejected`); the message says which and why.
     Rejected(String),

@@ -3,8 +3,9 @@
 //! `changed`).
 
 use super::instance_pod::PodFailure;
+use super::isolation::Isolation;
 use super::outcome::{Credentials, Outcome};
-use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, PROGRESSING, READY, condition};
+use crate::api::conditions::{self, CREDENTIALS_READY, DEGRADED, ISOLATED, PROGRESSING, READY, condition};
 use crate::api::reasons::Reason;
 use crate::api::{BackupPhase, Endpoint, Phase, ServiceDatabase, ServiceDatabaseStatus};
 use crate::builders::Instance;
@@ -202,8 +203,14 @@ pub fn compute(
         Outcome::Applied { backups: None, .. } => (None, None, None),
         _ => (conditions::find(&old.conditions, BACKUP_HEALTHY).cloned(), old.last_backup, old.last_successful_backup),
     };
+    // Judged when the children were applied; otherwise the last judgement stands.
+    let isolated = match outcome {
+        Outcome::Applied { isolation, .. } => Some(isolated_condition(isolation, generation)),
+        _ => conditions::find(&old.conditions, ISOLATED).cloned(),
+    };
     let mut new = new;
     new.extend(backup_condition);
+    new.extend(isolated);
     ServiceDatabaseStatus {
         conditions: conditions::with_transition_times(&old.conditions, new, now),
         observed_generation: generation,
@@ -220,9 +227,25 @@ pub fn compute(
     }
 }
 
+/// The `Isolated` condition of an audit.
+fn isolated_condition(isolation: &Isolation, generation: Option<i64>) -> Condition {
+    match isolation {
+        Isolation::Judged(verdict) => {
+            let (status, reason, message) = verdict.condition();
+            condition(ISOLATED, status, reason, message, generation)
+        }
+        Isolation::Unknown(message) => Condition {
+            status: "Unknown".into(),
+            ..condition(ISOLATED, false, Reason::IsolationUnknown, message.as_str(), generation)
+        },
+    }
+}
+
 /// A condition that calls for a person: a Warning Event.
 fn is_warning(c: &Condition) -> bool {
-    (c.type_ == DEGRADED && c.status == "True") || c.reason == Reason::InvalidSpec.as_str()
+    (c.type_ == DEGRADED && c.status == "True")
+        || (c.type_ == ISOLATED && c.status == "False")
+        || c.reason == Reason::InvalidSpec.as_str()
 }
 
 /// Conditions worth an Event: those whose status or reason changed, and a
@@ -283,6 +306,9 @@ mod tests {
     use crate::api::reasons::InvalidReason;
     use k8s_openapi::api::apps::v1::StatefulSetStatus;
 
+    static ISOLATED_OK: Isolation =
+        Isolation::Judged(crate::isolation::Verdict { open: Vec::new(), acknowledged: Vec::new() });
+
     fn sdb() -> ServiceDatabase {
         let mut s: ServiceDatabase = yaml_serde::from_str(
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {name: orders, namespace: shop, uid: u1, generation: 3}\nspec: {engine: postgres, version: '16', service: {name: orders}, storage: {size: 1Gi}}",
@@ -315,6 +341,7 @@ mod tests {
             credentials: &Credentials::Ready,
             backups: None,
             bootstrap: None,
+            isolation: &ISOLATED_OK,
         }
     }
 
@@ -333,6 +360,7 @@ mod tests {
                 credentials: &failed,
                 backups: None,
                 bootstrap: None,
+                isolation: &ISOLATED_OK,
             },
             now(),
         );
@@ -351,6 +379,7 @@ mod tests {
                 credentials: &failed,
                 backups: None,
                 bootstrap: None,
+                isolation: &ISOLATED_OK,
             },
             now(),
         );
@@ -425,6 +454,7 @@ mod tests {
                     credentials: &Credentials::NotYet,
                     backups: None,
                     bootstrap: None,
+                    isolation: &ISOLATED_OK,
                 },
                 now(),
             )

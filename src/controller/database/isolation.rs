@@ -1,0 +1,102 @@
+//! The isolation audit of one instance: the findings' inputs from the
+//! isolation view (and SubjectAccessReviews), judged by `crate::isolation`.
+
+use crate::builders::Instance;
+use crate::builders::networkpolicy::network_policy;
+use crate::controller::context::Context;
+use crate::isolation::policy::{Target, wider};
+use crate::isolation::rbac::SubjectRef;
+use crate::isolation::selector::selects;
+use crate::isolation::{Finding, Verdict};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+/// What the audit concluded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Isolation {
+    Judged(Verdict),
+    /// The audit could not be made; the message says why.
+    Unknown(String),
+}
+
+/// The subjects whose access is the design: the service's ServiceAccount
+/// and the operator's.
+fn exempt(instance: &Instance<'_>, ctx: &Context) -> Vec<SubjectRef> {
+    let owner = instance.spec.service.service_account_name.as_ref().map(|name| SubjectRef::ServiceAccount {
+        namespace: instance.service_namespace().to_string(),
+        name: name.clone(),
+    });
+    let operator = SubjectRef::ServiceAccount {
+        namespace: ctx.settings.operator_namespace.clone(),
+        name: ctx.settings.service_account.clone(),
+    };
+    owner.into_iter().chain([operator]).collect()
+}
+
+pub async fn audit(ctx: &Context, instance: &Instance<'_>) -> Isolation {
+    let home = instance.namespace;
+    // Where the credentials are: here, and delivered to the service's namespace.
+    let mut secrets = vec![(home.to_string(), instance.credentials_secret_name())];
+    if let Some(ns) = instance.service_elsewhere().filter(|ns| ctx.caches.watches(ns)) {
+        secrets.push((ns.to_string(), instance.delivered_credentials_name()));
+    }
+    let namespaces: Vec<&str> = secrets.iter().map(|(ns, _)| ns.as_str()).collect();
+    let seen = ctx.isolation.snapshot(&namespaces);
+    let mut findings = Vec::new();
+
+    let ours = network_policy(instance, &ctx.settings.monitoring_namespace);
+    let labels = instance.selector_labels();
+    let (db_port, port_name) = instance.engine.port();
+    let mut ports = vec![(i32::from(db_port), port_name)];
+    if instance.spec.monitoring_enabled() {
+        ports.push((i32::from(instance.engine.exporter("").port), "metrics"));
+    }
+    let target = Target { namespace: home, labels: &labels, ports: &ports };
+    let mut policies: Vec<_> = seen.policies.iter().filter(|p| p.metadata.namespace.as_deref() == Some(home)).collect();
+    policies.sort_by_key(|p| p.metadata.name.clone());
+    findings.extend(policies.into_iter().filter_map(|p| wider(&ours, p, &target)).map(Finding::Policy));
+
+    let exempt = exempt(instance, ctx);
+    let owner_pods = LabelSelector { match_labels: Some(instance.spec.service.pod_selector()), ..Default::default() };
+    for (ns, secret) in &secrets {
+        let reviewed = match ctx.isolation.reviewed_readers(&ctx.client, ns).await {
+            Ok(readers) => readers,
+            Err(error) => {
+                return Isolation::Unknown(format!(
+                    "SubjectAccessReviews for the ServiceAccounts of namespace {ns} failed: {error}"
+                ));
+            }
+        };
+        let mut readers = seen.rbac.readers(ns, secret);
+        let unknown: Vec<_> =
+            reviewed.into_iter().filter(|r| !readers.iter().any(|known| known.subject == r.subject)).collect();
+        readers.extend(unknown);
+        let at = format!("{ns}/{secret}");
+        findings.extend(
+            readers
+                .into_iter()
+                .filter(|r| !r.subject.is_control_plane() && !exempt.contains(&r.subject))
+                .map(|reader| Finding::Reader { secret: at.clone(), reader }),
+        );
+        // The service's own pods read the copy in their namespace; the
+        // instance's pod (of its StatefulSet, by name) reads it here.
+        let owners_here = ns == instance.service_namespace();
+        let database_pod = (home.to_string(), instance.pod_name());
+        let statefulset = format!("StatefulSet/{}", instance.instance_name());
+        let mut pods: Vec<_> = seen
+            .pods
+            .iter()
+            .filter(|((pod_ns, _), pod)| pod_ns == ns && pod.secrets.contains(secret))
+            .filter(|(_, pod)| !(owners_here && selects(&owner_pods, &pod.labels)))
+            .filter(|(key, pod)| !(*key == database_pod && pod.controller.as_ref() == Some(&statefulset)))
+            .map(|((namespace, name), _)| Finding::Pod {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                secret: at.clone(),
+            })
+            .collect();
+        pods.sort_by_key(ToString::to_string);
+        findings.extend(pods);
+    }
+    let exceptions = instance.spec.isolation.as_ref().map(|i| i.exceptions.as_slice()).unwrap_or_default();
+    Isolation::Judged(Verdict::judge(findings, exceptions, home))
+}

@@ -1,0 +1,516 @@
+//! What the isolation audit (`crate::isolation`) judges from, kept up to
+//! date by watches and held as small projections: the namespace's other
+//! NetworkPolicies, the secret-reading part of RBAC, the pods that read a
+//! credentials Secret, and the ServiceAccounts (their names, for
+//! SubjectAccessReviews). The operator's own objects are left out: they are
+//! its children, put back by drift repair.
+//!
+//! A change wakes only the ServiceDatabases it can concern: a policy or a
+//! namespaced RBAC object those of its namespace, a cluster role or binding
+//! all of them, a pod the instance whose credentials it reads.
+
+use crate::api::ServiceDatabase;
+use crate::builders::MANAGED_BY;
+use crate::isolation::pods::{PodSecrets, pod_secrets};
+use crate::isolation::rbac::{Binding, Rbac, Reader, SecretGrant, SubjectRef, secret_grants};
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use kube::api::PostParams;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The suffix of every credentials Secret, and of its delivered copies' names before the dot.
+const CREDENTIALS_SUFFIX: &str = "-db-credentials";
+/// SubjectAccessReviews in flight at once.
+const REVIEWS_IN_FLIGHT: usize = 8;
+
+type Key = (String, String);
+
+/// Which ServiceDatabases a change concerns.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Wake {
+    All,
+    Namespace(String),
+    Object { namespace: String, name: String },
+}
+
+/// One watch of a projection: the keys seen by a relist in progress, and
+/// whether it listed once.
+#[derive(Default)]
+struct WatchState {
+    relisting: Option<HashSet<Key>>,
+    listed: bool,
+}
+
+/// One projected kind: its entries and its watches, by scope (a namespace,
+/// `None` for all of them, `Some("")` for the cluster-scoped kinds).
+struct Projection<P> {
+    entries: RwLock<HashMap<Key, P>>,
+    watches: Mutex<HashMap<Option<String>, WatchState>>,
+}
+
+impl<P> Default for Projection<P> {
+    fn default() -> Self {
+        Self { entries: RwLock::default(), watches: Mutex::default() }
+    }
+}
+
+fn key_of(object: &impl ResourceExt) -> Key {
+    (object.namespace().unwrap_or_default(), object.name_any())
+}
+
+/// A changed entry: its key, and its projection before and after.
+type Change<P> = (Key, Option<P>, Option<P>);
+
+impl<P: PartialEq + Clone> Projection<P> {
+    /// Applies one watch event; returns what changed.
+    fn apply<K: ResourceExt>(
+        &self,
+        scope: &Option<String>,
+        event: watcher::Event<K>,
+        project: impl Fn(&K) -> Option<P>,
+    ) -> Vec<Change<P>> {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        let watch = watches.entry(scope.clone()).or_default();
+        fn set<P: PartialEq + Clone>(entries: &mut HashMap<Key, P>, key: Key, new: Option<P>) -> Option<Change<P>> {
+            let old = match new.clone() {
+                Some(v) => entries.insert(key.clone(), v),
+                None => entries.remove(&key),
+            };
+            (old != new).then_some((key, old, new))
+        }
+        match event {
+            watcher::Event::Init => {
+                watch.relisting = Some(HashSet::new());
+                Vec::new()
+            }
+            watcher::Event::InitApply(object) => {
+                let key = key_of(&object);
+                if let Some(seen) = watch.relisting.as_mut() {
+                    seen.insert(key.clone());
+                }
+                set(&mut entries, key, project(&object)).into_iter().collect()
+            }
+            watcher::Event::Apply(object) => set(&mut entries, key_of(&object), project(&object)).into_iter().collect(),
+            watcher::Event::Delete(object) => set(&mut entries, key_of(&object), None).into_iter().collect(),
+            watcher::Event::InitDone => {
+                watch.listed = true;
+                let seen = watch.relisting.take().unwrap_or_default();
+                // Cluster-scoped objects have no namespace; a watch of every
+                // namespace does not own them.
+                let in_scope = |(ns, _): &Key| match scope {
+                    None => !ns.is_empty(),
+                    Some(s) => s == ns,
+                };
+                let gone: Vec<Key> = entries.keys().filter(|k| in_scope(k) && !seen.contains(*k)).cloned().collect();
+                gone.into_iter().filter_map(|k| set(&mut entries, k, None)).collect()
+            }
+        }
+    }
+
+    fn filled(&self, scope: &Option<String>) -> bool {
+        let watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
+        watches.get(scope).is_some_and(|w| w.listed)
+    }
+}
+
+fn ours(object: &impl ResourceExt) -> bool {
+    object.labels().get("app.kubernetes.io/managed-by").is_some_and(|v| v == MANAGED_BY)
+}
+
+/// The ServiceDatabase whose credentials (or their delivered copy) a Secret name is.
+fn owner_of_secret(namespace: &str, secret: &str) -> Option<Wake> {
+    let (base, source) = match secret.split_once('.') {
+        Some((base, source)) => (base, source),
+        None => (secret, namespace),
+    };
+    let name = base.strip_suffix(CREDENTIALS_SUFFIX)?;
+    Some(Wake::Object { namespace: source.to_string(), name: name.to_string() })
+}
+
+/// Everything the audit reads, for every watched scope.
+#[derive(Default)]
+pub struct IsolationView {
+    policies: Projection<NetworkPolicy>,
+    roles: Projection<Vec<SecretGrant>>,
+    bindings: Projection<Binding>,
+    pods: Projection<PodSecrets>,
+    service_accounts: Projection<()>,
+    /// Bumped by every change of RBAC or of the ServiceAccounts: reviews
+    /// made before it are stale.
+    epoch: AtomicU64,
+    /// Per namespace: the epoch of the reviews and what they found.
+    reviews: tokio::sync::Mutex<HashMap<String, (u64, Vec<Reader>)>>,
+    wakes: Mutex<Option<tokio::sync::broadcast::Sender<Wake>>>,
+    /// The scopes watched (`Some("")`: the cluster-wide kinds).
+    scopes: Mutex<BTreeSet<Option<String>>>,
+}
+
+/// What the audit of one ServiceDatabase reads, copied out of the view.
+pub struct Snapshot {
+    pub policies: Vec<NetworkPolicy>,
+    pub rbac: Rbac,
+    /// Pods of the namespaces asked for, by (namespace, name).
+    pub pods: Vec<(Key, PodSecrets)>,
+}
+
+impl IsolationView {
+    fn wake(&self, wake: Wake) {
+        let wakes = self.wakes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = wakes.as_ref() {
+            // No receiver yet (before the controllers run) is fine: they start with a full resync.
+            let _ = sender.send(wake);
+        }
+    }
+
+    /// The changes that concern ServiceDatabases, as object references
+    /// from `store` (the ServiceDatabases of one watched scope).
+    pub fn wakes(
+        &self,
+        store: Store<ServiceDatabase>,
+    ) -> impl Stream<Item = ObjectRef<ServiceDatabase>> + Send + 'static {
+        let receiver = {
+            let mut wakes = self.wakes.lock().unwrap_or_else(|p| p.into_inner());
+            wakes.get_or_insert_with(|| tokio::sync::broadcast::channel(1024).0).subscribe()
+        };
+        futures::stream::unfold(receiver, |mut receiver| async move {
+            match receiver.recv().await {
+                Ok(wake) => Some((wake, receiver)),
+                // Missed some: wake everyone rather than no one.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Some((Wake::All, receiver)),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+            }
+        })
+        .flat_map(move |wake| {
+            let refs: Vec<ObjectRef<ServiceDatabase>> = match wake {
+                Wake::Object { namespace, name } => vec![ObjectRef::new(&name).within(&namespace)],
+                Wake::All | Wake::Namespace(_) => store
+                    .state()
+                    .iter()
+                    .filter(|sdb| match &wake {
+                        Wake::Namespace(ns) => sdb.namespace().as_deref() == Some(ns.as_str()),
+                        _ => true,
+                    })
+                    .map(|sdb| ObjectRef::from_obj(&**sdb))
+                    .collect(),
+            };
+            futures::stream::iter(refs)
+        })
+    }
+
+    /// Whether every watch listed once: before that, the audit would miss
+    /// what it was not told yet.
+    pub fn is_listed(&self) -> bool {
+        let scopes = self.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        let cluster = Some(CLUSTER.to_string());
+        scopes.iter().all(|scope| {
+            let rbac = self.roles.filled(scope) && self.bindings.filled(scope);
+            rbac && (*scope == cluster
+                || (self.policies.filled(scope) && self.pods.filled(scope) && self.service_accounts.filled(scope)))
+        })
+    }
+
+    /// Plays the first list of every watch from `objects(plural)`, for
+    /// tests that have no watches: `scope` as in [`Self::spawn_watches`].
+    pub fn relist(
+        &self,
+        scope: Option<String>,
+        objects: &dyn Fn(&str) -> Vec<serde_json::Value>,
+    ) -> Result<(), serde_json::Error> {
+        /// Whether anything changed.
+        fn play<K: ResourceExt + DeserializeOwned, P: PartialEq + Clone>(
+            projection: &Projection<P>,
+            scope: &Option<String>,
+            objects: Vec<serde_json::Value>,
+            project: impl Fn(&K) -> Option<P>,
+        ) -> Result<bool, serde_json::Error> {
+            let mut changes = projection.apply::<K>(scope, watcher::Event::Init, &project);
+            for object in objects {
+                let object = serde_json::from_value::<K>(object)?;
+                changes.extend(projection.apply(scope, watcher::Event::InitApply(object), &project));
+            }
+            changes.extend(projection.apply::<K>(scope, watcher::Event::InitDone, &project));
+            Ok(!changes.is_empty())
+        }
+        let cluster = Some(CLUSTER.to_string());
+        play(&self.policies, &scope, objects("networkpolicies"), project_policy)?;
+        play(&self.pods, &scope, objects("pods"), project_pod)?;
+        let rbac = [
+            play(&self.roles, &scope, objects("roles"), project_role)?,
+            play(&self.bindings, &scope, objects("rolebindings"), project_role_binding)?,
+            play(&self.service_accounts, &scope, objects("serviceaccounts"), |_: &ServiceAccount| Some(()))?,
+            play(&self.roles, &cluster, objects("clusterroles"), project_cluster_role)?,
+            play(&self.bindings, &cluster, objects("clusterrolebindings"), project_cluster_role_binding)?,
+        ];
+        if rbac.contains(&true) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut scopes = self.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        scopes.extend([scope, cluster]);
+        Ok(())
+    }
+
+    /// The audit's inputs for the namespaces `namespaces`.
+    pub fn snapshot(&self, namespaces: &[&str]) -> Snapshot {
+        let here = |ns: &str| namespaces.contains(&ns);
+        let policies = self.policies.entries.read().unwrap_or_else(|p| p.into_inner());
+        let roles = self.roles.entries.read().unwrap_or_else(|p| p.into_inner());
+        let bindings = self.bindings.entries.read().unwrap_or_else(|p| p.into_inner());
+        let pods = self.pods.entries.read().unwrap_or_else(|p| p.into_inner());
+        let cluster_or_here = |(ns, _): &&Key| ns.is_empty() || here(ns);
+        Snapshot {
+            policies: policies.iter().filter(|((ns, _), _)| here(ns)).map(|(_, p)| p.clone()).collect(),
+            rbac: Rbac {
+                roles: roles.iter().filter(|(k, _)| cluster_or_here(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                bindings: bindings
+                    .iter()
+                    .filter(|(k, _)| cluster_or_here(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            },
+            pods: pods.iter().filter(|((ns, _), _)| here(ns)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
+
+    /// The ServiceAccounts of `namespace` that may get or list every Secret
+    /// there, by SubjectAccessReview: what RBAC objects alone do not show
+    /// (another authorizer, a webhook). Asked again only after RBAC or the
+    /// ServiceAccounts changed; one review per account and verb.
+    pub async fn reviewed_readers(&self, client: &Client, namespace: &str) -> Result<Vec<Reader>, kube::Error> {
+        let mut reviews = self.reviews.lock().await;
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        if let Some((at, readers)) = reviews.get(namespace)
+            && *at == epoch
+        {
+            return Ok(readers.clone());
+        }
+        let accounts: Vec<String> = {
+            let entries = self.service_accounts.entries.read().unwrap_or_else(|p| p.into_inner());
+            entries.keys().filter(|(ns, _)| ns == namespace).map(|(_, name)| name.clone()).collect()
+        };
+        let api: Api<SubjectAccessReview> = Api::all(client.clone());
+        let questions: Vec<(String, String)> = accounts
+            .into_iter()
+            .flat_map(|account| ["get", "list"].map(|verb| (account.clone(), verb.to_string())))
+            .collect();
+        let answers: Vec<Option<Reader>> = futures::stream::iter(questions)
+            .map(|(account, verb)| ask(api.clone(), namespace.to_string(), account, verb))
+            .buffer_unordered(REVIEWS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        let mut readers: Vec<Reader> = answers.into_iter().flatten().collect();
+        readers.sort_by(|a, b| (a.subject.to_string(), &a.via).cmp(&(b.subject.to_string(), &b.via)));
+        readers.dedup_by(|a, b| a.subject == b.subject);
+        reviews.insert(namespace.to_string(), (epoch, readers.clone()));
+        Ok(readers)
+    }
+}
+
+/// Whether `account` may `verb` every Secret of `namespace`: a reader if so.
+async fn ask(
+    api: Api<SubjectAccessReview>,
+    namespace: String,
+    account: String,
+    verb: String,
+) -> Result<Option<Reader>, kube::Error> {
+    let review = api.create(&PostParams::default(), &review(&namespace, &account, &verb)).await?;
+    let allowed = review.status.is_some_and(|s| s.allowed);
+    Ok(allowed.then(|| Reader {
+        via: format!("a SubjectAccessReview: it may {verb} every Secret in {namespace}"),
+        subject: SubjectRef::ServiceAccount { namespace, name: account },
+    }))
+}
+
+/// A ServiceAccount's question, with the groups every ServiceAccount has
+/// (a review answers for exactly the user and groups it is given).
+fn review(namespace: &str, account: &str, verb: &str) -> SubjectAccessReview {
+    SubjectAccessReview {
+        spec: SubjectAccessReviewSpec {
+            user: Some(format!("system:serviceaccount:{namespace}:{account}")),
+            groups: Some(vec![
+                "system:serviceaccounts".into(),
+                format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated".into(),
+            ]),
+            resource_attributes: Some(ResourceAttributes {
+                namespace: Some(namespace.into()),
+                verb: Some(verb.into()),
+                resource: Some("secrets".into()),
+                ..ResourceAttributes::default()
+            }),
+            ..SubjectAccessReviewSpec::default()
+        },
+        ..SubjectAccessReview::default()
+    }
+}
+
+/// The scope key of the cluster-wide watches (ClusterRoles and their bindings).
+const CLUSTER: &str = "";
+
+/// Runs one watch into a projection until the stream ends.
+async fn follow<K, P>(
+    view: Arc<IsolationView>,
+    api: Api<K>,
+    scope: Option<String>,
+    projection: impl Fn(&IsolationView) -> &Projection<P> + Send + 'static,
+    project: impl Fn(&K) -> Option<P> + Send + 'static,
+    on_change: impl Fn(&IsolationView, Change<P>) + Send + 'static,
+) where
+    K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    K::DynamicType: Default,
+    P: PartialEq + Clone + Send + Sync,
+{
+    let config = watcher::Config::default().page_size(super::caches::LIST_PAGE_SIZE);
+    let mut events = watcher(api, config).default_backoff().boxed();
+    view.scopes.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.clone());
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(event) => {
+                // The first list wakes no one: reconciles wait for it
+                // (`is_listed`). Nor do the operator's own objects, made by
+                // reconciles that see them; they are kept all the same (a
+                // label is no proof of who made an object).
+                let quiet = !projection(&view).filled(&scope)
+                    || matches!(&event, watcher::Event::Apply(o) | watcher::Event::Delete(o) if ours(o));
+                for change in projection(&view).apply(&scope, event, &project) {
+                    if !quiet {
+                        on_change(&view, change);
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, kind = K::kind(&Default::default()).as_ref(), "isolation watch"),
+        }
+    }
+}
+
+/// A policy's name, namespace and spec: what the comparison reads.
+fn project_policy(p: &NetworkPolicy) -> Option<NetworkPolicy> {
+    let metadata = kube::api::ObjectMeta {
+        name: p.metadata.name.clone(),
+        namespace: p.metadata.namespace.clone(),
+        ..Default::default()
+    };
+    Some(NetworkPolicy { metadata, spec: p.spec.clone() })
+}
+
+fn project_role(r: &Role) -> Option<Vec<SecretGrant>> {
+    Some(secret_grants(r.rules.as_ref()))
+}
+
+fn project_cluster_role(r: &ClusterRole) -> Option<Vec<SecretGrant>> {
+    Some(secret_grants(r.rules.as_ref()))
+}
+
+fn project_role_binding(b: &RoleBinding) -> Option<Binding> {
+    Some(Binding::of_role_binding(b))
+}
+
+fn project_cluster_role_binding(b: &ClusterRoleBinding) -> Option<Binding> {
+    Some(Binding::of_cluster_role_binding(b))
+}
+
+/// Only pods that read a credentials Secret are kept.
+fn project_pod(p: &Pod) -> Option<PodSecrets> {
+    let found = pod_secrets(p);
+    found.secrets.iter().any(|s| s.contains(CREDENTIALS_SUFFIX)).then_some(found)
+}
+
+fn rbac_changed<P>(view: &IsolationView, ((namespace, _), _, _): Change<P>) {
+    view.epoch.fetch_add(1, Ordering::SeqCst);
+    view.wake(if namespace.is_empty() { Wake::All } else { Wake::Namespace(namespace.clone()) });
+}
+
+impl IsolationView {
+    /// Starts the watches of `scope` (`None`: the whole cluster); with
+    /// `cluster_wide`, also the ClusterRoles and ClusterRoleBindings.
+    pub fn spawn_watches(self: &Arc<Self>, client: &Client, scope: Option<String>, cluster_wide: bool) {
+        fn api<K>(client: &Client, scope: &Option<String>) -> Api<K>
+        where
+            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+            K::DynamicType: Default,
+        {
+            match scope {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            }
+        }
+        let v = self.clone();
+        tokio::spawn(follow(
+            v,
+            api::<NetworkPolicy>(client, &scope),
+            scope.clone(),
+            |v| &v.policies,
+            project_policy,
+            |v, ((ns, _), _, _)| v.wake(Wake::Namespace(ns)),
+        ));
+        tokio::spawn(follow(
+            self.clone(),
+            api::<Role>(client, &scope),
+            scope.clone(),
+            |v| &v.roles,
+            project_role,
+            rbac_changed,
+        ));
+        tokio::spawn(follow(
+            self.clone(),
+            api::<RoleBinding>(client, &scope),
+            scope.clone(),
+            |v| &v.bindings,
+            project_role_binding,
+            rbac_changed,
+        ));
+        tokio::spawn(follow(
+            self.clone(),
+            api::<Pod>(client, &scope),
+            scope.clone(),
+            |v| &v.pods,
+            project_pod,
+            |v, ((ns, _), old, new)| {
+                // Every instance whose credentials it read or reads.
+                let read = old.into_iter().chain(new).flat_map(|p| p.secrets);
+                for owner in read.filter_map(|secret| owner_of_secret(&ns, &secret)).collect::<BTreeSet<_>>() {
+                    v.wake(owner);
+                }
+            },
+        ));
+        tokio::spawn(follow(
+            self.clone(),
+            api::<ServiceAccount>(client, &scope),
+            scope,
+            |v| &v.service_accounts,
+            |_: &ServiceAccount| Some(()),
+            |v, _| {
+                v.epoch.fetch_add(1, Ordering::SeqCst);
+            },
+        ));
+        if cluster_wide {
+            let cluster = Some(CLUSTER.to_string());
+            tokio::spawn(follow(
+                self.clone(),
+                Api::<ClusterRole>::all(client.clone()),
+                cluster.clone(),
+                |v| &v.roles,
+                project_cluster_role,
+                rbac_changed,
+            ));
+            tokio::spawn(follow(
+                self.clone(),
+                Api::<ClusterRoleBinding>::all(client.clone()),
+                cluster,
+                |v| &v.bindings,
+                project_cluster_role_binding,
+                rbac_changed,
+            ));
+        }
+    }
+}
