@@ -34,6 +34,9 @@ const CREDENTIALS_SUFFIX: &str = "-db-credentials";
 const REVIEWS_IN_FLIGHT: usize = 8;
 
 type Key = (String, String);
+/// Entries by namespace (`""` for cluster-scoped objects), then by name: a
+/// reconcile reads its own namespace's only.
+pub type ByNamespace<P> = HashMap<String, HashMap<String, P>>;
 
 /// Which ServiceDatabases a change concerns.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,7 +57,7 @@ struct WatchState {
 /// One projected kind: its entries and its watches, by scope (a namespace,
 /// `None` for all of them, `Some("")` for the cluster-scoped kinds).
 struct Projection<P> {
-    entries: RwLock<HashMap<Key, P>>,
+    entries: RwLock<ByNamespace<P>>,
     watches: Mutex<HashMap<Option<String>, WatchState>>,
 }
 
@@ -82,10 +85,18 @@ impl<P: PartialEq + Clone> Projection<P> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
         let watch = watches.entry(scope.clone()).or_default();
-        fn set<P: PartialEq + Clone>(entries: &mut HashMap<Key, P>, key: Key, new: Option<P>) -> Option<Change<P>> {
+        fn set<P: PartialEq + Clone>(entries: &mut ByNamespace<P>, key: Key, new: Option<P>) -> Option<Change<P>> {
+            let (ns, name) = &key;
             let old = match new.clone() {
-                Some(v) => entries.insert(key.clone(), v),
-                None => entries.remove(&key),
+                Some(v) => entries.entry(ns.clone()).or_default().insert(name.clone(), v),
+                None => {
+                    let names = entries.get_mut(ns)?;
+                    let old = names.remove(name);
+                    if names.is_empty() {
+                        entries.remove(ns);
+                    }
+                    old
+                }
             };
             (old != new).then_some((key, old, new))
         }
@@ -108,11 +119,16 @@ impl<P: PartialEq + Clone> Projection<P> {
                 let seen = watch.relisting.take().unwrap_or_default();
                 // Cluster-scoped objects have no namespace; a watch of every
                 // namespace does not own them.
-                let in_scope = |(ns, _): &Key| match scope {
+                let in_scope = |ns: &String| match scope {
                     None => !ns.is_empty(),
                     Some(s) => s == ns,
                 };
-                let gone: Vec<Key> = entries.keys().filter(|k| in_scope(k) && !seen.contains(*k)).cloned().collect();
+                let gone: Vec<Key> = entries
+                    .iter()
+                    .filter(|(ns, _)| in_scope(ns))
+                    .flat_map(|(ns, names)| names.keys().map(|name| (ns.clone(), name.clone())))
+                    .filter(|k| !seen.contains(k))
+                    .collect();
                 gone.into_iter().filter_map(|k| set(&mut entries, k, None)).collect()
             }
         }
@@ -156,12 +172,11 @@ pub struct IsolationView {
     scopes: Mutex<BTreeSet<Option<String>>>,
 }
 
-/// What the audit of one ServiceDatabase reads, copied out of the view.
-pub struct Snapshot {
-    pub policies: Vec<NetworkPolicy>,
-    pub rbac: Rbac,
-    /// Pods of the namespaces asked for, by (namespace, name).
-    pub pods: Vec<(Key, PodSecrets)>,
+/// What the audit reads, borrowed from the view while it reads.
+pub struct Seen<'a> {
+    pub policies: &'a ByNamespace<NetworkPolicy>,
+    pub rbac: Rbac<'a>,
+    pub pods: &'a ByNamespace<PodSecrets>,
 }
 
 impl IsolationView {
@@ -193,7 +208,11 @@ impl IsolationView {
         })
         .flat_map(move |wake| {
             let refs: Vec<ObjectRef<ServiceDatabase>> = match wake {
-                Wake::Object { namespace, name } => vec![ObjectRef::new(&name).within(&namespace)],
+                // Only this scope's: every scope's controller hears every wake.
+                Wake::Object { namespace, name } => {
+                    let object = ObjectRef::new(&name).within(&namespace);
+                    store.get(&object).map(|_| object).into_iter().collect()
+                }
                 Wake::All | Wake::Namespace(_) => store
                     .state()
                     .iter()
@@ -260,26 +279,14 @@ impl IsolationView {
         Ok(())
     }
 
-    /// The audit's inputs for the namespaces `namespaces`.
-    pub fn snapshot(&self, namespaces: &[&str]) -> Snapshot {
-        let here = |ns: &str| namespaces.contains(&ns);
+    /// Runs `read` over what the view holds, under its read locks (no copy:
+    /// a reconcile reads its own namespaces' entries only).
+    pub fn read<T>(&self, read: impl FnOnce(&Seen<'_>) -> T) -> T {
         let policies = self.policies.entries.read().unwrap_or_else(|p| p.into_inner());
         let roles = self.roles.entries.read().unwrap_or_else(|p| p.into_inner());
         let bindings = self.bindings.entries.read().unwrap_or_else(|p| p.into_inner());
         let pods = self.pods.entries.read().unwrap_or_else(|p| p.into_inner());
-        let cluster_or_here = |(ns, _): &&Key| ns.is_empty() || here(ns);
-        Snapshot {
-            policies: policies.iter().filter(|((ns, _), _)| here(ns)).map(|(_, p)| p.clone()).collect(),
-            rbac: Rbac {
-                roles: roles.iter().filter(|(k, _)| cluster_or_here(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-                bindings: bindings
-                    .iter()
-                    .filter(|(k, _)| cluster_or_here(k))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            },
-            pods: pods.iter().filter(|((ns, _), _)| here(ns)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-        }
+        read(&Seen { policies: &policies, rbac: Rbac { roles: &roles, bindings: &bindings }, pods: &pods })
     }
 
     /// The ServiceAccounts of `namespace` that may get or list every Secret
@@ -296,7 +303,7 @@ impl IsolationView {
         }
         let accounts: Vec<String> = {
             let entries = self.service_accounts.entries.read().unwrap_or_else(|p| p.into_inner());
-            entries.keys().filter(|(ns, _)| ns == namespace).map(|(_, name)| name.clone()).collect()
+            entries.get(namespace).into_iter().flat_map(|names| names.keys().cloned()).collect()
         };
         let api: Api<SubjectAccessReview> = Api::all(client.clone());
         let questions: Vec<(String, String)> = accounts

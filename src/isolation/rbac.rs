@@ -3,7 +3,7 @@
 //! and ClusterRoleBindings that grant them. Kept as small projections (the
 //! secret-reading part of each role, the subjects of each binding).
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, Subject};
 use kube::ResourceExt;
 use std::collections::HashMap;
 
@@ -67,37 +67,31 @@ impl Binding {
     }
 }
 
+/// By namespace (`""` for cluster-scoped objects), then by name.
+type ByNamespace<P> = HashMap<String, HashMap<String, P>>;
+
 /// Everything RBAC says about reading Secrets, in the watched scope.
-#[derive(Default)]
-pub struct Rbac {
-    /// Roles by (namespace, name), ClusterRoles by ("", name).
-    pub roles: HashMap<(String, String), Vec<SecretGrant>>,
-    /// By (namespace or "", name).
-    pub bindings: HashMap<(String, String), Binding>,
+pub struct Rbac<'a> {
+    /// The secret-reading grants of Roles, and of ClusterRoles under `""`.
+    pub roles: &'a ByNamespace<Vec<SecretGrant>>,
+    /// RoleBindings, and ClusterRoleBindings under `""`.
+    pub bindings: &'a ByNamespace<Binding>,
 }
 
-impl Rbac {
-    pub fn role_key(role: &Role) -> (String, String) {
-        (role.namespace().unwrap_or_default(), role.name_any())
-    }
-    pub fn cluster_role_key(role: &ClusterRole) -> (String, String) {
-        (String::new(), role.name_any())
-    }
-
+impl Rbac<'_> {
     /// The subjects that may read Secret `name` in `namespace`, each with
     /// the binding that lets it (the first one found), sorted.
     pub fn readers(&self, namespace: &str, name: &str) -> Vec<Reader> {
         let mut found: HashMap<String, Reader> = HashMap::new();
-        for binding in self.bindings.values() {
-            // A RoleBinding grants in its own namespace only.
-            if binding.namespace.as_deref().is_some_and(|ns| ns != namespace) {
-                continue;
-            }
+        // A RoleBinding grants in its own namespace only.
+        let bindings = [namespace, ""].into_iter().filter_map(|ns| self.bindings.get(ns)).flat_map(|b| b.values());
+        for binding in bindings {
             let role_namespace = match binding.role_kind.as_str() {
-                "Role" => binding.namespace.clone().unwrap_or_default(),
-                _ => String::new(),
+                "Role" => binding.namespace.as_deref().unwrap_or_default(),
+                _ => "",
             };
-            let Some(grants) = self.roles.get(&(role_namespace, binding.role_name.clone())) else { continue };
+            let role = self.roles.get(role_namespace).and_then(|roles| roles.get(&binding.role_name));
+            let Some(grants) = role else { continue };
             if !grants.iter().any(|g| g.as_ref().is_none_or(|names| names.iter().any(|n| n == name))) {
                 continue;
             }
@@ -180,18 +174,22 @@ pub struct Reader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
     use serde_json::json;
 
-    fn rbac(roles: &[serde_json::Value], bindings: &[serde_json::Value]) -> Rbac {
-        let mut rbac = Rbac::default();
+    type Maps = (ByNamespace<Vec<SecretGrant>>, ByNamespace<Binding>);
+
+    fn rbac(roles: &[serde_json::Value], bindings: &[serde_json::Value]) -> Maps {
+        let (mut role_map, mut binding_map) = Maps::default();
         for role in roles {
-            if role["kind"] == "Role" {
+            let (ns, name, grants) = if role["kind"] == "Role" {
                 let role: Role = serde_json::from_value(role.clone()).unwrap();
-                rbac.roles.insert(Rbac::role_key(&role), secret_grants(role.rules.as_ref()));
+                (role.namespace().unwrap_or_default(), role.name_any(), secret_grants(role.rules.as_ref()))
             } else {
                 let role: ClusterRole = serde_json::from_value(role.clone()).unwrap();
-                rbac.roles.insert(Rbac::cluster_role_key(&role), secret_grants(role.rules.as_ref()));
-            }
+                (String::new(), role.name_any(), secret_grants(role.rules.as_ref()))
+            };
+            role_map.entry(ns).or_default().insert(name, grants);
         }
         for b in bindings {
             let binding = if b["kind"] == "RoleBinding" {
@@ -199,9 +197,10 @@ mod tests {
             } else {
                 Binding::of_cluster_role_binding(&serde_json::from_value(b.clone()).unwrap())
             };
-            rbac.bindings.insert((binding.namespace.clone().unwrap_or_default(), binding.describe.clone()), binding);
+            let ns = binding.namespace.clone().unwrap_or_default();
+            binding_map.entry(ns).or_default().insert(binding.describe.clone(), binding);
         }
-        rbac
+        (role_map, binding_map)
     }
 
     fn role(kind: &str, ns: &str, name: &str, rules: serde_json::Value) -> serde_json::Value {
@@ -219,7 +218,7 @@ mod tests {
 
     #[test]
     fn readers_are_found_through_roles_and_cluster_roles() {
-        let rbac = rbac(
+        let (roles, bindings) = rbac(
             &[
                 role(
                     "Role",
@@ -318,6 +317,7 @@ mod tests {
                 ),
             ],
         );
+        let rbac = Rbac { roles: &roles, bindings: &bindings };
         let readers = rbac.readers("shop", "orders-db-credentials");
         assert_eq!(
             names(&readers),

@@ -113,7 +113,7 @@ pub async fn audit(env: &PodEnv) -> Outcome {
     // A pod that is not the service's mounts the credentials. It is bound
     // to a node that does not exist: it never runs, its spec is what counts.
     kubectl_apply(&format!(
-        "apiVersion: v1\nkind: Pod\nmetadata: {{name: snoop, namespace: {ns}, labels: {{app: snoop}}}}\nspec:\n  nodeName: no-such-node\n  containers: [{{name: c, image: none, envFrom: [{{secretRef: {{name: orders-db-credentials}}}}]}}]\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: snoop, namespace: {ns}, labels: {{app: snoop}}}}\nspec:\n  nodeName: no-such-node\n  securityContext: {{runAsNonRoot: true, runAsUser: 1000, seccompProfile: {{type: RuntimeDefault}}}}\n  containers: [{{name: c, image: none, envFrom: [{{secretRef: {{name: orders-db-credentials}}}}], securityContext: {{allowPrivilegeEscalation: false, capabilities: {{drop: [ALL]}}}}}}]\n"
     ))
     .await?;
     isolated(

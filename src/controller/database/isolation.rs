@@ -4,8 +4,9 @@
 use crate::builders::Instance;
 use crate::builders::networkpolicy::network_policy;
 use crate::controller::context::Context;
+use crate::controller::isolation_view::Seen;
 use crate::isolation::policy::{Target, wider};
-use crate::isolation::rbac::SubjectRef;
+use crate::isolation::rbac::{Reader, SubjectRef};
 use crate::isolation::selector::selects;
 use crate::isolation::{Finding, Verdict};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -33,17 +34,41 @@ fn exempt(instance: &Instance<'_>, ctx: &Context) -> Vec<SubjectRef> {
 }
 
 pub async fn audit(ctx: &Context, instance: &Instance<'_>) -> Isolation {
-    let home = instance.namespace;
     // Where the credentials are: here, and delivered to the service's namespace.
-    let mut secrets = vec![(home.to_string(), instance.credentials_secret_name())];
+    let mut secrets = vec![(instance.namespace.to_string(), instance.credentials_secret_name())];
     if let Some(ns) = instance.service_elsewhere().filter(|ns| ctx.caches.watches(ns)) {
         secrets.push((ns.to_string(), instance.delivered_credentials_name()));
     }
-    let namespaces: Vec<&str> = secrets.iter().map(|(ns, _)| ns.as_str()).collect();
-    let seen = ctx.isolation.snapshot(&namespaces);
-    let mut findings = Vec::new();
+    let mut reviewed = Vec::new();
+    for (ns, _) in &secrets {
+        match ctx.isolation.reviewed_readers(&ctx.client, ns).await {
+            Ok(readers) => reviewed.push(readers),
+            Err(error) => {
+                return Isolation::Unknown(format!(
+                    "SubjectAccessReviews for the ServiceAccounts of namespace {ns} failed: {error}"
+                ));
+            }
+        }
+    }
+    let exempt = exempt(instance, ctx);
+    let monitoring = &ctx.settings.monitoring_namespace;
+    let findings = ctx.isolation.read(|seen| findings(instance, monitoring, seen, &secrets, reviewed, &exempt));
+    let exceptions = instance.spec.isolation.as_ref().map(|i| i.exceptions.as_slice()).unwrap_or_default();
+    Isolation::Judged(Verdict::judge(findings, exceptions, instance.namespace))
+}
 
-    let ours = network_policy(instance, &ctx.settings.monitoring_namespace);
+/// Everything that reaches the database or reads `secrets` (each with what
+/// the reviews of its namespace found) beyond the design, sorted.
+fn findings(
+    instance: &Instance<'_>,
+    monitoring_namespace: &str,
+    seen: &Seen<'_>,
+    secrets: &[(String, String)],
+    reviewed: Vec<Vec<Reader>>,
+    exempt: &[SubjectRef],
+) -> Vec<Finding> {
+    let home = instance.namespace;
+    let ours = network_policy(instance, monitoring_namespace);
     let labels = instance.selector_labels();
     let (db_port, port_name) = instance.engine.port();
     let mut ports = vec![(i32::from(db_port), port_name)];
@@ -51,21 +76,16 @@ pub async fn audit(ctx: &Context, instance: &Instance<'_>) -> Isolation {
         ports.push((i32::from(instance.engine.exporter("").port), "metrics"));
     }
     let target = Target { namespace: home, labels: &labels, ports: &ports };
-    let mut policies: Vec<_> = seen.policies.iter().filter(|p| p.metadata.namespace.as_deref() == Some(home)).collect();
+    let mut policies: Vec<_> = seen.policies.get(home).into_iter().flat_map(|p| p.values()).collect();
     policies.sort_by_key(|p| p.metadata.name.clone());
-    findings.extend(policies.into_iter().filter_map(|p| wider(&ours, p, &target)).map(Finding::Policy));
+    let mut findings: Vec<Finding> =
+        policies.into_iter().filter_map(|p| wider(&ours, p, &target)).map(Finding::Policy).collect();
 
-    let exempt = exempt(instance, ctx);
     let owner_pods = LabelSelector { match_labels: Some(instance.spec.service.pod_selector()), ..Default::default() };
-    for (ns, secret) in &secrets {
-        let reviewed = match ctx.isolation.reviewed_readers(&ctx.client, ns).await {
-            Ok(readers) => readers,
-            Err(error) => {
-                return Isolation::Unknown(format!(
-                    "SubjectAccessReviews for the ServiceAccounts of namespace {ns} failed: {error}"
-                ));
-            }
-        };
+    // The instance's own pod (of its StatefulSet, by name) reads the credentials here.
+    let statefulset = format!("StatefulSet/{}", instance.instance_name());
+    let database_pod = instance.pod_name();
+    for ((ns, secret), reviewed) in secrets.iter().zip(reviewed) {
         let mut readers = seen.rbac.readers(ns, secret);
         let unknown: Vec<_> =
             reviewed.into_iter().filter(|r| !readers.iter().any(|known| known.subject == r.subject)).collect();
@@ -77,26 +97,22 @@ pub async fn audit(ctx: &Context, instance: &Instance<'_>) -> Isolation {
                 .filter(|r| !r.subject.is_control_plane() && !exempt.contains(&r.subject))
                 .map(|reader| Finding::Reader { secret: at.clone(), reader }),
         );
-        // The service's own pods read the copy in their namespace; the
-        // instance's pod (of its StatefulSet, by name) reads it here.
+        // The service's own pods read the copy in their namespace.
         let owners_here = ns == instance.service_namespace();
-        let database_pod = (home.to_string(), instance.pod_name());
-        let statefulset = format!("StatefulSet/{}", instance.instance_name());
-        let mut pods: Vec<_> = seen
+        let mut pods: Vec<Finding> = seen
             .pods
-            .iter()
-            .filter(|((pod_ns, _), pod)| pod_ns == ns && pod.secrets.contains(secret))
+            .get(ns)
+            .into_iter()
+            .flat_map(|pods| pods.iter())
+            .filter(|(_, pod)| pod.secrets.contains(secret))
             .filter(|(_, pod)| !(owners_here && selects(&owner_pods, &pod.labels)))
-            .filter(|(key, pod)| !(*key == database_pod && pod.controller.as_ref() == Some(&statefulset)))
-            .map(|((namespace, name), _)| Finding::Pod {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                secret: at.clone(),
+            .filter(|(name, pod)| {
+                !(ns == home && **name == database_pod && pod.controller.as_ref() == Some(&statefulset))
             })
+            .map(|(name, _)| Finding::Pod { namespace: ns.clone(), name: name.clone(), secret: at.clone() })
             .collect();
         pods.sort_by_key(ToString::to_string);
         findings.extend(pods);
     }
-    let exceptions = instance.spec.isolation.as_ref().map(|i| i.exceptions.as_slice()).unwrap_or_default();
-    Isolation::Judged(Verdict::judge(findings, exceptions, home))
+    findings
 }
