@@ -43,10 +43,10 @@ fn every_engines_rules_load_in_prometheus() {
     for (engine, version) in [("postgres", "16"), ("mysql", "8.4"), ("mariadb", "11.4"), ("redis", "7.4")] {
         let dir = tempfile::tempdir().unwrap();
         let group = rules(engine, version);
-        assert_eq!(group.rules.len(), 7, "{engine}");
+        assert_eq!(group.rules.len(), 8, "{engine}");
         write_rules(dir.path(), &group);
         let out = promtool(&["check", "rules", "rules.yaml"], dir.path());
-        assert!(out.contains("SUCCESS: 7 rules found"), "{engine}: {out}");
+        assert!(out.contains("SUCCESS: 8 rules found"), "{engine}: {out}");
     }
 }
 
@@ -84,6 +84,7 @@ fn every_alert_fires_when_it_should_and_only_then() {
         ("ServiceDatabaseStorageNearlyFull", volume, "90%", 5, 15),
         ("ServiceDatabaseCredentialsNotReady", object, "", 10, 25),
         ("ServiceDatabaseBackupFailing", object, "", 3, 8),
+        ("ServiceDatabaseNotIsolated", object, "", 5, 7),
     ];
     let mut alert_tests = Vec::new();
     for (name, labels, value, quiet, fires) in cases {
@@ -108,6 +109,8 @@ fn every_alert_fires_when_it_should_and_only_then() {
             {"series": r#"servicedb_credentials_ready{namespace="shop", name="orders"}"#, "values": "1x5 0x30"},
             {"series": r#"servicedb_credentials_ready{namespace="shop", name="billing"}"#, "values": "0x40"},
             {"series": r#"servicedb_backup_last_run_failed{namespace="shop", name="orders"}"#, "values": "0x5 1x10"},
+            {"series": r#"servicedb_isolated{namespace="shop", name="orders"}"#, "values": "1x6 0x30"},
+            {"series": r#"servicedb_isolated{namespace="other", name="orders"}"#, "values": "1x40"},
         ],
         "alert_rule_test": alert_tests,
     });

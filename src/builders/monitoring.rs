@@ -102,6 +102,15 @@ pub fn alert_rules(instance: &Instance<'_>, now: Timestamp) -> RuleGroup {
             "1. kubectl -n {ns} get sdb {name} -o yaml: the CredentialsReady condition has the database's message. \
              2. The operator's log has the same reason; no password is in either.",
         ),
+        alert(
+            "ServiceDatabaseNotIsolated",
+            format!("servicedb_isolated{{{object}}} == 0"),
+            "0m",
+            "critical",
+            format!("Something other than its service can reach {ns}/{name} or read its credentials."),
+            "1. kubectl -n {ns} get sdb {name} -o jsonpath='{.status.conditions[?(@.type==\"Isolated\")].message}' names each finding: a NetworkPolicy, a subject and the binding, a pod. \
+             2. Remove that access; or, when it is known and accepted, acknowledge it in spec.isolation.exceptions with a reason.",
+        ),
     ];
     if let Some(backup) = &instance.spec.backup {
         let stale_after = (backup.interval(now) * 2).as_secs();

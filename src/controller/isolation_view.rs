@@ -11,6 +11,7 @@
 
 use crate::api::ServiceDatabase;
 use crate::builders::MANAGED_BY;
+use crate::isolation::index::{Indexed, Terms};
 use crate::isolation::pods::{PodSecrets, pod_secrets};
 use crate::isolation::rbac::{Binding, Rbac, Reader, SecretGrant, SubjectRef, secret_grants};
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -34,9 +35,13 @@ const CREDENTIALS_SUFFIX: &str = "-db-credentials";
 const REVIEWS_IN_FLIGHT: usize = 8;
 
 type Key = (String, String);
-/// Entries by namespace (`""` for cluster-scoped objects), then by name: a
-/// reconcile reads its own namespace's only.
-pub type ByNamespace<P> = HashMap<String, HashMap<String, P>>;
+
+/// A ServiceAccount is found by its name alone.
+impl Terms for () {
+    fn terms(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
 
 /// Which ServiceDatabases a change concerns.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,7 +62,7 @@ struct WatchState {
 /// One projected kind: its entries and its watches, by scope (a namespace,
 /// `None` for all of them, `Some("")` for the cluster-scoped kinds).
 struct Projection<P> {
-    entries: RwLock<ByNamespace<P>>,
+    entries: RwLock<Indexed<P>>,
     watches: Mutex<HashMap<Option<String>, WatchState>>,
 }
 
@@ -74,7 +79,7 @@ fn key_of(object: &impl ResourceExt) -> Key {
 /// A changed entry: its key, and its projection before and after.
 type Change<P> = (Key, Option<P>, Option<P>);
 
-impl<P: PartialEq + Clone> Projection<P> {
+impl<P: Terms + PartialEq + Clone> Projection<P> {
     /// Applies one watch event; returns what changed.
     fn apply<K: ResourceExt>(
         &self,
@@ -85,19 +90,8 @@ impl<P: PartialEq + Clone> Projection<P> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
         let watch = watches.entry(scope.clone()).or_default();
-        fn set<P: PartialEq + Clone>(entries: &mut ByNamespace<P>, key: Key, new: Option<P>) -> Option<Change<P>> {
-            let (ns, name) = &key;
-            let old = match new.clone() {
-                Some(v) => entries.entry(ns.clone()).or_default().insert(name.clone(), v),
-                None => {
-                    let names = entries.get_mut(ns)?;
-                    let old = names.remove(name);
-                    if names.is_empty() {
-                        entries.remove(ns);
-                    }
-                    old
-                }
-            };
+        fn set<P: Terms + PartialEq + Clone>(entries: &mut Indexed<P>, key: Key, new: Option<P>) -> Option<Change<P>> {
+            let old = entries.set(&key.0, &key.1, new.clone());
             (old != new).then_some((key, old, new))
         }
         match event {
@@ -124,6 +118,7 @@ impl<P: PartialEq + Clone> Projection<P> {
                     Some(s) => s == ns,
                 };
                 let gone: Vec<Key> = entries
+                    .objects
                     .iter()
                     .filter(|(ns, _)| in_scope(ns))
                     .flat_map(|(ns, names)| names.keys().map(|name| (ns.clone(), name.clone())))
@@ -174,9 +169,11 @@ pub struct IsolationView {
 
 /// What the audit reads, borrowed from the view while it reads.
 pub struct Seen<'a> {
-    pub policies: &'a ByNamespace<NetworkPolicy>,
+    /// Found by the instance their pod selector fixes (`policy::ANY_INSTANCE` if none).
+    pub policies: &'a Indexed<NetworkPolicy>,
     pub rbac: Rbac<'a>,
-    pub pods: &'a ByNamespace<PodSecrets>,
+    /// Found by the Secrets they read.
+    pub pods: &'a Indexed<PodSecrets>,
 }
 
 impl IsolationView {
@@ -247,7 +244,7 @@ impl IsolationView {
         objects: &dyn Fn(&str) -> Vec<serde_json::Value>,
     ) -> Result<(), serde_json::Error> {
         /// Whether anything changed.
-        fn play<K: ResourceExt + DeserializeOwned, P: PartialEq + Clone>(
+        fn play<K: ResourceExt + DeserializeOwned, P: Terms + PartialEq + Clone>(
             projection: &Projection<P>,
             scope: &Option<String>,
             objects: Vec<serde_json::Value>,
@@ -303,7 +300,7 @@ impl IsolationView {
         }
         let accounts: Vec<String> = {
             let entries = self.service_accounts.entries.read().unwrap_or_else(|p| p.into_inner());
-            entries.get(namespace).into_iter().flat_map(|names| names.keys().cloned()).collect()
+            entries.objects.get(namespace).into_iter().flat_map(|names| names.keys().cloned()).collect()
         };
         let api: Api<SubjectAccessReview> = Api::all(client.clone());
         let questions: Vec<(String, String)> = accounts
@@ -375,7 +372,7 @@ async fn follow<K, P>(
 ) where
     K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     K::DynamicType: Default,
-    P: PartialEq + Clone + Send + Sync,
+    P: Terms + PartialEq + Clone + Send + Sync,
 {
     let config = watcher::Config::default().page_size(super::caches::LIST_PAGE_SIZE);
     let mut events = watcher(api, config).default_backoff().boxed();

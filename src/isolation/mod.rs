@@ -15,6 +15,7 @@
 //! A finding the spec acknowledges (`spec.isolation.exceptions`) keeps the
 //! condition True, with a note.
 
+pub mod index;
 pub mod pods;
 pub mod policy;
 pub mod rbac;

@@ -15,6 +15,13 @@ pub struct PodSecrets {
     pub secrets: BTreeSet<String>,
 }
 
+/// A pod is found by the Secrets it reads.
+impl super::index::Terms for PodSecrets {
+    fn terms(&self) -> Vec<String> {
+        self.secrets.iter().cloned().collect()
+    }
+}
+
 fn container_secrets(c: &Container) -> impl Iterator<Item = &String> {
     let env = c.env.iter().flatten().filter_map(|e| e.value_from.as_ref()?.secret_key_ref.as_ref()).map(|r| &r.name);
     let env_from = c.env_from.iter().flatten().filter_map(|e| e.secret_ref.as_ref()).map(|r| &r.name);

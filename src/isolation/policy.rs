@@ -24,6 +24,21 @@ pub struct Target<'a> {
     pub ports: &'a [(i32, &'a str)],
 }
 
+/// The label that names an instance, which the operator's policies select on.
+const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// The term of a policy that may select pods of any instance.
+pub const ANY_INSTANCE: &str = "*";
+
+/// A policy is found by the instance its pod selector fixes, if any: one
+/// that fixes another instance cannot select this one's pod.
+impl super::index::Terms for NetworkPolicy {
+    fn terms(&self) -> Vec<String> {
+        let selector = self.spec.as_ref().and_then(|s| s.pod_selector.as_ref());
+        let fixed = selector.and_then(|s| s.match_labels.as_ref()).and_then(|l| l.get(INSTANCE_LABEL));
+        vec![fixed.cloned().unwrap_or_else(|| ANY_INSTANCE.to_string())]
+    }
+}
+
 /// Another policy and the first thing it admits that ours does not.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WiderPolicy {

@@ -3,9 +3,10 @@
 //! and ClusterRoleBindings that grant them. Kept as small projections (the
 //! secret-reading part of each role, the subjects of each binding).
 
+use super::index::{Indexed, Terms};
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, Subject};
 use kube::ResourceExt;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// Verbs that return a Secret's content.
 const READ_VERBS: [&str; 4] = ["get", "list", "watch", "*"];
@@ -67,34 +68,59 @@ impl Binding {
     }
 }
 
-/// By namespace (`""` for cluster-scoped objects), then by name.
-type ByNamespace<P> = HashMap<String, HashMap<String, P>>;
+/// The term of a grant of every Secret (no Secret is named `*`).
+const EVERY_SECRET: &str = "*";
+
+/// A role is found by the Secrets it lets read.
+impl Terms for Vec<SecretGrant> {
+    fn terms(&self) -> Vec<String> {
+        self.iter()
+            .flat_map(|grant| match grant {
+                Some(names) => names.clone(),
+                None => vec![EVERY_SECRET.to_string()],
+            })
+            .collect()
+    }
+}
+
+/// A binding is found by the role it names.
+impl Terms for Binding {
+    fn terms(&self) -> Vec<String> {
+        vec![format!("{}/{}", self.role_kind, self.role_name)]
+    }
+}
 
 /// Everything RBAC says about reading Secrets, in the watched scope.
 pub struct Rbac<'a> {
     /// The secret-reading grants of Roles, and of ClusterRoles under `""`.
-    pub roles: &'a ByNamespace<Vec<SecretGrant>>,
+    pub roles: &'a Indexed<Vec<SecretGrant>>,
     /// RoleBindings, and ClusterRoleBindings under `""`.
-    pub bindings: &'a ByNamespace<Binding>,
+    pub bindings: &'a Indexed<Binding>,
 }
 
 impl Rbac<'_> {
     /// The subjects that may read Secret `name` in `namespace`, each with
-    /// the binding that lets it (the first one found), sorted.
+    /// the binding that lets it (the first one found), sorted. Only the
+    /// roles that grant that Secret (or every Secret) are looked at, and
+    /// only the bindings that name them.
     pub fn readers(&self, namespace: &str, name: &str) -> Vec<Reader> {
-        let mut found: HashMap<String, Reader> = HashMap::new();
-        // A RoleBinding grants in its own namespace only.
-        let bindings = [namespace, ""].into_iter().filter_map(|ns| self.bindings.get(ns)).flat_map(|b| b.values());
-        for binding in bindings {
-            let role_namespace = match binding.role_kind.as_str() {
-                "Role" => binding.namespace.as_deref().unwrap_or_default(),
-                _ => "",
-            };
-            let role = self.roles.get(role_namespace).and_then(|roles| roles.get(&binding.role_name));
-            let Some(grants) = role else { continue };
-            if !grants.iter().any(|g| g.as_ref().is_none_or(|names| names.iter().any(|n| n == name))) {
-                continue;
+        let granting = |ns: &str| -> BTreeSet<&str> {
+            self.roles.with_term(ns, name).chain(self.roles.with_term(ns, EVERY_SECRET)).map(|(role, _)| role).collect()
+        };
+        let mut bindings: Vec<&Binding> = Vec::new();
+        for role in granting(namespace) {
+            bindings.extend(self.bindings.with_term(namespace, &format!("Role/{role}")).map(|(_, b)| b));
+        }
+        // A ClusterRole grants in a namespace through a RoleBinding there,
+        // and everywhere through a ClusterRoleBinding.
+        for role in granting("") {
+            let term = format!("ClusterRole/{role}");
+            for ns in [namespace, ""] {
+                bindings.extend(self.bindings.with_term(ns, &term).map(|(_, b)| b));
             }
+        }
+        let mut found: HashMap<String, Reader> = HashMap::new();
+        for binding in bindings {
             for subject in &binding.subjects {
                 let reader = Reader {
                     subject: SubjectRef::of(subject, binding.namespace.as_deref()),
@@ -177,7 +203,7 @@ mod tests {
     use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
     use serde_json::json;
 
-    type Maps = (ByNamespace<Vec<SecretGrant>>, ByNamespace<Binding>);
+    type Maps = (Indexed<Vec<SecretGrant>>, Indexed<Binding>);
 
     fn rbac(roles: &[serde_json::Value], bindings: &[serde_json::Value]) -> Maps {
         let (mut role_map, mut binding_map) = Maps::default();
@@ -189,16 +215,17 @@ mod tests {
                 let role: ClusterRole = serde_json::from_value(role.clone()).unwrap();
                 (String::new(), role.name_any(), secret_grants(role.rules.as_ref()))
             };
-            role_map.entry(ns).or_default().insert(name, grants);
+            role_map.set(&ns, &name, Some(grants));
         }
         for b in bindings {
-            let binding = if b["kind"] == "RoleBinding" {
-                Binding::of_role_binding(&serde_json::from_value(b.clone()).unwrap())
+            let (binding, name) = if b["kind"] == "RoleBinding" {
+                let b: RoleBinding = serde_json::from_value(b.clone()).unwrap();
+                (Binding::of_role_binding(&b), b.name_any())
             } else {
-                Binding::of_cluster_role_binding(&serde_json::from_value(b.clone()).unwrap())
+                let b: ClusterRoleBinding = serde_json::from_value(b.clone()).unwrap();
+                (Binding::of_cluster_role_binding(&b), b.name_any())
             };
-            let ns = binding.namespace.clone().unwrap_or_default();
-            binding_map.entry(ns).or_default().insert(binding.describe.clone(), binding);
+            binding_map.set(&binding.namespace.clone().unwrap_or_default(), &name, Some(binding));
         }
         (role_map, binding_map)
     }

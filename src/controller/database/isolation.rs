@@ -5,7 +5,7 @@ use crate::builders::Instance;
 use crate::builders::networkpolicy::network_policy;
 use crate::controller::context::Context;
 use crate::controller::isolation_view::Seen;
-use crate::isolation::policy::{Target, wider};
+use crate::isolation::policy::{ANY_INSTANCE, Target, wider};
 use crate::isolation::rbac::{Reader, SubjectRef};
 use crate::isolation::selector::selects;
 use crate::isolation::{Finding, Verdict};
@@ -76,10 +76,11 @@ fn findings(
         ports.push((i32::from(instance.engine.exporter("").port), "metrics"));
     }
     let target = Target { namespace: home, labels: &labels, ports: &ports };
-    let mut policies: Vec<_> = seen.policies.get(home).into_iter().flat_map(|p| p.values()).collect();
-    policies.sort_by_key(|p| p.metadata.name.clone());
-    let mut findings: Vec<Finding> =
-        policies.into_iter().filter_map(|p| wider(&ours, p, &target)).map(Finding::Policy).collect();
+    let policies = seen.policies.with_term(home, instance.name).chain(seen.policies.with_term(home, ANY_INSTANCE));
+    let policies = policies.map(|(_, p)| p);
+    let mut wider_policies: Vec<_> = policies.filter_map(|p| wider(&ours, p, &target)).collect();
+    wider_policies.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut findings: Vec<Finding> = wider_policies.into_iter().map(Finding::Policy).collect();
 
     let owner_pods = LabelSelector { match_labels: Some(instance.spec.service.pod_selector()), ..Default::default() };
     // The instance's own pod (of its StatefulSet, by name) reads the credentials here.
@@ -101,15 +102,12 @@ fn findings(
         let owners_here = ns == instance.service_namespace();
         let mut pods: Vec<Finding> = seen
             .pods
-            .get(ns)
-            .into_iter()
-            .flat_map(|pods| pods.iter())
-            .filter(|(_, pod)| pod.secrets.contains(secret))
+            .with_term(ns, secret)
             .filter(|(_, pod)| !(owners_here && selects(&owner_pods, &pod.labels)))
             .filter(|(name, pod)| {
-                !(ns == home && **name == database_pod && pod.controller.as_ref() == Some(&statefulset))
+                !(ns == home && *name == database_pod && pod.controller.as_ref() == Some(&statefulset))
             })
-            .map(|(name, _)| Finding::Pod { namespace: ns.clone(), name: name.clone(), secret: at.clone() })
+            .map(|(name, _)| Finding::Pod { namespace: ns.clone(), name: name.to_string(), secret: at.clone() })
             .collect();
         pods.sort_by_key(ToString::to_string);
         findings.extend(pods);
