@@ -448,9 +448,8 @@ impl IsolationView {
                 None => Api::all(client.clone()),
             }
         }
-        let v = self.clone();
         tokio::spawn(follow(
-            v,
+            self.clone(),
             api::<NetworkPolicy>(client, &scope),
             scope.clone(),
             |v| &v.policies,
