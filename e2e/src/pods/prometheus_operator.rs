@@ -77,7 +77,8 @@ async fn absent_then_installed(env: &PodEnv) -> Outcome {
     step(&format!("  created {:.1}s after the CRDs were established", started.elapsed().as_secs_f64()));
     ensure(monitor.spec.pod_metrics_endpoints[0].port == "metrics", || format!("{:?}", monitor.spec))?;
     let alerts: Vec<&str> = rule.spec.groups[0].rules.iter().map(|r| r.alert.as_str()).collect();
-    ensure(alerts.len() == 7 && alerts.contains(&"ServiceDatabaseBackupStale"), || format!("{alerts:?}"))?;
+    let expected = ["ServiceDatabaseBackupStale", "ServiceDatabaseNotIsolated"];
+    ensure(alerts.len() == 8 && expected.iter().all(|a| alerts.contains(a)), || format!("{alerts:?}"))?;
     // What the API server stored, read untyped: every field we sent survived its schema.
     let stored: DynamicObject = kubectl(&["-n", &ns, "get", "prometheusrule", "orders-db", "-o", "json"])
         .await
