@@ -8,6 +8,9 @@ use kube::Resource;
 use std::collections::BTreeMap;
 
 pub const MANAGED_BY: &str = "servicedb";
+/// How every credentials Secret's name ends (and a delivered copy's, before
+/// the dot and the source namespace).
+pub const CREDENTIALS_SUFFIX: &str = "-db-credentials";
 /// Annotation holding a hash of what the operator last applied to a child.
 pub const DESIRED_HASH_ANNOTATION: &str = "servicedb.dev/desired-hash";
 /// Annotation of the StatefulSet: the engine version it runs. A running
@@ -62,7 +65,7 @@ impl<'a> Instance<'a> {
         format!("{}-db-admin", self.name)
     }
     pub fn credentials_secret_name(&self) -> String {
-        format!("{}-db-credentials", self.name)
+        format!("{}{CREDENTIALS_SUFFIX}", self.name)
     }
     pub fn init_config_name(&self) -> String {
         format!("{}-db-init", self.name)

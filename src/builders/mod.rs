@@ -17,7 +17,9 @@ mod statefulset;
 mod tests;
 
 pub use delivery::DeliveredCredentials;
-pub use instance::{DESIRED_HASH_ANNOTATION, ENGINE_VERSION_ANNOTATION, Instance, MANAGED_BY, NotStored};
+pub use instance::{
+    CREDENTIALS_SUFFIX, DESIRED_HASH_ANNOTATION, ENGINE_VERSION_ANNOTATION, Instance, MANAGED_BY, NotStored,
+};
 pub use networkpolicy::OPERATOR_POD_LABELS;
 pub use secret::{Passwords, Rotation, Slot};
 pub use statefulset::default_resources;

@@ -2,15 +2,16 @@
 //! date by watches and held as small projections: the namespace's other
 //! NetworkPolicies, the secret-reading part of RBAC, the pods that read a
 //! credentials Secret, and the ServiceAccounts (their names, for
-//! SubjectAccessReviews). The operator's own objects are left out: they are
-//! its children, put back by drift repair.
+//! SubjectAccessReviews).
 //!
 //! A change wakes only the ServiceDatabases it can concern: a policy or a
 //! namespaced RBAC object those of its namespace, a cluster role or binding
-//! all of them, a pod the instance whose credentials it reads.
+//! all of them, a pod the instance whose credentials it reads. The
+//! operator's own objects are kept but wake no one: the reconciles that
+//! made them see them.
 
 use crate::api::ServiceDatabase;
-use crate::builders::MANAGED_BY;
+use crate::builders::{CREDENTIALS_SUFFIX, MANAGED_BY};
 use crate::isolation::index::{Indexed, Terms};
 use crate::isolation::pods::{PodSecrets, pod_secrets};
 use crate::isolation::rbac::{Binding, Rbac, Reader, SecretGrant, SubjectRef, secret_grants};
@@ -29,8 +30,6 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// The suffix of every credentials Secret, and of its delivered copies' names before the dot.
-const CREDENTIALS_SUFFIX: &str = "-db-credentials";
 /// SubjectAccessReviews in flight at once.
 const REVIEWS_IN_FLIGHT: usize = 8;
 
@@ -163,7 +162,8 @@ pub struct IsolationView {
     /// Per namespace: the epoch of the reviews and what they found.
     reviews: tokio::sync::Mutex<HashMap<String, (u64, Vec<Reader>)>>,
     wakes: Mutex<Option<tokio::sync::broadcast::Sender<Wake>>>,
-    /// The scopes watched (`Some("")`: the cluster-wide kinds).
+    /// The scopes watched (`Some("")`: the cluster-wide kinds), recorded
+    /// before their watches start: `is_listed` is false until each listed.
     scopes: Mutex<BTreeSet<Option<String>>>,
 }
 
@@ -236,6 +236,16 @@ impl IsolationView {
         })
     }
 
+    /// Records the scopes about to be watched, before their watches run: a
+    /// task that has not started yet must not count as listed.
+    fn watching(&self, scope: &Option<String>, cluster_wide: bool) {
+        let mut scopes = self.scopes.lock().unwrap_or_else(|p| p.into_inner());
+        scopes.insert(scope.clone());
+        if cluster_wide {
+            scopes.insert(Some(CLUSTER.to_string()));
+        }
+    }
+
     /// Plays the first list of every watch from `objects(plural)`, for
     /// tests that have no watches: `scope` as in [`Self::spawn_watches`].
     pub fn relist(
@@ -271,8 +281,7 @@ impl IsolationView {
         if rbac.contains(&true) {
             self.epoch.fetch_add(1, Ordering::SeqCst);
         }
-        let mut scopes = self.scopes.lock().unwrap_or_else(|p| p.into_inner());
-        scopes.extend([scope, cluster]);
+        self.watching(&scope, true);
         Ok(())
     }
 
@@ -376,7 +385,6 @@ async fn follow<K, P>(
 {
     let config = watcher::Config::default().page_size(super::caches::LIST_PAGE_SIZE);
     let mut events = watcher(api, config).default_backoff().boxed();
-    view.scopes.lock().unwrap_or_else(|p| p.into_inner()).insert(scope.clone());
     while let Some(event) = events.next().await {
         match event {
             Ok(event) => {
@@ -438,19 +446,11 @@ impl IsolationView {
     /// Starts the watches of `scope` (`None`: the whole cluster); with
     /// `cluster_wide`, also the ClusterRoles and ClusterRoleBindings.
     pub fn spawn_watches(self: &Arc<Self>, client: &Client, scope: Option<String>, cluster_wide: bool) {
-        fn api<K>(client: &Client, scope: &Option<String>) -> Api<K>
-        where
-            K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-            K::DynamicType: Default,
-        {
-            match scope {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            }
-        }
+        let cluster = Some(CLUSTER.to_string());
+        self.watching(&scope, cluster_wide);
         tokio::spawn(follow(
             self.clone(),
-            api::<NetworkPolicy>(client, &scope),
+            super::api::<NetworkPolicy>(client, scope.as_deref()),
             scope.clone(),
             |v| &v.policies,
             project_policy,
@@ -458,7 +458,7 @@ impl IsolationView {
         ));
         tokio::spawn(follow(
             self.clone(),
-            api::<Role>(client, &scope),
+            super::api::<Role>(client, scope.as_deref()),
             scope.clone(),
             |v| &v.roles,
             project_role,
@@ -466,7 +466,7 @@ impl IsolationView {
         ));
         tokio::spawn(follow(
             self.clone(),
-            api::<RoleBinding>(client, &scope),
+            super::api::<RoleBinding>(client, scope.as_deref()),
             scope.clone(),
             |v| &v.bindings,
             project_role_binding,
@@ -474,7 +474,7 @@ impl IsolationView {
         ));
         tokio::spawn(follow(
             self.clone(),
-            api::<Pod>(client, &scope),
+            super::api::<Pod>(client, scope.as_deref()),
             scope.clone(),
             |v| &v.pods,
             project_pod,
@@ -488,7 +488,7 @@ impl IsolationView {
         ));
         tokio::spawn(follow(
             self.clone(),
-            api::<ServiceAccount>(client, &scope),
+            super::api::<ServiceAccount>(client, scope.as_deref()),
             scope,
             |v| &v.service_accounts,
             |_: &ServiceAccount| Some(()),
@@ -497,7 +497,6 @@ impl IsolationView {
             },
         ));
         if cluster_wide {
-            let cluster = Some(CLUSTER.to_string());
             tokio::spawn(follow(
                 self.clone(),
                 Api::<ClusterRole>::all(client.clone()),
@@ -515,5 +514,30 @@ impl IsolationView {
                 rbac_changed,
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_listed_until_every_watch_recorded_listed_once() {
+        let view = IsolationView::default();
+        view.watching(&Some("shop".into()), true);
+        assert!(!view.is_listed(), "recorded, not started: a reconcile must wait");
+        view.relist(Some("shop".into()), &|_| Vec::new()).unwrap();
+        assert!(view.is_listed());
+        view.watching(&Some("billing".into()), false);
+        assert!(!view.is_listed(), "a second namespace not listed yet");
+    }
+
+    #[test]
+    fn a_pod_wakes_the_instance_whose_credentials_or_delivered_copy_it_reads() {
+        let wake = |ns: &str, secret: &str| owner_of_secret(ns, secret);
+        let object = |ns: &str, name: &str| Some(Wake::Object { namespace: ns.into(), name: name.into() });
+        assert_eq!(wake("shop", "orders-db-credentials"), object("shop", "orders"));
+        assert_eq!(wake("storefront", "orders-db-credentials.shop"), object("shop", "orders"));
+        assert_eq!(wake("shop", "orders-db-admin"), None);
     }
 }
