@@ -25,7 +25,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
@@ -172,11 +172,75 @@ impl Entry {
 
 type Key = (Box<str>, Box<str>);
 
+/// The cached objects of one kind, indexed by what lookups ask for: a
+/// reconcile of one instance reads its own few children, not all of them.
+#[derive(Default)]
+struct Entries {
+    objects: HashMap<Key, Entry>,
+    by_controller: HashMap<Box<str>, BTreeSet<Key>>,
+    by_source: HashMap<Box<str>, BTreeSet<Key>>,
+    /// By namespace and instance label.
+    by_instance: HashMap<Key, BTreeSet<Key>>,
+}
+
+impl Entries {
+    fn get(&self, key: &Key) -> Option<&Entry> {
+        self.objects.get(key)
+    }
+
+    fn insert(&mut self, key: Key, entry: Entry) {
+        self.remove(&key);
+        let indexes = [
+            (&mut self.by_controller, entry.controller_uid.clone()),
+            (&mut self.by_source, entry.source_uid.clone()),
+        ];
+        for (index, term) in indexes {
+            if let Some(term) = term {
+                index.entry(term).or_default().insert(key.clone());
+            }
+        }
+        if let Some(instance) = entry.instance.clone() {
+            self.by_instance.entry((key.0.clone(), instance)).or_default().insert(key.clone());
+        }
+        self.objects.insert(key, entry);
+    }
+
+    fn remove(&mut self, key: &Key) {
+        let Some(entry) = self.objects.remove(key) else { return };
+        fn unindex<T: std::hash::Hash + Eq>(index: &mut HashMap<T, BTreeSet<Key>>, term: T, key: &Key) {
+            if let Some(keys) = index.get_mut(&term) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    index.remove(&term);
+                }
+            }
+        }
+        if let Some(uid) = entry.controller_uid {
+            unindex(&mut self.by_controller, uid, key);
+        }
+        if let Some(uid) = entry.source_uid {
+            unindex(&mut self.by_source, uid, key);
+        }
+        if let Some(instance) = entry.instance {
+            unindex(&mut self.by_instance, (key.0.clone(), instance), key);
+        }
+    }
+
+    /// The entries whose keys `index` holds under `term`.
+    fn found<'a, T: std::hash::Hash + Eq>(
+        &'a self,
+        index: &'a HashMap<T, BTreeSet<Key>>,
+        term: &T,
+    ) -> impl Iterator<Item = (&'a Key, &'a Entry)> + 'a {
+        index.get(term).into_iter().flatten().filter_map(|key| Some((key, self.objects.get(key)?)))
+    }
+}
+
 #[derive(Default)]
 struct KindCache {
-    objects: HashMap<Key, Entry>,
+    objects: Entries,
     /// The objects of a relist in progress, replacing `objects` when done.
-    relisting: Option<HashMap<Key, Entry>>,
+    relisting: Option<Entries>,
     filled: bool,
 }
 
@@ -199,12 +263,12 @@ impl ScopeCache {
         let cache = kinds.entry(plural.to_string()).or_default();
         let key = |o: &DynamicObject| -> Key { (o.namespace().unwrap_or_default().into(), o.name_any().into()) };
         // Against the entry before this event (during a relist, before the relist).
-        let changed = |objects: &HashMap<Key, Entry>, k: &Key, entry: &Option<Entry>| {
+        let changed = |objects: &Entries, k: &Key, entry: &Option<Entry>| {
             objects.get(k).map(|e| e.wakes) != entry.as_ref().map(|e| e.wakes)
         };
         match event {
             watcher::Event::Init => {
-                cache.relisting = Some(HashMap::new());
+                cache.relisting = Some(Entries::default());
                 None
             }
             watcher::Event::InitApply(mut o) => {
@@ -228,7 +292,7 @@ impl ScopeCache {
                 match entry {
                     Some(entry) => cache.objects.insert(k, entry),
                     None => cache.objects.remove(&k),
-                };
+                }
                 wakes.then_some(o)
             }
             watcher::Event::Delete(o) => {
@@ -345,21 +409,15 @@ impl Caches {
     /// Whether the child `name` is cached in `namespace`, without decoding it.
     pub fn contains<K: Cached>(&self, namespace: &str, name: &str) -> bool {
         let key: Key = (namespace.into(), name.into());
-        self.read::<K, _>(namespace, |kind| kind.objects.contains_key(&key)).unwrap_or(false)
+        self.read::<K, _>(namespace, |kind| kind.objects.get(&key).is_some()).unwrap_or(false)
     }
 
     /// The cached children in `namespace` labelled with this instance and component.
     pub fn labelled<K: Cached>(&self, namespace: &str, instance: &str, component: &str) -> Vec<K> {
+        let term: Key = (namespace.into(), instance.into());
         self.read::<K, _>(namespace, |kind| {
-            kind.objects
-                .iter()
-                .filter(|((ns, _), e)| {
-                    &**ns == namespace
-                        && e.instance.as_deref() == Some(instance)
-                        && e.component.as_deref() == Some(component)
-                })
-                .filter_map(|(_, e)| e.decode())
-                .collect()
+            let found = kind.objects.found(&kind.objects.by_instance, &term);
+            found.filter(|(_, e)| e.component.as_deref() == Some(component)).filter_map(|(_, e)| e.decode()).collect()
         })
         .unwrap_or_default()
     }
@@ -367,11 +425,8 @@ impl Caches {
     /// The names of the cached children in `namespace` that `owner_uid` controls.
     pub fn controlled_by<K: Cached>(&self, namespace: &str, owner_uid: &str) -> Vec<String> {
         self.read::<K, _>(namespace, |kind| {
-            kind.objects
-                .iter()
-                .filter(|((ns, _), e)| &**ns == namespace && e.controller_uid.as_deref() == Some(owner_uid))
-                .map(|((_, name), _)| name.to_string())
-                .collect()
+            let found = kind.objects.found(&kind.objects.by_controller, &owner_uid.into());
+            found.filter(|((ns, _), _)| &**ns == namespace).map(|((_, name), _)| name.to_string()).collect()
         })
         .unwrap_or_default()
     }
@@ -385,11 +440,8 @@ impl Caches {
             .values()
             .filter_map(|scope| {
                 scope.with_kind(&K::plural(&()), |kind| {
-                    kind.objects
-                        .iter()
-                        .filter(|(_, e)| e.source_uid.as_deref() == Some(source_uid))
-                        .map(|((ns, name), _)| (ns.to_string(), name.to_string()))
-                        .collect::<Vec<_>>()
+                    let found = kind.objects.found(&kind.objects.by_source, &source_uid.into());
+                    found.map(|((ns, name), _)| (ns.to_string(), name.to_string())).collect::<Vec<_>>()
                 })
             })
             .flatten()
@@ -483,6 +535,27 @@ mod tests {
         assert!(caches.contains::<Service>("shop", "added"));
         scope.apply("services", watcher::Event::Delete(object));
         assert!(!caches.contains::<Service>("shop", "added"));
+    }
+
+    #[test]
+    fn the_lookups_follow_a_change_of_owner_or_instance_and_a_deletion() {
+        let (caches, mut writers) = Caches::new(&[None]);
+        writers.get_mut(&None).unwrap().relist(&|_| Vec::new()).unwrap();
+        let scope = &caches.scopes[&None];
+        let event = |v: &serde_json::Value| watcher::Event::Apply(serde_json::from_value(v.clone()).unwrap());
+        scope.apply("services", event(&service("shop", "orders-db", "orders", "u1")));
+        scope.apply("services", event(&service("billing", "orders-db", "orders", "u1")));
+        assert_eq!(caches.controlled_by::<Service>("shop", "u1"), ["orders-db"], "its own namespace only");
+        scope.apply("services", event(&service("shop", "orders-db", "carts", "u2")));
+        assert!(caches.controlled_by::<Service>("shop", "u1").is_empty(), "no longer u1's");
+        assert_eq!(caches.controlled_by::<Service>("shop", "u2"), ["orders-db"]);
+        assert!(caches.labelled::<Service>("shop", "orders", "database").is_empty(), "relabelled");
+        assert_eq!(caches.labelled::<Service>("shop", "carts", "database").len(), 1);
+        let gone = serde_json::from_value(service("shop", "orders-db", "carts", "u2")).unwrap();
+        scope.apply("services", watcher::Event::Delete(gone));
+        assert!(caches.controlled_by::<Service>("shop", "u2").is_empty());
+        assert!(caches.labelled::<Service>("shop", "carts", "database").is_empty());
+        assert_eq!(caches.controlled_by::<Service>("billing", "u1"), ["orders-db"], "the other one stays");
     }
 
     #[test]
