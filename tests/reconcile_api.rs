@@ -31,11 +31,15 @@ fn describe(log: &[Recorded]) -> Vec<String> {
 }
 
 /// Creates the data claim, as the StatefulSet controller would.
+/// A claim as the StatefulSet controller makes it: labelled as its template.
 fn create_claim(fake: &FakeApi, size: &str) {
+    let labels =
+        fake.object(STS).expect("the StatefulSet is stored")["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"]
+            .clone();
     fake.put(
         PVC,
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "data-orders-db-0", "namespace": "shop"},
+            "metadata": {"name": "data-orders-db-0", "namespace": "shop", "labels": labels},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}),
     );
 }

@@ -1,5 +1,6 @@
 //! What the operator knows without asking: caches of the children it owns,
-//! fed by the same label-selected watches that wake the controller. A
+//! fed by the same watches that wake the controller (label-selected, or
+//! shared with the isolation view for the kinds it reads too). A
 //! reconcile reads its children here; only Secrets are read by name, when a
 //! step needs their content (see `database/observe.rs`).
 //!
@@ -44,6 +45,31 @@ pub fn children_selector() -> String {
 /// backup Job's pods are read through their Job).
 pub fn database_pods_selector() -> String {
     format!("{},{COMPONENT_LABEL}=database", children_selector())
+}
+
+/// Whether the caches keep `object`: what the label selectors above select.
+/// A watch shared with the isolation audit sees every object of its kind.
+fn selected(plural: &str, object: &DynamicObject) -> bool {
+    let label = |key: &str| object.labels().get(key).map(String::as_str);
+    label("app.kubernetes.io/managed-by") == Some(MANAGED_BY)
+        && (plural != "pods" || label(COMPONENT_LABEL) == Some("database"))
+}
+
+/// The events of one kind's watch, as the caches take them.
+pub type Events = futures::stream::BoxStream<'static, Result<watcher::Event<DynamicObject>, watcher::Error>>;
+
+/// The label-selected watch of one kind's children in a scope.
+pub fn watch_children(client: &Client, namespace: Option<&str>, resource: &ApiResource) -> Events {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
+    };
+    // Small pages: a list is decoded whole before it is compacted, and a
+    // single answer of every StatefulSet of the cluster (what the watch
+    // cache gives when asked for "any" version) left its peak behind.
+    let selector = if resource.plural == "pods" { database_pods_selector() } else { children_selector() };
+    let config = watcher::Config::default().labels(&selector).page_size(LIST_PAGE_SIZE);
+    watcher(api, config).default_backoff().boxed()
 }
 
 /// How a change of a cached kind reaches the controller.
@@ -190,10 +216,8 @@ impl Entries {
 
     fn insert(&mut self, key: Key, entry: Entry) {
         self.remove(&key);
-        let indexes = [
-            (&mut self.by_controller, entry.controller_uid.clone()),
-            (&mut self.by_source, entry.source_uid.clone()),
-        ];
+        let indexes =
+            [(&mut self.by_controller, entry.controller_uid.clone()), (&mut self.by_source, entry.source_uid.clone())];
         for (index, term) in indexes {
             if let Some(term) = term {
                 index.entry(term).or_default().insert(key.clone());
@@ -205,8 +229,9 @@ impl Entries {
         self.objects.insert(key, entry);
     }
 
-    fn remove(&mut self, key: &Key) {
-        let Some(entry) = self.objects.remove(key) else { return };
+    /// Whether it was there.
+    fn remove(&mut self, key: &Key) -> bool {
+        let Some(entry) = self.objects.remove(key) else { return false };
         fn unindex<T: std::hash::Hash + Eq>(index: &mut HashMap<T, BTreeSet<Key>>, term: T, key: &Key) {
             if let Some(keys) = index.get_mut(&term) {
                 keys.remove(key);
@@ -224,6 +249,7 @@ impl Entries {
         if let Some(instance) = entry.instance {
             unindex(&mut self.by_instance, (key.0.clone(), instance), key);
         }
+        true
     }
 
     /// The entries whose keys `index` holds under `term`.
@@ -271,6 +297,11 @@ impl ScopeCache {
                 cache.relisting = Some(Entries::default());
                 None
             }
+            watcher::Event::InitApply(o) if !selected(plural, &o) => None,
+            // No longer selected (a label changed): as if deleted.
+            watcher::Event::Apply(o) | watcher::Event::Delete(o) if !selected(plural, &o) => {
+                cache.objects.remove(&key(&o)).then_some(o)
+            }
             watcher::Event::InitApply(mut o) => {
                 let (k, entry) = (key(&o), Entry::of(plural, &mut o));
                 let wakes = changed(&cache.objects, &k, &entry);
@@ -291,7 +322,7 @@ impl ScopeCache {
                 let wakes = changed(&cache.objects, &k, &entry);
                 match entry {
                     Some(entry) => cache.objects.insert(k, entry),
-                    None => cache.objects.remove(&k),
+                    None => drop(cache.objects.remove(&k)),
                 }
                 wakes.then_some(o)
             }
@@ -327,34 +358,21 @@ impl Writers {
         Ok(())
     }
 
-    /// The watch of one kind in this scope, writing into its cache; each
-    /// item is an object whose change wakes its owner, for the controller
-    /// to map.
+    /// Writes the events of one kind's watch in this scope into its cache;
+    /// each item is an object whose change wakes its owner, for the
+    /// controller to map.
     pub fn reflect(
         &self,
-        client: &Client,
-        namespace: Option<&str>,
-        resource: &ApiResource,
+        events: Events,
+        plural: &str,
     ) -> impl Stream<Item = Result<DynamicObject, watcher::Error>> + Send + 'static {
-        let api: Api<DynamicObject> = match namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
-            None => Api::all_with(client.clone(), resource),
-        };
-        // Small pages: a list is decoded whole before it is compacted, and a
-        // single answer of every StatefulSet of the cluster (what the watch
-        // cache gives when asked for "any" version) left its peak behind.
-        let selector = if resource.plural == "pods" { database_pods_selector() } else { children_selector() };
-        let config = watcher::Config::default().labels(&selector).page_size(LIST_PAGE_SIZE);
-        let (scope, plural) = (self.scope.clone(), resource.plural.clone());
-        watcher(api, config)
-            .default_backoff()
-            .filter_map(move |event| {
-                futures::future::ready(match event {
-                    Ok(event) => scope.apply(&plural, event).map(Ok),
-                    Err(error) => Some(Err(error)),
-                })
+        let (scope, plural) = (self.scope.clone(), plural.to_string());
+        events.filter_map(move |event| {
+            futures::future::ready(match event {
+                Ok(event) => scope.apply(&plural, event).map(Ok),
+                Err(error) => Some(Err(error)),
             })
-            .boxed()
+        })
     }
 }
 
@@ -551,7 +569,14 @@ mod tests {
         assert_eq!(caches.controlled_by::<Service>("shop", "u2"), ["orders-db"]);
         assert!(caches.labelled::<Service>("shop", "orders", "database").is_empty(), "relabelled");
         assert_eq!(caches.labelled::<Service>("shop", "carts", "database").len(), 1);
+        let mut unlabelled = service("shop", "orders-db", "carts", "u2");
+        unlabelled["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("someone-else");
+        assert!(scope.apply("services", event(&unlabelled)).is_some(), "a lost label is a deletion that wakes");
+        assert!(!caches.contains::<Service>("shop", "orders-db"));
+        assert!(scope.apply("services", event(&unlabelled)).is_none(), "another's object: not kept, wakes no one");
+        assert!(!caches.contains::<Service>("shop", "orders-db"));
         let gone = serde_json::from_value(service("shop", "orders-db", "carts", "u2")).unwrap();
+        scope.apply("services", event(&service("shop", "orders-db", "carts", "u2")));
         scope.apply("services", watcher::Event::Delete(gone));
         assert!(caches.controlled_by::<Service>("shop", "u2").is_empty());
         assert!(caches.labelled::<Service>("shop", "carts", "database").is_empty());

@@ -10,20 +10,23 @@
 //! operator's own objects are kept but wake no one: the reconciles that
 //! made them see them.
 
+use super::caches::Events;
 use crate::api::ServiceDatabase;
 use crate::builders::{CREDENTIALS_SUFFIX, MANAGED_BY};
 use crate::isolation::index::{Indexed, Terms};
 use crate::isolation::pods::{PodSecrets, pod_secrets};
 use crate::isolation::rbac::{Binding, Rbac, Reader, SecretGrant, SubjectRef, secret_grants};
 use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
-use kube::api::PostParams;
+use kube::api::{DynamicObject, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Debug;
@@ -83,8 +86,8 @@ impl<P: Terms + PartialEq + Clone> Projection<P> {
     fn apply<K: ResourceExt>(
         &self,
         scope: &Option<String>,
-        event: watcher::Event<K>,
-        project: impl Fn(&K) -> Option<P>,
+        event: &watcher::Event<K>,
+        project: fn(&K) -> Option<P>,
     ) -> Vec<Change<P>> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         let mut watches = self.watches.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,14 +102,14 @@ impl<P: Terms + PartialEq + Clone> Projection<P> {
                 Vec::new()
             }
             watcher::Event::InitApply(object) => {
-                let key = key_of(&object);
+                let key = key_of(object);
                 if let Some(seen) = watch.relisting.as_mut() {
                     seen.insert(key.clone());
                 }
-                set(&mut entries, key, project(&object)).into_iter().collect()
+                set(&mut entries, key, project(object)).into_iter().collect()
             }
-            watcher::Event::Apply(object) => set(&mut entries, key_of(&object), project(&object)).into_iter().collect(),
-            watcher::Event::Delete(object) => set(&mut entries, key_of(&object), None).into_iter().collect(),
+            watcher::Event::Apply(object) => set(&mut entries, key_of(object), project(object)).into_iter().collect(),
+            watcher::Event::Delete(object) => set(&mut entries, key_of(object), None).into_iter().collect(),
             watcher::Event::InitDone => {
                 watch.listed = true;
                 let seen = watch.relisting.take().unwrap_or_default();
@@ -255,28 +258,29 @@ impl IsolationView {
     ) -> Result<(), serde_json::Error> {
         /// Whether anything changed.
         fn play<K: ResourceExt + DeserializeOwned, P: Terms + PartialEq + Clone>(
-            projection: &Projection<P>,
+            view: &IsolationView,
             scope: &Option<String>,
             objects: Vec<serde_json::Value>,
-            project: impl Fn(&K) -> Option<P>,
+            kind: &Kind<K, P>,
         ) -> Result<bool, serde_json::Error> {
-            let mut changes = projection.apply::<K>(scope, watcher::Event::Init, &project);
+            let projection = (kind.projection)(view);
+            let mut changes = projection.apply::<K>(scope, &watcher::Event::Init, kind.project);
             for object in objects {
                 let object = serde_json::from_value::<K>(object)?;
-                changes.extend(projection.apply(scope, watcher::Event::InitApply(object), &project));
+                changes.extend(projection.apply(scope, &watcher::Event::InitApply(object), kind.project));
             }
-            changes.extend(projection.apply::<K>(scope, watcher::Event::InitDone, &project));
+            changes.extend(projection.apply::<K>(scope, &watcher::Event::InitDone, kind.project));
             Ok(!changes.is_empty())
         }
         let cluster = Some(CLUSTER.to_string());
-        play(&self.policies, &scope, objects("networkpolicies"), project_policy)?;
-        play(&self.pods, &scope, objects("pods"), project_pod)?;
+        play(self, &scope, objects("networkpolicies"), &POLICIES)?;
+        play(self, &scope, objects("pods"), &PODS)?;
         let rbac = [
-            play(&self.roles, &scope, objects("roles"), project_role)?,
-            play(&self.bindings, &scope, objects("rolebindings"), project_role_binding)?,
-            play(&self.service_accounts, &scope, objects("serviceaccounts"), |_: &ServiceAccount| Some(()))?,
-            play(&self.roles, &cluster, objects("clusterroles"), project_cluster_role)?,
-            play(&self.bindings, &cluster, objects("clusterrolebindings"), project_cluster_role_binding)?,
+            play(self, &scope, objects("roles"), &ROLES)?,
+            play(self, &scope, objects("rolebindings"), &ROLE_BINDINGS)?,
+            play(self, &scope, objects("serviceaccounts"), &SERVICE_ACCOUNTS)?,
+            play(self, &cluster, objects("clusterroles"), &CLUSTER_ROLES)?,
+            play(self, &cluster, objects("clusterrolebindings"), &CLUSTER_ROLE_BINDINGS)?,
         ];
         if rbac.contains(&true) {
             self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -370,40 +374,48 @@ fn review(namespace: &str, account: &str, verb: &str) -> SubjectAccessReview {
 /// The scope key of the cluster-wide watches (ClusterRoles and their bindings).
 const CLUSTER: &str = "";
 
-/// Runs one watch into a projection until the stream ends.
-async fn follow<K, P>(
-    view: Arc<IsolationView>,
-    api: Api<K>,
-    scope: Option<String>,
-    projection: impl Fn(&IsolationView) -> &Projection<P> + Send + 'static,
-    project: impl Fn(&K) -> Option<P> + Send + 'static,
-    on_change: impl Fn(&IsolationView, Change<P>) + Send + 'static,
-) where
-    K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
-    K::DynamicType: Default,
-    P: Terms + PartialEq + Clone + Send + Sync,
-{
-    let config = watcher::Config::default().page_size(super::caches::LIST_PAGE_SIZE);
-    let mut events = watcher(api, config).default_backoff().boxed();
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(event) => {
-                // The first list wakes no one: reconciles wait for it
-                // (`is_listed`). Nor do the operator's own objects, made by
-                // reconciles that see them; they are kept all the same (a
-                // label is no proof of who made an object).
-                let quiet = !projection(&view).filled(&scope)
-                    || matches!(&event, watcher::Event::Apply(o) | watcher::Event::Delete(o) if ours(o));
-                for change in projection(&view).apply(&scope, event, &project) {
-                    if !quiet {
-                        on_change(&view, change);
-                    }
-                }
-            }
-            Err(error) => tracing::warn!(%error, kind = K::kind(&Default::default()).as_ref(), "isolation watch"),
-        }
-    }
+/// One projected kind: where its projection is, how an object projects,
+/// and what a change of it wakes.
+struct Kind<K, P> {
+    projection: fn(&IsolationView) -> &Projection<P>,
+    project: fn(&K) -> Option<P>,
+    on_change: fn(&IsolationView, Change<P>),
 }
+
+const POLICIES: Kind<NetworkPolicy, NetworkPolicy> = Kind {
+    projection: |v| &v.policies,
+    project: project_policy,
+    on_change: |v, ((ns, _), _, _)| v.wake(Wake::Namespace(ns)),
+};
+const ROLES: Kind<Role, Vec<SecretGrant>> =
+    Kind { projection: |v| &v.roles, project: |r| Some(secret_grants(r.rules.as_ref())), on_change: rbac_changed };
+const CLUSTER_ROLES: Kind<ClusterRole, Vec<SecretGrant>> =
+    Kind { projection: |v| &v.roles, project: |r| Some(secret_grants(r.rules.as_ref())), on_change: rbac_changed };
+const ROLE_BINDINGS: Kind<RoleBinding, Binding> =
+    Kind { projection: |v| &v.bindings, project: |b| Some(Binding::of_role_binding(b)), on_change: rbac_changed };
+const CLUSTER_ROLE_BINDINGS: Kind<ClusterRoleBinding, Binding> = Kind {
+    projection: |v| &v.bindings,
+    project: |b| Some(Binding::of_cluster_role_binding(b)),
+    on_change: rbac_changed,
+};
+const PODS: Kind<Pod, PodSecrets> = Kind {
+    projection: |v| &v.pods,
+    project: project_pod,
+    on_change: |v, ((ns, _), old, new)| {
+        // Every instance whose credentials it read or reads.
+        let read = old.into_iter().chain(new).flat_map(|p| p.secrets);
+        for owner in read.filter_map(|secret| owner_of_secret(&ns, &secret)).collect::<BTreeSet<_>>() {
+            v.wake(owner);
+        }
+    },
+};
+const SERVICE_ACCOUNTS: Kind<ServiceAccount, ()> = Kind {
+    projection: |v| &v.service_accounts,
+    project: |_| Some(()),
+    on_change: |v, _| {
+        v.epoch.fetch_add(1, Ordering::SeqCst);
+    },
+};
 
 /// A policy's name, namespace and spec: what the comparison reads.
 fn project_policy(p: &NetworkPolicy) -> Option<NetworkPolicy> {
@@ -413,22 +425,6 @@ fn project_policy(p: &NetworkPolicy) -> Option<NetworkPolicy> {
         ..Default::default()
     };
     Some(NetworkPolicy { metadata, spec: p.spec.clone() })
-}
-
-fn project_role(r: &Role) -> Option<Vec<SecretGrant>> {
-    Some(secret_grants(r.rules.as_ref()))
-}
-
-fn project_cluster_role(r: &ClusterRole) -> Option<Vec<SecretGrant>> {
-    Some(secret_grants(r.rules.as_ref()))
-}
-
-fn project_role_binding(b: &RoleBinding) -> Option<Binding> {
-    Some(Binding::of_role_binding(b))
-}
-
-fn project_cluster_role_binding(b: &ClusterRoleBinding) -> Option<Binding> {
-    Some(Binding::of_cluster_role_binding(b))
 }
 
 /// Only pods that read a credentials Secret are kept.
@@ -442,77 +438,119 @@ fn rbac_changed<P>(view: &IsolationView, ((namespace, _), _, _): Change<P>) {
     view.wake(if namespace.is_empty() { Wake::All } else { Wake::Namespace(namespace.clone()) });
 }
 
+/// What the children caches are given of an object of a shared watch: all
+/// of one of ours; of anyone else's, only what tells the caches it is not
+/// theirs (or no longer: a label changed) and whom its removal wakes.
+fn for_caches<K: Resource + Serialize>(object: &K) -> Option<DynamicObject> {
+    if ours(object) {
+        return serde_json::to_value(object).and_then(serde_json::from_value).ok();
+    }
+    let meta = object.meta();
+    let metadata = kube::api::ObjectMeta {
+        name: meta.name.clone(),
+        namespace: meta.namespace.clone(),
+        labels: meta.labels.clone(),
+        owner_references: meta.owner_references.clone(),
+        ..Default::default()
+    };
+    Some(DynamicObject { types: None, metadata, data: serde_json::Value::Null })
+}
+
 impl IsolationView {
-    /// Starts the watches of `scope` (`None`: the whole cluster); with
-    /// `cluster_wide`, also the ClusterRoles and ClusterRoleBindings.
+    /// Takes one event of a watch of `scope` into `kind`'s projection.
+    fn take<K: ResourceExt, P: Terms + PartialEq + Clone>(
+        &self,
+        scope: &Option<String>,
+        event: &watcher::Event<K>,
+        kind: &Kind<K, P>,
+    ) {
+        let projection = (kind.projection)(self);
+        // The first list wakes no one: reconciles wait for it (`is_listed`).
+        // Nor do the operator's own objects, made by reconciles that see
+        // them; they are kept all the same (a label is no proof of who made
+        // an object).
+        let quiet = !projection.filled(scope)
+            || matches!(event, watcher::Event::Apply(o) | watcher::Event::Delete(o) if ours(o));
+        for change in projection.apply(scope, event, kind.project) {
+            if !quiet {
+                (kind.on_change)(self, change);
+            }
+        }
+    }
+
+    /// The watch of one kind in `scope`, taking each event into the view
+    /// before passing it on.
+    fn observe<K, P>(
+        self: &Arc<Self>,
+        api: Api<K>,
+        scope: Option<String>,
+        kind: Kind<K, P>,
+    ) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static
+    where
+        K: Resource + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+        K::DynamicType: Default,
+        P: Terms + PartialEq + Clone + Send + Sync + 'static,
+    {
+        let view = self.clone();
+        let config = watcher::Config::default().page_size(super::caches::LIST_PAGE_SIZE);
+        watcher(api, config).default_backoff().inspect(move |event| match event {
+            Ok(event) => view.take(&scope, event, &kind),
+            Err(error) => tracing::warn!(%error, kind = K::kind(&Default::default()).as_ref(), "isolation watch"),
+        })
+    }
+
+    /// One watch feeding both the view and the children caches, for the
+    /// kinds both read: the events of the caches' kind `plural` in `scope`,
+    /// or `None` when the view does not watch that kind.
+    pub fn shared_watch(self: &Arc<Self>, client: &Client, scope: Option<String>, plural: &str) -> Option<Events> {
+        fn shared<K, P>(view: &Arc<IsolationView>, client: &Client, scope: Option<String>, kind: Kind<K, P>) -> Events
+        where
+            K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+                + Clone
+                + Debug
+                + Serialize
+                + DeserializeOwned
+                + Send
+                + Sync
+                + 'static,
+            P: Terms + PartialEq + Clone + Send + Sync + 'static,
+        {
+            let api = super::api::<K>(client, scope.as_deref());
+            let events = view.observe(api, scope, kind).filter_map(|event| {
+                futures::future::ready(match event {
+                    Ok(watcher::Event::Init) => Some(Ok(watcher::Event::Init)),
+                    Ok(watcher::Event::InitDone) => Some(Ok(watcher::Event::InitDone)),
+                    Ok(watcher::Event::InitApply(o)) => for_caches(&o).map(|o| Ok(watcher::Event::InitApply(o))),
+                    Ok(watcher::Event::Apply(o)) => for_caches(&o).map(|o| Ok(watcher::Event::Apply(o))),
+                    Ok(watcher::Event::Delete(o)) => for_caches(&o).map(|o| Ok(watcher::Event::Delete(o))),
+                    Err(error) => Some(Err(error)),
+                })
+            });
+            events.boxed()
+        }
+        match plural {
+            "networkpolicies" => Some(shared(self, client, scope, POLICIES)),
+            "roles" => Some(shared(self, client, scope, ROLES)),
+            "rolebindings" => Some(shared(self, client, scope, ROLE_BINDINGS)),
+            "pods" => Some(shared(self, client, scope, PODS)),
+            _ => None,
+        }
+    }
+
+    /// Records `scope` (`None`: the whole cluster) and starts the watches
+    /// only the view has: ServiceAccounts, and with `cluster_wide` the
+    /// ClusterRoles and ClusterRoleBindings. The rest come through
+    /// [`Self::shared_watch`].
     pub fn spawn_watches(self: &Arc<Self>, client: &Client, scope: Option<String>, cluster_wide: bool) {
-        let cluster = Some(CLUSTER.to_string());
+        fn run<K: Debug>(events: impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static) {
+            tokio::spawn(events.for_each(|_| futures::future::ready(())));
+        }
         self.watching(&scope, cluster_wide);
-        tokio::spawn(follow(
-            self.clone(),
-            super::api::<NetworkPolicy>(client, scope.as_deref()),
-            scope.clone(),
-            |v| &v.policies,
-            project_policy,
-            |v, ((ns, _), _, _)| v.wake(Wake::Namespace(ns)),
-        ));
-        tokio::spawn(follow(
-            self.clone(),
-            super::api::<Role>(client, scope.as_deref()),
-            scope.clone(),
-            |v| &v.roles,
-            project_role,
-            rbac_changed,
-        ));
-        tokio::spawn(follow(
-            self.clone(),
-            super::api::<RoleBinding>(client, scope.as_deref()),
-            scope.clone(),
-            |v| &v.bindings,
-            project_role_binding,
-            rbac_changed,
-        ));
-        tokio::spawn(follow(
-            self.clone(),
-            super::api::<Pod>(client, scope.as_deref()),
-            scope.clone(),
-            |v| &v.pods,
-            project_pod,
-            |v, ((ns, _), old, new)| {
-                // Every instance whose credentials it read or reads.
-                let read = old.into_iter().chain(new).flat_map(|p| p.secrets);
-                for owner in read.filter_map(|secret| owner_of_secret(&ns, &secret)).collect::<BTreeSet<_>>() {
-                    v.wake(owner);
-                }
-            },
-        ));
-        tokio::spawn(follow(
-            self.clone(),
-            super::api::<ServiceAccount>(client, scope.as_deref()),
-            scope,
-            |v| &v.service_accounts,
-            |_: &ServiceAccount| Some(()),
-            |v, _| {
-                v.epoch.fetch_add(1, Ordering::SeqCst);
-            },
-        ));
+        run(self.observe(super::api::<ServiceAccount>(client, scope.as_deref()), scope, SERVICE_ACCOUNTS));
         if cluster_wide {
-            tokio::spawn(follow(
-                self.clone(),
-                Api::<ClusterRole>::all(client.clone()),
-                cluster.clone(),
-                |v| &v.roles,
-                project_cluster_role,
-                rbac_changed,
-            ));
-            tokio::spawn(follow(
-                self.clone(),
-                Api::<ClusterRoleBinding>::all(client.clone()),
-                cluster,
-                |v| &v.bindings,
-                project_cluster_role_binding,
-                rbac_changed,
-            ));
+            let cluster = Some(CLUSTER.to_string());
+            run(self.observe(Api::<ClusterRole>::all(client.clone()), cluster.clone(), CLUSTER_ROLES));
+            run(self.observe(Api::<ClusterRoleBinding>::all(client.clone()), cluster, CLUSTER_ROLE_BINDINGS));
         }
     }
 }
@@ -530,6 +568,23 @@ mod tests {
         assert!(view.is_listed());
         view.watching(&Some("billing".into()), false);
         assert!(!view.is_listed(), "a second namespace not listed yet");
+    }
+
+    #[test]
+    fn the_caches_get_all_of_our_objects_and_only_the_labels_and_owners_of_others() {
+        let policy = |managed_by: &str| -> NetworkPolicy {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "shop",
+                "labels": {"app.kubernetes.io/managed-by": managed_by}},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+            .unwrap()
+        };
+        let ours = for_caches(&policy(MANAGED_BY)).unwrap();
+        assert_eq!(ours.data["spec"]["policyTypes"][0], "Ingress");
+        assert_eq!(ours.types.unwrap().kind, "NetworkPolicy");
+        let other = for_caches(&policy("helm")).unwrap();
+        assert_eq!(other.data, serde_json::Value::Null, "not decoded again for the caches");
+        assert_eq!(other.labels()["app.kubernetes.io/managed-by"], "helm");
+        assert_eq!(other.name_any(), "p");
     }
 
     #[test]

@@ -141,7 +141,9 @@ async fn run_one(
                 tracing::warn!(error = %e, "backup controller");
             }
         });
-    // Each cached kind's watch fills its cache and wakes the owner. Secrets
+    // Each cached kind's watch fills its cache and wakes the owner; the
+    // kinds the isolation audit reads too come through its unlabelled watch
+    // (one watch per kind, not two). Secrets
     // are not watched: RBAC cannot narrow list/watch to our labels, and
     // the chart grants neither. A changed or deleted Secret is put back at
     // the next resync. So are credentials delivered to another namespace:
@@ -149,7 +151,9 @@ async fn run_one(
     // (where apply and deletion find them by label) but wake no one.
     let mut databases = controller;
     for (resource, trigger) in caches::kinds() {
-        let changes = writers.reflect(&client, ns, &resource);
+        let events = (ctx.isolation.shared_watch(&client, namespace.clone(), &resource.plural))
+            .unwrap_or_else(|| caches::watch_children(&client, ns, &resource));
+        let changes = writers.reflect(events, &resource.plural);
         databases = match trigger {
             Trigger::Owner => databases.owns_stream_with(changes, resource),
             Trigger::Labelled(components) => {
