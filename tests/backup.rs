@@ -12,6 +12,25 @@ use servicedb_test_support::{files_under, mariadb, postgres, redis as redis_serv
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Makes the instance's read-only backup login with the operator's own
+/// administration, as a reconcile does; returns its password. Backups in
+/// these tests run as it, the way the backup Jobs do.
+fn backup_login(engine: servicedb::api::Engine, port: u16, admin: (&str, &str), database: &str, owner: &str) -> String {
+    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
+    let login = |username: &str| Login { username: username.into(), password: generate_password().unwrap() };
+    let wanted = Wanted {
+        database: database.into(),
+        app: vec![AppLogin { login: login(owner), enabled: true }],
+        monitor: login("servicedb_monitor"),
+        backup: login(servicedb::engine::BACKUP_USERNAME),
+    };
+    let target = Target { host: "127.0.0.1".into(), port };
+    let admin = Login { username: admin.0.into(), password: admin.1.into() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(servicedb::engine::for_kind(engine).ensure(&target, &admin, &wanted)).expect("administered");
+    wanted.backup.password
+}
+
 /// The manifest a successful backup or restore printed.
 fn manifest_of(out: &std::process::Output) -> Manifest {
     serde_json::from_value(succeeded(out)).expect("stdout is the manifest")
@@ -38,7 +57,10 @@ fn load_postgres(server: &postgres::Server) {
            FROM generate_series(1, 20000) i;
          CREATE TABLE events(id bigint PRIMARY KEY, payload text);
          INSERT INTO events SELECT i, repeat(md5(i::text), 20) FROM generate_series(1, 90000) i;
-         CREATE TABLE empty_table(x int);",
+         CREATE TABLE empty_table(x int);
+         -- Row security hides every row from whoever is not the owner or exempt.
+         ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY nobody ON events USING (false);",
     );
 }
 
@@ -62,14 +84,16 @@ fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
     let size: i64 = source.admin_sql("SELECT pg_database_size('orders')").parse().unwrap();
     assert!(size > 50 << 20, "the test database is only {size} bytes");
     let s3 = S3::start("backups").expect("S3 starts");
+    let admin = ("postgres", source.admin_password.as_str());
+    let backup_password = backup_login(servicedb::api::Engine::Postgres, source.port, admin, "orders", "orders");
 
     let backup = [
-        connect_args("postgres", source.port, "orders", "postgres"),
+        connect_args("postgres", source.port, "orders", "servicedb_backup"),
         s3_args(&s3, "shop/orders"),
         args(&["--engine-version", "16"]),
     ]
     .concat();
-    let manifest = manifest_of(&servicedb(&[args(&["backup"]), backup].concat(), &source.admin_password));
+    let manifest = manifest_of(&servicedb(&[args(&["backup"]), backup].concat(), &backup_password));
     assert_eq!((manifest.engine.as_str(), manifest.tool.as_str()), ("postgres", "pg_dump"));
     assert!(manifest.dump_bytes > 50 << 20 && manifest.stored_bytes > 0, "{manifest:?}");
     assert_eq!(manifest.location, format!("s3://backups/shop/orders/{}/data.zst", manifest.id));
@@ -91,8 +115,14 @@ fn postgres_backup_to_s3_restores_identically_into_a_new_instance() {
     assert_eq!(restored.id, manifest.id, "the newest backup is the default");
     assert_eq!(postgres_fingerprint(&target), postgres_fingerprint(&source));
     assert_eq!(target.admin_sql_in("orders", "SELECT tableowner FROM pg_tables WHERE tablename = 'events'"), "orders");
+    assert_eq!(target.admin_sql_in("orders", "SELECT policyname FROM pg_policies"), "nobody", "row security kept");
     for server in [&source, &target] {
-        assert!(!server.log().contains(&source.admin_password) && !server.log().contains(&target.admin_password));
+        let log = server.log();
+        assert!(
+            ![&source.admin_password, &target.admin_password, &backup_password]
+                .iter()
+                .any(|p| log.contains(p.as_str()))
+        );
     }
 }
 
@@ -446,7 +476,7 @@ fn mariadb_fingerprint(server: &mariadb::Server) -> String {
 
 fn mariadb_admin(server: &mariadb::Server, password: &str) {
     let out = server.root(&format!(
-        "CREATE USER 'admin'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'admin'@'%'; CREATE DATABASE shop CHARACTER SET utf8mb4;",
+        "CREATE USER 'admin'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'admin'@'%' WITH GRANT OPTION; CREATE DATABASE shop CHARACTER SET utf8mb4;",
         mysql_native_password_hash(password)
     ));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -462,13 +492,20 @@ fn mariadb_backup_to_a_volume_restores_identically() {
          CREATE TABLE shop.items(id INT PRIMARY KEY, name VARCHAR(100), digest BLOB) ENGINE=InnoDB;
          INSERT INTO shop.items SELECT seq, CONCAT('item ', seq, ' ñ ✓'), UNHEX(SHA2(seq, 256)) FROM seq_1_to_20000;
          CREATE TABLE shop.notes(id INT PRIMARY KEY, body TEXT) ENGINE=InnoDB;
-         INSERT INTO shop.notes SELECT seq, REPEAT(MD5(seq), 10) FROM seq_1_to_5000;",
+         INSERT INTO shop.notes SELECT seq, REPEAT(MD5(seq), 10) FROM seq_1_to_5000;
+         CREATE VIEW shop.named AS SELECT id, name FROM shop.items;
+         CREATE FUNCTION shop.double_it(x INT) RETURNS INT DETERMINISTIC RETURN x * 2;
+         CREATE TRIGGER shop.no_empty BEFORE INSERT ON shop.notes FOR EACH ROW SET NEW.body = COALESCE(NEW.body, '');
+         CREATE EVENT shop.tidy ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM shop.notes WHERE id < 0;",
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let backup_password =
+        backup_login(servicedb::api::Engine::Mariadb, source.port, ("admin", &password), "shop", "shop");
     let dir = tempfile::tempdir().unwrap();
     let backup =
-        [args(&["backup"]), connect_args("mariadb", source.port, "shop", "admin"), dir_args(dir.path())].concat();
-    let manifest = manifest_of(&servicedb(&backup, &password));
+        [args(&["backup"]), connect_args("mariadb", source.port, "shop", "servicedb_backup"), dir_args(dir.path())]
+            .concat();
+    let manifest = manifest_of(&servicedb(&backup, &backup_password));
     assert_eq!(manifest.tool, "mariadb-dump");
     assert!(dir.path().join(&manifest.id).join("manifest.json").exists());
 
@@ -480,8 +517,15 @@ fn mariadb_backup_to_a_volume_restores_identically() {
     let fingerprint = mariadb_fingerprint(&source);
     assert!(fingerprint.starts_with("20000\n"), "{fingerprint}");
     assert_eq!(mariadb_fingerprint(&target), fingerprint);
+    // What the backup login reads beside rows came back too.
+    let objects = "SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'shop'),
+        (SELECT ROUTINE_DEFINITION FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop'),
+        (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'),
+        (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'shop')";
+    let restored = String::from_utf8_lossy(&target.root(objects).stdout).trim().to_string();
+    assert_eq!(restored.split('\t').collect::<Vec<_>>(), ["1", "RETURN x * 2", "1", "1"], "{restored}");
     let log = std::fs::read_to_string(&source.log).unwrap_or_default();
-    assert!(!log.contains(&password), "the password reached MariaDB's general log");
+    assert!(!log.contains(&password) && !log.contains(&backup_password), "a password reached MariaDB's general log");
 }
 
 // --------------------------------------------------------------------- Redis
@@ -523,8 +567,11 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
         let _: () = redis::cmd("RPUSH").arg("queue").arg("a").arg("b").arg("c").query(&mut c).unwrap();
     }
     let s3 = S3::start("backups").expect("S3 starts");
-    let backup = [args(&["backup"]), connect_args("redis", source.port, "0", "admin"), s3_args(&s3, "cache")].concat();
-    let manifest = manifest_of(&servicedb(&backup, &password));
+    let backup_password = backup_login(servicedb::api::Engine::Redis, source.port, ("admin", &password), "0", "orders");
+    let backup =
+        [args(&["backup"]), connect_args("redis", source.port, "0", "servicedb_backup"), s3_args(&s3, "cache")]
+            .concat();
+    let manifest = manifest_of(&servicedb(&backup, &backup_password));
     assert_eq!(manifest.tool, "redis-cli");
 
     // A new instance's data directory, before its server starts.

@@ -20,6 +20,7 @@ fn wanted(app: &str, monitor: &str) -> Wanted {
         database: "orders".into(),
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.into() }, enabled: true }],
         monitor: Login { username: MONITOR.into(), password: monitor.into() },
+        backup: Login { username: "servicedb_backup".into(), password: "b4ckup".into() },
     }
 }
 

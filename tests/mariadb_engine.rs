@@ -45,8 +45,7 @@ async fn live_administration_creates_least_privilege_logins() {
     use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
     use servicedb::engine::for_kind;
     let server = common::mariadb();
-    let (admin, app, monitor) =
-        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let [admin, app, monitor, backup] = [(); 4].map(|()| generate_password().unwrap());
     // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
     let root = server.root(&format!(
         "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
@@ -58,6 +57,7 @@ async fn live_administration_creates_least_privilege_logins() {
         database: "orders".into(),
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
+        backup: Login { username: "servicedb_backup".into(), password: backup.clone() },
     };
     let admin_login = Login { username: "root".into(), password: admin.clone() };
     for_kind(Engine::Mariadb).ensure(&target, &admin_login, &wanted).await.expect("administered");
@@ -74,13 +74,33 @@ async fn live_administration_creates_least_privilege_logins() {
     assert!(text(&status).contains("Uptime"), "{}", text(&status));
     let peek = server.as_user("servicedb_monitor", &monitor, "orders", "SELECT k FROM t");
     assert!(text(&peek).contains("denied"), "the monitor read application data: {}", text(&peek));
-    let stored =
-        server.root("SELECT authentication_string FROM mysql.user WHERE user IN ('orders', 'servicedb_monitor')");
-    assert!(!text(&stored).contains(&app) && !text(&stored).contains(&monitor));
+    // The backup login reads the service's rows and changes nothing.
+    let read = server.as_user("servicedb_backup", &backup, "orders", "SELECT k FROM t");
+    assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "7", "{}", text(&read));
+    for (what, sql) in [
+        ("insert", "INSERT INTO t VALUES (8)"),
+        ("update", "UPDATE t SET k = 0"),
+        ("delete", "DELETE FROM t"),
+        ("drop", "DROP TABLE t"),
+        ("create", "CREATE TABLE stolen (k INT)"),
+        ("user", "CREATE USER intruder IDENTIFIED BY 'x'"),
+        ("grant", "GRANT SELECT ON orders.* TO servicedb_monitor"),
+        ("read another schema", "SELECT user FROM mysql.user"),
+    ] {
+        let refused = server.as_user("servicedb_backup", &backup, "orders", sql);
+        assert!(!refused.status.success(), "the backup login could {what}");
+        assert!(text(&refused).contains("denied"), "{what}: {}", text(&refused));
+    }
+    let count = server.root("SELECT COUNT(*) FROM orders.t");
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "1", "nothing changed");
+    let stored = server.root(
+        "SELECT authentication_string FROM mysql.user WHERE user IN ('orders', 'servicedb_monitor', 'servicedb_backup')",
+    );
+    assert!(![&app, &monitor, &backup].iter().any(|p| text(&stored).contains(p.as_str())));
     // The general log saw every statement the operator sent: hashes only.
     let log = std::fs::read_to_string(&server.log).unwrap_or_default();
     assert!(log.contains("IDENTIFIED BY PASSWORD"), "the general log is empty");
-    assert!(!log.contains(&app) && !log.contains(&monitor), "a password reached the server log");
+    assert!(![&app, &monitor, &backup].iter().any(|p| log.contains(p.as_str())), "a password reached the server log");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -92,13 +92,15 @@ async fn live_administration_creates_least_privilege_logins() {
     use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
     use servicedb::engine::for_kind;
     let server = common::postgres();
-    let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
+    let (app, monitor, backup) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let target = Target { host: "127.0.0.1".into(), port: server.port };
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     let wanted = Wanted {
         database: "orders".into(),
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
+        backup: Login { username: "servicedb_backup".into(), password: backup.clone() },
     };
     for_kind(Engine::Postgres).ensure(&target, &admin, &wanted).await.expect("administered");
     let verifier = || server.admin_sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'orders'");
@@ -130,10 +132,36 @@ async fn live_administration_creates_least_privilege_logins() {
         "{}",
         String::from_utf8_lossy(&peek.stderr)
     );
+    // The backup login reads every row and changes nothing.
+    let as_backup = |sql: &str| server.sql_as("servicedb_backup", &backup, "orders", sql);
+    let read = as_backup("SELECT k FROM t");
+    assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "7", "{}", String::from_utf8_lossy(&read.stderr));
+    for (what, sql) in [
+        ("insert", "INSERT INTO t VALUES (8)"),
+        ("update", "UPDATE t SET k = 0"),
+        ("delete", "DELETE FROM t"),
+        ("drop", "DROP TABLE t"),
+        ("create", "CREATE TABLE public.stolen (k int)"),
+        ("temporary table", "CREATE TEMPORARY TABLE scratch (k int)"),
+        ("role", "CREATE ROLE intruder LOGIN"),
+        ("grant", "GRANT SELECT ON t TO PUBLIC"),
+    ] {
+        let refused = as_backup(sql);
+        assert!(!refused.status.success(), "the backup login could {what}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("denied"),
+            "{what}: {}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
+    }
+    assert_eq!(server.admin_sql_in("orders", "SELECT count(*) FROM t"), "1", "nothing changed");
     // Only verifiers were sent: no password in the statement log.
     let log = server.log();
     assert!(
-        !log.contains(&app) && !log.contains(&monitor) && !log.contains(&server.admin_password),
+        !log.contains(&app)
+            && !log.contains(&monitor)
+            && !log.contains(&backup)
+            && !log.contains(&server.admin_password),
         "a password reached the server log"
     );
     assert!(
@@ -160,6 +188,7 @@ async fn rotation_never_breaks_a_reconnecting_client() {
             enabled: true,
         }],
         monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor".into() },
+        backup: Login { username: "servicedb_backup".into(), password: "b4ckup".into() },
     };
     servicedb::engine::for_kind(Engine::Postgres).ensure(&target, &admin, &setup).await.unwrap();
     assert!(

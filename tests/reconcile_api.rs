@@ -345,9 +345,14 @@ async fn children_no_longer_wanted_are_found_by_owner_and_deleted_but_the_backup
     let cronjob = "/apis/batch/v1/namespaces/shop/cronjobs/orders-db-backup";
     let policy = "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/orders-db-backup";
     let claim = "/api/v1/namespaces/shop/persistentvolumeclaims/orders-db-backups";
-    for path in [cronjob, policy, claim] {
+    let login = "/api/v1/namespaces/shop/secrets/orders-db-backup-login";
+    for path in [cronjob, policy, claim, login] {
         assert!(fake.object(path).is_some(), "{path} was applied: {:#?}", describe(&fake.log()));
     }
+    let log = resync(&fake, &harness).await;
+    let mut reads: Vec<String> = log.iter().filter(|r| r.verb() == "get").map(|r| r.path.clone()).collect();
+    reads.sort();
+    assert_eq!(reads, [SECRETS[0], login, SECRETS[1]], "with backups, their login's Secret too");
     // A ConfigMap someone else labelled like ours, not controlled by this owner.
     let foreign = "/api/v1/namespaces/shop/configmaps/orders-notes";
     fake.put(
@@ -362,8 +367,10 @@ async fn children_no_longer_wanted_are_found_by_owner_and_deleted_but_the_backup
     fake.put(SDB, sdb);
     let log = resync(&fake, &harness).await;
     let deleted: Vec<String> = log.iter().filter(|r| r.verb() == "delete").map(|r| r.path.clone()).collect();
-    assert_eq!(deleted.len(), 2, "{deleted:#?}");
-    assert!(deleted.contains(&cronjob.to_string()) && deleted.contains(&policy.to_string()), "{deleted:#?}");
+    assert_eq!(deleted.len(), 3, "{deleted:#?}");
+    for path in [cronjob, policy, login] {
+        assert!(deleted.contains(&path.to_string()), "{path} is deleted: {deleted:#?}");
+    }
     assert!(fake.object(claim).is_some(), "the backup claim holds the backups and is never deleted");
     assert!(fake.object(foreign).is_some(), "a child this owner does not control is left alone");
 }

@@ -43,12 +43,11 @@ fn the_service_login_works_without_dangerous_commands() {
 }
 
 #[tokio::test]
-async fn live_administration_adds_a_monitor_that_cannot_read_data() {
+async fn live_administration_adds_a_monitor_and_a_backup_login_that_cannot_read_keys() {
     use servicedb::api::Engine;
     use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
     use servicedb::engine::for_kind;
-    let (admin, app, monitor) =
-        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let [admin, app, monitor, backup] = [(); 4].map(|()| generate_password().unwrap());
     let acl = redis_acl_file(Logins {
         admin_username: "admin",
         admin_password: &admin,
@@ -61,6 +60,7 @@ async fn live_administration_adds_a_monitor_that_cannot_read_data() {
         database: "0".into(),
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
         monitor: Login { username: "servicedb_monitor".into(), password: monitor.clone() },
+        backup: Login { username: "servicedb_backup".into(), password: backup.clone() },
     };
     let admin_login = Login { username: "admin".into(), password: admin.clone() };
     for_kind(Engine::Redis).ensure(&target, &admin_login, &wanted).await.expect("administered");
@@ -72,6 +72,22 @@ async fn live_administration_adds_a_monitor_that_cannot_read_data() {
     assert!(server.cmd(watcher, &["INFO", "server"]).contains("redis_version"));
     assert!(server.cmd(watcher, &["GET", "secret"]).contains("NOPERM"), "the monitor read application data");
     assert!(server.cmd(watcher, &["SET", "x", "1"]).contains("NOPERM"));
+    // The backup login may replicate (`redis-cli --rdb`, in tests/backup.rs)
+    // and nothing else: no key read or written, no configuration, no ACL.
+    let backup_login = Some(("servicedb_backup", backup.as_str()));
+    assert_eq!(server.cmd(backup_login, &["PING"]), "PONG");
+    for command in [
+        &["GET", "secret"][..],
+        &["SET", "secret", "0"],
+        &["KEYS", "*"],
+        &["FLUSHALL"],
+        &["CONFIG", "SET", "dir", "/tmp"],
+        &["ACL", "SETUSER", "intruder", "on", ">x", "+@all"],
+    ] {
+        let refused = server.cmd(backup_login, command);
+        assert!(refused.contains("NOPERM"), "the backup login ran {command:?}: {refused}");
+    }
+    assert_eq!(server.cmd(me, &["GET", "secret"]), "42", "nothing changed");
     // Wrong admin credentials are a clear error, without the password in it.
     let bad = for_kind(Engine::Redis)
         .ensure(&target, &Login { username: "admin".into(), password: "wrong".into() }, &wanted)

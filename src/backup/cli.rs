@@ -64,7 +64,8 @@ pub struct DatabaseArgs {
     /// The service's database (Redis: 0).
     #[arg(long, env = "SERVICEDB_DB_NAME")]
     pub database: Option<String>,
-    /// The admin login; its password is read from SERVICEDB_DB_PASSWORD.
+    /// The login: a backup reads with the instance's backup login, a restore
+    /// writes with the admin. Its password is read from SERVICEDB_DB_PASSWORD.
     #[arg(long, env = "SERVICEDB_DB_USERNAME")]
     pub username: Option<String>,
     /// How long to wait for the database to accept connections before
@@ -84,7 +85,7 @@ async fn reachable(db: &DatabaseArgs, host: &str, port: u16) -> Result<(), Strin
     reached
 }
 
-/// The admin connection, or which flag is missing.
+/// The connection, or which flag is missing.
 fn connection_parts(db: &DatabaseArgs) -> Result<(String, u16, String, String, String), String> {
     let missing = |flag: &str| format!("{flag} is required to reach the database");
     Ok((

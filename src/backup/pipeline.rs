@@ -34,7 +34,7 @@ const READ_BYTES: usize = 256 << 10;
 pub struct BackupRequest<'a> {
     pub engine: api::Engine,
     pub engine_version: &'a str,
-    /// The admin login and the service's database.
+    /// The backup login and the service's database.
     pub connection: Connection<'a>,
     pub location: &'a Location,
     pub retention: Retention,

@@ -125,17 +125,17 @@ fn s3_env(namespace: &str, owner: &str, s3: &S3Destination) -> Vec<EnvVar> {
     env
 }
 
-/// The admin connection to this instance's database, from its admin Secret.
-pub fn database_env(instance: &Instance<'_>) -> Vec<EnvVar> {
-    let admin = instance.admin_secret_name();
+/// The connection to this instance's database, with the login of Secret
+/// `login` (the backup login's for backups, the admin's for restores).
+pub fn database_env(instance: &Instance<'_>, login: &str) -> Vec<EnvVar> {
     let (port, _) = instance.engine.port();
     vec![
         env_value("SERVICEDB_ENGINE", instance.spec.engine.as_str()),
         env_value("SERVICEDB_DB_HOST", &instance.host()),
         env_value("SERVICEDB_DB_PORT", &port.to_string()),
         env_value("SERVICEDB_DB_NAME", &instance.engine.app_database(&instance.app_identifier())),
-        env_from_secret("SERVICEDB_DB_USERNAME", &admin, "username"),
-        env_from_secret("SERVICEDB_DB_PASSWORD", &admin, "password"),
+        env_from_secret("SERVICEDB_DB_USERNAME", login, "username"),
+        env_from_secret("SERVICEDB_DB_PASSWORD", login, "password"),
         env_value("SERVICEDB_LOG_FORMAT", "json"),
     ]
 }
@@ -192,10 +192,10 @@ pub fn tmp_mount() -> VolumeMount {
     VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..VolumeMount::default() }
 }
 
-/// The pod that runs one backup: `servicedb backup`, admin credentials from
-/// the admin Secret, the manifest in the termination message.
+/// The pod that runs one backup: `servicedb backup` as the read-only backup
+/// login, the manifest in the termination message.
 pub fn backup_pod(instance: &Instance<'_>, spec: &BackupSpec, tools_image: &str) -> PodTemplateSpec {
-    let mut env = database_env(instance);
+    let mut env = database_env(instance, &instance.backup_login_secret_name());
     env.push(env_value("SERVICEDB_ENGINE_VERSION", &instance.spec.version));
     env.push(env_value("SERVICEDB_TERMINATION_LOG", "/dev/termination-log"));
     if let Some(retention) = &spec.retention {

@@ -67,6 +67,9 @@ impl<'a> Instance<'a> {
     pub fn credentials_secret_name(&self) -> String {
         format!("{}{CREDENTIALS_SUFFIX}", self.name)
     }
+    pub fn backup_login_secret_name(&self) -> String {
+        format!("{}-db-backup-login", self.name)
+    }
     pub fn init_config_name(&self) -> String {
         format!("{}-db-init", self.name)
     }

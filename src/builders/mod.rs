@@ -88,10 +88,12 @@ pub struct MonitoringChildren {
     pub prometheus_rule: crate::api::prometheus::PrometheusRule,
 }
 
-/// What scheduled backups need: the claim first (when the operator creates
-/// it), then the pods' NetworkPolicy, then the CronJob.
+/// What scheduled backups need: their login and the claim first (when the
+/// operator creates it), then the pods' NetworkPolicy, then the CronJob.
 #[derive(Clone, Debug)]
 pub struct BackupChildren {
+    /// The read-only login the backup pods connect with.
+    pub login_secret: Secret,
     pub claim: Option<PersistentVolumeClaim>,
     pub network_policy: NetworkPolicy,
     pub cronjob: CronJob,
@@ -113,6 +115,7 @@ pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_
         client_service: service::client_service(instance),
         statefulset: statefulset::statefulset(instance, images, claim_size, data_restore.map(|r| (r, tools_image))),
         backup: instance.spec.backup.as_ref().map(|spec| BackupChildren {
+            login_secret: secret::backup_login_secret(instance, passwords),
             claim: backup::backup_claim(instance, spec),
             network_policy: backup::backup_network_policy(instance, spec),
             cronjob: backup::cronjob(instance, spec, tools_image),

@@ -56,7 +56,7 @@ fn source_env(instance: &Instance<'_>, source: &RestoreSource) -> (Vec<EnvVar>, 
 /// admin, leaving the service's login owner of what it creates.
 pub fn restore_job(instance: &Instance<'_>, source: &RestoreSource, tools_image: &str) -> Job {
     let (source, volumes, mounts) = source_env(instance, source);
-    let mut env = database_env(instance);
+    let mut env = database_env(instance, &instance.admin_secret_name());
     env.push(env_value("SERVICEDB_RESTORE_OWNER", &instance.login_name(Slot::A)));
     env.extend(source);
     let container = tools_container("restore", tools_image, "restore", env, [vec![tmp_mount()], mounts].concat());

@@ -1,9 +1,10 @@
-//! The two Secrets of an instance, with the same keys for every engine:
-//! `<name>-db-admin` (superuser, for the operator only) and
-//! `<name>-db-credentials` (the owning service's login).
+//! The Secrets of an instance, with the same keys for every engine:
+//! `<name>-db-admin` (superuser, for the operator only),
+//! `<name>-db-credentials` (the owning service's login) and, with backups,
+//! `<name>-db-backup-login` (the read-only login of backup pods).
 
 use super::Instance;
-use crate::engine::Connection;
+use crate::engine::{BACKUP_USERNAME, Connection};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeMap;
@@ -14,7 +15,7 @@ pub const PASSWORD_KEY: &str = "password";
 /// Admin Secret key of a copy of the app password: a deleted credentials
 /// Secret is restored with the same password instead of a new one.
 pub const APP_PASSWORD_KEY: &str = "app-password";
-pub use crate::engine::MONITOR_PASSWORD_KEY;
+pub use crate::engine::{BACKUP_PASSWORD_KEY, MONITOR_PASSWORD_KEY};
 pub const APP_PASSWORD_B_KEY: &str = "app-password-b";
 pub const ACTIVE_LOGIN_KEY: &str = "active-login";
 pub const PENDING_LOGIN_KEY: &str = "pending-login";
@@ -85,6 +86,9 @@ pub struct Passwords {
     pub app_b: Option<String>,
     /// The monitoring login's (kept in the admin Secret).
     pub monitor: String,
+    /// The backup login's (kept in the admin Secret, handed to backup pods
+    /// in the backup login Secret).
+    pub backup: String,
     pub rotation: Rotation,
     /// Engine-specific keys derived once from `app` (kept in the admin Secret).
     pub derived: BTreeMap<String, String>,
@@ -155,6 +159,7 @@ pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     let mut data = connection_keys(instance, instance.engine.admin_username(), &passwords.admin, &database);
     data.insert(APP_PASSWORD_KEY.to_string(), passwords.app.clone());
     data.insert(MONITOR_PASSWORD_KEY.to_string(), passwords.monitor.clone());
+    data.insert(BACKUP_PASSWORD_KEY.to_string(), passwords.backup.clone());
     let r = &passwords.rotation;
     let optional = [
         (APP_PASSWORD_B_KEY, passwords.app_b.clone()),
@@ -167,6 +172,15 @@ pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     data.extend(optional.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))));
     data.extend(passwords.derived.clone());
     secret(instance, instance.admin_secret_name(), data)
+}
+
+/// `<name>-db-backup-login`: the read-only backup login, the only Secret
+/// backup pods read (the admin Secret stays with the operator, the database
+/// container and restores).
+pub fn backup_login_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
+    let database = instance.engine.app_database(&instance.app_identifier());
+    let data = connection_keys(instance, BACKUP_USERNAME, &passwords.backup, &database);
+    secret(instance, instance.backup_login_secret_name(), data)
 }
 
 /// The value of `key` in a live Secret, if present and UTF-8.

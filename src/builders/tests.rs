@@ -59,6 +59,7 @@ fn passwords() -> Passwords {
         admin: "AdminPassword0123456789".into(),
         app: "AppPassword0123456789".into(),
         monitor: "MonitorPassword0123456789".into(),
+        backup: "BackupPassword0123456789".into(),
         app_b: None,
         rotation: Default::default(),
         derived: BTreeMap::from([("app-password-scram".to_string(), "SCRAM-SHA-256$4096:c2FsdA==$a:b".to_string())]),
@@ -444,6 +445,21 @@ fn backups_run_on_schedule_with_credentials_from_secrets_only() {
     for secret in ["SERVICEDB_DB_PASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"] {
         assert!(env[secret].value.is_none() && env[secret].value_from.is_some(), "{secret} must come from a Secret");
     }
+    // The read-only backup login, never the admin's.
+    for key in ["SERVICEDB_DB_USERNAME", "SERVICEDB_DB_PASSWORD"] {
+        let from = env[key].value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).expect("a Secret key");
+        assert_eq!(from.name, "orders-db-backup-login", "{key}");
+    }
+    let admin_read = serde_json::to_string(&pod).unwrap().contains("orders-db-admin");
+    assert!(!admin_read, "a backup pod reads the admin Secret");
+    let login = &backup.login_secret;
+    assert_eq!(login.metadata.name.as_deref(), Some("orders-db-backup-login"));
+    let data = login.data.as_ref().unwrap();
+    assert_eq!(data["username"].0, b"servicedb_backup");
+    assert_eq!(data["password"].0, passwords().backup.as_bytes());
+    assert_eq!(data["database"].0, b"orders", "the service's database");
+    let admin = d.admin_secret.data.unwrap();
+    assert_eq!(admin["backup-password"].0, passwords().backup.as_bytes(), "the operator's copy");
     assert!(backup.claim.is_none(), "S3 needs no claim");
 
     let egress = serde_json::to_value(backup.network_policy.spec.unwrap().egress).unwrap();
@@ -512,6 +528,9 @@ fn sql_engines_restore_with_a_job_owned_by_the_new_instance() {
     assert_eq!(env["SERVICEDB_RESTORE_OWNER"], "orders", "the service's login owns the restored objects");
     assert_eq!(env["SERVICEDB_S3_PREFIX"], "shop/old-orders", "the backups of the source instance");
     assert_eq!(env["SERVICEDB_BACKUP_ID"], "20261129T030000Z-00ff");
+    let login = pod.containers[0].env.as_ref().unwrap().iter().find(|e| e.name == "SERVICEDB_DB_USERNAME");
+    let login = login.and_then(|e| e.value_from.as_ref()?.secret_key_ref.as_ref()).expect("from a Secret");
+    assert_eq!(login.name, "orders-db-admin", "a restore creates objects: the admin's login");
     let egress = serde_json::to_value(restore.network_policy.spec.unwrap().egress).unwrap();
     assert_eq!(egress[2]["to"][0]["ipBlock"]["cidr"], "10.1.2.3/32");
     assert!(d.statefulset.spec.unwrap().template.spec.unwrap().init_containers.is_none());

@@ -156,6 +156,8 @@ pub struct LiveSecrets<'a> {
     pub credentials: Option<&'a Secret>,
     /// The copy delivered to the owning service's namespace, when it is elsewhere.
     pub delivered: Option<&'a Secret>,
+    /// The backup login's, read only when the spec has backups.
+    pub backup_login: Option<&'a Secret>,
 }
 
 /// What the apply step did: the StatefulSet as the API server has it, and
@@ -410,13 +412,20 @@ pub async fn children(
     futures::try_join!(secrets, access, delivered, a.ensure(network_policy), config)?;
 
     let backup = async {
-        if let Some(BackupChildren { claim, network_policy, cronjob }) = backup {
-            // The backup claim is never deleted: it holds the backups.
-            if let Some(claim) = claim {
-                a.ensure_created(claim).await?;
+        match backup {
+            Some(BackupChildren { login_secret, claim, network_policy, cronjob }) => {
+                a.ensure_secret(login_secret, inputs.secrets.backup_login).await?;
+                // The backup claim is never deleted: it holds the backups.
+                if let Some(claim) = claim {
+                    a.ensure_created(claim).await?;
+                }
+                a.ensure(network_policy).await?;
+                a.ensure(cronjob).await?;
             }
-            a.ensure(network_policy).await?;
-            a.ensure(cronjob).await?;
+            // Secrets are not cached: the login's is looked for only after
+            // a spec change (backups turned off).
+            None if inputs.spec_changed => a.remove_uncached::<Secret>(&instance.backup_login_secret_name()).await?,
+            None => {}
         }
         Ok(())
     };

@@ -84,6 +84,13 @@ pub const MONITOR_USERNAME: &str = "servicedb_monitor";
 /// Admin Secret key of the monitoring login's password.
 pub const MONITOR_PASSWORD_KEY: &str = "monitor-password";
 
+/// The backup login every instance has: it reads the service's database
+/// and nothing else, and only backup pods receive its password.
+pub const BACKUP_USERNAME: &str = "servicedb_backup";
+/// Admin Secret key of the backup login's password (the operator's copy;
+/// backup pods read it from the backup login Secret).
+pub const BACKUP_PASSWORD_KEY: &str = "backup-password";
+
 /// The Prometheus exporter sidecar of an engine, logging in as
 /// [`MONITOR_USERNAME`] with the password from the admin Secret.
 #[derive(Clone, Debug, PartialEq)]
@@ -183,7 +190,8 @@ pub trait Engine: Send + Sync {
     /// Connection strings beside the uniform keys: `uri` always, `jdbc-uri` for SQL engines.
     fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String>;
     /// The engine's own dump tool, writing one consistent dump of the
-    /// service's database to standard output, connected as `c` (the admin).
+    /// service's database to standard output, connected as `c` (the backup
+    /// login: it reads, nothing more).
     fn dump_command(&self, c: &Connection<'_>) -> ToolCommand;
     /// How a dump is loaded back; `owner` is the login that must own what
     /// the restore creates.
@@ -243,6 +251,7 @@ mod tests {
             database: database.to_string(),
             app: vec![admin::AppLogin { login: login(app), enabled: true }],
             monitor: login(MONITOR_USERNAME),
+            backup: login(BACKUP_USERNAME),
         }
     }
 

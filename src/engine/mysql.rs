@@ -148,8 +148,17 @@ impl Engine for MySql {
     /// binary values as hex so the dump is plain text; with routines,
     /// triggers and events, so a restore (or a safety backup) has them all.
     fn dump_command(&self, c: &Connection<'_>) -> ToolCommand {
-        let flags =
-            ["--single-transaction", "--quick", "--routines", "--triggers", "--events", "--hex-blob", "--no-create-db"];
+        let flags = [
+            "--single-transaction",
+            "--quick",
+            "--routines",
+            "--triggers",
+            "--events",
+            "--hex-blob",
+            "--no-create-db",
+            // Tablespaces are the server's, not the service's (and need PROCESS).
+            "--no-tablespaces",
+        ];
         ToolCommand {
             program: self.client_program("dump"),
             args: [&mysql_connection_args(c)[..], &flags.map(String::from), &[c.database.to_string()]].concat(),

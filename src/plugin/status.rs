@@ -337,6 +337,15 @@ pub async fn gather(target: &Target, sdb: &ServiceDatabase) -> Result<Report, Fa
     let (credentials_name, admin_name) = (instance.credentials_secret_name(), instance.admin_secret_name());
     let (credentials, credentials_presence) = secret(&secrets, &credentials_name).await;
     let (admin, admin_presence) = secret(&secrets, &admin_name).await;
+    let mut secret_views = vec![
+        SecretView { name: credentials_name, presence: credentials_presence },
+        SecretView { name: admin_name.clone(), presence: admin_presence },
+    ];
+    if sdb.spec.backup.is_some() {
+        let name = instance.backup_login_secret_name();
+        let (_, presence) = secret(&secrets, &name).await;
+        secret_views.push(SecretView { name, presence });
+    }
 
     let status = sdb.status.clone().unwrap_or_default();
     Ok(Report {
@@ -366,10 +375,7 @@ pub async fn gather(target: &Target, sdb: &ServiceDatabase) -> Result<Report, Fa
             }),
             pods: pods.items.iter().map(pod_view).collect(),
             services: names(services.items),
-            secrets: vec![
-                SecretView { name: credentials_name, presence: credentials_presence },
-                SecretView { name: admin_name.clone(), presence: admin_presence },
-            ],
+            secrets: secret_views,
             network_policies: names(policies.items),
             cron_job: cronjobs.items.first().map(|c| CronJobView {
                 name: c.name_any(),

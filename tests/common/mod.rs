@@ -122,6 +122,7 @@ where
         database: database.into(),
         app,
         monitor: Login { username: "servicedb_monitor".into(), password: "m0nitor".into() },
+        backup: Login { username: "servicedb_backup".into(), password: "b4ckup".into() },
     };
     let phase = |app| {
         let wanted = wanted(app);

@@ -65,6 +65,12 @@ pub async fn to_s3_and_back(env: &PodEnv) -> Outcome {
         format!("location: {location}")
     })?;
 
+    // It ran as the read-only backup login: the backup pods read no admin Secret.
+    let read =
+        kubectl(&["-n", NS, "get", "cronjob", "orders-db-backup", "-o", "jsonpath={..secretKeyRef.name}"]).await?;
+    let read: std::collections::BTreeSet<&str> = read.split_whitespace().collect();
+    ensure(read == ["orders-db-backup-login", "s3-creds"].into(), || format!("Secrets a backup pod reads: {read:?}"))?;
+
     // A backup pod of another instance may not reach this database; one of
     // this instance may (the control).
     for (pod, instance, expected) in [("backup-of-orders", "orders", true), ("backup-of-copy", "copy", false)] {

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Login of the metrics exporters, in every engine.
-pub use crate::engine::MONITOR_USERNAME;
+pub use crate::engine::{BACKUP_USERNAME, MONITOR_USERNAME};
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `<namespace>/<instance Service>` -> `host:port`, for an operator that runs
@@ -58,6 +58,7 @@ pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Pass
         database: engine.app_database(&ident),
         app,
         monitor: Login { username: MONITOR_USERNAME.to_string(), password: passwords.monitor.clone() },
+        backup: Login { username: BACKUP_USERNAME.to_string(), password: passwords.backup.clone() },
     };
     match tokio::time::timeout(TIMEOUT, engine.ensure(&target, &admin, &wanted)).await {
         Ok(Ok(())) => Credentials::Ready,

@@ -4,8 +4,8 @@
 use super::validate::Invalid;
 use crate::api::reasons::InvalidReason;
 use crate::builders::secret::{
-    ACTIVE_LOGIN_KEY, APP_PASSWORD_B_KEY, APP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY, PENDING_LOGIN_KEY,
-    RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
+    ACTIVE_LOGIN_KEY, APP_PASSWORD_B_KEY, APP_PASSWORD_KEY, BACKUP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY,
+    PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
 };
 use crate::builders::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
 use crate::controller::error::Error;
@@ -27,6 +27,7 @@ pub struct Existing {
     pub app_password: Option<String>,
     pub app_password_b: Option<String>,
     pub monitor_password: Option<String>,
+    pub backup_password: Option<String>,
     pub rotation: Rotation,
     pub derived: BTreeMap<String, String>,
     /// The data volume exists, so the database was (or is being) initialised
@@ -60,9 +61,13 @@ pub fn decide(
     };
     let engine = instance.engine;
     let complete = engine.derived_admin_key_names().iter().all(|k| existing.derived.contains_key(*k));
-    // The monitoring login is (re)set by the administer step, so a lost one
-    // can be made anew.
+    // The monitoring and backup logins are (re)set by the administer step,
+    // so a lost one can be made anew.
     let monitor = match existing.monitor_password {
+        Some(p) => p,
+        None => generate()?,
+    };
+    let backup = match existing.backup_password {
         Some(p) => p,
         None => generate()?,
     };
@@ -71,6 +76,7 @@ pub fn decide(
         app,
         app_b: existing.app_password_b,
         monitor,
+        backup,
         rotation: existing.rotation,
         derived: existing.derived,
     };
@@ -93,14 +99,16 @@ pub fn with_derived_keys(instance: &Instance<'_>, mut passwords: Passwords) -> P
 }
 
 /// What the live Secrets and volume hold. A Secret of the same name that
-/// servicedb does not manage is never taken over.
+/// servicedb does not manage (`backup_login` included) is never taken over.
 pub fn existing(
     instance: &Instance<'_>,
     admin: Option<&Secret>,
     credentials: Option<&Secret>,
+    backup_login: Option<&Secret>,
     initialised: bool,
 ) -> Result<Existing, Invalid> {
-    if let Some(secret) = admin.into_iter().chain(credentials).find(|s| !managed_by_us(s, instance)) {
+    let ours = admin.into_iter().chain(credentials).chain(backup_login);
+    if let Some(secret) = ours.into_iter().find(|s| !managed_by_us(s, instance)) {
         return Err(Invalid {
             reason: InvalidReason::SecretConflict,
             message: format!(
@@ -115,6 +123,7 @@ pub fn existing(
     Ok(Existing {
         admin_password: from_admin(PASSWORD_KEY),
         monitor_password: from_admin(MONITOR_PASSWORD_KEY),
+        backup_password: from_admin(BACKUP_PASSWORD_KEY),
         app_password_b: from_admin(APP_PASSWORD_B_KEY),
         rotation: Rotation {
             active: from_admin(ACTIVE_LOGIN_KEY).as_deref().and_then(Slot::parse),
@@ -161,7 +170,7 @@ mod tests {
         let instance = Instance::new(&sdb, "op").unwrap();
         let (n, mut generate) = counter();
         let p = decide(&instance, Existing::default(), &mut generate).unwrap().unwrap();
-        assert_eq!(n.get(), 3, "admin, app and monitor");
+        assert_eq!(n.get(), 4, "admin, app, monitor and backup");
         assert_ne!(p.admin, p.app);
         assert!(p.derived["app-password-scram"].starts_with("SCRAM-SHA-256$4096:"));
     }
@@ -175,6 +184,7 @@ mod tests {
             admin_password: Some("A".into()),
             app_password: Some("B".into()),
             monitor_password: Some("M".into()),
+            backup_password: Some("K".into()),
             derived: BTreeMap::from([("app-password-scram".to_string(), "V".to_string())]),
             initialised: true,
             ..Existing::default()
@@ -192,7 +202,7 @@ mod tests {
         let existing = Existing { app_password: Some("B".into()), ..Existing::default() };
         let p = decide(&instance, existing, &mut generate).unwrap().unwrap();
         assert_eq!(p.app, "B");
-        assert_eq!(n.get(), 2, "only the admin and monitor passwords are new");
+        assert_eq!(n.get(), 3, "only the admin, monitor and backup passwords are new");
     }
 
     #[test]
@@ -216,7 +226,7 @@ mod tests {
             "data": {"password": "dGhlaXItcGFzc3dvcmQtNDI="}
         }))
         .unwrap();
-        let Err(invalid) = existing(&instance, None, Some(&foreign), false) else { panic!("taken over") };
+        let Err(invalid) = existing(&instance, None, Some(&foreign), None, false) else { panic!("taken over") };
         assert_eq!(invalid.reason, InvalidReason::SecretConflict);
         assert!(invalid.message.starts_with("Secret orders-db-credentials already exists"), "{}", invalid.message);
         assert!(!invalid.message.contains("their-password-42"), "no value in the message: {}", invalid.message);

@@ -45,6 +45,7 @@ pub fn plan(
             instance,
             observed.admin_secret.as_ref(),
             observed.credentials_secret.as_ref(),
+            observed.backup_login_secret.as_ref(),
             observed.data_claim_exists,
         )
     });
@@ -115,6 +116,7 @@ mod tests {
             data_claim_exists: false,
             admin_secret: None,
             credentials_secret: None,
+            backup_login_secret: None,
             references: Ok(()),
             bootstrap_source: Ok(None),
             backup_runs: Vec::new(),

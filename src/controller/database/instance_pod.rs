@@ -121,7 +121,8 @@ pub fn failure_of(pod: &Pod, secrets: &[&str]) -> Option<PodFailure> {
 /// Every secret value the operator knows for the instance, to keep out of
 /// messages.
 pub fn secret_values(passwords: &Passwords) -> Vec<&str> {
-    let mut values = vec![passwords.admin.as_str(), passwords.app.as_str(), passwords.monitor.as_str()];
+    let mut values =
+        vec![passwords.admin.as_str(), passwords.app.as_str(), passwords.monitor.as_str(), passwords.backup.as_str()];
     values.extend(passwords.app_b.as_deref());
     values.extend(passwords.derived.values().map(String::as_str));
     values
@@ -331,11 +332,12 @@ mod tests {
             app: "b".into(),
             app_b: Some("c".into()),
             monitor: "d".into(),
+            backup: "f".into(),
             rotation: Default::default(),
             derived: [("k".to_string(), "e".to_string())].into(),
         };
         let mut values = secret_values(&passwords);
         values.sort_unstable();
-        assert_eq!(values, ["a", "b", "c", "d", "e"]);
+        assert_eq!(values, ["a", "b", "c", "d", "e", "f"]);
     }
 }

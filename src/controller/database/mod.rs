@@ -93,6 +93,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
         admin: observed.admin_secret.as_ref(),
         credentials: observed.credentials_secret.as_ref(),
         delivered: observed.service_namespace.as_ref().and_then(|s| s.delivered_secret.as_ref()),
+        backup_login: observed.backup_login_secret.as_ref(),
     };
     let inputs = ApplyInputs {
         secrets: live_secrets(),

@@ -40,6 +40,8 @@ pub struct Observed {
     pub data_claim_exists: bool,
     pub admin_secret: Option<Secret>,
     pub credentials_secret: Option<Secret>,
+    /// Read only when the spec has backups: no other step needs it.
+    pub backup_login_secret: Option<Secret>,
     /// What is wrong with the objects the spec names outside the operator's children.
     pub references: Result<(), Invalid>,
     /// The backup to start from while a bootstrap is due.
@@ -67,8 +69,14 @@ pub async fn observe(ctx: &Context, sdb: &ServiceDatabase, instance: &Instance<'
         let secrets = secrets.clone();
         async move { secrets.get_opt(&name).await.map_err(Error::kube("get", format!("Secret {name}"))) }
     };
-    let (admin_secret, credentials_secret) =
-        futures::try_join!(read(instance.admin_secret_name()), read(instance.credentials_secret_name()))?;
+    let backup_login = async {
+        match sdb.spec.backup {
+            Some(_) => read(instance.backup_login_secret_name()).await,
+            None => Ok(None),
+        }
+    };
+    let (admin_secret, credentials_secret, backup_login_secret) =
+        futures::try_join!(read(instance.admin_secret_name()), read(instance.credentials_secret_name()), backup_login)?;
     let references = if ready_at_generation(sdb) { Ok(()) } else { validate::references(&ctx.client, sdb).await? };
     let previous = sdb.status.as_ref();
     let jobs = caches.labelled::<Job>(ns, instance.name, BACKUP_COMPONENT);
@@ -86,6 +94,7 @@ pub async fn observe(ctx: &Context, sdb: &ServiceDatabase, instance: &Instance<'
         data_claim_exists: caches.contains::<PersistentVolumeClaim>(ns, &instance.data_claim_name()),
         admin_secret,
         credentials_secret,
+        backup_login_secret,
         references,
         bootstrap_source: bootstrap::source(&ctx.client, sdb, instance).await?,
         backup_runs,

@@ -138,6 +138,7 @@ mod tests {
             app: "one".into(),
             app_b: None,
             monitor: "m".into(),
+            backup: "k".into(),
             rotation: Default::default(),
             derived: BTreeMap::new(),
         }

@@ -1,6 +1,6 @@
 //! Live administration inside a running database, through the engine's own
-//! driver: the service's database, its least-privilege login, and a
-//! monitoring login. Idempotent: run on every reconcile, it changes nothing
+//! driver: the service's database, its least-privilege login, a monitoring
+//! login and a read-only backup login. Idempotent: run on every reconcile, it changes nothing
 //! that is already right. Also what a restore needs to know and do there:
 //! what a database already holds and, for MySQL/MariaDB, setting it aside
 //! while a restore loads ([`mysql_stash`]). Callers go through
@@ -58,6 +58,8 @@ pub struct Wanted {
     /// and its objects; the others act as the first, so both see the same data.
     pub app: Vec<AppLogin>,
     pub monitor: Login,
+    /// Reads the service's database for backups; writes nothing.
+    pub backup: Login,
 }
 
 /// How long administration waits for a database to accept its connection.
@@ -137,6 +139,7 @@ impl Wanted {
             safe_name(&app.login.username)?;
         }
         safe_name(&self.monitor.username)?;
+        safe_name(&self.backup.username)?;
         Ok(())
     }
 }

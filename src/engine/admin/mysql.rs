@@ -52,6 +52,15 @@ fn identified_by(flavor: Flavor, password: &str) -> String {
     }
 }
 
+/// Who is not a routine's definer sees its body only with this: MariaDB
+/// keeps routines in `mysql.proc`, MySQL 8 has a privilege for it.
+fn routine_bodies(flavor: Flavor, user: &str) -> String {
+    match flavor {
+        Flavor::MariaDb => format!("GRANT SELECT ON mysql.proc TO {user}@'%'"),
+        Flavor::MySql => format!("GRANT SHOW_ROUTINE ON *.* TO {user}@'%'"),
+    }
+}
+
 async fn connect(target: &Target, admin: &Login) -> Result<mysql_async::Conn, AdminError> {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(target.host.clone())
@@ -65,6 +74,7 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Fla
     let mut conn = connect(target, admin).await?;
     let database = mysql_ident(&wanted.database);
     let monitor = mysql_literal(&wanted.monitor.username);
+    let backup = mysql_literal(&wanted.backup.username);
     let mut statements = vec![("CREATE DATABASE", format!("CREATE DATABASE IF NOT EXISTS {database}"))];
     for app in &wanted.app {
         let user = mysql_literal(&app.login.username);
@@ -87,6 +97,14 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Fla
         // What mysqld_exporter needs, without SELECT on application schemas.
         ("GRANT", format!("GRANT PROCESS, REPLICATION CLIENT ON *.* TO {monitor}@'%'")),
         ("GRANT", format!("GRANT SELECT ON performance_schema.* TO {monitor}@'%'")),
+        (
+            "CREATE USER",
+            format!("CREATE USER IF NOT EXISTS {backup}@'%' {}", identified_by(flavor, &wanted.backup.password)),
+        ),
+        ("ALTER USER", format!("ALTER USER {backup}@'%' {}", identified_by(flavor, &wanted.backup.password))),
+        // What a consistent dump with routines, triggers and events reads.
+        ("GRANT", format!("GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT ON {database}.* TO {backup}@'%'")),
+        ("GRANT", routine_bodies(flavor, &backup)),
     ]);
     for (step, sql) in statements {
         conn.query_drop(sql).await.map_err(statement(step))?;

@@ -54,6 +54,9 @@ async fn ensure_login(client: &Client, login: &Login, attributes: &str) -> Resul
 }
 
 const ATTRIBUTES: &str = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT";
+/// The backup login reads every row, row security policies included (a
+/// dump that silently left rows out would not be a backup); it writes nothing.
+const BACKUP_ATTRIBUTES: &str = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS INHERIT";
 
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
     let client = connect(target, admin, "postgres").await?;
@@ -77,6 +80,7 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
         }
     }
     ensure_login(&client, &wanted.monitor, &format!("LOGIN {ATTRIBUTES}")).await?;
+    ensure_login(&client, &wanted.backup, BACKUP_ATTRIBUTES).await?;
     let exists = client
         .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&wanted.database])
         .await
@@ -89,10 +93,15 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
             .map_err(statement("CREATE DATABASE"))?;
     }
     let monitor = pg_ident(&wanted.monitor.username);
+    let backup = pg_ident(&wanted.backup.username);
+    // pg_read_all_data: SELECT on every table and sequence and USAGE on
+    // every schema, present and future, without owning or writing any.
     let mut grants = format!(
         "ALTER DATABASE {database} OWNER TO {owner};
          REVOKE ALL ON DATABASE {database} FROM PUBLIC;
-         GRANT pg_monitor TO {monitor};"
+         GRANT pg_monitor TO {monitor};
+         GRANT pg_read_all_data TO {backup};
+         GRANT CONNECT ON DATABASE {database} TO {backup};"
     );
     for app in &wanted.app {
         grants.push_str(&format!(

@@ -13,6 +13,9 @@ fn hashed(password: &str) -> String {
 /// Commands a metrics exporter reads with; no key access at all.
 pub const MONITOR_RULES: &[&str] =
     &["-@all", "+ping", "+info", "+config|get", "+client|list", "+slowlog|get", "+latency|latest"];
+/// Backups: a replication stream of the whole dataset (`redis-cli --rdb`),
+/// no command that reads or writes a key.
+pub const BACKUP_RULES: &[&str] = &["-@all", "+ping", "+sync", "+psync", "+replconf"];
 /// The service: every key and channel, no dangerous command.
 pub const APP_RULES: &[&str] = &["~*", "&*", "+@all", "-@dangerous"];
 
@@ -31,7 +34,8 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(
     let client = redis::Client::open(info).map_err(connect_error)?;
     let mut conn = super::connect_within(target, client.get_multiplexed_async_connection()).await?;
     let apps = wanted.app.iter().map(|a| (&a.login, a.enabled, APP_RULES));
-    for (login, enabled, rules) in apps.chain([(&wanted.monitor, true, MONITOR_RULES)]) {
+    let operator = [(&wanted.monitor, true, MONITOR_RULES), (&wanted.backup, true, BACKUP_RULES)];
+    for (login, enabled, rules) in apps.chain(operator) {
         let mut cmd = redis::cmd("ACL");
         let state = if enabled { "on" } else { "off" };
         cmd.arg("SETUSER").arg(&login.username).arg("reset").arg(state).arg(hashed(&login.password));
