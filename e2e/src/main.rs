@@ -3,7 +3,7 @@
 //! then, for the engines and versions this machine has no image for, with
 //! stand-in servers and kwok nodes, the operator as a local process under
 //! the chart's ServiceAccount.
-//! `cargo run -p servicedb-e2e [filter]`; prints "N passed, N failed".
+//! `cargo run -p servicedb-e2e [filter]` (`a|b`: either); prints "N passed, N failed".
 
 mod analyzer;
 mod audit;
@@ -57,7 +57,9 @@ async fn main() -> ExitCode {
     }
     // Scenarios a platform cannot run (e2e/kind has no audit log to read).
     let skip = std::env::var("SERVICEDB_E2E_SKIP").ok().filter(|s| !s.is_empty());
-    let selected = |name: &str| name.contains(&filter) && !skip.as_deref().is_some_and(|s| name.contains(s));
+    // `a|b` selects the scenarios whose names contain a or b.
+    let selected =
+        |name: &str| filter.split('|').any(|f| name.contains(f)) && !skip.as_deref().is_some_and(|s| name.contains(s));
     let mut tally = Tally::default();
 
     let pod_scenarios: Vec<_> = pods::all().into_iter().filter(|(name, _)| selected(name)).collect();

@@ -53,11 +53,14 @@ fn identified_by(flavor: Flavor, password: &str) -> String {
 }
 
 /// Who is not a routine's definer sees its body only with this: MariaDB
-/// keeps routines in `mysql.proc`, MySQL 8 has a privilege for it.
-fn routine_bodies(flavor: Flavor, user: &str) -> String {
-    match flavor {
-        Flavor::MariaDb => format!("GRANT SELECT ON mysql.proc TO {user}@'%'"),
-        Flavor::MySql => format!("GRANT SHOW_ROUTINE ON *.* TO {user}@'%'"),
+/// keeps routines in `mysql.proc`, MySQL 8 has a privilege for it. Decided
+/// by what the server says it is (`version`), not by the spec's engine: the
+/// two differ here, and a wrong guess is a syntax error.
+fn routine_bodies(version: &str, user: &str) -> String {
+    if version.contains("MariaDB") {
+        format!("GRANT SELECT ON mysql.proc TO {user}@'%'")
+    } else {
+        format!("GRANT SHOW_ROUTINE ON *.* TO {user}@'%'")
     }
 }
 
@@ -72,6 +75,7 @@ async fn connect(target: &Target, admin: &Login) -> Result<mysql_async::Conn, Ad
 
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Flavor) -> Result<(), AdminError> {
     let mut conn = connect(target, admin).await?;
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(statement("SELECT VERSION()"))?;
     let database = mysql_ident(&wanted.database);
     let monitor = mysql_literal(&wanted.monitor.username);
     let backup = mysql_literal(&wanted.backup.username);
@@ -104,7 +108,7 @@ pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Fla
         ("ALTER USER", format!("ALTER USER {backup}@'%' {}", identified_by(flavor, &wanted.backup.password))),
         // What a consistent dump with routines, triggers and events reads.
         ("GRANT", format!("GRANT SELECT, SHOW VIEW, TRIGGER, LOCK TABLES, EVENT ON {database}.* TO {backup}@'%'")),
-        ("GRANT", routine_bodies(flavor, &backup)),
+        ("GRANT", routine_bodies(version.as_deref().unwrap_or_default(), &backup)),
     ]);
     for (step, sql) in statements {
         conn.query_drop(sql).await.map_err(statement(step))?;
@@ -513,4 +517,16 @@ pub async fn drop_stash(target: &Target, admin: &Login, database: &str) -> Resul
     let sql = format!("DROP DATABASE IF EXISTS {}", mysql_ident(&aside_name(database)));
     run(&mut conn, "DROP DATABASE (set aside)", sql).await?;
     conn.disconnect().await.map_err(statement("disconnect"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routine_bodies_follow_what_the_server_is() {
+        let grant = |version| routine_bodies(version, "'servicedb_backup'");
+        assert_eq!(grant("10.11.19-MariaDB-0+deb12u1"), "GRANT SELECT ON mysql.proc TO 'servicedb_backup'@'%'");
+        assert_eq!(grant("8.4.3"), "GRANT SHOW_ROUTINE ON *.* TO 'servicedb_backup'@'%'");
+    }
 }
