@@ -26,7 +26,7 @@ pub fn children(sdb: &ServiceDatabase) -> Result<Desired, String> {
     let instance = Instance::new(sdb, "servicedb-system").map_err(|e| e.to_string())?;
     let images = Images::Official.for_spec(&sdb.spec).map_err(|e| e.to_string())?;
     let fresh = || generate_password().map_err(|e| e.to_string());
-    let (admin, app, monitor) = (fresh()?, fresh()?, fresh()?);
+    let (admin, app, monitor, backup) = (fresh()?, fresh()?, fresh()?, fresh()?);
     let engine = instance.engine;
     let app_username = instance.login_name(builders::Slot::A);
     let derived = engine.derived_admin_keys(Logins {
@@ -35,7 +35,7 @@ pub fn children(sdb: &ServiceDatabase) -> Result<Desired, String> {
         app_username: &app_username,
         app_password: &app,
     });
-    let passwords = Passwords { admin, app, app_b: None, monitor, rotation: Rotation::default(), derived };
+    let passwords = Passwords { admin, app, app_b: None, monitor, backup, rotation: Rotation::default(), derived };
     let inputs = builders::Inputs {
         images: &images,
         claim_size: &sdb.spec.storage.size,
