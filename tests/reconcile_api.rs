@@ -671,3 +671,46 @@ async fn a_pod_that_is_not_the_services_reading_the_credentials_is_named() {
     assert_eq!((status.as_str(), reason.as_str()), ("False", "SecretReadByOtherPods"), "{message}");
     assert!(message.starts_with("pod shop/snoop reads Secret shop/orders-db-credentials"), "{message}");
 }
+
+#[tokio::test]
+async fn only_the_database_pod_reads_the_admin_secret_and_only_backup_jobs_the_backup_login() {
+    let fake = with_database("Retain", "1Gi");
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": {}}});
+    fake.put(SDB, sdb);
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    let pod = |name: &str, secret: &str, controller: Option<(&str, &str)>| {
+        let owners: Vec<serde_json::Value> = controller
+            .map(|(kind, owner)| json!({"apiVersion": "v1", "kind": kind, "name": owner, "uid": "u", "controller": true}))
+            .into_iter()
+            .collect();
+        let labels = json!({"app.kubernetes.io/name": "servicedb-backup", "app.kubernetes.io/instance": "orders",
+            "app.kubernetes.io/component": "backup", "app.kubernetes.io/managed-by": "servicedb"});
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "shop", "ownerReferences": owners, "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "x"}],
+                "volumes": [{"name": "s", "secret": {"secretName": secret}}]}})
+    };
+    let pods = "/api/v1/namespaces/shop/pods";
+    fake.put(&format!("{pods}/orders-db-0"), pod("orders-db-0", "orders-db-admin", Some(("StatefulSet", "orders-db"))));
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    assert_eq!(isolated(&fake).0, "True", "the database pod of its StatefulSet: {:?}", isolated(&fake));
+
+    fake.put(&format!("{pods}/debug"), pod("debug", "orders-db-admin", None));
+    // Labelled like a backup pod, but no Job's.
+    fake.put(&format!("{pods}/orders-db-backup-x"), pod("orders-db-backup-x", "orders-db-backup-login", None));
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    let (status, reason, message) = isolated(&fake);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "SecretReadByOtherPods"), "{message}");
+    assert!(message.contains("pod shop/debug reads Secret shop/orders-db-admin"), "{message}");
+    assert!(message.contains("pod shop/orders-db-backup-x reads Secret shop/orders-db-backup-login"), "{message}");
+
+    // The pod of a Job, labelled as this instance's backups, may read the backup login.
+    fake.remove(&format!("{pods}/debug"));
+    fake.put(
+        &format!("{pods}/orders-db-backup-x"),
+        pod("orders-db-backup-x", "orders-db-backup-login", Some(("Job", "x"))),
+    );
+    reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
+    assert_eq!(isolated(&fake).0, "True", "{:?}", isolated(&fake));
+}

@@ -11,6 +11,9 @@ pub const MANAGED_BY: &str = "servicedb";
 /// How every credentials Secret's name ends (and a delivered copy's, before
 /// the dot and the source namespace).
 pub const CREDENTIALS_SUFFIX: &str = "-db-credentials";
+/// How the admin Secret's and the backup login Secret's names end.
+pub const ADMIN_SUFFIX: &str = "-db-admin";
+pub const BACKUP_LOGIN_SUFFIX: &str = "-db-backup-login";
 /// Annotation holding a hash of what the operator last applied to a child.
 pub const DESIRED_HASH_ANNOTATION: &str = "servicedb.dev/desired-hash";
 /// Annotation of the StatefulSet: the engine version it runs. A running
@@ -62,13 +65,13 @@ impl<'a> Instance<'a> {
         format!("{}-db-headless", self.name)
     }
     pub fn admin_secret_name(&self) -> String {
-        format!("{}-db-admin", self.name)
+        format!("{}{ADMIN_SUFFIX}", self.name)
     }
     pub fn credentials_secret_name(&self) -> String {
         format!("{}{CREDENTIALS_SUFFIX}", self.name)
     }
     pub fn backup_login_secret_name(&self) -> String {
-        format!("{}-db-backup-login", self.name)
+        format!("{}{BACKUP_LOGIN_SUFFIX}", self.name)
     }
     pub fn init_config_name(&self) -> String {
         format!("{}-db-init", self.name)

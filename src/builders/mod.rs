@@ -18,7 +18,8 @@ mod tests;
 
 pub use delivery::DeliveredCredentials;
 pub use instance::{
-    CREDENTIALS_SUFFIX, DESIRED_HASH_ANNOTATION, ENGINE_VERSION_ANNOTATION, Instance, MANAGED_BY, NotStored,
+    ADMIN_SUFFIX, BACKUP_LOGIN_SUFFIX, CREDENTIALS_SUFFIX, DESIRED_HASH_ANNOTATION, ENGINE_VERSION_ANNOTATION,
+    Instance, MANAGED_BY, NotStored,
 };
 pub use networkpolicy::OPERATOR_POD_LABELS;
 pub use secret::{Passwords, Rotation, Slot};

@@ -12,7 +12,7 @@
 
 use super::caches::Events;
 use crate::api::ServiceDatabase;
-use crate::builders::{CREDENTIALS_SUFFIX, MANAGED_BY};
+use crate::builders::{ADMIN_SUFFIX, BACKUP_LOGIN_SUFFIX, CREDENTIALS_SUFFIX, MANAGED_BY};
 use crate::isolation::index::{Indexed, Terms};
 use crate::isolation::pods::{PodSecrets, pod_secrets};
 use crate::isolation::rbac::{Binding, Rbac, Reader, SecretGrant, SubjectRef, secret_grants};
@@ -141,13 +141,17 @@ fn ours(object: &impl ResourceExt) -> bool {
     object.labels().get("app.kubernetes.io/managed-by").is_some_and(|v| v == MANAGED_BY)
 }
 
-/// The ServiceDatabase whose credentials (or their delivered copy) a Secret name is.
+/// The Secrets of an instance the audit follows the readers of.
+const AUDITED_SUFFIXES: [&str; 3] = [CREDENTIALS_SUFFIX, ADMIN_SUFFIX, BACKUP_LOGIN_SUFFIX];
+
+/// The ServiceDatabase whose credentials (or their delivered copy), admin
+/// Secret or backup login a Secret name is.
 fn owner_of_secret(namespace: &str, secret: &str) -> Option<Wake> {
     let (base, source) = match secret.split_once('.') {
         Some((base, source)) => (base, source),
         None => (secret, namespace),
     };
-    let name = base.strip_suffix(CREDENTIALS_SUFFIX)?;
+    let name = AUDITED_SUFFIXES.iter().find_map(|suffix| base.strip_suffix(suffix))?;
     Some(Wake::Object { namespace: source.to_string(), name: name.to_string() })
 }
 
@@ -427,10 +431,10 @@ fn project_policy(p: &NetworkPolicy) -> Option<NetworkPolicy> {
     Some(NetworkPolicy { metadata, spec: p.spec.clone() })
 }
 
-/// Only pods that read a credentials Secret are kept.
+/// Only pods that read a Secret the audit follows are kept.
 fn project_pod(p: &Pod) -> Option<PodSecrets> {
     let found = pod_secrets(p);
-    found.secrets.iter().any(|s| s.contains(CREDENTIALS_SUFFIX)).then_some(found)
+    found.secrets.iter().any(|s| AUDITED_SUFFIXES.iter().any(|suffix| s.contains(suffix))).then_some(found)
 }
 
 fn rbac_changed<P>(view: &IsolationView, ((namespace, _), _, _): Change<P>) {
@@ -588,11 +592,13 @@ mod tests {
     }
 
     #[test]
-    fn a_pod_wakes_the_instance_whose_credentials_or_delivered_copy_it_reads() {
+    fn a_pod_wakes_the_instance_whose_credentials_delivered_copy_admin_or_backup_login_it_reads() {
         let wake = |ns: &str, secret: &str| owner_of_secret(ns, secret);
         let object = |ns: &str, name: &str| Some(Wake::Object { namespace: ns.into(), name: name.into() });
         assert_eq!(wake("shop", "orders-db-credentials"), object("shop", "orders"));
         assert_eq!(wake("storefront", "orders-db-credentials.shop"), object("shop", "orders"));
-        assert_eq!(wake("shop", "orders-db-admin"), None);
+        assert_eq!(wake("shop", "orders-db-admin"), object("shop", "orders"));
+        assert_eq!(wake("shop", "orders-db-backup-login"), object("shop", "orders"));
+        assert_eq!(wake("shop", "s3-creds"), None);
     }
 }

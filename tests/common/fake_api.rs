@@ -134,6 +134,11 @@ impl FakeApi {
         state.objects.insert(path.to_string(), object);
     }
 
+    /// Removes the object at `path`, as if deleted by someone else.
+    pub fn remove(&self, path: &str) {
+        self.state.lock().unwrap().objects.remove(path);
+    }
+
     pub fn object(&self, path: &str) -> Option<Value> {
         self.state.lock().unwrap().objects.get(path).cloned()
     }

@@ -2,9 +2,11 @@
 //! isolation view (and SubjectAccessReviews), judged by `crate::isolation`.
 
 use crate::builders::Instance;
+use crate::builders::backup::backup_pod_labels;
 use crate::builders::networkpolicy::network_policy;
 use crate::controller::context::Context;
 use crate::controller::isolation_view::Seen;
+use crate::isolation::pods::PodSecrets;
 use crate::isolation::policy::{ANY_INSTANCE, Target, wider};
 use crate::isolation::rbac::{Reader, SubjectRef};
 use crate::isolation::selector::selects;
@@ -20,17 +22,28 @@ pub enum Isolation {
 }
 
 /// The subjects whose access is the design: the service's ServiceAccount
-/// and the operator's.
-fn exempt(instance: &Instance<'_>, ctx: &Context) -> Vec<SubjectRef> {
-    let owner = instance.spec.service.service_account_name.as_ref().map(|name| SubjectRef::ServiceAccount {
-        namespace: instance.service_namespace().to_string(),
-        name: name.clone(),
-    });
-    let operator = SubjectRef::ServiceAccount {
-        namespace: ctx.settings.operator_namespace.clone(),
-        name: ctx.settings.service_account.clone(),
-    };
-    owner.into_iter().chain([operator]).collect()
+/// (to its credentials) and the operator's (to every Secret of the instance).
+struct Exempt {
+    owner: Option<SubjectRef>,
+    operator: SubjectRef,
+}
+
+impl Exempt {
+    fn of(instance: &Instance<'_>, ctx: &Context) -> Exempt {
+        let owner = instance.spec.service.service_account_name.as_ref().map(|name| SubjectRef::ServiceAccount {
+            namespace: instance.service_namespace().to_string(),
+            name: name.clone(),
+        });
+        let operator = SubjectRef::ServiceAccount {
+            namespace: ctx.settings.operator_namespace.clone(),
+            name: ctx.settings.service_account.clone(),
+        };
+        Exempt { owner, operator }
+    }
+
+    fn from_credentials(&self, subject: &SubjectRef) -> bool {
+        *subject == self.operator || self.owner.as_ref() == Some(subject)
+    }
 }
 
 pub async fn audit(ctx: &Context, instance: &Instance<'_>) -> Isolation {
@@ -50,9 +63,13 @@ pub async fn audit(ctx: &Context, instance: &Instance<'_>) -> Isolation {
             }
         }
     }
-    let exempt = exempt(instance, ctx);
+    let exempt = Exempt::of(instance, ctx);
     let monitoring = &ctx.settings.monitoring_namespace;
-    let findings = ctx.isolation.read(|seen| findings(instance, monitoring, seen, &secrets, reviewed, &exempt));
+    let findings = ctx.isolation.read(|seen| {
+        let mut found = findings(instance, monitoring, seen, &secrets, reviewed, &exempt);
+        found.extend(own_secret_findings(instance, seen, &found, &exempt));
+        found
+    });
     let exceptions = instance.spec.isolation.as_ref().map(|i| i.exceptions.as_slice()).unwrap_or_default();
     Isolation::Judged(Verdict::judge(findings, exceptions, instance.namespace))
 }
@@ -65,7 +82,7 @@ fn findings(
     seen: &Seen<'_>,
     secrets: &[(String, String)],
     reviewed: Vec<Vec<Reader>>,
-    exempt: &[SubjectRef],
+    exempt: &Exempt,
 ) -> Vec<Finding> {
     let home = instance.namespace;
     let ours = network_policy(instance, monitoring_namespace);
@@ -95,7 +112,7 @@ fn findings(
         findings.extend(
             readers
                 .into_iter()
-                .filter(|r| !r.subject.is_control_plane() && !exempt.contains(&r.subject))
+                .filter(|r| !r.subject.is_control_plane() && !exempt.from_credentials(&r.subject))
                 .map(|reader| Finding::Reader { secret: at.clone(), reader }),
         );
         // The service's own pods read the copy in their namespace.
@@ -108,6 +125,54 @@ fn findings(
                 !(ns == home && *name == database_pod && pod.controller.as_ref() == Some(&statefulset))
             })
             .map(|(name, _)| Finding::Pod { namespace: ns.clone(), name: name.to_string(), secret: at.clone() })
+            .collect();
+        pods.sort_by_key(ToString::to_string);
+        findings.extend(pods);
+    }
+    findings
+}
+
+/// Who else reads the operator's own Secrets of the instance: the admin
+/// Secret is for the database pod (of its StatefulSet) and the restore Job,
+/// the backup login for the pods of backup Jobs (a Job's pods labelled as
+/// this instance's backups); no one else, the service included. Subjects
+/// already named for the credentials (a reader of every Secret) are not
+/// named again.
+fn own_secret_findings(instance: &Instance<'_>, seen: &Seen<'_>, found: &[Finding], exempt: &Exempt) -> Vec<Finding> {
+    let home = instance.namespace;
+    let named: Vec<&SubjectRef> = found
+        .iter()
+        .filter_map(|f| match f {
+            Finding::Reader { reader, .. } => Some(&reader.subject),
+            _ => None,
+        })
+        .collect();
+    let (statefulset, restore) =
+        (format!("StatefulSet/{}", instance.instance_name()), format!("Job/{}", instance.restore_name()));
+    let database_pod = instance.pod_name();
+    let admin = instance.admin_secret_name();
+    let backup_pods = LabelSelector { match_labels: Some(backup_pod_labels(instance)), ..Default::default() };
+    let may_read = |secret: &str, name: &str, pod: &PodSecrets| {
+        let controller = pod.controller.as_deref().unwrap_or_default();
+        if secret == admin {
+            (name == database_pod && controller == statefulset) || controller == restore
+        } else {
+            controller.starts_with("Job/") && selects(&backup_pods, &pod.labels)
+        }
+    };
+    let mut findings = Vec::new();
+    for secret in [admin.clone(), instance.backup_login_secret_name()] {
+        let at = format!("{home}/{secret}");
+        let readers =
+            seen.rbac.readers(home, &secret).into_iter().filter(|r| {
+                !r.subject.is_control_plane() && r.subject != exempt.operator && !named.contains(&&r.subject)
+            });
+        findings.extend(readers.map(|reader| Finding::Reader { secret: at.clone(), reader }));
+        let mut pods: Vec<Finding> = seen
+            .pods
+            .with_term(home, &secret)
+            .filter(|(name, pod)| !may_read(&secret, name, pod))
+            .map(|(name, _)| Finding::Pod { namespace: home.to_string(), name: name.to_string(), secret: at.clone() })
             .collect();
         pods.sort_by_key(ToString::to_string);
         findings.extend(pods);
