@@ -41,7 +41,7 @@ impl Exempt {
         Exempt { owner, operator }
     }
 
-    fn from_credentials(&self, subject: &SubjectRef) -> bool {
+    fn may_read_credentials(&self, subject: &SubjectRef) -> bool {
         *subject == self.operator || self.owner.as_ref() == Some(subject)
     }
 }
@@ -112,7 +112,7 @@ fn findings(
         findings.extend(
             readers
                 .into_iter()
-                .filter(|r| !r.subject.is_control_plane() && !exempt.from_credentials(&r.subject))
+                .filter(|r| !r.subject.is_control_plane() && !exempt.may_read_credentials(&r.subject))
                 .map(|reader| Finding::Reader { secret: at.clone(), reader }),
         );
         // The service's own pods read the copy in their namespace.
