@@ -1,14 +1,16 @@
 //! What the isolation audit (`crate::isolation`) judges from, kept up to
-//! date by watches and held as small projections: the namespace's other
-//! NetworkPolicies, the secret-reading part of RBAC, the pods that read a
-//! credentials Secret, and the ServiceAccounts (their names, for
-//! SubjectAccessReviews).
+//! date by watches and held as small projections: the namespace's
+//! NetworkPolicies, the secret-reading part of RBAC, the pods that read an
+//! instance's credentials, admin Secret or backup login, and the
+//! ServiceAccounts (their names, for SubjectAccessReviews). The watches of
+//! NetworkPolicies, Roles, RoleBindings and pods are also the children
+//! caches' (`shared_watch`): one watch per kind.
 //!
 //! A change wakes only the ServiceDatabases it can concern: a policy or a
 //! namespaced RBAC object those of its namespace, a cluster role or binding
-//! all of them, a pod the instance whose credentials it reads. The
-//! operator's own objects are kept but wake no one: the reconciles that
-//! made them see them.
+//! all of them, a pod the instance whose Secret it reads. The operator's
+//! own objects are kept but wake no one: the reconciles that made them see
+//! them.
 
 use super::caches::Events;
 use crate::api::ServiceDatabase;
