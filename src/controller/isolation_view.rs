@@ -12,14 +12,13 @@
 //! own objects are kept but wake no one: the reconciles that made them see
 //! them.
 
-use super::caches::Events;
+use super::caches::{Cached, Events};
 use crate::api::ServiceDatabase;
 use crate::builders::{ADMIN_SUFFIX, BACKUP_LOGIN_SUFFIX, CREDENTIALS_SUFFIX, MANAGED_BY};
 use crate::isolation::index::{Indexed, Terms};
 use crate::isolation::pods::{PodSecrets, pod_secrets};
 use crate::isolation::rbac::{Binding, Rbac, Reader, SecretGrant, SubjectRef, secret_grants};
 use futures::{Stream, StreamExt, TryStreamExt};
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -509,18 +508,12 @@ impl IsolationView {
     /// kinds both read: the events of the caches' kind `plural` in `scope`,
     /// or `None` when the view does not watch that kind.
     pub fn shared_watch(self: &Arc<Self>, client: &Client, scope: Option<String>, plural: &str) -> Option<Events> {
-        fn shared<K, P>(view: &Arc<IsolationView>, client: &Client, scope: Option<String>, kind: Kind<K, P>) -> Events
-        where
-            K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-                + Clone
-                + Debug
-                + Serialize
-                + DeserializeOwned
-                + Send
-                + Sync
-                + 'static,
-            P: Terms + PartialEq + Clone + Send + Sync + 'static,
-        {
+        fn shared<K: Cached, P: Terms + PartialEq + Clone + Send + Sync + 'static>(
+            view: &Arc<IsolationView>,
+            client: &Client,
+            scope: Option<String>,
+            kind: Kind<K, P>,
+        ) -> Events {
             let api = super::api::<K>(client, scope.as_deref());
             let events = view.observe(api, scope, kind).filter_map(|event| {
                 futures::future::ready(match event {
