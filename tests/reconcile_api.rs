@@ -44,6 +44,13 @@ fn create_claim(fake: &FakeApi, size: &str) {
     );
 }
 
+/// Turns nightly backups to `volume` on in the stored ServiceDatabase.
+fn with_backups(fake: &FakeApi, volume: serde_json::Value) {
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": volume}});
+    fake.put(SDB, sdb);
+}
+
 fn claim_size(fake: &FakeApi) -> String {
     let pvc = fake.object(PVC).expect("the claim is stored");
     pvc["spec"]["resources"]["requests"]["storage"].as_str().unwrap_or_default().to_string()
@@ -267,9 +274,7 @@ async fn a_larger_storage_size_grows_the_claim_and_a_smaller_one_never_shrinks_i
 #[tokio::test]
 async fn snapshot_keeps_the_finalizer_until_the_final_backup_succeeded() {
     let fake = with_database("Snapshot", "1Gi");
-    let mut sdb = fake.object(SDB).unwrap();
-    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": {}}});
-    fake.put(SDB, sdb);
+    with_backups(&fake, json!({}));
     let ctx = context(&fake, None);
     reconcile_once(&fake, &ctx).await.expect("the first reconcile succeeds");
     assert_eq!(fake.object(SDB).unwrap()["metadata"]["finalizers"], json!(["servicedb.dev/final-backup"]));
@@ -337,9 +342,7 @@ async fn a_resync_reads_only_the_two_secrets_by_name_and_writes_no_child() {
 #[tokio::test]
 async fn children_no_longer_wanted_are_found_by_owner_and_deleted_but_the_backup_claim_stays() {
     let fake = with_database("Retain", "1Gi");
-    let mut sdb = fake.object(SDB).unwrap();
-    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": {"size": "1Gi"}}});
-    fake.put(SDB, sdb);
+    with_backups(&fake, json!({"size": "1Gi"}));
     let harness = context(&fake, None);
     reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
     let cronjob = "/apis/batch/v1/namespaces/shop/cronjobs/orders-db-backup";
@@ -675,9 +678,7 @@ async fn a_pod_that_is_not_the_services_reading_the_credentials_is_named() {
 #[tokio::test]
 async fn only_the_database_pod_reads_the_admin_secret_and_only_backup_jobs_the_backup_login() {
     let fake = with_database("Retain", "1Gi");
-    let mut sdb = fake.object(SDB).unwrap();
-    sdb["spec"]["backup"] = json!({"schedule": "0 3 * * *", "destination": {"volume": {}}});
-    fake.put(SDB, sdb);
+    with_backups(&fake, json!({}));
     let harness = context(&fake, None);
     reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
     let pod = |name: &str, secret: &str, controller: Option<(&str, &str)>| {

@@ -36,23 +36,23 @@ pub const LIST_PAGE_SIZE: u32 = 100;
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 pub const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 
-/// The label every child carries; the watches select on it.
-pub fn children_selector() -> String {
-    format!("app.kubernetes.io/managed-by={MANAGED_BY}")
+/// The labels of what the caches keep of kind `plural`: every child carries
+/// the first; of pods only the database pods are kept (a backup Job's pods
+/// are read through their Job).
+fn kept_labels(plural: &str) -> &'static [(&'static str, &'static str)] {
+    const CHILD: (&str, &str) = ("app.kubernetes.io/managed-by", MANAGED_BY);
+    if plural == "pods" { &[CHILD, (COMPONENT_LABEL, "database")] } else { &[CHILD] }
 }
 
-/// The label selector of the database pods' watch: only database pods (a
-/// backup Job's pods are read through their Job).
-pub fn database_pods_selector() -> String {
-    format!("{},{COMPONENT_LABEL}=database", children_selector())
+/// The label selector of the children's watch of kind `plural`.
+pub fn children_selector(plural: &str) -> String {
+    kept_labels(plural).iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
 }
 
-/// Whether the caches keep `object`: what the label selectors above select.
-/// A watch shared with the isolation audit sees every object of its kind.
+/// Whether the caches keep `object`: what [`children_selector`] selects. A
+/// watch shared with the isolation audit sees every object of its kind.
 fn selected(plural: &str, object: &DynamicObject) -> bool {
-    let label = |key: &str| object.labels().get(key).map(String::as_str);
-    label("app.kubernetes.io/managed-by") == Some(MANAGED_BY)
-        && (plural != "pods" || label(COMPONENT_LABEL) == Some("database"))
+    kept_labels(plural).iter().all(|(key, value)| object.labels().get(*key).is_some_and(|v| v == value))
 }
 
 /// The events of one kind's watch, as the caches take them.
@@ -67,8 +67,7 @@ pub fn watch_children(client: &Client, namespace: Option<&str>, resource: &ApiRe
     // Small pages: a list is decoded whole before it is compacted, and a
     // single answer of every StatefulSet of the cluster (what the watch
     // cache gives when asked for "any" version) left its peak behind.
-    let selector = if resource.plural == "pods" { database_pods_selector() } else { children_selector() };
-    let config = watcher::Config::default().labels(&selector).page_size(LIST_PAGE_SIZE);
+    let config = watcher::Config::default().labels(&children_selector(&resource.plural)).page_size(LIST_PAGE_SIZE);
     watcher(api, config).default_backoff().boxed()
 }
 

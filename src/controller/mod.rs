@@ -98,7 +98,7 @@ async fn run_one(
 ) {
     let client = ctx.client.clone();
     let ns = namespace.as_deref();
-    let children = watcher::Config::default().labels(&caches::children_selector());
+    let children = watcher::Config::default().labels(&caches::children_selector("jobs"));
     let (store, writer) = reflector::store::<ServiceDatabase>();
     // The store sees every change (a reconcile reads the status it wrote);
     // only what a decision reads wakes a reconcile.

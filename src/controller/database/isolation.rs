@@ -100,9 +100,6 @@ fn findings(
     let mut findings: Vec<Finding> = wider_policies.into_iter().map(Finding::Policy).collect();
 
     let owner_pods = LabelSelector { match_labels: Some(instance.spec.service.pod_selector()), ..Default::default() };
-    // The instance's own pod (of its StatefulSet, by name) reads the credentials here.
-    let statefulset = format!("StatefulSet/{}", instance.instance_name());
-    let database_pod = instance.pod_name();
     for ((ns, secret), reviewed) in secrets.iter().zip(reviewed) {
         let mut readers = seen.rbac.readers(ns, secret);
         let unknown: Vec<_> =
@@ -121,15 +118,21 @@ fn findings(
             .pods
             .with_term(ns, secret)
             .filter(|(_, pod)| !(owners_here && selects(&owner_pods, &pod.labels)))
-            .filter(|(name, pod)| {
-                !(ns == home && *name == database_pod && pod.controller.as_ref() == Some(&statefulset))
-            })
+            // The instance's own pod reads the credentials here.
+            .filter(|(name, pod)| !(ns == home && is_database_pod(instance, name, pod)))
             .map(|(name, _)| Finding::Pod { namespace: ns.clone(), name: name.to_string(), secret: at.clone() })
             .collect();
         pods.sort_by_key(ToString::to_string);
         findings.extend(pods);
     }
     findings
+}
+
+/// The instance's database pod: its name, of its StatefulSet (a name alone
+/// anyone can take).
+fn is_database_pod(instance: &Instance<'_>, name: &str, pod: &PodSecrets) -> bool {
+    name == instance.pod_name()
+        && pod.controller.as_deref() == Some(format!("StatefulSet/{}", instance.instance_name()).as_str())
 }
 
 /// Who else reads the operator's own Secrets of the instance: the admin
@@ -147,15 +150,13 @@ fn own_secret_findings(instance: &Instance<'_>, seen: &Seen<'_>, found: &[Findin
             _ => None,
         })
         .collect();
-    let (statefulset, restore) =
-        (format!("StatefulSet/{}", instance.instance_name()), format!("Job/{}", instance.restore_name()));
-    let database_pod = instance.pod_name();
+    let restore = format!("Job/{}", instance.restore_name());
     let admin = instance.admin_secret_name();
     let backup_pods = LabelSelector { match_labels: Some(backup_pod_labels(instance)), ..Default::default() };
     let may_read = |secret: &str, name: &str, pod: &PodSecrets| {
         let controller = pod.controller.as_deref().unwrap_or_default();
         if secret == admin {
-            (name == database_pod && controller == statefulset) || controller == restore
+            is_database_pod(instance, name, pod) || controller == restore
         } else {
             controller.starts_with("Job/") && selects(&backup_pods, &pod.labels)
         }
