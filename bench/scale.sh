@@ -15,6 +15,8 @@
 #   RECONCILES=32 ...                the operator's concurrent reconciles, and the
 #                                    bare client's instances in flight (the same)
 #   TIMEOUT=2400 ...                 bound of each wait in seconds (0: 120 + 0.6 per instance)
+#   OPERATOR=path BARE=0 ...         run this operator binary instead (e.g. a wrapper that
+#                                    profiles it; keep its PID), skip the bare client
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[bench-scale %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -24,6 +26,8 @@ RESYNC=${RESYNC:-30}
 CONCURRENCY=${CONCURRENCY:-0}
 RECONCILES=${RECONCILES:-32}
 TIMEOUT=${TIMEOUT:-0}
+OPERATOR=${OPERATOR:-target/release/servicedb}
+BARE=${BARE:-1}
 # See CONTROL_PLANE_QPS in e2e/cluster.sh.
 export CONTROL_PLANE_QPS=${CONTROL_PLANE_QPS:-200}
 OUT=${OUT:-target/bench-scale}
@@ -89,10 +93,10 @@ contexts: [{name: servicedb, context: {cluster: bench, user: servicedb}}]
 current-context: servicedb
 KC
   extra=()
-  [ "$n" -lt 10000 ] || extra=(--skip-bare)
+  [ "$n" -lt 10000 ] && [ "$BARE" = 1 ] || extra=(--skip-bare)
   say "N=$n: running bench-scale (operator log: $work/operator.log)"
   target/release/bench-scale --n "$n" --resync-seconds "$RESYNC" --concurrency "$CONCURRENCY" --reconciles "$RECONCILES" --timeout-seconds "$TIMEOUT" \
-    --operator-binary target/release/servicedb --operator-kubeconfig "$work/operator.kubeconfig" \
+    --operator-binary "$OPERATOR" --operator-kubeconfig "$work/operator.kubeconfig" \
     --audit-log "$SERVICEDB_E2E_LOGS/audit.log" --work-dir "$work" ${extra[@]+"${extra[@]}"} | tee "$OUT/n$n.md"
   cp "$work/operator.log" "$OUT/n$n-operator.log" 2>/dev/null || true
   e2e/cluster.sh down

@@ -715,3 +715,52 @@ async fn only_the_database_pod_reads_the_admin_secret_and_only_backup_jobs_the_b
     reconcile_once(&fake, &harness).await.expect("the reconcile succeeds");
     assert_eq!(isolated(&fake).0, "True", "{:?}", isolated(&fake));
 }
+
+#[tokio::test]
+async fn a_repeated_event_extends_its_series_and_one_deleted_since_is_recorded_anew() {
+    use kube::runtime::events::{Event, EventType};
+    let fake = FakeApi::default();
+    let recorder = servicedb::controller::events::EventRecorder::new(fake.client(), "servicedb", "test-pod".into());
+    let degraded = Event {
+        type_: EventType::Warning,
+        reason: "Degraded".into(),
+        note: Some("the database pod is not ready".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    let orders = k8s_openapi::api::core::v1::ObjectReference {
+        name: Some("orders".into()),
+        namespace: Some("shop".into()),
+        uid: Some("u1".into()),
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        recorder.publish(&degraded, &orders).await.expect("recorded");
+    }
+    let log = fake.log();
+    let (verbs, paths): (Vec<_>, Vec<_>) = log.iter().map(|r| (r.verb(), r.path.clone())).unzip();
+    assert_eq!(verbs, ["post", "merge", "merge"], "one Event, then its series: {paths:?}");
+    let created = &log[0].body;
+    assert_eq!(created["reason"], "Degraded");
+    assert_eq!(created["type"], "Warning");
+    assert_eq!(created["reportingController"], "servicedb");
+    assert_eq!(created["reportingInstance"], "test-pod");
+    assert_eq!(created["regarding"]["name"], "orders");
+    let name = created["metadata"]["name"].as_str().unwrap().to_string();
+    let path = format!("/apis/events.k8s.io/v1/namespaces/shop/events/{name}");
+    assert_eq!(paths[2], path);
+    assert_eq!(fake.object(&path).unwrap()["series"]["count"], 3, "the stored Event counts three");
+
+    // Someone deleted it (or the API server let it expire): a new Event.
+    fake.remove(&path);
+    fake.clear_log();
+    recorder.publish(&degraded, &orders).await.expect("recorded anew");
+    let verbs: Vec<_> = fake.log().iter().map(|r| r.verb()).collect();
+    assert_eq!(verbs, ["merge", "post"]);
+
+    // Another note is another Event, not a series with a stale note.
+    fake.clear_log();
+    let full = Event { note: Some("the volume is full".into()), ..degraded };
+    recorder.publish(&full, &orders).await.expect("recorded");
+    assert_eq!(fake.log().iter().map(|r| r.verb()).collect::<Vec<_>>(), ["post"]);
+}

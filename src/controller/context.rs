@@ -4,7 +4,6 @@
 use crate::api::ServiceDatabase;
 use crate::metrics::Metrics;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,7 +38,7 @@ pub struct Context {
     pub caches: super::caches::Caches,
     /// Whether PodMonitors and PrometheusRules can be created.
     pub prometheus_api: super::prometheus_api::PrometheusApi,
-    pub recorder: Recorder,
+    pub recorder: super::events::EventRecorder,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     /// What the isolation audit judges from.
@@ -56,8 +55,7 @@ impl Context {
         metrics: Arc<Metrics>,
         instance: String,
     ) -> Self {
-        let recorder =
-            Recorder::new(client.clone(), Reporter { controller: "servicedb".into(), instance: Some(instance) });
+        let recorder = super::events::EventRecorder::new(client.clone(), "servicedb", instance);
         Self {
             client,
             caches,

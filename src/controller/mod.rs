@@ -10,6 +10,7 @@ pub mod caches;
 mod context;
 mod decode;
 mod error;
+pub mod events;
 pub mod isolation_view;
 pub mod pause;
 mod prometheus_api;

@@ -12,10 +12,11 @@ use crate::builders::Instance;
 use crate::controller::apply::merge_patch;
 use crate::controller::backups::BACKUP_HEALTHY;
 use crate::controller::error::Error;
+use crate::controller::events::EventRecorder;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
 use kube::{Api, Client, Resource, ResourceExt};
 
 /// Field manager of status writes, apart from the children's.
@@ -266,7 +267,7 @@ fn changed<'a>(old: &[Condition], new: &'a [Condition]) -> Vec<&'a Condition> {
 /// per changed condition. Returns whether anything was written.
 pub async fn publish(
     client: &Client,
-    recorder: &Recorder,
+    recorder: &EventRecorder,
     sdb: &ServiceDatabase,
     status: ServiceDatabaseStatus,
 ) -> Result<bool, Error> {
