@@ -8,8 +8,10 @@ pub mod engine;
 pub mod http;
 pub mod isolation;
 pub mod leader;
+pub mod memory;
 pub mod metrics;
 pub mod plugin;
+pub mod small_set;
 pub mod telemetry;
 pub mod units;
 

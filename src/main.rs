@@ -152,6 +152,7 @@ fn images(catalog: Option<&std::path::Path>) -> Result<Images, String> {
 
 async fn run(args: RunArgs) -> Result<(), String> {
     telemetry::init(args.log_format, &args.log_level)?;
+    servicedb::memory::trim_periodically();
     // A bad catalogue stops the operator before it touches anything.
     let images = images(args.image_catalog.as_deref())?;
     let client = client(&args.instance_name).await?;

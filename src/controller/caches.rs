@@ -14,6 +14,7 @@
 
 use crate::builders::MANAGED_BY;
 use crate::builders::delivery::SOURCE_UID_LABEL;
+use crate::small_set::SmallSet;
 use futures::{Stream, StreamExt};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -26,7 +27,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
 
@@ -202,10 +203,10 @@ type Key = (Box<str>, Box<str>);
 #[derive(Default)]
 struct Entries {
     objects: HashMap<Key, Entry>,
-    by_controller: HashMap<Box<str>, BTreeSet<Key>>,
-    by_source: HashMap<Box<str>, BTreeSet<Key>>,
+    by_controller: HashMap<Box<str>, SmallSet<Key>>,
+    by_source: HashMap<Box<str>, SmallSet<Key>>,
     /// By namespace and instance label.
-    by_instance: HashMap<Key, BTreeSet<Key>>,
+    by_instance: HashMap<Key, SmallSet<Key>>,
 }
 
 impl Entries {
@@ -231,7 +232,7 @@ impl Entries {
     /// Whether it was there.
     fn remove(&mut self, key: &Key) -> bool {
         let Some(entry) = self.objects.remove(key) else { return false };
-        fn unindex<T: std::hash::Hash + Eq>(index: &mut HashMap<T, BTreeSet<Key>>, term: T, key: &Key) {
+        fn unindex<T: std::hash::Hash + Eq>(index: &mut HashMap<T, SmallSet<Key>>, term: T, key: &Key) {
             if let Some(keys) = index.get_mut(&term) {
                 keys.remove(key);
                 if keys.is_empty() {
@@ -254,7 +255,7 @@ impl Entries {
     /// The entries whose keys `index` holds under `term`.
     fn found<'a, T: std::hash::Hash + Eq>(
         &'a self,
-        index: &'a HashMap<T, BTreeSet<Key>>,
+        index: &'a HashMap<T, SmallSet<Key>>,
         term: &T,
     ) -> impl Iterator<Item = (&'a Key, &'a Entry)> + 'a {
         index.get(term).into_iter().flatten().filter_map(|key| Some((key, self.objects.get(key)?)))

@@ -3,7 +3,8 @@
 //! an audit looks at the few objects that can concern one instance instead
 //! of every object of its namespace.
 
-use std::collections::{BTreeSet, HashMap};
+use crate::small_set::SmallSet;
+use std::collections::HashMap;
 
 /// What an object is found by, besides its name.
 pub trait Terms {
@@ -15,7 +16,7 @@ pub trait Terms {
 #[derive(Debug)]
 pub struct Indexed<P> {
     pub objects: HashMap<String, HashMap<String, P>>,
-    by_term: HashMap<(String, String), BTreeSet<String>>,
+    by_term: HashMap<(String, String), SmallSet<String>>,
 }
 
 impl<P> Default for Indexed<P> {
