@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help deps s3 lint unit engines e2e test bench bench-scale demo demo-down crds plugin
+.PHONY: help deps s3 lint unit engines fuzz e2e test bench bench-scale demo demo-down crds plugin
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,9 +17,9 @@ lint: ## rustfmt and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the e2e harness's audit reader, the scale bench's parts, the node's cleanup
+unit: ## unit tests: builders, validation, CEL rules, CRD drift, CLI, the reconcile against a fake API, the fuzz inputs replayed, the e2e harness's audit reader, the scale bench's parts, the node's cleanup
 	@echo "[unit] cargo test (library and CRD tests)"
-	$(CARGO) test --quiet --lib --test crd --test cli --test reconcile_api
+	$(CARGO) test --quiet --lib --test crd --test cli --test reconcile_api --test fuzz_inputs
 	$(CARGO) test --quiet -p servicedb-e2e
 	$(CARGO) test --quiet -p servicedb-bench-scale
 	@echo "[unit] the node's iptables undo; a node without its binaries says what is missing"
@@ -37,11 +37,14 @@ engines: deps s3 ## engine and backup tests against real PostgreSQL, MariaDB, Re
 	$(CARGO) test --quiet -p servicedb-test-support
 	$(CARGO) test --quiet -p servicedb-e2e -- --ignored
 
+fuzz: ## fuzz every parser of user input with libFuzzer (nightly), FUZZ_SECONDS each (default 20; CI's bounded run)
+	FUZZ_SECONDS="$(FUZZ_SECONDS)" fuzz/run.sh
+
 e2e: deps ## end-to-end suite on a local control plane (builds it once, cached)
 	@echo "[e2e] local control plane + suite"
 	e2e/run.sh
 
-test: lint unit engines e2e ## every test: lint, unit, engines, end to end
+test: lint unit engines fuzz e2e ## every test: lint, unit, engines, fuzzing (20 s a target), end to end
 
 bench: ## backup throughput vs pg_dump | zstd, and peak RSS (figures, not pass/fail)
 	bench/backup.sh

@@ -5,6 +5,8 @@ pub mod backup;
 pub mod builders;
 pub mod controller;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod isolation;
 pub mod leader;

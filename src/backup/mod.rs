@@ -6,7 +6,7 @@
 pub mod cli;
 mod error;
 pub mod inventory;
-mod layout;
+pub(crate) mod layout;
 mod pipeline;
 pub mod progress;
 mod reach;

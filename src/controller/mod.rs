@@ -5,7 +5,7 @@
 
 // Shared by both controllers.
 mod apply;
-mod backups;
+pub(crate) mod backups;
 pub mod caches;
 mod context;
 mod decode;
@@ -19,7 +19,7 @@ mod wakes;
 /// The ServiceDatabaseBackup controller: one on-demand backup Job per request.
 mod backup_request;
 /// The ServiceDatabase controller: observe -> decide -> apply -> status.
-mod database;
+pub(crate) mod database;
 
 pub use apply::FIELD_MANAGER;
 pub use caches::{Caches, Writers};

@@ -19,8 +19,12 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// outside the cluster (and for tests): read on every use, so it may change.
 pub fn endpoint_override(file: &Path, namespace: &str, service: &str) -> Result<Option<Target>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("endpoint overrides {}: {e}", file.display()))?;
-    let map: BTreeMap<String, String> =
-        serde_json::from_str(&text).map_err(|e| format!("endpoint overrides {}: {e}", file.display()))?;
+    override_in(&text, namespace, service).map_err(|e| format!("endpoint overrides {}: {e}", file.display()))
+}
+
+/// The override of `<namespace>/<service>` in the text of an overrides file.
+pub fn override_in(text: &str, namespace: &str, service: &str) -> Result<Option<Target>, String> {
+    let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let Some(address) = map.get(&format!("{namespace}/{service}")) else { return Ok(None) };
     let (host, port) =
         address.rsplit_once(':').ok_or_else(|| format!("endpoint override {address:?} is not host:port"))?;

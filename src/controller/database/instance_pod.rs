@@ -62,7 +62,10 @@ pub struct Termination {
 /// One line of at most [`MAX_QUOTE`] characters, without any of `secrets`.
 fn quote(text: &str, secrets: &[&str]) -> Option<String> {
     let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+    // Longest first: a secret inside another must not leave the rest of it.
+    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for secret in secrets {
         text = text.replace(secret, "<redacted>");
     }
     if text.chars().count() > MAX_QUOTE {
@@ -226,6 +229,13 @@ mod tests {
             {"name": "exporter", "image": "e", "imageID": "", "ready": true, "restartCount": 0,
              "state": {"running": {}}}
         ]}))
+    }
+
+    #[test]
+    fn a_secret_holding_another_is_redacted_whole() {
+        let (inner, outer) = ("abcdefgh12345678", "xxabcdefgh12345678yy");
+        let shown = quote(&format!("login {outer} refused"), &[inner, outer]).unwrap();
+        assert_eq!(shown, "login <redacted> refused");
     }
 
     #[test]

@@ -2,20 +2,20 @@
 //! -> status, one module each (observe.rs, decide.rs, ../apply.rs,
 //! status.rs); between apply and status the database itself is administered.
 
-mod administer;
+pub(crate) mod administer;
 mod bootstrap;
 mod credentials;
 mod decide;
 mod deletion;
 mod delivery;
-mod instance_pod;
+pub(crate) mod instance_pod;
 mod isolation;
 mod observe;
 mod outcome;
 mod restart;
 pub mod rotation;
 mod status;
-mod validate;
+pub(crate) mod validate;
 
 pub use deletion::FINALIZER;
 
