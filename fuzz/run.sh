@@ -36,7 +36,7 @@ fi
 # or a broken promise; the build is then about twice as fast.
 fuzz=(cargo +nightly fuzz)
 common=(--sanitizer none --target-dir target/fuzz)
-say "building the fuzz targets (nightly, release with debug assertions; ~6 minutes the first time on 2 cores)"
+say "building the fuzz targets (nightly, release with debug assertions; ~10 minutes the first time on 2 cores)"
 "${fuzz[@]}" build "${common[@]}"
 failed=()
 for t in $TARGETS; do
