@@ -36,6 +36,7 @@ engines: deps s3 ## engine and backup tests against real PostgreSQL, MariaDB, Re
 	@echo "[engines] the launchers of servicedb-test-support, and the e2e stand-ins built on them"
 	$(CARGO) test --quiet -p servicedb-test-support
 	$(CARGO) test --quiet -p servicedb-e2e -- --ignored
+	$(CARGO) test --quiet -p servicedb-bench-scale -- --ignored
 
 fuzz: ## fuzz every parser of user input with libFuzzer (nightly), FUZZ_SECONDS each (default 20; CI's bounded run)
 	FUZZ_SECONDS="$(FUZZ_SECONDS)" fuzz/run.sh

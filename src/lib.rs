@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod plugin;
 pub mod small_set;
 pub mod telemetry;
+pub mod tls;
 pub mod units;
 
 /// kube's client uses ring and the S3 client aws-lc-rs; rustls then needs

@@ -24,7 +24,7 @@ fn backup_login(engine: servicedb::api::Engine, port: u16, admin: (&str, &str), 
         monitor: login("servicedb_monitor"),
         backup: login(servicedb::engine::BACKUP_USERNAME),
     };
-    let target = Target { host: "127.0.0.1".into(), port };
+    let target = Target::plain("127.0.0.1", port);
     let admin = Login { username: admin.0.into(), password: admin.1.into() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(servicedb::engine::for_kind(engine).ensure(&target, &admin, &wanted)).expect("administered");

@@ -50,7 +50,7 @@ fn value(body: &str, metric: &str) -> Option<f64> {
 async fn postgres_exporter_reports_up_with_the_monitoring_login() {
     let server = common::postgres();
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     for_kind(Engine::Postgres).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
 
@@ -75,7 +75,7 @@ async fn mysqld_exporter_reports_up_with_the_monitoring_login() {
         mysql_native_password_hash(&admin_password)
     ));
     assert!(root.status.success());
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin = Login { username: "root".into(), password: admin_password };
     for_kind(Engine::Mariadb).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
 
@@ -92,7 +92,7 @@ async fn redis_exporter_reports_up_with_the_monitoring_login() {
     let (admin_password, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let (server, _) = common::redis_with_logins(&admin_password, &app);
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin = Login { username: "admin".into(), password: admin_password };
     for_kind(Engine::Redis).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
 

@@ -52,7 +52,7 @@ async fn live_administration_creates_least_privilege_logins() {
         mysql_native_password_hash(&admin)
     ));
     assert!(root.status.success(), "{}", text(&root));
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let wanted = Wanted {
         database: "orders".into(),
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
@@ -114,7 +114,7 @@ async fn rotation_never_breaks_a_reconnecting_client() {
         mysql_native_password_hash(&admin)
     ));
     assert!(root.status.success(), "{}", text(&root));
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin_login = Login { username: "root".into(), password: admin.clone() };
     let port = server.port;
     let (attempts, failures) = common::rotate_under_load(

@@ -94,7 +94,7 @@ async fn live_administration_creates_least_privilege_logins() {
     let server = common::postgres();
     let (app, monitor, backup) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     let wanted = Wanted {
         database: "orders".into(),
@@ -176,7 +176,7 @@ async fn rotation_never_breaks_a_reconnecting_client() {
     use servicedb::api::Engine;
     use servicedb::engine::admin::{Login, Target};
     let server = common::postgres();
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin = Login { username: "postgres".into(), password: server.admin_password.clone() };
     let (one, two) = (generate_password().unwrap(), generate_password().unwrap());
     let port = server.port;

@@ -55,7 +55,7 @@ async fn live_administration_adds_a_monitor_and_a_backup_login_that_cannot_read_
         app_password: &app,
     });
     let server = start(&acl);
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let wanted = Wanted {
         database: "0".into(),
         app: vec![AppLogin { login: Login { username: "orders".into(), password: app.clone() }, enabled: true }],
@@ -108,7 +108,7 @@ async fn rotation_never_breaks_a_reconnecting_client() {
         app_username: "orders",
         app_password: &one,
     }));
-    let target = Target { host: "127.0.0.1".into(), port: server.port };
+    let target = Target::plain("127.0.0.1", server.port);
     let admin_login = Login { username: "admin".into(), password: admin.clone() };
     let port = server.port;
     let (attempts, failures) = common::rotate_under_load(

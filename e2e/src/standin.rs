@@ -219,7 +219,7 @@ mod tests {
     #[test]
     #[ignore = "needs PostgreSQL (make deps); make engines runs it"]
     fn postgres_gets_the_service_login_from_the_init_script() {
-        let scripts = Postgres.init_scripts().unwrap();
+        let scripts = Postgres.init_scripts(false).unwrap();
         let script = scripts.files.values().next().unwrap();
         let verifier = scram_sha256_verifier("app-pw");
         let env = env(&[

@@ -73,6 +73,8 @@ reasons! {
         InvalidSpec,
         /// `spec.bootstrap` names a backup that has not finished yet.
         WaitingForBackup,
+        /// TLS is wanted and the operator's CA is not loaded yet.
+        WaitingForCertificateAuthority,
         /// The API server refused a child.
         ApplyRejected,
         // Paused
@@ -112,6 +114,11 @@ reasons! {
         // Warning Event on an object the watch delivered
         /// The object does not decode as this operator's type; it is skipped.
         Undecodable,
+        // Events of TLS
+        /// Warning: TLS was turned off on a running instance (`spec.tls.allowDisable`).
+        TlsDisabled,
+        /// The server certificate was issued or renewed.
+        CertificateIssued,
     }
 }
 
@@ -142,6 +149,8 @@ reasons! {
         ServiceNamespaceNotOptedIn,
         /// `spec.service.namespace` is not one the operator watches (namespaced mode).
         ServiceNamespaceNotWatched,
+        /// `spec.tls.enabled: false` on an instance that serves TLS, without `spec.tls.allowDisable`.
+        TlsDowngrade,
     }
 }
 
@@ -168,6 +177,7 @@ mod tests {
             (Reason::Administered, "Administered"),
             (Reason::InvalidSpec, "InvalidSpec"),
             (Reason::WaitingForBackup, "WaitingForBackup"),
+            (Reason::WaitingForCertificateAuthority, "WaitingForCertificateAuthority"),
             (Reason::ApplyRejected, "ApplyRejected"),
             (Reason::PausedByAnnotation, "PausedByAnnotation"),
             (Reason::BackupFailed, "BackupFailed"),
@@ -185,6 +195,8 @@ mod tests {
             (Reason::SecretReadByOtherPods, "SecretReadByOtherPods"),
             (Reason::IsolationUnknown, "IsolationUnknown"),
             (Reason::Undecodable, "Undecodable"),
+            (Reason::TlsDisabled, "TlsDisabled"),
+            (Reason::CertificateIssued, "CertificateIssued"),
         ];
         assert_eq!(reasons.len(), Reason::ALL.len(), "a new Reason needs a row here");
         for (reason, word) in reasons {
@@ -216,6 +228,7 @@ mod tests {
             (InvalidReason::ServiceNamespaceNotFound, "ServiceNamespaceNotFound"),
             (InvalidReason::ServiceNamespaceNotOptedIn, "ServiceNamespaceNotOptedIn"),
             (InvalidReason::ServiceNamespaceNotWatched, "ServiceNamespaceNotWatched"),
+            (InvalidReason::TlsDowngrade, "TlsDowngrade"),
         ];
         assert_eq!(reasons.len(), InvalidReason::ALL.len(), "a new InvalidReason needs a row here");
         for (reason, word) in reasons {

@@ -110,6 +110,13 @@ pub struct ServiceDatabaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<IsolationSpec>,
 
+    /// TLS to the database, on for a new instance when omitted: a server
+    /// certificate from the operator's CA, renewed before it expires; every
+    /// TCP login over TLS; the credentials Secret gains `ca.crt` and URIs
+    /// that verify the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
+
     /// What happens to the data when this object is deleted: `Retain` (the
     /// default) keeps the volume and both Secrets, so re-creating the object
     /// with the same name gets the data back; `Delete` removes everything;
@@ -136,6 +143,22 @@ pub struct MonitoringSpec {
 
 fn monitoring_default() -> bool {
     true
+}
+
+/// TLS to the database.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsSpec {
+    /// Serve TLS only. When omitted: on for a new instance, and unchanged
+    /// for one that runs (an instance created before servicedb had TLS
+    /// stays without it until this is set to true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Turning TLS off on a running instance puts its passwords and data
+    /// on the network in clear: refused unless this is true (a Warning
+    /// Event records it).
+    #[serde(default)]
+    pub allow_disable: bool,
 }
 
 /// The isolation audit's known exceptions.

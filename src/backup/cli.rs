@@ -6,7 +6,7 @@
 use super::inventory::{self, BackupEntry, BackupState};
 use super::{BackupRequest, Destination, Location, RestoreInto, RestoreRequest, Retention};
 use crate::api;
-use crate::engine::Connection;
+use crate::engine::{ClientTls, Connection};
 use k8s_openapi::jiff::SignedDuration;
 use std::path::PathBuf;
 
@@ -72,6 +72,28 @@ pub struct DatabaseArgs {
     /// failing (a new pod may be refused until network policies admit it).
     #[arg(long, env = "SERVICEDB_CONNECT_TIMEOUT_SECONDS", default_value_t = 30)]
     pub connect_timeout_seconds: u64,
+    /// Talk TLS to the database, verifying its certificate and name against
+    /// this CA certificate (PEM): the `ca.crt` of the instance's Secrets.
+    #[arg(long, env = "SERVICEDB_DB_CA_FILE", value_name = "FILE", conflicts_with = "db_ca")]
+    pub db_ca_file: Option<PathBuf>,
+    /// The same CA as PEM text (how the backup and restore Jobs pass the
+    /// `ca.crt` of their Secret, present when the instance serves TLS).
+    #[arg(long, env = "SERVICEDB_DB_CA", hide_env_values = true, hide = true)]
+    pub db_ca: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The CA file to verify the server with, if any; PEM text is written
+    /// to a file first, because the engines' tools read a file.
+    fn ca_file(&self) -> Result<Option<String>, String> {
+        if let Some(file) = &self.db_ca_file {
+            return Ok(Some(file.display().to_string()));
+        }
+        let Some(pem) = self.db_ca.as_deref().filter(|pem| !pem.trim().is_empty()) else { return Ok(None) };
+        let path = std::env::temp_dir().join(format!("servicedb-db-ca-{}.crt", std::process::id()));
+        std::fs::write(&path, pem).map_err(|e| format!("cannot write the database CA to {}: {e}", path.display()))?;
+        Ok(Some(path.display().to_string()))
+    }
 }
 
 /// The database accepts connections, or why not after the timeout.
@@ -85,16 +107,40 @@ async fn reachable(db: &DatabaseArgs, host: &str, port: u16) -> Result<(), Strin
     reached
 }
 
+/// What a [`Connection`] borrows, owned.
+struct ConnectionParts {
+    host: String,
+    port: u16,
+    database: String,
+    username: String,
+    password: String,
+    ca_file: Option<String>,
+}
+
+impl ConnectionParts {
+    fn connection(&self) -> Connection<'_> {
+        Connection {
+            host: &self.host,
+            port: self.port,
+            username: &self.username,
+            password: &self.password,
+            database: &self.database,
+            tls: self.ca_file.as_deref().map_or(ClientTls::Off, |file| ClientTls::Verify(Some(file))),
+        }
+    }
+}
+
 /// The connection, or which flag is missing.
-fn connection_parts(db: &DatabaseArgs) -> Result<(String, u16, String, String, String), String> {
+fn connection_parts(db: &DatabaseArgs) -> Result<ConnectionParts, String> {
     let missing = |flag: &str| format!("{flag} is required to reach the database");
-    Ok((
-        db.host.clone().ok_or_else(|| missing("--host"))?,
-        db.port.ok_or_else(|| missing("--port"))?,
-        db.database.clone().ok_or_else(|| missing("--database"))?,
-        db.username.clone().ok_or_else(|| missing("--username"))?,
-        std::env::var("SERVICEDB_DB_PASSWORD").map_err(|_| "SERVICEDB_DB_PASSWORD is not set".to_string())?,
-    ))
+    Ok(ConnectionParts {
+        host: db.host.clone().ok_or_else(|| missing("--host"))?,
+        port: db.port.ok_or_else(|| missing("--port"))?,
+        database: db.database.clone().ok_or_else(|| missing("--database"))?,
+        username: db.username.clone().ok_or_else(|| missing("--username"))?,
+        password: std::env::var("SERVICEDB_DB_PASSWORD").map_err(|_| "SERVICEDB_DB_PASSWORD is not set".to_string())?,
+        ca_file: db.ca_file()?,
+    })
 }
 
 #[derive(clap::Args, Debug)]
@@ -290,8 +336,8 @@ pub async fn run_backup(args: BackupArgs) -> Result<(), String> {
 /// The manifest as JSON.
 async fn backup_once(args: &BackupArgs) -> Result<String, String> {
     let location = open(&args.destination)?;
-    let (host, port, database, username, password) = connection_parts(&args.db)?;
-    reachable(&args.db, &host, port).await?;
+    let parts = connection_parts(&args.db)?;
+    reachable(&args.db, &parts.host, parts.port).await?;
     let retention = Retention {
         keep_last: args.keep_last,
         max_age: args.max_age_days.map(|d| SignedDuration::from_hours(i64::from(d) * 24)),
@@ -299,7 +345,7 @@ async fn backup_once(args: &BackupArgs) -> Result<String, String> {
     let request = BackupRequest {
         engine: args.db.engine,
         engine_version: &args.engine_version,
-        connection: Connection { host: &host, port, username: &username, password: &password, database: &database },
+        connection: parts.connection(),
         location: &location,
         retention,
     };
@@ -322,12 +368,8 @@ pub async fn run_restore(args: RestoreArgs) -> Result<(), String> {
         Some(dir) => RestoreInto::Directory(dir),
         None => {
             parts = connection_parts(&args.db)?;
-            let (host, port, database, username, password) = &parts;
-            reachable(&args.db, host, *port).await?;
-            RestoreInto::Server {
-                connection: Connection { host, port: *port, username, password, database },
-                owner: &args.owner,
-            }
+            reachable(&args.db, &parts.host, parts.port).await?;
+            RestoreInto::Server { connection: parts.connection(), owner: &args.owner }
         }
     };
     let request = RestoreRequest {

@@ -107,11 +107,21 @@ fn advice(kind: api::Engine) -> &'static str {
     }
 }
 
-fn admin_parts(c: &Connection<'_>) -> (Target, Login) {
-    (
-        Target { host: c.host.to_string(), port: c.port },
+/// The operator-side driver's view of `c`: with TLS, it verifies the
+/// server against the same CA file the tools read.
+fn admin_parts(c: &Connection<'_>) -> Result<(Target, Login), BackupError> {
+    let tls = match c.tls {
+        engine::ClientTls::Verify(Some(file)) => {
+            let ca_pem = std::fs::read_to_string(file)
+                .map_err(|e| admin::AdminError::Io { path: file.to_string(), message: e.to_string() })?;
+            Some(admin::TargetTls { ca_pem, server_name: c.host.to_string() })
+        }
+        engine::ClientTls::Verify(None) | engine::ClientTls::Off => None,
+    };
+    Ok((
+        Target { host: c.host.to_string(), port: c.port, tls },
         Login { username: c.username.to_string(), password: c.password.to_string() },
-    )
+    ))
 }
 
 pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupError> {
@@ -149,7 +159,7 @@ pub async fn restore(request: &RestoreRequest<'_>) -> Result<Restored, BackupErr
 
     progress::phase("checking target");
     let _exclusive = exclusive(*kind, into).await?;
-    let (target, login) = admin_parts(connection);
+    let (target, login) = admin_parts(connection)?;
     let place = match into {
         RestoreInto::Server { connection, .. } => {
             Place::Server { target: &target, admin: &login, database: connection.database }
@@ -254,7 +264,7 @@ async fn load_setting_aside(
     reader: impl AsyncRead + Unpin,
     replace: bool,
 ) -> Result<(), BackupError> {
-    let (target, login) = admin_parts(connection);
+    let (target, login) = admin_parts(connection)?;
     if !replace {
         // Written since the check: not ours to set aside and drop.
         let place = Place::Server { target: &target, admin: &login, database: connection.database };
@@ -297,7 +307,7 @@ async fn exclusive(kind: api::Engine, into: &RestoreInto<'_>) -> Result<Option<a
     let (api::Engine::Mysql | api::Engine::Mariadb, RestoreInto::Server { connection, .. }) = (kind, into) else {
         return Ok(None);
     };
-    let (target, login) = admin_parts(connection);
+    let (target, login) = admin_parts(connection)?;
     let lock = admin::mysql_lock(&target, &login, connection.database).await?;
     if admin::mysql_recover(&target, &login, connection.database).await? {
         tracing::warn!(

@@ -7,7 +7,8 @@ use super::Instance;
 use super::networkpolicy::{dns_egress, port, selector};
 use super::statefulset::{container_security_context, pod_security_context, quantities};
 use crate::api::{BackupDestination, BackupSpec, CaBundle, S3Destination, VolumeDestination};
-use crate::engine::env::{env_from_secret, env_value};
+use crate::engine::CA_KEY;
+use crate::engine::env::{env_from_secret, env_value, optional_env_from_secret};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Container, EmptyDirVolumeSource, EnvVar, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -136,6 +137,8 @@ pub fn database_env(instance: &Instance<'_>, login: &str) -> Vec<EnvVar> {
         env_value("SERVICEDB_DB_NAME", &instance.engine.app_database(&instance.app_identifier())),
         env_from_secret("SERVICEDB_DB_USERNAME", login, "username"),
         env_from_secret("SERVICEDB_DB_PASSWORD", login, "password"),
+        // Present when the instance serves TLS: the tools then verify it.
+        optional_env_from_secret("SERVICEDB_DB_CA", login, CA_KEY),
         env_value("SERVICEDB_LOG_FORMAT", "json"),
     ]
 }

@@ -105,16 +105,23 @@ pub fn desired(instance: &Instance<'_>, passwords: &Passwords, inputs: Inputs<'_
     let Inputs { images, claim_size, tools_image, restore, monitoring_namespace, now } = inputs;
     let data_restore = restore.filter(|_| !restore::restores_with_job(instance));
     let credentials_secret = secret::credentials_secret(instance, passwords);
+    let tls = passwords.tls.is_some();
     Desired {
         admin_secret: secret::admin_secret(instance, passwords),
         delivered_credentials: delivery::delivered_credentials(instance, &credentials_secret),
         credentials_secret,
         credentials_access: rbac::credentials_access(instance),
         network_policy: networkpolicy::network_policy(instance, monitoring_namespace),
-        init_config: statefulset::init_config(instance),
+        init_config: statefulset::init_config(instance, tls),
         headless_service: service::headless_service(instance),
         client_service: service::client_service(instance),
-        statefulset: statefulset::statefulset(instance, images, claim_size, data_restore.map(|r| (r, tools_image))),
+        statefulset: statefulset::statefulset(
+            instance,
+            images,
+            claim_size,
+            data_restore.map(|r| (r, tools_image)),
+            tls,
+        ),
         backup: instance.spec.backup.as_ref().map(|spec| BackupChildren {
             login_secret: secret::backup_login_secret(instance, passwords),
             claim: backup::backup_claim(instance, spec),

@@ -45,7 +45,7 @@ fn alert(name: &str, expr: String, for_: &str, severity: &str, summary: String, 
 /// name. `now` fixes the schedule interval a backup is stale after.
 pub fn alert_rules(instance: &Instance<'_>, now: Timestamp) -> RuleGroup {
     let (ns, name) = (instance.namespace, instance.name);
-    let exporter = instance.engine.exporter("");
+    let exporter = instance.engine.exporter("", false);
     let pods = format!(r#"namespace="{ns}", pod=~"{name}-db-[0-9]+""#);
     let object = format!(r#"namespace="{ns}", name="{name}""#);
     let (used, limit) = exporter.connections;

@@ -81,7 +81,7 @@ pub fn network_policy(instance: &Instance<'_>, monitoring_namespace: &str) -> Ne
                 namespace_selector: namespace_selector(monitoring_namespace),
                 ..NetworkPolicyPeer::default()
             }]),
-            ports: Some(vec![port(i32::from(instance.engine.exporter("").port), "TCP")]),
+            ports: Some(vec![port(i32::from(instance.engine.exporter("", false).port), "TCP")]),
         });
     }
     NetworkPolicy {

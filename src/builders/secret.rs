@@ -4,7 +4,8 @@
 //! `<name>-db-backup-login` (the read-only login of backup pods).
 
 use super::Instance;
-use crate::engine::{BACKUP_USERNAME, Connection};
+use crate::engine::{BACKUP_USERNAME, CA_KEY, ClientTls, Connection, TLS_CERT_KEY, TLS_KEY_KEY};
+use crate::tls::ServerKeys;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeMap;
@@ -22,6 +23,8 @@ pub const PENDING_LOGIN_KEY: &str = "pending-login";
 pub const ROTATED_AT_KEY: &str = "rotated-at";
 pub const RETIRE_AFTER_KEY: &str = "retire-after";
 pub const ROTATION_TOKEN_KEY: &str = "rotation-token";
+/// Admin Secret key of the Unix time after which the server certificate is renewed.
+pub const TLS_RENEW_AFTER_KEY: &str = "tls-renew-after";
 
 /// The service's two logins for rotation: A (`<ident>`, owns the data) and
 /// B (`<ident>_b`, acts as A).
@@ -92,6 +95,8 @@ pub struct Passwords {
     pub rotation: Rotation,
     /// Engine-specific keys derived once from `app` (kept in the admin Secret).
     pub derived: BTreeMap<String, String>,
+    /// The server's certificate and key when the instance serves TLS.
+    pub tls: Option<ServerKeys>,
 }
 
 impl Passwords {
@@ -124,15 +129,18 @@ fn secret(instance: &Instance<'_>, name: String, data: BTreeMap<String, String>)
     }
 }
 
+/// The uniform keys, and with TLS `ca.crt` and URIs that verify the server.
 fn connection_keys(
     instance: &Instance<'_>,
     username: &str,
     password: &str,
     database: &str,
+    tls: Option<&ServerKeys>,
 ) -> BTreeMap<String, String> {
     let host = instance.host();
     let (port, _) = instance.engine.port();
-    let connection = Connection { host: &host, port, username, password, database };
+    let client_tls = if tls.is_some() { ClientTls::Verify(None) } else { ClientTls::Off };
+    let connection = Connection { host: &host, port, username, password, database, tls: client_tls };
     let mut data: BTreeMap<String, String> =
         instance.engine.connection_uris(&connection).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     data.extend([
@@ -142,6 +150,9 @@ fn connection_keys(
         ("port".to_string(), port.to_string()),
         ("database".to_string(), database.to_string()),
     ]);
+    if let Some(keys) = tls {
+        data.insert(CA_KEY.to_string(), keys.ca_pem.clone());
+    }
     data
 }
 
@@ -149,14 +160,15 @@ fn connection_keys(
 pub fn credentials_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     let login = instance.login_name(passwords.rotation.active());
     let database = instance.engine.app_database(&instance.app_identifier());
-    let data = connection_keys(instance, &login, passwords.active_password(), &database);
+    let data = connection_keys(instance, &login, passwords.active_password(), &database, passwords.tls.as_ref());
     secret(instance, instance.credentials_secret_name(), data)
 }
 
 /// `<name>-db-admin`: the superuser, for the operator and the database container only.
 pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     let database = instance.engine.app_database(&instance.app_identifier());
-    let mut data = connection_keys(instance, instance.engine.admin_username(), &passwords.admin, &database);
+    let tls = passwords.tls.as_ref();
+    let mut data = connection_keys(instance, instance.engine.admin_username(), &passwords.admin, &database, tls);
     data.insert(APP_PASSWORD_KEY.to_string(), passwords.app.clone());
     data.insert(MONITOR_PASSWORD_KEY.to_string(), passwords.monitor.clone());
     data.insert(BACKUP_PASSWORD_KEY.to_string(), passwords.backup.clone());
@@ -171,6 +183,13 @@ pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     ];
     data.extend(optional.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))));
     data.extend(passwords.derived.clone());
+    if let Some(keys) = tls {
+        data.insert(TLS_CERT_KEY.to_string(), keys.cert_pem.clone());
+        data.insert(TLS_KEY_KEY.to_string(), keys.key_pem.clone());
+        data.insert(TLS_RENEW_AFTER_KEY.to_string(), keys.renew_after.to_string());
+        let exporter = instance.engine.exporter(&instance.admin_secret_name(), true);
+        data.extend(exporter.config.map(|config| (config.file.to_string(), config.content)));
+    }
     secret(instance, instance.admin_secret_name(), data)
 }
 
@@ -179,8 +198,18 @@ pub fn admin_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
 /// container and restores).
 pub fn backup_login_secret(instance: &Instance<'_>, passwords: &Passwords) -> Secret {
     let database = instance.engine.app_database(&instance.app_identifier());
-    let data = connection_keys(instance, BACKUP_USERNAME, &passwords.backup, &database);
+    let data = connection_keys(instance, BACKUP_USERNAME, &passwords.backup, &database, passwords.tls.as_ref());
     secret(instance, instance.backup_login_secret_name(), data)
+}
+
+/// The server keys kept in a live admin Secret, when all of them are there.
+pub fn read_server_keys(admin: &Secret) -> Option<ServerKeys> {
+    Some(ServerKeys {
+        cert_pem: read_key(admin, TLS_CERT_KEY)?,
+        key_pem: read_key(admin, TLS_KEY_KEY)?,
+        ca_pem: read_key(admin, CA_KEY)?,
+        renew_after: read_key(admin, TLS_RENEW_AFTER_KEY)?.parse().ok()?,
+    })
 }
 
 /// The value of `key` in a live Secret, if present and UTF-8.

@@ -3,7 +3,7 @@
 use super::restore::{RestoreSource, restore_init_container};
 use super::{ENGINE_VERSION_ANNOTATION, Instance};
 use crate::api::DeletionPolicy;
-use crate::engine::{InstanceImages, SecretNames};
+use crate::engine::{CA_KEY, InstanceImages, SecretNames, TLS_CERT_KEY, TLS_DIR, TLS_KEY_KEY};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, KeyToPath,
@@ -19,6 +19,9 @@ use std::ops::Not;
 const DATA_VOLUME: &str = "data";
 const INIT_VOLUME: &str = "init";
 const ADMIN_FILES_VOLUME: &str = "admin-files";
+const TLS_VOLUME: &str = "tls";
+/// The exporter's: the CA (and its config), never the server's key.
+const EXPORTER_TLS_VOLUME: &str = "exporter-tls";
 
 pub(super) fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
     pairs.iter().map(|(k, v)| (k.to_string(), Quantity(v.to_string()))).collect()
@@ -73,11 +76,40 @@ fn scratch_volume_name(index: usize) -> String {
     format!("scratch-{index}")
 }
 
+/// A volume of the admin Secret's `keys`, read-only to the pod's group, and
+/// its mount at [`TLS_DIR`].
+fn tls_files(instance: &Instance<'_>, volume: &str, keys: &[&str]) -> (Volume, VolumeMount) {
+    let items = keys.iter().map(|key| KeyToPath { key: key.to_string(), path: key.to_string(), mode: None }).collect();
+    let volume = Volume {
+        name: volume.to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(instance.admin_secret_name()),
+            items: Some(items),
+            default_mode: Some(0o440),
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    };
+    let mount = VolumeMount {
+        name: volume.name.clone(),
+        mount_path: TLS_DIR.into(),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    (volume, mount)
+}
+
 /// The engine's exporter, restricted like the database container, serving
-/// the named port `metrics`.
-fn exporter(instance: &Instance<'_>, image: &str) -> Container {
-    let exporter = instance.engine.exporter(&instance.admin_secret_name());
-    Container {
+/// the named port `metrics`; with `tls`, the CA to verify the server with.
+fn exporter(instance: &Instance<'_>, image: &str, tls: bool) -> (Container, Option<Volume>) {
+    let exporter = instance.engine.exporter(&instance.admin_secret_name(), tls);
+    let files = tls.then(|| {
+        let config = exporter.config.as_ref().map(|c| c.file);
+        let keys: Vec<&str> = [CA_KEY].into_iter().chain(config).collect();
+        tls_files(instance, EXPORTER_TLS_VOLUME, &keys)
+    });
+    let (volume, mount) = files.unzip();
+    let container = Container {
         name: "exporter".into(),
         image: Some(image.to_string()),
         args: (!exporter.args.is_empty()).then_some(exporter.args),
@@ -94,8 +126,10 @@ fn exporter(instance: &Instance<'_>, image: &str) -> Container {
             limits: Some(quantities(&[("memory", "128Mi")])),
             ..ResourceRequirements::default()
         }),
+        volume_mounts: mount.map(|m| vec![m]),
         ..Container::default()
-    }
+    };
+    (container, volume)
 }
 
 /// The StatefulSet `<name>-db`, with an exporter beside the database when
@@ -103,12 +137,14 @@ fn exporter(instance: &Instance<'_>, image: &str) -> Container {
 /// claim template: the spec's on creation, the live one afterwards, because a
 /// StatefulSet's claim templates are immutable (growth resizes the PVC).
 /// `restore`: the backup to put into an empty data directory first, and the
-/// tools image that does it.
+/// tools image that does it. `tls`: the server serves TLS only, with the
+/// certificate and key of the admin Secret.
 pub fn statefulset(
     instance: &Instance<'_>,
     images: &InstanceImages,
     claim_size: &str,
     restore: Option<(&RestoreSource, &str)>,
+    tls: bool,
 ) -> StatefulSet {
     let engine = instance.engine;
     let (port, port_name) = engine.port();
@@ -157,7 +193,12 @@ pub fn statefulset(
             ..Volume::default()
         });
     }
-    if let Some(scripts) = engine.init_scripts() {
+    if tls {
+        let (volume, mount) = tls_files(instance, TLS_VOLUME, &[TLS_CERT_KEY, TLS_KEY_KEY, CA_KEY]);
+        volumes.push(volume);
+        mounts.push(mount);
+    }
+    if let Some(scripts) = engine.init_scripts(tls) {
         mounts.push(VolumeMount {
             name: INIT_VOLUME.to_string(),
             mount_path: scripts.mount_path.to_string(),
@@ -179,7 +220,7 @@ pub fn statefulset(
         name: instance.spec.engine.as_str().to_string(),
         image: Some(images.database.clone()),
         image_pull_policy: Some("IfNotPresent".to_string()),
-        args: engine.args(),
+        args: engine.args(tls),
         ports: Some(vec![ContainerPort {
             name: Some(port_name.to_string()),
             container_port: i32::from(port),
@@ -215,6 +256,12 @@ pub fn statefulset(
         ..PersistentVolumeClaim::default()
     };
 
+    let mut containers = vec![container];
+    if let Some(image) = images.exporter.as_deref() {
+        let (exporter, volume) = exporter(instance, image, tls);
+        containers.push(exporter);
+        volumes.extend(volume);
+    }
     let mut init_containers = Vec::new();
     if let Some((source, tools_image)) = restore {
         let data = VolumeMount {
@@ -246,11 +293,7 @@ pub fn statefulset(
                 metadata: Some(ObjectMeta { labels: Some(instance.labels()), ..ObjectMeta::default() }),
                 spec: Some(PodSpec {
                     init_containers: init_containers.is_empty().not().then_some(init_containers),
-                    containers: [
-                        vec![container],
-                        images.exporter.as_deref().map(|image| exporter(instance, image)).into_iter().collect(),
-                    ]
-                    .concat(),
+                    containers,
                     volumes: Some(volumes),
                     security_context: Some(pod_security_context(engine.run_as_user())),
                     // The database needs no Kubernetes API access.
@@ -273,8 +316,8 @@ pub fn statefulset(
 }
 
 /// The ConfigMap of first-start scripts, when the engine has any.
-pub fn init_config(instance: &Instance<'_>) -> Option<k8s_openapi::api::core::v1::ConfigMap> {
-    let scripts = instance.engine.init_scripts()?;
+pub fn init_config(instance: &Instance<'_>, tls: bool) -> Option<k8s_openapi::api::core::v1::ConfigMap> {
+    let scripts = instance.engine.init_scripts(tls)?;
     Some(k8s_openapi::api::core::v1::ConfigMap {
         metadata: instance.child_meta(instance.init_config_name()),
         data: Some(scripts.files),

@@ -63,6 +63,7 @@ fn passwords() -> Passwords {
         app_b: None,
         rotation: Default::default(),
         derived: BTreeMap::from([("app-password-scram".to_string(), "SCRAM-SHA-256$4096:c2FsdA==$a:b".to_string())]),
+        tls: None,
     }
 }
 
@@ -691,4 +692,71 @@ fn credentials_are_delivered_to_a_service_in_another_namespace_for_its_account_o
     assert_eq!(binding.role_ref.name, name);
     // A same-named account of the database's namespace is not the service's: no grant there.
     assert!(d.credentials_access.is_none());
+}
+
+/// ORDERS (with the exporter and backups) serving TLS.
+fn build_with_tls(sdb: &ServiceDatabase) -> (Desired, crate::tls::ServerKeys) {
+    let instance = Instance::new(sdb, "servicedb-system").expect("stored object");
+    let images = crate::engine::Images::Official.for_spec(&sdb.spec).expect("supported");
+    let authority = crate::tls::Authority::generate(std::time::SystemTime::now()).unwrap();
+    let names = crate::tls::server_names(&instance.instance_name(), instance.namespace);
+    let keys = authority.issue(&names, std::time::SystemTime::now()).unwrap();
+    let passwords = Passwords { tls: Some(keys.clone()), ..passwords() };
+    let inputs = Inputs {
+        images: &images,
+        claim_size: &sdb.spec.storage.size,
+        tools_image: TOOLS,
+        restore: None,
+        monitoring_namespace: "monitoring",
+        now: k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+    };
+    (desired(&instance, &passwords, inputs), keys)
+}
+
+#[test]
+fn with_tls_the_server_mounts_its_keys_the_exporter_only_the_ca_and_clients_get_ca_crt() {
+    let (desired, keys) = build_with_tls(&with_backup("{volume: {size: 1Gi}}"));
+    let admin = text(&desired.admin_secret);
+    assert_eq!(admin["tls.crt"], keys.cert_pem);
+    assert_eq!(admin["tls.key"], keys.key_pem);
+    let credentials = text(&desired.credentials_secret);
+    assert_eq!(credentials["ca.crt"], keys.ca_pem, "the service verifies the server with it");
+    assert!(!credentials.contains_key("tls.key"), "the server's key stays in the admin Secret");
+    assert!(credentials["uri"].ends_with("sslmode=verify-full"), "{}", credentials["uri"]);
+    let backup_login = text(&desired.backup.as_ref().unwrap().login_secret);
+    assert_eq!(backup_login["ca.crt"], keys.ca_pem);
+
+    let pod = desired.statefulset.spec.as_ref().unwrap().template.spec.clone().unwrap();
+    let volume = |name: &str| pod.volumes.as_ref().unwrap().iter().find(|v| v.name == name).cloned().unwrap();
+    let items = |name: &str| -> Vec<String> {
+        volume(name).secret.unwrap().items.unwrap().into_iter().map(|i| i.key).collect()
+    };
+    assert_eq!(items("tls"), ["tls.crt", "tls.key", "ca.crt"]);
+    assert_eq!(volume("tls").secret.unwrap().default_mode, Some(0o440), "PostgreSQL refuses a key others can read");
+    assert_eq!(items("exporter-tls"), ["ca.crt"], "the exporter never sees the server's key");
+    let database = &pod.containers[0];
+    let args = database.args.clone().unwrap();
+    assert!(args.contains(&"ssl=on".to_string()), "{args:?}");
+    let mounted = |c: &k8s_openapi::api::core::v1::Container, name: &str| {
+        c.volume_mounts.iter().flatten().any(|m| m.name == name && m.mount_path == crate::engine::TLS_DIR)
+    };
+    assert!(mounted(database, "tls") && mounted(&pod.containers[1], "exporter-tls"));
+    let init = desired.init_config.as_ref().unwrap().data.clone().unwrap();
+    assert!(init["pg_hba.conf"].contains("hostssl"), "the hba file the server is told to read");
+
+    let job = desired.backup.unwrap().cronjob.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap();
+    let env = job.containers[0].env.clone().unwrap();
+    let ca = env.iter().find(|e| e.name == "SERVICEDB_DB_CA").expect("the backup verifies the server");
+    let selector = ca.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    assert_eq!((selector.name.as_str(), selector.key.as_str()), ("orders-db-backup-login", "ca.crt"));
+}
+
+#[test]
+fn without_tls_nothing_of_it_is_built() {
+    let desired = build(&fixture(ORDERS));
+    let admin = text(&desired.admin_secret);
+    assert!(!admin.contains_key("tls.crt") && !text(&desired.credentials_secret).contains_key("ca.crt"));
+    let pod = desired.statefulset.spec.unwrap().template.spec.unwrap();
+    assert!(pod.volumes.unwrap().iter().all(|v| v.name != "tls" && v.name != "exporter-tls"));
+    assert_eq!(pod.containers[0].args, None, "the image's own command");
 }

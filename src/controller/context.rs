@@ -43,6 +43,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// What the isolation audit judges from.
     pub isolation: Arc<super::isolation_view::IsolationView>,
+    /// The CA of database TLS, once loaded (`authority::keep_loading`).
+    authority: std::sync::OnceLock<Arc<crate::tls::Authority>>,
     failures: Mutex<HashMap<ObjectRef<ServiceDatabase>, u32>>,
 }
 
@@ -64,8 +66,20 @@ impl Context {
             metrics,
             prometheus_api: Default::default(),
             isolation: Default::default(),
+            authority: Default::default(),
             failures: Mutex::default(),
         }
+    }
+
+    /// The CA of database TLS, once loaded; until then, reconciles that
+    /// need a certificate wait and the others go on.
+    pub fn authority(&self) -> Option<&crate::tls::Authority> {
+        self.authority.get().map(|a| &**a)
+    }
+
+    /// Sets the CA (once; later calls change nothing).
+    pub fn set_authority(&self, authority: crate::tls::Authority) {
+        let _ = self.authority.set(Arc::new(authority));
     }
 
     /// Counts one more failure of `object`; returns the count.

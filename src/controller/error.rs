@@ -24,6 +24,9 @@ pub enum Error {
     /// Serialising a desired object failed (a bug, never user input).
     #[error("serialising a desired object: {0}")]
     Serialize(#[source] serde_json::Error),
+    /// A certificate could not be made (no randomness, a CA that does not parse).
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// How the controller reacts to an error.
@@ -57,7 +60,9 @@ impl Error {
             Some(400 | 403 | 404 | 405 | 410 | 413 | 415 | 422) => Severity::Rejected,
             Some(_) => Severity::Transient,
             None => match self {
-                Error::Kube { .. } | Error::Entropy(_) | Error::Administration(_) => Severity::Transient,
+                Error::Kube { .. } | Error::Entropy(_) | Error::Administration(_) | Error::Tls(_) => {
+                    Severity::Transient
+                }
                 Error::NotStored(_) | Error::Serialize(_) => Severity::Rejected,
             },
         }
@@ -76,6 +81,7 @@ impl Error {
             (Error::Entropy(_), _) => "entropy",
             (Error::Administration(_), _) => "administration",
             (Error::Serialize(_), _) => "serialize",
+            (Error::Tls(_), _) => "tls",
         }
     }
 }

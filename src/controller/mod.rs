@@ -5,6 +5,7 @@
 
 // Shared by both controllers.
 mod apply;
+mod authority;
 pub(crate) mod backups;
 pub mod caches;
 mod context;
@@ -207,6 +208,7 @@ pub async fn run(
     });
     let (appeared_tx, appeared_rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(prometheus_api::follow(ctx.client.clone(), ctx.prometheus_api.clone(), appeared_tx, shutdown.clone()));
+    tokio::spawn(authority::keep_loading(ctx.clone(), shutdown.clone()));
     for (i, (ns, _)) in namespaces.iter().enumerate() {
         ctx.isolation.spawn_watches(&ctx.client, ns.clone(), i == 0);
     }

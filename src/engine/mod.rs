@@ -32,11 +32,38 @@ pub struct Connection<'a> {
     pub username: &'a str,
     pub password: &'a str,
     pub database: &'a str,
+    pub tls: ClientTls<'a>,
 }
 
 impl Connection<'static> {
     /// For asking an engine about its tools where no server is involved.
-    pub const NONE: Self = Connection { host: "", port: 0, username: "", password: "", database: "" };
+    pub const NONE: Self =
+        Connection { host: "", port: 0, username: "", password: "", database: "", tls: ClientTls::Off };
+}
+
+/// Whether a client talks TLS to the database, verifying the server's
+/// certificate and name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientTls<'a> {
+    Off,
+    /// Against the CA certificate in this file; `None` where the client's
+    /// own default applies (the connection URIs handed to the service).
+    Verify(Option<&'a str>),
+}
+
+/// Where the database and exporter containers find the server's
+/// certificate, its key and the CA (admin Secret keys of the same names).
+pub const TLS_DIR: &str = "/etc/servicedb/tls";
+/// Admin Secret keys (and file names in [`TLS_DIR`]) of the server's
+/// certificate and key; the CA's key is also in the credentials and backup
+/// login Secrets.
+pub const TLS_CERT_KEY: &str = "tls.crt";
+pub const TLS_KEY_KEY: &str = "tls.key";
+pub const CA_KEY: &str = "ca.crt";
+
+/// `<TLS_DIR>/<file>`.
+pub fn tls_path(file: &str) -> String {
+    format!("{TLS_DIR}/{file}")
 }
 
 /// Names of the Secrets an engine's container reads its settings from.
@@ -102,6 +129,14 @@ pub struct Exporter {
     pub up_metric: &'static str,
     /// Connections in use (summed per pod) and their limit.
     pub connections: (&'static str, &'static str),
+    /// A file the exporter reads from [`TLS_DIR`] (kept in the admin Secret).
+    pub config: Option<ExporterConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExporterConfig {
+    pub file: &'static str,
+    pub content: String,
 }
 
 /// The monitoring password, for an exporter's env.
@@ -161,17 +196,18 @@ pub trait Engine: Send + Sync {
     /// Directories the engine writes to outside the data volume (the root
     /// filesystem is read-only): each gets an emptyDir.
     fn scratch_dirs(&self) -> &'static [&'static str];
-    /// Arguments of the database container, when the image's default is not enough.
-    fn args(&self) -> Option<Vec<String>> {
-        None
-    }
+    /// Arguments of the database container, when the image's default is
+    /// not enough; with `tls`, what makes the server take TCP logins over
+    /// TLS only, with the files of [`TLS_DIR`].
+    fn args(&self, tls: bool) -> Option<Vec<String>>;
     /// Environment of the database container, wired from the two Secrets.
     fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar>;
     /// How to tell the server answers: a probe with only its handler set;
     /// the builder adds the timings.
     fn health_check(&self) -> Probe;
-    /// Scripts that create the service's login and database at first start.
-    fn init_scripts(&self) -> Option<InitScripts> {
+    /// Scripts that create the service's login and database at first start
+    /// (and files the server reads from the same place, given `tls`).
+    fn init_scripts(&self, _tls: bool) -> Option<InitScripts> {
         None
     }
     /// Admin Secret keys the container reads as files.
@@ -196,8 +232,9 @@ pub trait Engine: Send + Sync {
     /// How a dump is loaded back; `owner` is the login that must own what
     /// the restore creates.
     fn restore_method(&self, c: &Connection<'_>, owner: &str) -> RestoreMethod;
-    /// The metrics exporter that runs beside the database in its pod.
-    fn exporter(&self, admin_secret: &str) -> Exporter;
+    /// The metrics exporter that runs beside the database in its pod; with
+    /// `tls` it verifies the server against `<TLS_DIR>/ca.crt`.
+    fn exporter(&self, admin_secret: &str, tls: bool) -> Exporter;
 
     /// Checks the service's database name before it reaches the server:
     /// a safe identifier ([`admin::safe_name`]) unless the engine says otherwise.
@@ -226,6 +263,9 @@ pub trait Engine: Send + Sync {
         admin: &'a Login,
         wanted: &'a Wanted,
     ) -> BoxFuture<'a, Result<(), AdminError>>;
+    /// Makes the running server at `target` read its certificate and key
+    /// files again (after a renewal); connections open stay as they are.
+    fn reload_tls<'a>(&'a self, target: &'a Target, admin: &'a Login) -> BoxFuture<'a, Result<(), AdminError>>;
     /// What `place` already holds, for a restore to refuse or replace (a
     /// server's database or a data directory, whichever the engine restores into).
     fn contents<'a>(&'a self, place: Place<'a>) -> BoxFuture<'a, Result<Contents, AdminError>>;
@@ -258,7 +298,7 @@ mod tests {
     /// Port 1 on loopback: nothing answers, so reaching it would fail with
     /// `Connect`; an `UnsafeName` proves the check came first.
     fn nowhere() -> Target {
-        Target { host: "127.0.0.1".to_string(), port: 1 }
+        Target::plain("127.0.0.1", 1)
     }
 
     #[tokio::test]

@@ -5,8 +5,8 @@
 use super::admin::{self, AdminError, Contents, Login, Place, Target, Wanted, safe_name};
 use super::env::{env_from_secret, env_value};
 use super::{
-    Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames, ToolCommand, monitor_password,
-    tcp_check,
+    CA_KEY, ClientTls, Connection, Engine, Exporter, ExporterConfig, Logins, MONITOR_USERNAME, RestoreMethod,
+    SecretNames, TLS_CERT_KEY, TLS_KEY_KEY, ToolCommand, monitor_password, tcp_check, tls_path,
 };
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
@@ -89,6 +89,19 @@ impl Engine for MySql {
         &["/run/mysqld", "/tmp"]
     }
 
+    /// The image's default command with TLS settings: every TCP login over
+    /// TLS (the container's own socket counts as secure).
+    fn args(&self, tls: bool) -> Option<Vec<String>> {
+        tls.then(|| {
+            vec![
+                format!("--ssl-cert={}", tls_path(TLS_CERT_KEY)),
+                format!("--ssl-key={}", tls_path(TLS_KEY_KEY)),
+                format!("--ssl-ca={}", tls_path(CA_KEY)),
+                "--require-secure-transport=ON".to_string(),
+            ]
+        })
+    }
+
     fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar> {
         let mut env = vec![
             env_from_secret(&self.var("DATABASE"), secrets.credentials, "database"),
@@ -132,15 +145,27 @@ impl Engine for MySql {
         }
     }
 
+    /// With TLS, verification of the server's name and certificate in each
+    /// driver's words: `ssl-mode=VERIFY_IDENTITY` (MySQL clients),
+    /// Connector/J's `sslMode=VERIFY_IDENTITY`, MariaDB Connector/J's
+    /// `sslMode=verify-full`.
     fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String> {
-        let Connection { host, port, username, password, database } = c;
+        let Connection { host, port, username, password, database, tls } = c;
         let jdbc = match self.flavor {
             Flavor::MySql => "mysql",
             Flavor::MariaDb => "mariadb",
         };
+        let (query, jdbc_tls) = match (tls, self.flavor) {
+            (ClientTls::Off, _) => ("", ""),
+            (ClientTls::Verify(_), Flavor::MySql) => ("?ssl-mode=VERIFY_IDENTITY", "&sslMode=VERIFY_IDENTITY"),
+            (ClientTls::Verify(_), Flavor::MariaDb) => ("?ssl-mode=VERIFY_IDENTITY", "&sslMode=verify-full"),
+        };
         BTreeMap::from([
-            ("uri", format!("mysql://{username}:{password}@{host}:{port}/{database}")),
-            ("jdbc-uri", format!("jdbc:{jdbc}://{host}:{port}/{database}?user={username}&password={password}")),
+            ("uri", format!("mysql://{username}:{password}@{host}:{port}/{database}{query}")),
+            (
+                "jdbc-uri",
+                format!("jdbc:{jdbc}://{host}:{port}/{database}?user={username}&password={password}{jdbc_tls}"),
+            ),
         ])
     }
 
@@ -173,17 +198,28 @@ impl Engine for MySql {
         "quay.io/prometheus/mysqld-exporter:v0.17.2"
     }
 
-    fn exporter(&self, admin_secret: &str) -> Exporter {
+    /// With TLS, the exporter verifies the server against the CA named in
+    /// its my.cnf (the only place mysqld_exporter takes a CA from).
+    fn exporter(&self, admin_secret: &str, tls: bool) -> Exporter {
+        let mut args = vec![
+            format!("--web.listen-address=:{}", Self::EXPORTER_PORT),
+            format!("--mysqld.address=127.0.0.1:{PORT}"),
+            format!("--mysqld.username={MONITOR_USERNAME}"),
+        ];
+        let config = tls.then(|| {
+            args.push(format!("--config.my-cnf={}", tls_path(Self::EXPORTER_CNF)));
+            ExporterConfig {
+                file: Self::EXPORTER_CNF,
+                content: format!("[client]\nuser={MONITOR_USERNAME}\nssl-ca={}\n", tls_path(CA_KEY)),
+            }
+        });
         Exporter {
             up_metric: "mysql_up",
             connections: ("mysql_global_status_threads_connected", "mysql_global_variables_max_connections"),
             port: Self::EXPORTER_PORT,
-            args: vec![
-                format!("--web.listen-address=:{}", Self::EXPORTER_PORT),
-                format!("--mysqld.address=127.0.0.1:{PORT}"),
-                format!("--mysqld.username={MONITOR_USERNAME}"),
-            ],
+            args,
             env: vec![monitor_password("MYSQLD_EXPORTER_PASSWORD", admin_secret)],
+            config,
         }
     }
 
@@ -209,6 +245,10 @@ impl Engine for MySql {
         Box::pin(admin::mysql::ensure(target, admin, wanted, flavor))
     }
 
+    fn reload_tls<'a>(&'a self, target: &'a Target, admin: &'a Login) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(admin::mysql::reload_tls(target, admin))
+    }
+
     /// The schema's tables, views and routines.
     fn contents<'a>(&'a self, place: Place<'a>) -> BoxFuture<'a, Result<Contents, AdminError>> {
         Box::pin(async move {
@@ -224,6 +264,8 @@ impl Engine for MySql {
 
 impl MySql {
     const EXPORTER_PORT: u16 = 9104;
+    /// Admin Secret key (and file in the TLS directory) of the exporter's my.cnf.
+    const EXPORTER_CNF: &str = "exporter.cnf";
 
     /// `mariadb`/`mariadb-dump` or `mysql`/`mysqldump`.
     fn client_program(&self, suffix: &str) -> &'static str {
@@ -236,13 +278,20 @@ impl MySql {
     }
 }
 
+/// With TLS, the MariaDB and MySQL clients' flags that verify the server
+/// (`--ssl-verify-server-cert` checks the name too).
 fn mysql_connection_args(c: &Connection<'_>) -> Vec<String> {
-    vec![
+    let mut args = vec![
         format!("--host={}", c.host),
         format!("--port={}", c.port),
         format!("--user={}", c.username),
         "--protocol=tcp".into(),
-    ]
+    ];
+    if let ClientTls::Verify(ca_file) = c.tls {
+        args.extend(ca_file.map(|file| format!("--ssl-ca={file}")));
+        args.push("--ssl-verify-server-cert".into());
+    }
+    args
 }
 
 #[cfg(test)]
@@ -262,6 +311,33 @@ mod tests {
         assert!(names.contains(&"MARIADB_PASSWORD_HASH") && names.contains(&"MARIADB_ROOT_PASSWORD_HASH"));
         assert!(!names.iter().any(|n| n.ends_with("PASSWORD")), "{names:?}");
         assert!(env.iter().all(|e| e.value.as_deref().is_none_or(|v| !v.contains("password"))));
+    }
+
+    #[test]
+    fn with_tls_the_server_requires_it_and_every_client_verifies() {
+        let args = MySql::MARIADB.args(true).unwrap();
+        assert!(args.contains(&"--require-secure-transport=ON".to_string()), "{args:?}");
+        assert_eq!(MySql::MARIADB.args(false), None);
+        let c = Connection {
+            host: "orders-db.shop.svc",
+            port: 3306,
+            username: "orders",
+            password: "pw",
+            database: "orders",
+            tls: ClientTls::Verify(Some("/tls/ca.crt")),
+        };
+        let dump = MySql::MARIADB.dump_command(&c);
+        assert!(dump.args.contains(&"--ssl-ca=/tls/ca.crt".to_string()));
+        assert!(dump.args.contains(&"--ssl-verify-server-cert".to_string()));
+        let uris = MySql::MARIADB.connection_uris(&c);
+        assert!(
+            uris["uri"].ends_with("?ssl-mode=VERIFY_IDENTITY") && uris["jdbc-uri"].ends_with("&sslMode=verify-full")
+        );
+        let exporter = MySql::MARIADB.exporter("a", true);
+        let config = exporter.config.expect("a my.cnf naming the CA");
+        assert!(config.content.contains("ssl-ca=/etc/servicedb/tls/ca.crt"));
+        assert!(exporter.args.contains(&"--config.my-cnf=/etc/servicedb/tls/exporter.cnf".to_string()));
+        assert!(MySql::MARIADB.exporter("a", false).config.is_none());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use super::admin::{self, AdminError, Contents, Login, Place, Target, Wanted};
 use super::env::env_value;
 use super::{
-    Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretFiles, SecretNames, ToolCommand,
-    Trailer, monitor_password, tcp_check,
+    CA_KEY, ClientTls, Connection, Engine, Exporter, Logins, MONITOR_USERNAME, RestoreMethod, SecretFiles, SecretNames,
+    TLS_CERT_KEY, TLS_KEY_KEY, ToolCommand, Trailer, monitor_password, tcp_check, tls_path,
 };
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, Probe};
@@ -78,13 +78,29 @@ impl Engine for Redis {
         &["/tmp"]
     }
 
-    fn args(&self) -> Option<Vec<String>> {
+    /// With TLS, the same port speaks TLS only (no plain port); clients
+    /// need no certificate of their own, their ACL login is the check.
+    fn args(&self, tls: bool) -> Option<Vec<String>> {
         let acl = format!("{ACL_DIR}/{ACL_KEY}");
-        Some(
+        let mut args: Vec<String> =
             ["redis-server", "--aclfile", &acl, "--dir", "/data", "--appendonly", "yes", "--protected-mode", "no"]
                 .map(String::from)
-                .to_vec(),
-        )
+                .to_vec();
+        if tls {
+            args.extend(
+                [
+                    ("--port", "0".to_string()),
+                    ("--tls-port", PORT.to_string()),
+                    ("--tls-cert-file", tls_path(TLS_CERT_KEY)),
+                    ("--tls-key-file", tls_path(TLS_KEY_KEY)),
+                    ("--tls-ca-cert-file", tls_path(CA_KEY)),
+                    ("--tls-auth-clients", "no".to_string()),
+                ]
+                .into_iter()
+                .flat_map(|(flag, value)| [flag.to_string(), value]),
+            );
+        }
+        Some(args)
     }
 
     fn env(&self, _secrets: SecretNames<'_>) -> Vec<EnvVar> {
@@ -112,26 +128,26 @@ impl Engine for Redis {
         &[ACL_KEY]
     }
 
+    /// With TLS, `rediss://`: clients verify the server by default.
     fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String> {
-        let Connection { host, port, username, password, database } = c;
-        BTreeMap::from([("uri", format!("redis://{username}:{password}@{host}:{port}/{database}"))])
+        let Connection { host, port, username, password, database, tls } = c;
+        let scheme = if *tls == ClientTls::Off { "redis" } else { "rediss" };
+        BTreeMap::from([("uri", format!("{scheme}://{username}:{password}@{host}:{port}/{database}"))])
     }
 
     /// An RDB snapshot through the replication protocol, as the server
     /// itself writes it.
     fn dump_command(&self, c: &Connection<'_>) -> ToolCommand {
+        let mut args: Vec<String> =
+            vec!["-h".into(), c.host.to_string(), "-p".into(), c.port.to_string(), "--user".into(), c.username.into()];
+        if let ClientTls::Verify(ca_file) = c.tls {
+            args.push("--tls".into());
+            args.extend(ca_file.into_iter().flat_map(|file| ["--cacert".to_string(), file.to_string()]));
+        }
+        args.extend(["--rdb".into(), "-".into()]);
         ToolCommand {
             program: "redis-cli",
-            args: vec![
-                "-h".into(),
-                c.host.to_string(),
-                "-p".into(),
-                c.port.to_string(),
-                "--user".into(),
-                c.username.to_string(),
-                "--rdb".into(),
-                "-".into(),
-            ],
+            args,
             env: vec![("REDISCLI_AUTH", c.password.to_string())],
             trailer: Some(Trailer { window: EOF_MARK + 9, excess: redis_eof_mark }),
         }
@@ -143,18 +159,24 @@ impl Engine for Redis {
         "quay.io/oliver006/redis_exporter:v1.74.0"
     }
 
-    fn exporter(&self, admin_secret: &str) -> Exporter {
+    fn exporter(&self, admin_secret: &str, tls: bool) -> Exporter {
+        let scheme = if tls { "rediss" } else { "redis" };
+        let mut env = vec![
+            env_value("REDIS_ADDR", &format!("{scheme}://localhost:{PORT}")),
+            env_value("REDIS_USER", MONITOR_USERNAME),
+            monitor_password("REDIS_PASSWORD", admin_secret),
+            env_value("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", ":9121"),
+        ];
+        if tls {
+            env.push(env_value("REDIS_EXPORTER_TLS_CA_CERT_FILE", &tls_path(CA_KEY)));
+        }
         Exporter {
             up_metric: "redis_up",
             connections: ("redis_connected_clients", "redis_config_maxclients"),
             port: 9121,
             args: Vec::new(),
-            env: vec![
-                env_value("REDIS_ADDR", &format!("redis://localhost:{PORT}")),
-                env_value("REDIS_USER", MONITOR_USERNAME),
-                monitor_password("REDIS_PASSWORD", admin_secret),
-                env_value("REDIS_EXPORTER_WEB_LISTEN_ADDRESS", ":9121"),
-            ],
+            env,
+            config: None,
         }
     }
 
@@ -180,6 +202,10 @@ impl Engine for Redis {
         wanted: &'a Wanted,
     ) -> BoxFuture<'a, Result<(), AdminError>> {
         Box::pin(admin::redis::ensure(target, admin, wanted))
+    }
+
+    fn reload_tls<'a>(&'a self, target: &'a Target, admin: &'a Login) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(admin::redis::reload_tls(target, admin))
     }
 
     /// The keyspace files in the data directory (restores go there, before
@@ -209,6 +235,28 @@ mod tests {
         assert!(acl.starts_with("user default off\n"));
         assert!(acl.contains(&format!("user orders on #{} ~* &* +@all -@dangerous", sha256_hex("B-secret"))));
         assert!(!acl.contains("A-secret") && !acl.contains("B-secret"));
+    }
+
+    #[test]
+    fn with_tls_the_port_speaks_tls_only_and_clients_verify() {
+        let args = Redis.args(true).unwrap();
+        let pair = |flag: &str| args.iter().position(|a| a == flag).map(|i| args[i + 1].as_str());
+        assert_eq!(pair("--port"), Some("0"), "no plain port");
+        assert_eq!(pair("--tls-port"), Some("6379"));
+        assert!(!Redis.args(false).unwrap().contains(&"--tls-port".to_string()));
+        let c = Connection {
+            host: "orders-db.shop.svc",
+            port: 6379,
+            username: "servicedb_backup",
+            password: "pw",
+            database: "0",
+            tls: ClientTls::Verify(Some("/tls/ca.crt")),
+        };
+        let dump = Redis.dump_command(&c);
+        assert!(dump.args.windows(2).any(|w| w == ["--cacert", "/tls/ca.crt"]) && dump.args.contains(&"--tls".into()));
+        assert!(Redis.connection_uris(&c)["uri"].starts_with("rediss://"));
+        let exporter = Redis.exporter("a", true);
+        assert!(exporter.env.iter().any(|e| e.name == "REDIS_EXPORTER_TLS_CA_CERT_FILE"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub fn restored(source: &ServiceDatabase, into: &str, id: &str) -> Result<Servic
             monitoring: spec.monitoring.clone(),
             // The same service, the same known exceptions.
             isolation: spec.isolation.clone(),
+            tls: spec.tls.clone(),
             bootstrap: Some(Bootstrap { from_backup: FromBackup { backup_name: None, location: Some(location) } }),
             deletion_policy: Default::default(),
         },

@@ -27,7 +27,7 @@ pub fn run_init_script(
     verifier: &str,
 ) -> std::process::Output {
     use servicedb::engine::{Engine, Postgres};
-    let scripts = Postgres.init_scripts().expect("PostgreSQL has init scripts");
+    let scripts = Postgres.init_scripts(false).expect("PostgreSQL has init scripts");
     let script = scripts.files.values().next().expect("one init script");
     let env = [
         ("POSTGRES_USER", server.admin_user.as_str()),

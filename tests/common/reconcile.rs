@@ -40,6 +40,8 @@ pub fn context(fake: &FakeApi, endpoint_overrides: Option<std::path::PathBuf>) -
     };
     let (caches, mut writers) = Caches::new(&[None]);
     let ctx = Arc::new(Context::new(fake.client(), caches, settings, Arc::new(Metrics::default()), "test".into()));
+    // What the operator loads at start from Secret servicedb-ca.
+    ctx.set_authority(servicedb::tls::Authority::generate(std::time::SystemTime::now()).expect("a CA"));
     Harness { ctx, writers: std::sync::Mutex::new(writers.remove(&None).unwrap()) }
 }
 

@@ -35,7 +35,8 @@ pub fn children(sdb: &ServiceDatabase) -> Result<Desired, String> {
         app_username: &app_username,
         app_password: &app,
     });
-    let passwords = Passwords { admin, app, app_b: None, monitor, backup, rotation: Rotation::default(), derived };
+    let passwords =
+        Passwords { admin, app, app_b: None, monitor, backup, rotation: Rotation::default(), derived, tls: None };
     let inputs = builders::Inputs {
         images: &images,
         claim_size: &sdb.spec.storage.size,

@@ -1,6 +1,7 @@
 //! What the bench creates: N `engine: redis` ServiceDatabases with a named
 //! ServiceAccount (so every child kind is there, the Role and RoleBinding
 //! included), and the namespaces they live in, placed on the kwok nodes.
+//! Without TLS: one stand-in server answers every instance, in clear.
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::PostParams;
@@ -24,6 +25,8 @@ pub fn service_database(namespace: &str, name: &str, uid: Option<&str>) -> Resul
             "version": "7.2",
             "service": {"name": name, "serviceAccountName": name},
             "storage": {"size": "1Gi"},
+            // The shared stand-in server speaks plain Redis.
+            "tls": {"enabled": false},
         },
     });
     serde_json::from_value(value).map_err(|e| format!("the bench's ServiceDatabase does not parse: {e}"))

@@ -5,7 +5,7 @@ use super::outcome::Credentials;
 use super::rotation;
 use crate::builders::{Instance, Passwords};
 use crate::controller::context::Context;
-use crate::engine::admin::{AppLogin, Login, Target, Wanted};
+use crate::engine::admin::{AppLogin, Login, Target, TargetTls, Wanted};
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,22 +29,26 @@ pub fn override_in(text: &str, namespace: &str, service: &str) -> Result<Option<
     let (host, port) =
         address.rsplit_once(':').ok_or_else(|| format!("endpoint override {address:?} is not host:port"))?;
     let port = port.parse().map_err(|_| format!("endpoint override {address:?} has no valid port"))?;
-    Ok(Some(Target { host: host.to_string(), port }))
+    Ok(Some(Target::plain(host, port)))
 }
 
-fn target(ctx: &Context, instance: &Instance<'_>) -> Result<Target, String> {
+/// Where the database is, and with TLS what its certificate must be:
+/// signed by the CA that signed the kept one, for the Service's name.
+fn target(ctx: &Context, instance: &Instance<'_>, passwords: &Passwords) -> Result<Target, String> {
     let service = instance.instance_name();
+    let tls =
+        passwords.tls.as_ref().map(|keys| TargetTls { ca_pem: keys.ca_pem.clone(), server_name: instance.host() });
     if let Some(file) = &ctx.settings.endpoint_overrides
         && let Some(target) = endpoint_override(file, instance.namespace, &service)?
     {
-        return Ok(target);
+        return Ok(Target { tls, ..target });
     }
-    Ok(Target { host: instance.host(), port: instance.engine.port().0 })
+    Ok(Target { host: instance.host(), port: instance.engine.port().0, tls })
 }
 
 /// Ensures the database side; `now` decides which rotation logins may log in.
 pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Passwords, now: Timestamp) -> Credentials {
-    let target = match target(ctx, instance) {
+    let target = match target(ctx, instance, passwords) {
         Ok(target) => target,
         Err(message) => return Credentials::Failed(message),
     };
@@ -64,7 +68,14 @@ pub async fn administer(ctx: &Context, instance: &Instance<'_>, passwords: &Pass
         monitor: Login { username: MONITOR_USERNAME.to_string(), password: passwords.monitor.clone() },
         backup: Login { username: BACKUP_USERNAME.to_string(), password: passwords.backup.clone() },
     };
-    match tokio::time::timeout(TIMEOUT, engine.ensure(&target, &admin, &wanted)).await {
+    let ensured = async {
+        engine.ensure(&target, &admin, &wanted).await?;
+        match &passwords.tls {
+            Some(keys) if super::tls::reload_due(keys, now.into()) => engine.reload_tls(&target, &admin).await,
+            _ => Ok(()),
+        }
+    };
+    match tokio::time::timeout(TIMEOUT, ensured).await {
         Ok(Ok(())) => Credentials::Ready,
         Ok(Err(e)) => {
             ctx.metrics.administration_failed(e.metric_label());

@@ -5,7 +5,7 @@ use super::validate::Invalid;
 use crate::api::reasons::InvalidReason;
 use crate::builders::secret::{
     ACTIVE_LOGIN_KEY, APP_PASSWORD_B_KEY, APP_PASSWORD_KEY, BACKUP_PASSWORD_KEY, MONITOR_PASSWORD_KEY, PASSWORD_KEY,
-    PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key,
+    PENDING_LOGIN_KEY, RETIRE_AFTER_KEY, ROTATED_AT_KEY, ROTATION_TOKEN_KEY, read_key, read_server_keys,
 };
 use crate::builders::{Instance, MANAGED_BY, Passwords, Rotation, Slot};
 use crate::controller::error::Error;
@@ -30,6 +30,8 @@ pub struct Existing {
     pub backup_password: Option<String>,
     pub rotation: Rotation,
     pub derived: BTreeMap<String, String>,
+    /// The server certificate and key, when the instance has them.
+    pub tls: Option<crate::tls::ServerKeys>,
     /// The data volume exists, so the database was (or is being) initialised
     /// with the passwords of that time.
     pub initialised: bool,
@@ -79,6 +81,7 @@ pub fn decide(
         backup,
         rotation: existing.rotation,
         derived: existing.derived,
+        tls: existing.tls,
     };
     Ok(Ok(if complete && !fresh_app && !fresh_admin { passwords } else { with_derived_keys(instance, passwords) }))
 }
@@ -139,6 +142,7 @@ pub fn existing(
             .iter()
             .filter_map(|k| Some((k.to_string(), from_admin(k)?)))
             .collect(),
+        tls: admin.and_then(read_server_keys),
         initialised,
     })
 }

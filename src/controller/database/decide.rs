@@ -8,6 +8,7 @@ use super::delivery;
 use super::observe::Observed;
 use super::outcome::Halt;
 use super::rotation;
+use super::tls;
 use super::validate;
 use crate::api::ServiceDatabase;
 use crate::builders::{self, Desired, Instance, Passwords};
@@ -20,14 +21,17 @@ pub struct Plan {
     pub passwords: Passwords,
     pub desired: Desired,
     pub rotation: rotation::Policy,
+    pub tls: tls::Change,
 }
 
-/// What to apply, or why not. `generate` makes a new password.
+/// What to apply, or why not. `generate` makes a new password; `authority`
+/// signs server certificates (`None` when the operator could not load it).
 pub fn plan(
     sdb: &ServiceDatabase,
     instance: &Instance<'_>,
     observed: &Observed,
     settings: &Settings,
+    authority: Option<&crate::tls::Authority>,
     now: Timestamp,
     generate: &mut dyn FnMut() -> Result<String, getrandom::Error>,
 ) -> Result<Result<Plan, Halt>, Error> {
@@ -57,6 +61,14 @@ pub fn plan(
         Ok(passwords) => passwords,
         Err(invalid) => return Ok(Err(invalid.into())),
     };
+    let names = crate::tls::server_names(&instance.instance_name(), instance.namespace);
+    let kept = passwords.tls.take();
+    let tls = match tls::decide(sdb.spec.tls.as_ref(), kept, observed.data_claim_exists, authority, &names, now.into())?
+    {
+        Ok(tls) => tls,
+        Err(halt) => return Ok(Err(halt)),
+    };
+    passwords.tls = tls.keys;
     let policy = rotation::Policy::of(sdb);
     let requested = rotation::requested(sdb);
     let created = sdb.metadata.creation_timestamp.as_ref().map(|t| t.0);
@@ -80,7 +92,7 @@ pub fn plan(
     };
     let mut desired = builders::desired(instance, &passwords, inputs);
     desired.restore = bootstrap::wanted(sdb, desired.restore.take(), observed.restore_run.as_ref());
-    Ok(Ok(Plan { passwords, desired, rotation: policy }))
+    Ok(Ok(Plan { passwords, desired, rotation: policy, tls: tls.change }))
 }
 
 #[cfg(test)]
@@ -95,6 +107,11 @@ mod tests {
             "apiVersion: servicedb.dev/v1alpha1\nkind: ServiceDatabase\nmetadata: {{name: orders, namespace: shop, uid: u1, generation: 1}}\nspec: {{engine: postgres, version: '16', service: {{name: orders}}, storage: {{size: 1Gi}}{extra}}}"
         ))
         .unwrap()
+    }
+
+    fn authority() -> &'static crate::tls::Authority {
+        static AUTHORITY: std::sync::OnceLock<crate::tls::Authority> = std::sync::OnceLock::new();
+        AUTHORITY.get_or_init(|| crate::tls::Authority::generate(std::time::SystemTime::now()).unwrap())
     }
 
     fn settings() -> Settings {
@@ -141,7 +158,9 @@ mod tests {
     fn a_new_instance_gets_every_child_and_fresh_passwords() {
         let sdb = sdb("");
         let instance = Instance::new(&sdb, "servicedb-system").unwrap();
-        let plan = plan(&sdb, &instance, &nothing_yet(), &settings(), now(), &mut fixed()).unwrap().unwrap();
+        let plan = plan(&sdb, &instance, &nothing_yet(), &settings(), Some(authority()), now(), &mut fixed())
+            .unwrap()
+            .unwrap();
         assert_eq!(plan.desired.statefulset.metadata.name.as_deref(), Some("orders-db"));
         assert!(plan.desired.backup.is_none() && plan.desired.restore.is_none());
         assert!(plan.passwords.admin.starts_with("generated-"));
@@ -158,7 +177,8 @@ mod tests {
             calls += 1;
             Ok("new".to_string())
         };
-        let Ok(Err(Halt::Invalid(invalid))) = plan(&sdb, &instance, &observed, &settings(), now(), &mut counting)
+        let Ok(Err(Halt::Invalid(invalid))) =
+            plan(&sdb, &instance, &observed, &settings(), Some(authority()), now(), &mut counting)
         else {
             panic!("no halt")
         };
@@ -170,7 +190,9 @@ mod tests {
     fn passwords_are_read_back_from_the_admin_secret() {
         let sdb = sdb("");
         let instance = Instance::new(&sdb, "servicedb-system").unwrap();
-        let first = plan(&sdb, &instance, &nothing_yet(), &settings(), now(), &mut fixed()).unwrap().unwrap();
+        let first = plan(&sdb, &instance, &nothing_yet(), &settings(), Some(authority()), now(), &mut fixed())
+            .unwrap()
+            .unwrap();
         let admin: Secret = first.desired.admin_secret.clone();
         let credentials: Secret = first.desired.credentials_secret.clone();
         let observed = Observed {
@@ -180,7 +202,8 @@ mod tests {
             ..nothing_yet()
         };
         let mut never = || -> Result<String, getrandom::Error> { panic!("a password was generated again") };
-        let again = plan(&sdb, &instance, &observed, &settings(), now(), &mut never).unwrap().unwrap();
+        let again =
+            plan(&sdb, &instance, &observed, &settings(), Some(authority()), now(), &mut never).unwrap().unwrap();
         assert_eq!((again.passwords.admin, again.passwords.app), (first.passwords.admin, first.passwords.app));
         let key = |s: &Secret| crate::builders::secret::read_key(s, PASSWORD_KEY);
         assert_eq!(key(&again.desired.credentials_secret), key(&first.desired.credentials_secret));
@@ -190,7 +213,9 @@ mod tests {
     fn a_major_version_change_is_refused_before_the_catalogue_is_asked() {
         let running = sdb("");
         let instance = Instance::new(&running, "servicedb-system").unwrap();
-        let first = plan(&running, &instance, &nothing_yet(), &settings(), now(), &mut fixed()).unwrap().unwrap();
+        let first = plan(&running, &instance, &nothing_yet(), &settings(), Some(authority()), now(), &mut fixed())
+            .unwrap()
+            .unwrap();
         let observed = Observed { statefulset: Some(first.desired.statefulset), ..nothing_yet() };
         let catalog = crate::engine::ImageCatalog::parse(
             std::path::Path::new("/etc/servicedb/image-catalog.yaml"),
@@ -200,7 +225,9 @@ mod tests {
         let settings = Settings { images: crate::engine::Images::Catalog(catalog), ..settings() };
         let mut moved = sdb("");
         moved.spec.version = "17".into();
-        let Ok(Err(Halt::Invalid(invalid))) = plan(&moved, &instance, &observed, &settings, now(), &mut fixed()) else {
+        let Ok(Err(Halt::Invalid(invalid))) =
+            plan(&moved, &instance, &observed, &settings, Some(authority()), now(), &mut fixed())
+        else {
             panic!("a major version change went through")
         };
         assert_eq!(invalid.reason, InvalidReason::VersionChange, "{}", invalid.message);
@@ -221,13 +248,16 @@ mod tests {
             ServiceNamespace { name: "storefront".into(), watched: true, namespace: Some(ns), delivered_secret: None }
         };
         let observed = Observed { service_namespace: Some(namespace("billing")), ..nothing_yet() };
-        let Ok(Err(Halt::Invalid(invalid))) = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()) else {
+        let Ok(Err(Halt::Invalid(invalid))) =
+            plan(&sdb, &instance, &observed, &settings(), Some(authority()), now(), &mut fixed())
+        else {
             panic!("no halt")
         };
         assert_eq!(invalid.reason, InvalidReason::ServiceNamespaceNotOptedIn);
 
         let observed = Observed { service_namespace: Some(namespace("billing,shop")), ..nothing_yet() };
-        let plan = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()).unwrap().unwrap();
+        let plan =
+            plan(&sdb, &instance, &observed, &settings(), Some(authority()), now(), &mut fixed()).unwrap().unwrap();
         let delivered = plan.desired.delivered_credentials.expect("delivered");
         assert_eq!(delivered.secret.metadata.namespace.as_deref(), Some("storefront"));
         let key = |s: &Secret| crate::builders::secret::read_key(s, PASSWORD_KEY);
@@ -245,7 +275,7 @@ mod tests {
             recheck: None,
         };
         let observed = Observed { references: Err(missing.clone()), ..nothing_yet() };
-        let result = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()).unwrap();
+        let result = plan(&sdb, &instance, &observed, &settings(), Some(authority()), now(), &mut fixed()).unwrap();
         assert!(matches!(result, Err(Halt::Invalid(i)) if i == missing));
         let waiting = super::super::outcome::Waiting {
             reason: crate::api::reasons::Reason::WaitingForBackup,
@@ -253,7 +283,7 @@ mod tests {
             recheck: std::time::Duration::from_secs(30),
         };
         let observed = Observed { bootstrap_source: Err(Halt::Waiting(waiting.clone())), ..nothing_yet() };
-        let result = plan(&sdb, &instance, &observed, &settings(), now(), &mut fixed()).unwrap();
+        let result = plan(&sdb, &instance, &observed, &settings(), Some(authority()), now(), &mut fixed()).unwrap();
         assert!(matches!(result, Err(Halt::Waiting(w)) if w == waiting));
     }
 }

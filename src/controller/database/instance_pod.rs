@@ -128,6 +128,9 @@ pub fn secret_values(passwords: &Passwords) -> Vec<&str> {
         vec![passwords.admin.as_str(), passwords.app.as_str(), passwords.monitor.as_str(), passwords.backup.as_str()];
     values.extend(passwords.app_b.as_deref());
     values.extend(passwords.derived.values().map(String::as_str));
+    // The private key, line by line: a log line would hold one at most.
+    let key = passwords.tls.iter().flat_map(|keys| keys.key_pem.lines());
+    values.extend(key.filter(|line| !line.starts_with("-----")));
     values
 }
 
@@ -345,6 +348,7 @@ mod tests {
             backup: "f".into(),
             rotation: Default::default(),
             derived: [("k".to_string(), "e".to_string())].into(),
+            tls: None,
         };
         let mut values = secret_values(&passwords);
         values.sort_unstable();

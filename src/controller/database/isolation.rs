@@ -90,7 +90,7 @@ fn findings(
     let (db_port, port_name) = instance.engine.port();
     let mut ports = vec![(i32::from(db_port), port_name)];
     if instance.spec.monitoring_enabled() {
-        ports.push((i32::from(instance.engine.exporter("").port), "metrics"));
+        ports.push((i32::from(instance.engine.exporter("", false).port), "metrics"));
     }
     let target = Target { namespace: home, labels: &labels, ports: &ports };
     let policies = seen.policies.with_term(home, instance.name).chain(seen.policies.with_term(home, ANY_INSTANCE));

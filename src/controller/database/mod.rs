@@ -15,6 +15,7 @@ mod outcome;
 mod restart;
 pub mod rotation;
 mod status;
+mod tls;
 pub(crate) mod validate;
 
 pub use deletion::FINALIZER;
@@ -83,11 +84,19 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     }
     let instance = Instance::new(sdb, &ctx.settings.operator_namespace)?;
     let observed = observe::observe(ctx, sdb, &instance).await?;
-    let Plan { passwords, desired, rotation: policy } =
-        match decide::plan(sdb, &instance, &observed, &ctx.settings, Timestamp::now(), &mut generate_password)? {
-            Ok(plan) => plan,
-            Err(halt) => return report_halt(sdb, &instance, ctx, halt).await,
-        };
+    let planned = decide::plan(
+        sdb,
+        &instance,
+        &observed,
+        &ctx.settings,
+        ctx.authority(),
+        Timestamp::now(),
+        &mut generate_password,
+    )?;
+    let Plan { passwords, desired, rotation: policy, tls: tls_change } = match planned {
+        Ok(plan) => plan,
+        Err(halt) => return report_halt(sdb, &instance, ctx, halt).await,
+    };
     deletion::sync_finalizer(ctx, sdb).await?;
     let live_secrets = || LiveSecrets {
         admin: observed.admin_secret.as_ref(),
@@ -105,6 +114,7 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
     if writes > 0 {
         info!(writes, "applied children");
     }
+    tls::announce(ctx, sdb, tls_change).await;
 
     let at = Timestamp::now();
     let instance_ready = status::instance_readiness(&statefulset).is_ok();
@@ -143,6 +153,11 @@ async fn pipeline(sdb: &ServiceDatabase, ctx: &Context) -> Result<Action, Error>
             // crash or readiness wakes us through the pod cache.
             let next =
                 rotation::until_retire(&passwords, at).map_or(ctx.settings.resync, |d| d.min(ctx.settings.resync));
+            // While a new certificate may not be on the server's disk yet.
+            let next = match &passwords.tls {
+                Some(keys) if tls::reload_due(keys, at.into()) => next.min(tls::RELOAD_INTERVAL),
+                _ => next,
+            };
             Ok(Action::requeue(next.max(std::time::Duration::from_secs(1))))
         }
     }

@@ -140,6 +140,7 @@ mod tests {
             monitor: "m".into(),
             backup: "k".into(),
             rotation: Default::default(),
+            tls: None,
             derived: BTreeMap::new(),
         }
     }

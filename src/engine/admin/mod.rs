@@ -28,6 +28,32 @@ pub use redis::{data_files as redis_data_files, keyspace_files as redis_keyspace
 pub struct Target {
     pub host: String,
     pub port: u16,
+    /// TLS, verifying the server; `None` for a server without TLS.
+    pub tls: Option<TargetTls>,
+}
+
+impl Target {
+    /// A server without TLS.
+    pub fn plain(host: impl Into<String>, port: u16) -> Target {
+        Target { host: host.into(), port, tls: None }
+    }
+}
+
+/// What the operator checks the server's certificate against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetTls {
+    /// PEM of the CA that signed it.
+    pub ca_pem: String,
+    /// The name it must carry (the Service's DNS name): a connection to an
+    /// address from the endpoint overrides still checks it where the
+    /// driver can (PostgreSQL, MySQL); Redis checks the address itself.
+    pub server_name: String,
+}
+
+impl TargetTls {
+    fn client_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, AdminError> {
+        crate::tls::client_config(&self.ca_pem).map_err(|e| AdminError::Unsupported(e.to_string()))
+    }
 }
 
 /// A login and its password.
@@ -157,7 +183,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connect_that_hangs_fails_after_the_timeout_naming_its_target_and_a_refusal_passes_through() {
-        let target = Target { host: "orders-db.shop.svc".into(), port: 5432 };
+        let target = Target::plain("orders-db.shop.svc", 5432);
         let started = std::time::Instant::now();
         let hung = connect_within(&target, std::future::pending::<Result<(), String>>()).await.unwrap_err();
         assert!(started.elapsed() >= CONNECT_TIMEOUT && started.elapsed() < CONNECT_TIMEOUT * 2);

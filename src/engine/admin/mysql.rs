@@ -65,12 +65,27 @@ fn routine_bodies(version: &str, user: &str) -> String {
 }
 
 async fn connect(target: &Target, admin: &Login) -> Result<mysql_async::Conn, AdminError> {
+    let ssl = target.tls.as_ref().map(|tls| {
+        mysql_async::SslOpts::default()
+            .with_root_certs(vec![tls.ca_pem.clone().into_bytes().into()])
+            .with_danger_tls_hostname_override(Some(tls.server_name.clone()))
+    });
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(target.host.clone())
         .tcp_port(target.port)
         .user(Some(admin.username.clone()))
-        .pass(Some(admin.password.clone()));
+        .pass(Some(admin.password.clone()))
+        .ssl_opts(ssl);
     super::connect_within(target, mysql_async::Conn::new(opts)).await
+}
+
+/// Makes the server read its certificate and key files again: `FLUSH SSL`
+/// on MariaDB, `ALTER INSTANCE RELOAD TLS` on MySQL.
+pub async fn reload_tls(target: &Target, admin: &Login) -> Result<(), AdminError> {
+    let mut conn = connect(target, admin).await?;
+    let version: Option<String> = conn.query_first("SELECT VERSION()").await.map_err(statement("SELECT VERSION()"))?;
+    let sql = if version.unwrap_or_default().contains("MariaDB") { "FLUSH SSL" } else { "ALTER INSTANCE RELOAD TLS" };
+    conn.query_drop(sql).await.map_err(statement("reloading TLS"))
 }
 
 pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted, flavor: Flavor) -> Result<(), AdminError> {

@@ -4,6 +4,7 @@ use super::quote::{pg_ident, pg_literal};
 use super::{AdminError, Contents, Kind, Login, Target, Wanted};
 use crate::engine::postgres::{scram_sha256_verifier, scram_verifies};
 use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 fn statement(step: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
     move |e| AdminError::Statement {
@@ -21,13 +22,36 @@ async fn connect(target: &Target, admin: &Login, database: &str) -> Result<Clien
         .password(&admin.password)
         .dbname(database)
         .application_name("servicedb");
-    let (client, connection) = super::connect_within(target, config.connect(NoTls)).await?;
+    let Some(tls) = &target.tls else {
+        let (client, connection) = super::connect_within(target, config.connect(NoTls)).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "postgres admin connection closed");
+            }
+        });
+        return Ok(client);
+    };
+    // The certificate must carry the Service's name even when an override
+    // sends the connection to another address.
+    config.ssl_mode(tokio_postgres::config::SslMode::Require).host(&tls.server_name);
+    if let Ok(address) = target.host.parse() {
+        config.hostaddr(address);
+    }
+    let connector = MakeRustlsConnect::new((*tls.client_config()?).clone());
+    let (client, connection) = super::connect_within(target, config.connect(connector)).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "postgres admin connection closed");
         }
     });
     Ok(client)
+}
+
+/// Reloads the configuration, certificate and key files included.
+pub async fn reload_tls(target: &Target, admin: &Login) -> Result<(), AdminError> {
+    let client = connect(target, admin, "postgres").await?;
+    client.execute("SELECT pg_reload_conf()", &[]).await.map_err(statement("pg_reload_conf()"))?;
+    Ok(())
 }
 
 /// The stored password of a role: `None` when the role does not exist.

@@ -19,20 +19,57 @@ pub const BACKUP_RULES: &[&str] = &["-@all", "+ping", "+sync", "+psync", "+replc
 /// The service: every key and channel, no dangerous command.
 pub const APP_RULES: &[&str] = &["~*", "&*", "+@all", "-@dangerous"];
 
-pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
+async fn connect(target: &Target, admin: &Login) -> Result<redis::aio::MultiplexedConnection, AdminError> {
     use redis::IntoConnectionInfo;
     let connect_error = |e: redis::RedisError| AdminError::Connect {
         target: format!("{}:{}", target.host, target.port),
         message: e.to_string(),
     };
-    let info = redis::ConnectionAddr::Tcp(target.host.clone(), target.port)
-        .into_connection_info()
-        .map_err(connect_error)?
-        .set_redis_settings(
-            redis::RedisConnectionInfo::default().set_username(&admin.username).set_password(&admin.password),
-        );
-    let client = redis::Client::open(info).map_err(connect_error)?;
-    let mut conn = super::connect_within(target, client.get_multiplexed_async_connection()).await?;
+    let address = match &target.tls {
+        None => redis::ConnectionAddr::Tcp(target.host.clone(), target.port),
+        Some(_) => redis::ConnectionAddr::TcpTls {
+            host: target.host.clone(),
+            port: target.port,
+            insecure: false,
+            tls_params: None,
+        },
+    };
+    let info = address.into_connection_info().map_err(connect_error)?.set_redis_settings(
+        redis::RedisConnectionInfo::default().set_username(&admin.username).set_password(&admin.password),
+    );
+    let client = match &target.tls {
+        None => redis::Client::open(info),
+        Some(tls) => {
+            let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(tls.ca_pem.clone().into()) };
+            redis::Client::build_with_tls(info, certificates)
+        }
+    }
+    .map_err(connect_error)?;
+    super::connect_within(target, client.get_multiplexed_async_connection()).await
+}
+
+/// Setting a certificate file, even to the same path, makes Redis read the
+/// certificate, key and CA files again.
+pub async fn reload_tls(target: &Target, admin: &Login) -> Result<(), AdminError> {
+    let mut conn = connect(target, admin).await?;
+    let cert_file: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("tls-cert-file")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| AdminError::Statement { step: "CONFIG GET tls-cert-file", message: e.to_string() })?;
+    let Some(path) = cert_file.get(1) else { return Ok(()) };
+    redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("tls-cert-file")
+        .arg(path)
+        .query_async::<()>(&mut conn)
+        .await
+        .map_err(|e| AdminError::Statement { step: "CONFIG SET tls-cert-file", message: e.to_string() })
+}
+
+pub async fn ensure(target: &Target, admin: &Login, wanted: &Wanted) -> Result<(), AdminError> {
+    let mut conn = connect(target, admin).await?;
     let apps = wanted.app.iter().map(|a| (&a.login, a.enabled, APP_RULES));
     let operator = [(&wanted.monitor, true, MONITOR_RULES), (&wanted.backup, true, BACKUP_RULES)];
     for (login, enabled, rules) in apps.chain(operator) {

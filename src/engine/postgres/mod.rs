@@ -7,8 +7,8 @@ pub use scram::{scram_sha256_verifier, scram_verifies};
 use super::admin::{self, AdminError, Contents, Login, Place, Target, Wanted, safe_name};
 use super::env::{env_from_secret, env_value};
 use super::{
-    Connection, Engine, Exporter, InitScripts, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames, ToolCommand,
-    monitor_password,
+    CA_KEY, ClientTls, Connection, Engine, Exporter, InitScripts, Logins, MONITOR_USERNAME, RestoreMethod, SecretNames,
+    TLS_CERT_KEY, TLS_KEY_KEY, ToolCommand, monitor_password, tls_path,
 };
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::{EnvVar, ExecAction, Probe};
@@ -22,6 +22,15 @@ const DATA_MOUNT: &str = "/var/lib/postgresql/data";
 pub const APP_SCRAM_KEY: &str = "app-password-scram";
 /// Creates the service's login (from a SCRAM verifier) and its database.
 const CREATE_APP_LOGIN: &str = include_str!("create-app-login.sh");
+const INIT_DIR: &str = "/docker-entrypoint-initdb.d";
+/// With TLS, the server's pg_hba.conf: TCP logins over TLS only (a plain
+/// one matches no line and is refused), the container's own socket as the
+/// image has it. It lives with the init scripts, which the entrypoint
+/// skips (it runs only `*.sh` and `*.sql*`).
+const TLS_HBA_FILE: &str = "pg_hba.conf";
+const TLS_HBA: &str = "# servicedb: spec.tls is on, TCP logins over TLS only\n\
+local   all all     trust\n\
+hostssl all all all scram-sha-256\n";
 
 impl Engine for Postgres {
     fn supported_versions(&self) -> &'static [&'static str] {
@@ -52,6 +61,22 @@ impl Engine for Postgres {
         &["/var/run/postgresql", "/tmp"]
     }
 
+    /// The image's default command (`postgres`) with TLS settings.
+    fn args(&self, tls: bool) -> Option<Vec<String>> {
+        tls.then(|| {
+            [
+                "ssl=on".to_string(),
+                format!("ssl_cert_file={}", tls_path(TLS_CERT_KEY)),
+                format!("ssl_key_file={}", tls_path(TLS_KEY_KEY)),
+                "ssl_min_protocol_version=TLSv1.2".to_string(),
+                format!("hba_file={INIT_DIR}/{TLS_HBA_FILE}"),
+            ]
+            .into_iter()
+            .flat_map(|setting| ["-c".to_string(), setting])
+            .collect()
+        })
+    }
+
     fn env(&self, secrets: SecretNames<'_>) -> Vec<EnvVar> {
         vec![
             env_from_secret("POSTGRES_USER", secrets.admin, "username"),
@@ -77,11 +102,12 @@ impl Engine for Postgres {
         }
     }
 
-    fn init_scripts(&self) -> Option<InitScripts> {
-        Some(InitScripts {
-            mount_path: "/docker-entrypoint-initdb.d",
-            files: BTreeMap::from([("10-create-app-login.sh".to_string(), CREATE_APP_LOGIN.to_string())]),
-        })
+    fn init_scripts(&self, tls: bool) -> Option<InitScripts> {
+        let mut files = BTreeMap::from([("10-create-app-login.sh".to_string(), CREATE_APP_LOGIN.to_string())]);
+        if tls {
+            files.insert(TLS_HBA_FILE.to_string(), TLS_HBA.to_string());
+        }
+        Some(InitScripts { mount_path: INIT_DIR, files })
     }
 
     fn derived_admin_keys(&self, logins: Logins<'_>) -> BTreeMap<String, String> {
@@ -92,11 +118,21 @@ impl Engine for Postgres {
         &[APP_SCRAM_KEY]
     }
 
+    /// With TLS, `sslmode=verify-full`: libpq and pgJDBC then check the
+    /// server against `~/.postgresql/root.crt` unless `sslrootcert` (or
+    /// PGSSLROOTCERT) names the `ca.crt` of the Secret.
     fn connection_uris(&self, c: &Connection<'_>) -> BTreeMap<&'static str, String> {
-        let Connection { host, port, username, password, database } = c;
+        let Connection { host, port, username, password, database, tls } = c;
+        let (query, jdbc) = match tls {
+            ClientTls::Off => ("", ""),
+            ClientTls::Verify(_) => ("?sslmode=verify-full", "&sslmode=verify-full"),
+        };
         BTreeMap::from([
-            ("uri", format!("postgresql://{username}:{password}@{host}:{port}/{database}")),
-            ("jdbc-uri", format!("jdbc:postgresql://{host}:{port}/{database}?user={username}&password={password}")),
+            ("uri", format!("postgresql://{username}:{password}@{host}:{port}/{database}{query}")),
+            (
+                "jdbc-uri",
+                format!("jdbc:postgresql://{host}:{port}/{database}?user={username}&password={password}{jdbc}"),
+            ),
         ])
     }
 
@@ -117,17 +153,23 @@ impl Engine for Postgres {
         "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
     }
 
-    fn exporter(&self, admin_secret: &str) -> Exporter {
+    fn exporter(&self, admin_secret: &str, tls: bool) -> Exporter {
+        let sslmode = if tls {
+            format!("sslmode=verify-full&sslrootcert={}", tls_path(CA_KEY))
+        } else {
+            "sslmode=disable".into()
+        };
         Exporter {
             up_metric: "pg_up",
             connections: ("pg_stat_database_numbackends", "pg_settings_max_connections"),
             port: Self::EXPORTER_PORT,
             args: vec![format!("--web.listen-address=:{}", Self::EXPORTER_PORT)],
             env: vec![
-                env_value("DATA_SOURCE_URI", &format!("localhost:{PORT}/postgres?sslmode=disable")),
+                env_value("DATA_SOURCE_URI", &format!("localhost:{PORT}/postgres?{sslmode}")),
                 env_value("DATA_SOURCE_USER", MONITOR_USERNAME),
                 monitor_password("DATA_SOURCE_PASS", admin_secret),
             ],
+            config: None,
         }
     }
 
@@ -149,6 +191,10 @@ impl Engine for Postgres {
         wanted: &'a Wanted,
     ) -> BoxFuture<'a, Result<(), AdminError>> {
         Box::pin(admin::postgres::ensure(target, admin, wanted))
+    }
+
+    fn reload_tls<'a>(&'a self, target: &'a Target, admin: &'a Login) -> BoxFuture<'a, Result<(), AdminError>> {
+        Box::pin(admin::postgres::reload_tls(target, admin))
     }
 
     /// The database's non-system schemas.
@@ -188,9 +234,15 @@ pub fn replace_commands(c: &Connection<'_>, owner: &str) -> (ToolCommand, ToolCo
     (script, psql)
 }
 
-/// The password travels in the environment, never in arguments.
+/// The password travels in the environment, never in arguments; so does
+/// TLS (libpq's PGSSLMODE and PGSSLROOTCERT).
 fn pg_env(c: &Connection<'_>) -> Vec<(&'static str, String)> {
-    vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())]
+    let mut env = vec![("PGPASSWORD", c.password.to_string()), ("PGCONNECT_TIMEOUT", "10".into())];
+    if let ClientTls::Verify(ca_file) = c.tls {
+        env.push(("PGSSLMODE", "verify-full".into()));
+        env.extend(ca_file.map(|file| ("PGSSLROOTCERT", file.to_string())));
+    }
+    env
 }
 
 fn pg_connection_args(c: &Connection<'_>) -> Vec<String> {
@@ -209,7 +261,14 @@ mod tests {
 
     #[test]
     fn the_replacing_tools_get_the_password_only_in_their_environment() {
-        let c = Connection { host: "db", port: 5432, username: "postgres", password: "s3cret", database: "orders" };
+        let c = Connection {
+            host: "db",
+            port: 5432,
+            username: "postgres",
+            password: "s3cret",
+            database: "orders",
+            tls: ClientTls::Off,
+        };
         let (script, psql) = replace_commands(&c, "orders");
         assert!(script.args.contains(&"--file=-".to_string()) && script.args.contains(&"--role=orders".to_string()));
         assert!(!script.args.iter().any(|a| a.starts_with("--dbname")), "the script tool connects nowhere");
@@ -250,8 +309,36 @@ mod tests {
             username: "orders",
             password: "pw",
             database: "orders",
+            tls: ClientTls::Off,
         });
         assert_eq!(uris["uri"], "postgresql://orders:pw@orders-db.shop.svc:5432/orders");
         assert_eq!(uris["jdbc-uri"], "jdbc:postgresql://orders-db.shop.svc:5432/orders?user=orders&password=pw");
+    }
+
+    #[test]
+    fn with_tls_every_client_verifies_the_server() {
+        let c = Connection {
+            host: "orders-db.shop.svc",
+            port: 5432,
+            username: "orders",
+            password: "pw",
+            database: "orders",
+            tls: ClientTls::Verify(Some("/etc/ca.crt")),
+        };
+        let uris = Postgres.connection_uris(&c);
+        assert!(uris["uri"].ends_with("/orders?sslmode=verify-full"), "{}", uris["uri"]);
+        assert!(uris["jdbc-uri"].ends_with("&sslmode=verify-full"), "{}", uris["jdbc-uri"]);
+        let dump = Postgres.dump_command(&c);
+        assert!(dump.env.contains(&("PGSSLMODE", "verify-full".into())));
+        assert!(dump.env.contains(&("PGSSLROOTCERT", "/etc/ca.crt".into())));
+        let args = Postgres.args(true).unwrap();
+        assert!(args.contains(&"ssl=on".to_string()) && args.iter().any(|a| a.starts_with("hba_file=")));
+        assert_eq!(Postgres.args(false), None, "the image's own command");
+        let hba = &Postgres.init_scripts(true).unwrap().files[TLS_HBA_FILE];
+        assert!(hba.contains("hostssl all all all scram-sha-256") && !hba.contains("\nhost "), "{hba}");
+        assert!(!Postgres.init_scripts(false).unwrap().files.contains_key(TLS_HBA_FILE));
+        let exporter = Postgres.exporter("a", true);
+        let uri = exporter.env.iter().find(|e| e.name == "DATA_SOURCE_URI").and_then(|e| e.value.clone());
+        assert!(uri.unwrap().contains("sslmode=verify-full&sslrootcert=/etc/servicedb/tls/ca.crt"));
     }
 }
