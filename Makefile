@@ -32,7 +32,7 @@ s3: ## build versitygw, the S3-compatible server the backup tests use (cached)
 
 engines: deps s3 ## engine and backup tests against real PostgreSQL, MariaDB, Redis and S3 on loopback
 	@echo "[engines] cargo test against real PostgreSQL, MariaDB, Redis and versitygw (S3)"
-	$(CARGO) test --quiet --test postgres_engine --test reconcile_postgres --test mariadb_engine --test redis_engine --test backup --test restore_safety --test exporters --test alerts --test plugin_clients
+	$(CARGO) test --quiet --test postgres_engine --test reconcile_postgres --test mariadb_engine --test redis_engine --test backup --test restore_safety --test exporters --test alerts --test plugin_clients --test tls
 	@echo "[engines] the launchers of servicedb-test-support, and the e2e stand-ins built on them"
 	$(CARGO) test --quiet -p servicedb-test-support
 	$(CARGO) test --quiet -p servicedb-e2e -- --ignored

@@ -589,7 +589,7 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     assert!(skipped.status.success() && skipped.stdout.is_empty(), "{}", String::from_utf8_lossy(&skipped.stderr));
 
     // Started the way the operator runs Redis: with its ACL file and AOF on.
-    let options = redis_server::Options { acl: &acl, dir: Some(data.path()), append_only: true };
+    let options = redis_server::Options { acl: &acl, dir: Some(data.path()), append_only: true, tls: None };
     let server = redis_server::Server::start(&options).expect("Redis starts");
     let restored = redis_values(server.port, &password);
     assert_eq!(restored.keys, 2002);

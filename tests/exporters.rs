@@ -3,6 +3,8 @@
 //! login the operator creates is enough for each to report the engine up.
 
 mod common;
+#[path = "common/tls.rs"]
+mod tls_files;
 
 use servicedb::api::Engine;
 use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
@@ -103,4 +105,127 @@ async fn redis_exporter_reports_up_with_the_monitoring_login() {
     let body = scrape(exporter, "-web.listen-address", "redis_up");
     assert_eq!(value(&body, "redis_up"), Some(1.0), "redis_up is not 1");
     assert!(value(&body, "redis_connected_clients").is_some_and(|v| v >= 1.0), "no INFO metrics");
+}
+
+/// What an engine's exporter gets in its pod, for a server on `port` with
+/// the TLS directory at `dir`: its args and env with the monitoring
+/// password in place of the Secret reference; `--web.listen-address` left
+/// to [`scrape`].
+fn exporter_command(
+    program: &str,
+    exporter: &servicedb::engine::Exporter,
+    default_port: u16,
+    port: u16,
+    dir: &std::path::Path,
+    monitor: &str,
+) -> Command {
+    let place = |text: &str| {
+        let moved = tls_files::relocated(vec![text.to_string()], dir).remove(0);
+        moved.replace(&format!(":{default_port}"), &format!(":{port}"))
+    };
+    let mut command = Command::new(program);
+    command.args(exporter.args.iter().filter(|a| !a.starts_with("--web.listen-address")).map(|a| place(a)));
+    for var in &exporter.env {
+        if var.name.ends_with("WEB_LISTEN_ADDRESS") {
+            continue;
+        }
+        let value = var.value.as_deref().map_or_else(|| monitor.to_string(), place);
+        command.env(&var.name, value);
+    }
+    command
+}
+
+fn tls_keys() -> servicedb::tls::ServerKeys {
+    let authority = servicedb::tls::Authority::generate(std::time::SystemTime::now()).unwrap();
+    authority.issue(&servicedb::tls::server_names("orders-db", "shop"), std::time::SystemTime::now()).unwrap()
+}
+
+fn tls_target(port: u16, keys: &servicedb::tls::ServerKeys) -> Target {
+    servicedb::install_crypto_provider();
+    let tls =
+        servicedb::engine::admin::TargetTls { ca_pem: keys.ca_pem.clone(), server_name: "orders-db.shop.svc".into() };
+    Target { tls: Some(tls), ..Target::plain("127.0.0.1", port) }
+}
+
+#[tokio::test]
+async fn with_tls_the_postgres_exporter_verifies_the_server_and_reports_up() {
+    use servicedb::engine::{Engine as _, Postgres};
+    let keys = tls_keys();
+    let dir = tempfile::tempdir().unwrap();
+    let admin_password = generate_password().unwrap();
+    let server = tls_files::postgres(&admin_password, &keys, dir.path());
+    let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
+    let admin = Login { username: "postgres".into(), password: admin_password };
+    for_kind(Engine::Postgres)
+        .ensure(&tls_target(server.port, &keys), &admin, &wanted(&app, &monitor))
+        .await
+        .expect("administered");
+    let exporter = Postgres.exporter("admin", true);
+    let command = exporter_command("prometheus-postgres-exporter", &exporter, 5432, server.port, dir.path(), &monitor);
+    let body = scrape(command, "--web.listen-address", "pg_up");
+    assert_eq!(value(&body, "pg_up"), Some(1.0), "pg_up is not 1 over verified TLS");
+}
+
+#[tokio::test]
+async fn with_tls_the_mysqld_exporter_verifies_the_server_and_reports_up() {
+    use servicedb::engine::{Engine as _, MySql};
+    let keys = tls_keys();
+    let dir = tempfile::tempdir().unwrap();
+    tls_files::write_keys(dir.path(), &keys, None);
+    let args = tls_files::relocated(MySql::MARIADB.args(true).unwrap(), dir.path());
+    let settings: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = servicedb_test_support::mariadb::Server::start(&servicedb_test_support::mariadb::Options {
+        general_log: false,
+        settings: &settings,
+    })
+    .unwrap();
+    let (admin_password, app, monitor) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let root = server.root(&format!(
+        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+        mysql_native_password_hash(&admin_password)
+    ));
+    assert!(root.status.success());
+    let admin = Login { username: "root".into(), password: admin_password };
+    for_kind(Engine::Mariadb)
+        .ensure(&tls_target(server.port, &keys), &admin, &wanted(&app, &monitor))
+        .await
+        .expect("administered");
+    let exporter = MySql::MARIADB.exporter("admin", true);
+    let config = exporter.config.clone().expect("a my.cnf with the CA");
+    std::fs::write(dir.path().join(config.file), tls_files::relocated(vec![config.content], dir.path()).remove(0))
+        .unwrap();
+    // The image's entrypoint, as e2e/images builds it around Debian's 0.14.
+    let double = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/images/mysqld-exporter/mysqld_exporter");
+    let command = exporter_command(double, &exporter, 3306, server.port, dir.path(), &monitor);
+    let body = scrape(command, "--web.listen-address", "mysql_up");
+    assert_eq!(value(&body, "mysql_up"), Some(1.0), "mysql_up is not 1 over verified TLS");
+}
+
+#[tokio::test]
+async fn with_tls_the_redis_exporter_verifies_the_server_and_reports_up() {
+    use servicedb::engine::{Engine as _, Redis};
+    let keys = tls_keys();
+    let dir = tempfile::tempdir().unwrap();
+    tls_files::write_keys(dir.path(), &keys, None);
+    let (admin_password, app, monitor) =
+        (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
+    let acl = servicedb::engine::redis_acl_file(servicedb::engine::Logins {
+        admin_username: "admin",
+        admin_password: &admin_password,
+        app_username: "orders",
+        app_password: &app,
+    });
+    let options =
+        servicedb_test_support::redis::Options { acl: &acl, dir: None, append_only: false, tls: Some(dir.path()) };
+    let server = servicedb_test_support::redis::Server::start(&options).unwrap();
+    let admin = Login { username: "admin".into(), password: admin_password };
+    for_kind(Engine::Redis)
+        .ensure(&tls_target(server.port, &keys), &admin, &wanted(&app, &monitor))
+        .await
+        .expect("administered");
+    let exporter = Redis.exporter("admin", true);
+    let command = exporter_command("prometheus-redis-exporter", &exporter, 6379, server.port, dir.path(), &monitor);
+    let body = scrape(command, "-web.listen-address", "redis_up");
+    assert_eq!(value(&body, "redis_up"), Some(1.0), "redis_up is not 1 over verified TLS");
 }

@@ -373,7 +373,7 @@ fn mariadb_a_restore_that_fails_part_way_leaves_the_schema_as_it_was() {
 /// A Redis server on `dir` the way the operator runs it (AOF on, ACL file).
 fn redis_on(dir: &Path, acl: &Path) -> redis_server::Server {
     let acl = std::fs::read_to_string(acl).unwrap();
-    redis_server::Server::start(&redis_server::Options { acl: &acl, dir: Some(dir), append_only: true })
+    redis_server::Server::start(&redis_server::Options { acl: &acl, dir: Some(dir), append_only: true, tls: None })
         .expect("Redis starts")
 }
 

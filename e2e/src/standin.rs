@@ -154,7 +154,8 @@ async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String>
         "redis" => {
             let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
             let acl = secret_value(&secrets, &format!("{name}-admin"), "users.acl").await?;
-            let options = move || redis::Server::start(&redis::Options { acl: &acl, dir: None, append_only: false });
+            let options =
+                move || redis::Server::start(&redis::Options { acl: &acl, dir: None, append_only: false, tls: None });
             blocking(Box::new(move || options().map(Running::Redis).map_err(String::from))).await?
         }
         other => return Err(format!("no stand-in for engine {other}")),

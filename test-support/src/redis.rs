@@ -15,6 +15,9 @@ pub struct Options<'a> {
     pub dir: Option<&'a Path>,
     /// AOF on, as the operator runs it (off: nothing is written to disk).
     pub append_only: bool,
+    /// TLS only, with `tls.crt`, `tls.key` and `ca.crt` of this directory
+    /// (as the operator's args name them); no plain port.
+    pub tls: Option<&'a Path>,
 }
 
 pub struct Server {
@@ -35,7 +38,18 @@ impl Server {
         let dir = options.dir.map(Path::to_path_buf).unwrap_or_else(|| scratch.path().to_path_buf());
         let port = free_port()?;
         let mut command = Command::new("redis-server");
-        command.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+        match options.tls {
+            None => command.args(["--port", &port.to_string()]),
+            Some(files) => command
+                .args(["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+                .arg("--tls-cert-file")
+                .arg(files.join("tls.crt"))
+                .arg("--tls-key-file")
+                .arg(files.join("tls.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(files.join("ca.crt")),
+        };
+        command.args(["--bind", "127.0.0.1"]);
         if options.append_only {
             command.args(["--appendonly", "yes"]);
         } else {

@@ -63,7 +63,8 @@ fn mariadb_starts_creates_logins_and_is_gone_after_drop() {
 fn redis_starts_with_its_acl_file_and_keeps_data_where_told() {
     let acl = "user default off\nuser admin on >admin-pw ~* &* +@all\n";
     let data = tempfile::tempdir().unwrap();
-    let mut server = redis::Server::start(&redis::Options { acl, dir: Some(data.path()), append_only: true }).unwrap();
+    let mut server =
+        redis::Server::start(&redis::Options { acl, dir: Some(data.path()), append_only: true, tls: None }).unwrap();
     assert_eq!(server.cmd(Some(("admin", "admin-pw")), &["SET", "k", "v"]), "OK");
     assert!(server.cmd(None, &["GET", "k"]).contains("NOAUTH"), "default is off");
     assert_eq!(std::fs::read_to_string(server.acl_file()).unwrap(), acl);
@@ -75,8 +76,12 @@ fn redis_starts_with_its_acl_file_and_keeps_data_where_told() {
 #[test]
 fn a_server_that_exits_at_once_is_an_error_naming_it_not_a_60s_wait() {
     let started = std::time::Instant::now();
-    let failed =
-        redis::Server::start(&redis::Options { acl: "this is not an ACL line\n", dir: None, append_only: false });
+    let failed = redis::Server::start(&redis::Options {
+        acl: "this is not an ACL line\n",
+        dir: None,
+        append_only: false,
+        tls: None,
+    });
     let message = failed.err().expect("a bad ACL file stops redis-server").0;
     assert!(message.contains("exited") && message.contains("redis-server"), "{message}");
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());

@@ -51,7 +51,7 @@ pub fn bootstrap(server: &mariadb::Server, name: &str, hash: &str) {
 
 /// A private Redis server with this ACL file, nothing on disk.
 pub fn redis(acl: &str) -> redis::Server {
-    redis::Server::start(&redis::Options { acl, dir: None, append_only: false }).expect("Redis starts")
+    redis::Server::start(&redis::Options { acl, dir: None, append_only: false, tls: None }).expect("Redis starts")
 }
 
 /// A Redis server whose ACL file has the operator's admin and the service's
@@ -72,7 +72,7 @@ pub type Current = std::sync::Arc<std::sync::Mutex<(String, String)>>;
 /// A client that, every 50 ms until `stop`, reads the current credentials and
 /// opens a new connection with them (bounded: at most 1,000 attempts).
 /// Returns (attempts, failures as messages).
-async fn reconnect_loop<F, Fut>(
+pub async fn reconnect_loop<F, Fut>(
     current: Current,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     connect: F,

@@ -15,36 +15,31 @@ fn statement(step: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError
 
 async fn connect(target: &Target, admin: &Login, database: &str) -> Result<Client, AdminError> {
     let mut config = tokio_postgres::Config::new();
-    config
-        .host(&target.host)
-        .port(target.port)
-        .user(&admin.username)
-        .password(&admin.password)
-        .dbname(database)
-        .application_name("servicedb");
+    config.port(target.port).user(&admin.username).password(&admin.password).dbname(database);
+    config.application_name("servicedb");
     let Some(tls) = &target.tls else {
+        config.host(&target.host);
         let (client, connection) = super::connect_within(target, config.connect(NoTls)).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "postgres admin connection closed");
-            }
-        });
+        tokio::spawn(log_close(connection));
         return Ok(client);
     };
     // The certificate must carry the Service's name even when an override
-    // sends the connection to another address.
-    config.ssl_mode(tokio_postgres::config::SslMode::Require).host(&tls.server_name);
-    if let Ok(address) = target.host.parse() {
-        config.hostaddr(address);
-    }
+    // sends the connection to another address (a name there is checked itself).
+    config.ssl_mode(tokio_postgres::config::SslMode::Require);
+    match target.host.parse() {
+        Ok(address) => config.host(&tls.server_name).hostaddr(address),
+        Err(_) => config.host(&target.host),
+    };
     let connector = MakeRustlsConnect::new((*tls.client_config()?).clone());
     let (client, connection) = super::connect_within(target, config.connect(connector)).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "postgres admin connection closed");
-        }
-    });
+    tokio::spawn(log_close(connection));
     Ok(client)
+}
+
+async fn log_close<F: std::future::Future<Output = Result<(), tokio_postgres::Error>>>(connection: F) {
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %e, "postgres admin connection closed");
+    }
 }
 
 /// Reloads the configuration, certificate and key files included.
