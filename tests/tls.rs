@@ -56,22 +56,30 @@ fn same_pem(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-/// Everything the module comment promises, for one engine whose server
-/// serves `first` from `dir`. `connect` opens one verified client
-/// connection to `target` (a service's reconnect).
-async fn check_engine<F, Fut>(
+/// A server under test: its engine, port and admin login, where its TLS
+/// files are (and whose they must be), and how openssl starts TLS with it.
+struct Served<'a> {
     kind: Kind,
     port: u16,
-    admin: &Login,
+    admin: &'a Login,
+    dir: &'a Path,
+    owner: Option<u32>,
+    starttls: Option<&'a str>,
+}
+
+/// Everything the module comment promises, for one server serving `first`
+/// of `authority`. `connect` opens one verified client connection to
+/// `target` (a service's reconnect).
+async fn check_engine<F, Fut>(
+    served: Served<'_>,
     (authority, first): (&Authority, &ServerKeys),
-    (dir, owner): (&Path, Option<u32>),
-    starttls: Option<&str>,
     plain_refused: impl std::future::Future<Output = Result<(), String>>,
     connect: F,
 ) where
     F: Fn(Target) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
+    let Served { kind, port, admin, dir, owner, starttls } = served;
     servicedb::install_crypto_provider();
     let engine = for_kind(kind);
     let plain = plain_refused.await;
@@ -171,17 +179,9 @@ async fn postgres_takes_tls_logins_only_and_verifies_and_renews_without_a_failed
         tokio::spawn(connection);
         client.simple_query("SELECT 1").await.map(drop).map_err(|e| e.to_string())
     };
-    check_engine(
-        Kind::Postgres,
-        port,
-        &admin,
-        (&authority, &first),
-        (dir.path(), owner),
-        Some("postgres"),
-        plain,
-        connect,
-    )
-    .await;
+    let served =
+        Served { kind: Kind::Postgres, port, admin: &admin, dir: dir.path(), owner, starttls: Some("postgres") };
+    check_engine(served, (&authority, &first), plain, connect).await;
 }
 
 #[tokio::test]
@@ -226,8 +226,9 @@ async fn mariadb_requires_secure_transport_and_verifies_and_renews_without_a_fai
         let conn = mysql_async::Conn::new(opts).await.map_err(|e| e.to_string())?;
         conn.disconnect().await.map_err(|e| e.to_string())
     };
-    check_engine(Kind::Mariadb, port, &admin, (&authority, &first), (dir.path(), None), Some("mysql"), plain, connect)
-        .await;
+    let served =
+        Served { kind: Kind::Mariadb, port, admin: &admin, dir: dir.path(), owner: None, starttls: Some("mysql") };
+    check_engine(served, (&authority, &first), plain, connect).await;
 }
 
 #[tokio::test]
@@ -279,5 +280,6 @@ async fn redis_speaks_tls_only_and_verifies_and_renews_without_a_failed_connect(
         let mut conn = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
         ::redis::cmd("PING").query_async::<String>(&mut conn).await.map(drop).map_err(|e| e.to_string())
     };
-    check_engine(Kind::Redis, port, &admin, (&authority, &first), (dir.path(), None), None, plain, connect).await;
+    let served = Served { kind: Kind::Redis, port, admin: &admin, dir: dir.path(), owner: None, starttls: None };
+    check_engine(served, (&authority, &first), plain, connect).await;
 }
