@@ -3,6 +3,8 @@
 //! servers, and a real S3-compatible server (versitygw) on loopback.
 
 mod common;
+#[path = "common/tls.rs"]
+mod tls_files;
 
 use common::cli::{args, connect_args, dir_args, failed, s3_args, servicedb, succeeded};
 use servicedb::backup::Manifest;
@@ -594,4 +596,84 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
     let restored = redis_values(server.port, &password);
     assert_eq!(restored.keys, 2002);
     assert_eq!(restored, redis_values(source.port, &password));
+}
+
+// ----------------------------------------------------------------------- TLS
+
+/// The backup login over verified TLS, as a reconcile makes it for an
+/// instance that serves TLS.
+fn backup_login_over_tls(
+    engine: servicedb::api::Engine,
+    port: u16,
+    admin: (&str, &str),
+    database: &str,
+    ca_pem: &str,
+) -> String {
+    use servicedb::engine::admin::{AppLogin, Login, Target, TargetTls, Wanted};
+    servicedb::install_crypto_provider();
+    let login = |username: &str| Login { username: username.into(), password: generate_password().unwrap() };
+    let wanted = Wanted {
+        database: database.into(),
+        app: vec![AppLogin { login: login(database), enabled: true }],
+        monitor: login("servicedb_monitor"),
+        backup: login(servicedb::engine::BACKUP_USERNAME),
+    };
+    let tls = TargetTls { ca_pem: ca_pem.into(), server_name: "orders-db.shop.svc".into() };
+    let target = Target { tls: Some(tls), ..Target::plain("127.0.0.1", port) };
+    let admin = Login { username: admin.0.into(), password: admin.1.into() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(servicedb::engine::for_kind(engine).ensure(&target, &admin, &wanted)).expect("administered");
+    wanted.backup.password
+}
+
+/// A backup Job's way to the CA: the `ca.crt` of its Secret as PEM text
+/// in SERVICEDB_DB_CA; a restore by hand names the file.
+#[test]
+fn over_tls_backups_verify_the_server_and_restore_identically_and_a_stranger_ca_is_refused() {
+    let authority = servicedb::tls::Authority::generate(std::time::SystemTime::now()).unwrap();
+    let names = servicedb::tls::server_names("orders-db", "shop");
+    let issue = || authority.issue(&names, std::time::SystemTime::now()).unwrap();
+    let (source_files, target_files) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let password = generate_password().unwrap();
+    let (source, keys) = (tls_files::postgres(&password, &issue(), source_files.path()), issue());
+    let target = tls_files::postgres(&password, &keys, target_files.path());
+    orders_database(&source);
+    source.admin_sql_in("orders", "SET ROLE orders; CREATE TABLE customers(id int PRIMARY KEY, name text); INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 5000) i;");
+    let backup_password = backup_login_over_tls(
+        servicedb::api::Engine::Postgres,
+        source.port,
+        ("postgres", &password),
+        "orders",
+        &keys.ca_pem,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let backup =
+        [args(&["backup"]), connect_args("postgres", source.port, "orders", "servicedb_backup"), dir_args(dir.path())]
+            .concat();
+
+    let backup: Vec<&str> = backup.iter().map(String::as_str).collect();
+    let stranger = servicedb::tls::Authority::generate(std::time::SystemTime::now()).unwrap();
+    let refused =
+        failed(&servicedb_env(&backup, &[("SERVICEDB_DB_CA", stranger.cert_pem().to_string())], &backup_password));
+    assert!(
+        refused.contains("certificate verify failed"),
+        "a CA that did not sign the server's certificate: {refused}"
+    );
+    let ok = servicedb_env(&backup, &[("SERVICEDB_DB_CA", keys.ca_pem.clone())], &backup_password);
+    let manifest = manifest_of(&ok);
+
+    orders_database(&target);
+    let ca_file = target_files.path().join("ca.crt").display().to_string();
+    let restore = [
+        args(&["restore"]),
+        connect_args("postgres", target.port, "orders", "postgres"),
+        dir_args(dir.path()),
+        args(&["--owner", "orders", "--db-ca-file", &ca_file]),
+    ]
+    .concat();
+    assert_eq!(manifest_of(&servicedb(&restore, &password)).id, manifest.id);
+    let count = |server: &postgres::Server| {
+        server.admin_sql_in("orders", "SELECT count(*) || md5(string_agg(name, ',' ORDER BY id)) FROM customers")
+    };
+    assert_eq!(count(&target), count(&source));
 }
