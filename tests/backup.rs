@@ -633,10 +633,12 @@ fn over_tls_backups_verify_the_server_and_restore_identically_and_a_stranger_ca_
     let authority = servicedb::tls::Authority::generate(std::time::SystemTime::now()).unwrap();
     let names = servicedb::tls::server_names("orders-db", "shop");
     let issue = || authority.issue(&names, std::time::SystemTime::now()).unwrap();
-    let (source_files, target_files) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let keys = issue();
+    let (source_files, target_files) =
+        (tls_files::files(&issue(), Some("postgres")), tls_files::files(&keys, Some("postgres")));
     let password = generate_password().unwrap();
-    let (source, keys) = (tls_files::postgres(&password, &issue(), source_files.path()), issue());
-    let target = tls_files::postgres(&password, &keys, target_files.path());
+    let (source, target) =
+        (tls_files::postgres(&password, &source_files), tls_files::postgres(&password, &target_files));
     orders_database(&source);
     source.admin_sql_in("orders", "SET ROLE orders; CREATE TABLE customers(id int PRIMARY KEY, name text); INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 5000) i;");
     let backup_password = backup_login_over_tls(

@@ -108,7 +108,7 @@ async fn redis_exporter_reports_up_with_the_monitoring_login() {
 }
 
 /// What an engine's exporter gets in its pod, for a server on `port` with
-/// the TLS directory at `dir`: its args and env with the monitoring
+/// its TLS files in `files`: its args and env with the monitoring
 /// password in place of the Secret reference; `--web.listen-address` left
 /// to [`scrape`].
 fn exporter_command(
@@ -116,11 +116,11 @@ fn exporter_command(
     exporter: &servicedb::engine::Exporter,
     default_port: u16,
     port: u16,
-    dir: &std::path::Path,
+    files: &servicedb_test_support::tls::Files,
     monitor: &str,
 ) -> Command {
     let place = |text: &str| {
-        let moved = tls_files::relocated(vec![text.to_string()], dir).remove(0);
+        let moved = tls_files::relocated(files, &[text.to_string()]).remove(0);
         moved.replace(&format!(":{default_port}"), &format!(":{port}"))
     };
     let mut command = Command::new(program);
@@ -151,9 +151,9 @@ fn tls_target(port: u16, keys: &servicedb::tls::ServerKeys) -> Target {
 async fn with_tls_the_postgres_exporter_verifies_the_server_and_reports_up() {
     use servicedb::engine::{Engine as _, Postgres};
     let keys = tls_keys();
-    let dir = tempfile::tempdir().unwrap();
+    let files = tls_files::files(&keys, Some("postgres"));
     let admin_password = generate_password().unwrap();
-    let server = tls_files::postgres(&admin_password, &keys, dir.path());
+    let server = tls_files::postgres(&admin_password, &files);
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let admin = Login { username: "postgres".into(), password: admin_password };
     for_kind(Engine::Postgres)
@@ -161,7 +161,7 @@ async fn with_tls_the_postgres_exporter_verifies_the_server_and_reports_up() {
         .await
         .expect("administered");
     let exporter = Postgres.exporter("admin", true);
-    let command = exporter_command("prometheus-postgres-exporter", &exporter, 5432, server.port, dir.path(), &monitor);
+    let command = exporter_command("prometheus-postgres-exporter", &exporter, 5432, server.port, &files, &monitor);
     let body = scrape(command, "--web.listen-address", "pg_up");
     assert_eq!(value(&body, "pg_up"), Some(1.0), "pg_up is not 1 over verified TLS");
 }
@@ -170,9 +170,8 @@ async fn with_tls_the_postgres_exporter_verifies_the_server_and_reports_up() {
 async fn with_tls_the_mysqld_exporter_verifies_the_server_and_reports_up() {
     use servicedb::engine::{Engine as _, MySql};
     let keys = tls_keys();
-    let dir = tempfile::tempdir().unwrap();
-    tls_files::write_keys(dir.path(), &keys, None);
-    let args = tls_files::relocated(MySql::MARIADB.args(true).unwrap(), dir.path());
+    let files = tls_files::files(&keys, None);
+    let args = tls_files::relocated(&files, &MySql::MARIADB.args(true).unwrap());
     let settings: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = servicedb_test_support::mariadb::Server::start(&servicedb_test_support::mariadb::Options {
         general_log: false,
@@ -193,11 +192,10 @@ async fn with_tls_the_mysqld_exporter_verifies_the_server_and_reports_up() {
         .expect("administered");
     let exporter = MySql::MARIADB.exporter("admin", true);
     let config = exporter.config.clone().expect("a my.cnf with the CA");
-    std::fs::write(dir.path().join(config.file), tls_files::relocated(vec![config.content], dir.path()).remove(0))
-        .unwrap();
+    files.add(config.file, &tls_files::relocated(&files, &[config.content]).remove(0)).unwrap();
     // The image's entrypoint, as e2e/images builds it around Debian's 0.14.
     let double = concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/images/mysqld-exporter/mysqld_exporter");
-    let command = exporter_command(double, &exporter, 3306, server.port, dir.path(), &monitor);
+    let command = exporter_command(double, &exporter, 3306, server.port, &files, &monitor);
     let body = scrape(command, "--web.listen-address", "mysql_up");
     assert_eq!(value(&body, "mysql_up"), Some(1.0), "mysql_up is not 1 over verified TLS");
 }
@@ -206,8 +204,7 @@ async fn with_tls_the_mysqld_exporter_verifies_the_server_and_reports_up() {
 async fn with_tls_the_redis_exporter_verifies_the_server_and_reports_up() {
     use servicedb::engine::{Engine as _, Redis};
     let keys = tls_keys();
-    let dir = tempfile::tempdir().unwrap();
-    tls_files::write_keys(dir.path(), &keys, None);
+    let files = tls_files::files(&keys, None);
     let (admin_password, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
     let acl = servicedb::engine::redis_acl_file(servicedb::engine::Logins {
@@ -217,7 +214,7 @@ async fn with_tls_the_redis_exporter_verifies_the_server_and_reports_up() {
         app_password: &app,
     });
     let options =
-        servicedb_test_support::redis::Options { acl: &acl, dir: None, append_only: false, tls: Some(dir.path()) };
+        servicedb_test_support::redis::Options { acl: &acl, dir: None, append_only: false, tls: Some(files.path()) };
     let server = servicedb_test_support::redis::Server::start(&options).unwrap();
     let admin = Login { username: "admin".into(), password: admin_password };
     for_kind(Engine::Redis)
@@ -225,7 +222,7 @@ async fn with_tls_the_redis_exporter_verifies_the_server_and_reports_up() {
         .await
         .expect("administered");
     let exporter = Redis.exporter("admin", true);
-    let command = exporter_command("prometheus-redis-exporter", &exporter, 6379, server.port, dir.path(), &monitor);
+    let command = exporter_command("prometheus-redis-exporter", &exporter, 6379, server.port, &files, &monitor);
     let body = scrape(command, "-web.listen-address", "redis_up");
     assert_eq!(value(&body, "redis_up"), Some(1.0), "redis_up is not 1 over verified TLS");
 }

@@ -33,8 +33,8 @@ async fn an_on_demand_rotation_switches_the_delivered_copy_to_a_login_the_databa
         ca_pem: admin["ca.crt"].clone(),
         renew_after: 0,
     };
-    let files = tempfile::tempdir().unwrap();
-    let server = tls::postgres(&admin["password"], &keys, files.path());
+    let files = tls::files(&keys, Some("postgres"));
+    let server = tls::postgres(&admin["password"], &files);
     // Read on every use: the operator reaches the instance here from now on.
     std::fs::write(&overrides, format!(r#"{{"shop/orders-db": "127.0.0.1:{}"}}"#, server.port)).unwrap();
     make_ready(&fake);

@@ -14,13 +14,12 @@ use servicedb::api::Engine as Kind;
 use servicedb::engine::admin::{AdminError, Login, Target, TargetTls, Wanted};
 use servicedb::engine::{CA_KEY, Engine, MySql, for_kind};
 use servicedb::tls::{Authority, ServerKeys, server_names};
+use servicedb_test_support::tls::Files;
 use servicedb_test_support::{mariadb, redis};
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
-use tls_files::{relocated, write_keys};
 
 const SERVICE: &str = "orders-db.shop.svc";
 
@@ -56,14 +55,13 @@ fn same_pem(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
 }
 
-/// A server under test: its engine, port and admin login, where its TLS
-/// files are (and whose they must be), and how openssl starts TLS with it.
+/// A server under test: its engine, port and admin login, its TLS files,
+/// and how openssl starts TLS with it.
 struct Served<'a> {
     kind: Kind,
     port: u16,
     admin: &'a Login,
-    dir: &'a Path,
-    owner: Option<u32>,
+    files: &'a Files,
     starttls: Option<&'a str>,
 }
 
@@ -79,7 +77,7 @@ async fn check_engine<F, Fut>(
     F: Fn(Target) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), String>> + Send,
 {
-    let Served { kind, port, admin, dir, owner, starttls } = served;
+    let Served { kind, port, admin, files, starttls } = served;
     servicedb::install_crypto_provider();
     let engine = for_kind(kind);
     let plain = plain_refused.await;
@@ -112,7 +110,7 @@ async fn check_engine<F, Fut>(
     };
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let renewed = authority.issue(&server_names("orders-db", "shop"), SystemTime::now()).unwrap();
-    write_keys(dir, &renewed, owner);
+    tls_files::replace(files, &renewed);
     engine.reload_tls(&ours, admin).await.unwrap_or_else(|e| panic!("{kind:?}: reload: {e}"));
     tokio::time::sleep(Duration::from_millis(2000)).await;
     stop.store(true, Ordering::SeqCst);
@@ -126,7 +124,7 @@ async fn check_engine<F, Fut>(
 
     // A certificate made for another instance is refused.
     let carts = authority.issue(&["carts-db.shop.svc".to_string()], SystemTime::now()).unwrap();
-    write_keys(dir, &carts, owner);
+    tls_files::replace(files, &carts);
     engine.reload_tls(&ours, admin).await.unwrap_or_else(|e| panic!("{kind:?}: reload: {e}"));
     let wrong = connect(ours).await;
     assert!(wrong.is_err(), "{kind:?}: a certificate for carts-db was accepted for {SERVICE}");
@@ -136,10 +134,9 @@ async fn check_engine<F, Fut>(
 async fn postgres_takes_tls_logins_only_and_verifies_and_renews_without_a_failed_connect() {
     let authority = Authority::generate(SystemTime::now()).unwrap();
     let first = authority.issue(&server_names("orders-db", "shop"), SystemTime::now()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let files = tls_files::files(&first, Some("postgres"));
     let password = "Admin-Pw0123456789";
-    let server = tls_files::postgres(password, &first, dir.path());
-    let owner = tls_files::uid_of("postgres");
+    let server = tls_files::postgres(password, &files);
     let admin = Login { username: "postgres".into(), password: password.into() };
     let port = server.port;
 
@@ -152,7 +149,7 @@ async fn postgres_takes_tls_logins_only_and_verifies_and_renews_without_a_failed
         }
     };
     // libpq as a service uses it: verify-full with the Secret's ca.crt.
-    let ca = dir.path().join(CA_KEY);
+    let ca = files.path().join(CA_KEY);
     let psql = Command::new(server.bin.join("psql"))
         .arg(format!(
             "host={SERVICE} hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres sslmode=verify-full sslrootcert={}",
@@ -180,8 +177,7 @@ async fn postgres_takes_tls_logins_only_and_verifies_and_renews_without_a_failed
         tokio::spawn(connection);
         client.simple_query("SELECT 1").await.map(drop).map_err(|e| e.to_string())
     };
-    let served =
-        Served { kind: Kind::Postgres, port, admin: &admin, dir: dir.path(), owner, starttls: Some("postgres") };
+    let served = Served { kind: Kind::Postgres, port, admin: &admin, files: &files, starttls: Some("postgres") };
     check_engine(served, (&authority, &first), plain, connect).await;
 }
 
@@ -189,9 +185,8 @@ async fn postgres_takes_tls_logins_only_and_verifies_and_renews_without_a_failed
 async fn mariadb_requires_secure_transport_and_verifies_and_renews_without_a_failed_connect() {
     let authority = Authority::generate(SystemTime::now()).unwrap();
     let first = authority.issue(&server_names("orders-db", "shop"), SystemTime::now()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    write_keys(dir.path(), &first, None);
-    let args = relocated(MySql::MARIADB.args(true).unwrap(), dir.path());
+    let files = tls_files::files(&first, None);
+    let args = tls_files::relocated(&files, &MySql::MARIADB.args(true).unwrap());
     let settings: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = mariadb::Server::start(&mariadb::Options { general_log: false, settings: &settings })
         .expect("MariaDB starts with servicedb's TLS settings");
@@ -227,8 +222,7 @@ async fn mariadb_requires_secure_transport_and_verifies_and_renews_without_a_fai
         let conn = mysql_async::Conn::new(opts).await.map_err(|e| e.to_string())?;
         conn.disconnect().await.map_err(|e| e.to_string())
     };
-    let served =
-        Served { kind: Kind::Mariadb, port, admin: &admin, dir: dir.path(), owner: None, starttls: Some("mysql") };
+    let served = Served { kind: Kind::Mariadb, port, admin: &admin, files: &files, starttls: Some("mysql") };
     check_engine(served, (&authority, &first), plain, connect).await;
 }
 
@@ -236,8 +230,7 @@ async fn mariadb_requires_secure_transport_and_verifies_and_renews_without_a_fai
 async fn redis_speaks_tls_only_and_verifies_and_renews_without_a_failed_connect() {
     let authority = Authority::generate(SystemTime::now()).unwrap();
     let first = authority.issue(&server_names("orders-db", "shop"), SystemTime::now()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    write_keys(dir.path(), &first, None);
+    let files = tls_files::files(&first, None);
     // The launcher passes the flags of Redis's args(true); they are pinned here.
     let args = servicedb::engine::Redis.args(true).unwrap();
     for flag in ["--tls-port", "--tls-cert-file", "--tls-key-file", "--tls-ca-cert-file", "--tls-auth-clients"] {
@@ -251,7 +244,7 @@ async fn redis_speaks_tls_only_and_verifies_and_renews_without_a_failed_connect(
         app_password: "App-Pw0123456789",
     });
     let server =
-        redis::Server::start(&redis::Options { acl: &acl, dir: None, append_only: false, tls: Some(dir.path()) })
+        redis::Server::start(&redis::Options { acl: &acl, dir: None, append_only: false, tls: Some(files.path()) })
             .expect("redis-server starts with TLS (Debian builds it with TLS)");
     let admin = Login { username: "admin".into(), password: password.into() };
     let port = server.port;
@@ -281,6 +274,6 @@ async fn redis_speaks_tls_only_and_verifies_and_renews_without_a_failed_connect(
         let mut conn = client.get_multiplexed_async_connection().await.map_err(|e| e.to_string())?;
         ::redis::cmd("PING").query_async::<String>(&mut conn).await.map(drop).map_err(|e| e.to_string())
     };
-    let served = Served { kind: Kind::Redis, port, admin: &admin, dir: dir.path(), owner: None, starttls: None };
+    let served = Served { kind: Kind::Redis, port, admin: &admin, files: &files, starttls: None };
     check_engine(served, (&authority, &first), plain, connect).await;
 }

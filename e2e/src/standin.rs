@@ -11,7 +11,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
+use servicedb::engine::{CA_KEY, TLS_CERT_KEY, TLS_DIR, TLS_KEY_KEY};
 use servicedb_test_support::mariadb::{self, Identified};
+use servicedb_test_support::tls::{self, Files};
 use servicedb_test_support::{postgres, redis};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ struct Server {
     key: String,
     port: u16,
     _running: Running,
+    /// Removed after the server stopped.
+    _tls: Option<Files>,
 }
 
 pub struct StandIns {
@@ -127,6 +131,26 @@ enum Running {
     Redis(redis::Server),
 }
 
+/// With TLS (the container's args name the TLS directory), the files the
+/// kubelet would mount from the admin Secret, for a server running as `user`.
+async fn tls_files(
+    secrets: &Api<Secret>,
+    admin_secret: &str,
+    container: &Container,
+    user: Option<&str>,
+) -> Result<Option<Files>, String> {
+    if !container.args.iter().flatten().any(|a| a.contains(TLS_DIR)) {
+        return Ok(None);
+    }
+    let [cert, key, ca] = [TLS_CERT_KEY, TLS_KEY_KEY, CA_KEY];
+    let (cert, key, ca) = (
+        secret_value(secrets, admin_secret, cert).await?,
+        secret_value(secrets, admin_secret, key).await?,
+        secret_value(secrets, admin_secret, ca).await?,
+    );
+    Files::new(&cert, &key, &ca, user).map(Some).map_err(String::from)
+}
+
 async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String> {
     let ns = sts.namespace().unwrap_or_default();
     let name = sts.name_any();
@@ -139,6 +163,12 @@ async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String>
         .ok_or("no container")?;
     let env = resolve_env(client, &ns, &container).await?;
     let key = format!("{ns}/{name}");
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let admin_secret = format!("{name}-admin");
+    let args = container.args.clone().unwrap_or_default();
+    let user = (container.name == "postgres").then_some("postgres");
+    let tls = tls_files(&secrets, &admin_secret, &container, user).await?;
+    let tls_args = tls.as_ref().map(|files| files.relocate(&args, TLS_DIR)).unwrap_or_default();
     // The launchers block (they wait until the server accepts).
     let blocking = |start: Box<dyn FnOnce() -> Result<Running, String> + Send>| async move {
         tokio::task::spawn_blocking(start).await.map_err(|e| e.to_string())?
@@ -146,17 +176,30 @@ async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String>
     let running = match container.name.as_str() {
         "postgres" => {
             let configs: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
-            let init = configs.get(&format!("{name}-init")).await.map_err(|e| e.to_string())?;
-            let script = init.data.unwrap_or_default().into_values().next().ok_or("empty init ConfigMap")?;
-            blocking(Box::new(move || postgres_like_the_image(&env, &script).map(Running::Postgres))).await?
+            let init = configs.get(&format!("{name}-init")).await.map_err(|e| e.to_string())?.data.unwrap_or_default();
+            let script =
+                init.iter().find(|(k, _)| k.ends_with(".sh")).map(|(_, v)| v.clone()).ok_or("no init script")?;
+            let mut settings = tls::postgres_settings(&tls_args);
+            if let Some(files) = &tls {
+                let hba = init.get("pg_hba.conf").ok_or("TLS without pg_hba.conf in the init ConfigMap")?;
+                let hba_file = files.add("pg_hba.conf", hba)?.display().to_string();
+                settings.iter_mut().filter(|(k, _)| k == "hba_file").for_each(|(_, v)| *v = hba_file.clone());
+            }
+            let start = move || postgres_like_the_image(&env, &script, &settings).map(Running::Postgres);
+            blocking(Box::new(start)).await?
         }
-        "mariadb" | "mysql" => blocking(Box::new(move || mariadb_like_the_image(&env).map(Running::Mariadb))).await?,
+        "mariadb" | "mysql" => {
+            let start = move || mariadb_like_the_image(&env, &tls_args).map(Running::Mariadb);
+            blocking(Box::new(start)).await?
+        }
         "redis" => {
-            let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-            let acl = secret_value(&secrets, &format!("{name}-admin"), "users.acl").await?;
-            let options =
-                move || redis::Server::start(&redis::Options { acl: &acl, dir: None, append_only: false, tls: None });
-            blocking(Box::new(move || options().map(Running::Redis).map_err(String::from))).await?
+            let acl = secret_value(&secrets, &admin_secret, "users.acl").await?;
+            let tls_dir = tls.as_ref().map(|files| files.path().to_path_buf());
+            let start = move || {
+                let options = redis::Options { acl: &acl, dir: None, append_only: false, tls: tls_dir.as_deref() };
+                redis::Server::start(&options).map(Running::Redis).map_err(String::from)
+            };
+            blocking(Box::new(start)).await?
         }
         other => return Err(format!("no stand-in for engine {other}")),
     };
@@ -165,18 +208,25 @@ async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String>
         Running::Mariadb(s) => s.port,
         Running::Redis(s) => s.port,
     };
-    Ok(Server { key, port, _running: running })
+    Ok(Server { key, port, _running: running, _tls: tls })
 }
 
 /// As the official image: initdb with POSTGRES_USER/POSTGRES_PASSWORD, the
 /// server, then the init script with the container's env.
-fn postgres_like_the_image(env: &BTreeMap<String, String>, script: &str) -> Result<postgres::Server, String> {
+fn postgres_like_the_image(
+    env: &BTreeMap<String, String>,
+    script: &str,
+    tls: &[(String, String)],
+) -> Result<postgres::Server, String> {
     let get = |k: &str| env.get(k).map(String::as_str).ok_or(format!("no {k} in the container env"));
+    // Small: many stand-ins run at once on a small machine.
+    let small = [("shared_buffers", "8MB"), ("max_connections", "20")];
+    let settings: Vec<(&str, &str)> =
+        small.into_iter().chain(tls.iter().map(|(k, v)| (k.as_str(), v.as_str()))).collect();
     let options = postgres::Options {
         admin_user: get("POSTGRES_USER")?,
         admin_password: get("POSTGRES_PASSWORD")?,
-        // Small: many stand-ins run at once on a small machine.
-        settings: &[("shared_buffers", "8MB"), ("max_connections", "20")],
+        settings: &settings,
     };
     let server = postgres::Server::start(&options)?;
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -189,11 +239,10 @@ fn postgres_like_the_image(env: &BTreeMap<String, String>, script: &str) -> Resu
 
 /// As the official image: root and the service's login from the hashes (or
 /// the passwords, for the mysql image) and the service's database.
-fn mariadb_like_the_image(env: &BTreeMap<String, String>) -> Result<mariadb::Server, String> {
-    let server = mariadb::Server::start(&mariadb::Options {
-        general_log: false,
-        settings: &["--innodb-buffer-pool-size=8M", "--max-connections=20"],
-    })?;
+fn mariadb_like_the_image(env: &BTreeMap<String, String>, tls: &[String]) -> Result<mariadb::Server, String> {
+    let small = ["--innodb-buffer-pool-size=8M", "--max-connections=20"];
+    let settings: Vec<&str> = small.into_iter().chain(tls.iter().map(String::as_str)).collect();
+    let server = mariadb::Server::start(&mariadb::Options { general_log: false, settings: &settings })?;
     let pick = |mariadb: &str, mysql: &str| env.get(mariadb).or_else(|| env.get(mysql)).cloned().unwrap_or_default();
     let identified = |hash_key: &str, password_key: &str| match env.get(hash_key) {
         Some(hash) => Identified::Hash(hash),
@@ -230,7 +279,7 @@ mod tests {
             ("SERVICEDB_APP_DATABASE", "orders"),
             ("SERVICEDB_APP_PASSWORD_SCRAM", &verifier),
         ]);
-        let server = postgres_like_the_image(&env, script).unwrap();
+        let server = postgres_like_the_image(&env, script, &[]).unwrap();
         let out = server.sql_as("orders", "app-pw", "orders", "SELECT current_user");
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "orders", "{}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(server.admin_sql("SHOW shared_buffers"), "8MB");
@@ -240,7 +289,7 @@ mod tests {
 
     #[test]
     fn postgres_without_its_env_says_what_is_missing() {
-        let message = postgres_like_the_image(&env(&[("POSTGRES_USER", "admin")]), "true").err().unwrap();
+        let message = postgres_like_the_image(&env(&[("POSTGRES_USER", "admin")]), "true", &[]).err().unwrap();
         assert_eq!(message, "no POSTGRES_PASSWORD in the container env");
     }
 
@@ -260,7 +309,7 @@ mod tests {
             ("MYSQL_DATABASE", "orders"),
         ]);
         for env in [hashes, passwords] {
-            let server = mariadb_like_the_image(&env).unwrap();
+            let server = mariadb_like_the_image(&env, &[]).unwrap();
             let app = server.as_user("orders", "app-pw", "orders", "SELECT DATABASE()");
             assert_eq!(
                 String::from_utf8_lossy(&app.stdout).trim(),

@@ -105,51 +105,84 @@ pub struct Login {
     pub username: String,
     pub password: String,
     pub database: String,
+    /// When the instance serves TLS: the CA file and the name the server's
+    /// certificate carries (the Service's; the connection goes to a local
+    /// port-forward).
+    pub tls: Option<ServerTls>,
+}
+
+pub struct ServerTls {
+    pub ca_file: String,
+    pub server_name: String,
 }
 
 pub fn client_command(engine: Engine, login: Login, port: u16, extra: &[String]) -> ClientCommand {
     let host = "127.0.0.1".to_string();
     let (program, mut args, env) = match engine {
-        Engine::Postgres => (
-            "psql",
-            vec![],
-            vec![
-                ("PGHOST", host),
+        Engine::Postgres => {
+            let mut env = vec![
                 ("PGPORT", port.to_string()),
                 ("PGUSER", login.username),
                 ("PGPASSWORD", login.password),
                 ("PGDATABASE", login.database),
-                // Port-forwarded: no TLS to negotiate with a local listener.
-                ("PGSSLMODE", "disable".to_string()),
-            ],
-        ),
-        Engine::Mysql | Engine::Mariadb => (
-            if engine == Engine::Mysql { "mysql" } else { "mariadb" },
-            vec![
+            ];
+            match login.tls {
+                // libpq checks the Service's name while it dials the forward.
+                Some(tls) => env.extend([
+                    ("PGHOST", tls.server_name),
+                    ("PGHOSTADDR", host),
+                    ("PGSSLMODE", "verify-full".to_string()),
+                    ("PGSSLROOTCERT", tls.ca_file),
+                ]),
+                None => env.extend([("PGHOST", host), ("PGSSLMODE", "disable".to_string())]),
+            }
+            ("psql", vec![], env)
+        }
+        Engine::Mysql | Engine::Mariadb => {
+            let mut args = vec![
                 "--protocol=TCP".into(),
                 format!("--host={host}"),
                 format!("--port={port}"),
                 format!("--user={}", login.username),
                 format!("--database={}", login.database),
-            ],
-            vec![("MYSQL_PWD", login.password)],
-        ),
-        Engine::Redis => (
-            "redis-cli",
-            vec![
-                "-h".into(),
-                host,
-                "-p".into(),
-                port.to_string(),
-                "--user".into(),
-                login.username,
-                "--no-auth-warning".into(),
-            ],
-            vec![("REDISCLI_AUTH", login.password)],
-        ),
+            ];
+            if let Some(tls) = login.tls {
+                args.extend([format!("--ssl-ca={}", tls.ca_file), "--ssl-verify-server-cert".into()]);
+            }
+            (if engine == Engine::Mysql { "mysql" } else { "mariadb" }, args, vec![("MYSQL_PWD", login.password)])
+        }
+        Engine::Redis => {
+            let mut args = vec!["-h".into(), host, "-p".into(), port.to_string(), "--user".into(), login.username];
+            args.push("--no-auth-warning".into());
+            if let Some(tls) = login.tls {
+                args.extend(["--tls".into(), "--cacert".into(), tls.ca_file]);
+            }
+            ("redis-cli", args, vec![("REDISCLI_AUTH", login.password)])
+        }
     };
     args.extend(extra.iter().cloned());
     ClientCommand { program, args, env }
+}
+
+/// A CA certificate in a file of its own, removed when dropped.
+struct CaFile(std::path::PathBuf);
+
+impl CaFile {
+    fn write(pem: &str) -> Result<CaFile, Failure> {
+        let path = std::env::temp_dir().join(format!("servicedb-connect-{}-ca.crt", std::process::id()));
+        std::fs::write(&path, pem).map_err(|e| Failure::Failed(format!("cannot write {}: {e}", path.display())))?;
+        Ok(CaFile(path))
+    }
+
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for CaFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn allowed(target: &Target, p: &Permission) -> Result<bool, Failure> {
@@ -214,7 +247,14 @@ pub async fn run(target: &Target, name: &str, extra: &[String]) -> Result<(), Fa
         .map_err(Failure::kube("get", &format!("Secret {}/{secret_name}", target.namespace)))?;
     let key =
         |k: &str| read_key(&secret, k).ok_or_else(|| Failure::Failed(format!("Secret {secret_name} has no key {k}")));
-    let login = Login { username: key("username")?, password: key("password")?, database: key("database")? };
+    // With TLS, the client checks the server against the Secret's CA, kept
+    // in a private file while it runs.
+    let ca = match read_key(&secret, crate::engine::CA_KEY) {
+        Some(pem) => Some(CaFile::write(&pem)?),
+        None => None,
+    };
+    let tls = ca.as_ref().map(|file| ServerTls { ca_file: file.path(), server_name: instance.host() });
+    let login = Login { username: key("username")?, password: key("password")?, database: key("database")?, tls };
     let pods = target.api::<Pod>();
     let pod =
         pods.get_opt(&pod_name).await.map_err(Failure::kube("get", &format!("pod {pod_name}")))?.ok_or_else(|| {
@@ -260,7 +300,7 @@ mod tests {
     use super::*;
 
     fn login() -> Login {
-        Login { username: "orders".into(), password: "s3cret".into(), database: "orders".into() }
+        Login { username: "orders".into(), password: "s3cret".into(), database: "orders".into(), tls: None }
     }
 
     #[test]

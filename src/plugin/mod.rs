@@ -19,7 +19,7 @@ mod target;
 mod tree;
 
 pub use cli::Cli;
-pub use connect::{ClientCommand, Login, client_command};
+pub use connect::{ClientCommand, Login, ServerTls, client_command};
 pub use failure::{EXIT_CODES, Failure};
 
 use clap::Parser;

@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod s3;
+pub mod tls;
 
 pub use net::{free_port, wait_for_port};
 pub use process::Process;
