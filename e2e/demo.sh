@@ -63,14 +63,18 @@ spec:
     command: [sleep, infinity]
     env:
     - {name: DB_URI, valueFrom: {secretKeyRef: {name: orders-db-credentials, key: uri}}}
+    # The uri says sslmode=verify-full: libpq checks the server with ca.crt.
+    - {name: PGSSLROOTCERT, value: /etc/db/ca.crt}
+    volumeMounts: [{name: credentials, mountPath: /etc/db, readOnly: true}]
     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+  volumes: [{name: credentials, secret: {secretName: orders-db-credentials}}]
 POD
   kubectl -n "$ns" wait --for=condition=Ready "pod/$1" --timeout=90s >/dev/null
 }
 client_pod orders-app orders
 client_pod billing-app billing
 
-say "a pod of the orders service connects with the Secret (psql \"\$DB_URI\")"
+say "a pod of the orders service connects with the Secret over TLS, verifying the server with its ca.crt (psql \"\$DB_URI\")"
 for i in $(seq 1 20); do
   if out=$(kubectl -n "$ns" exec orders-app -- sh -c 'psql "$DB_URI" -tAc "select '"'"'connected as '"'"' || current_user || '"'"' to '"'"' || current_database() || '"'"', superuser: '"'"' || (select rolsuper::text from pg_roles where rolname = current_user)"' 2>&1); then
     echo "  orders-app: $out"; break

@@ -7,6 +7,9 @@ use crate::cluster::{Outcome, kubectl, kubectl_apply, wait_for};
 use std::time::Duration;
 
 pub const CLIENT_IMAGE: &str = "localhost/servicedb/client:bookworm";
+/// Where a client pod has its credentials Secret as files.
+const CREDENTIALS_DIR: &str = "/etc/db";
+const CA_FILE: &str = "/etc/db/ca.crt";
 
 /// A pod of some service: `labels` as YAML flow map, the service's
 /// credentials as env when `credentials` names a Secret.
@@ -33,11 +36,17 @@ impl ClientPod<'_> {
                         )
                     })
                     .collect();
-                format!("    env:\n{vars}")
+                // With TLS, the Secret's ca.crt verifies the server: libpq
+                // reads PGSSLROOTCERT, the other clients take DB_CA.
+                format!("    env:\n{vars}    - {{name: PGSSLROOTCERT, value: {CA_FILE}}}\n    - {{name: DB_CA, value: {CA_FILE}}}\n    volumeMounts: [{{name: credentials, mountPath: {CREDENTIALS_DIR}, readOnly: true}}]\n")
             })
             .unwrap_or_default();
+        let volumes = self
+            .credentials
+            .map(|secret| format!("  volumes: [{{name: credentials, secret: {{secretName: {secret}}}}}]\n"))
+            .unwrap_or_default();
         format!(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {labels}\nspec:\n{account}  terminationGracePeriodSeconds: 1\n  automountServiceAccountToken: false\n  securityContext: {{runAsNonRoot: true, runAsUser: 65532, seccompProfile: {{type: RuntimeDefault}}}}\n  containers:\n  - name: client\n    image: {CLIENT_IMAGE}\n    imagePullPolicy: Never\n    command: [sleep, infinity]\n{env}    securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}\n    resources: {{requests: {{cpu: 10m, memory: 16Mi}}, limits: {{memory: 128Mi}}}}\n",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\n  labels: {labels}\nspec:\n{account}  terminationGracePeriodSeconds: 1\n  automountServiceAccountToken: false\n  securityContext: {{runAsNonRoot: true, runAsUser: 65532, seccompProfile: {{type: RuntimeDefault}}}}\n  containers:\n  - name: client\n    image: {CLIENT_IMAGE}\n    imagePullPolicy: Never\n    command: [sleep, infinity]\n{env}    securityContext: {{allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {{drop: [ALL]}}}}\n    resources: {{requests: {{cpu: 10m, memory: 16Mi}}, limits: {{memory: 128Mi}}}}\n{volumes}",
             name = self.name,
             ns = self.namespace,
             labels = self.labels,

@@ -21,6 +21,8 @@ pub struct EngineCase {
     pub up_metric: &'static str,
     /// Run in the owner's pod with the Secret as DB_* env; prints the login.
     pub whoami: &'static str,
+    /// The owner's login without TLS: refused.
+    pub plain: &'static str,
 }
 
 pub const POSTGRES: EngineCase = EngineCase {
@@ -31,6 +33,7 @@ pub const POSTGRES: EngineCase = EngineCase {
     metrics_port: 9187,
     up_metric: "pg_up",
     whoami: r#"psql "$DB_URI" -qtA -v ON_ERROR_STOP=1 -c 'create table if not exists orders (id int)' -c 'insert into orders values (1)' -c 'select current_user from orders limit 1'"#,
+    plain: r#"PGPASSWORD="$DB_PASSWORD" psql "host=$DB_HOST port=$DB_PORT user=$DB_USERNAME dbname=$DB_DATABASE sslmode=disable" -tAc 'select 1'"#,
 };
 
 pub const MARIADB: EngineCase = EngineCase {
@@ -40,7 +43,8 @@ pub const MARIADB: EngineCase = EngineCase {
     port: 3306,
     metrics_port: 9104,
     up_metric: "mysql_up",
-    whoami: r#"MYSQL_PWD="$DB_PASSWORD" mariadb -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" "$DB_DATABASE" -N -e 'create table if not exists orders (id int); insert into orders values (1); select substring_index(current_user(), "@", 1)'"#,
+    whoami: r#"MYSQL_PWD="$DB_PASSWORD" mariadb --ssl-ca="$DB_CA" --ssl-verify-server-cert -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" "$DB_DATABASE" -N -e 'create table if not exists orders (id int); insert into orders values (1); select substring_index(current_user(), "@", 1)'"#,
+    plain: r#"MYSQL_PWD="$DB_PASSWORD" mariadb --skip-ssl -h "$DB_HOST" -P "$DB_PORT" -u "$DB_USERNAME" "$DB_DATABASE" -N -e 'select 1'"#,
 };
 
 pub const REDIS: EngineCase = EngineCase {
@@ -50,7 +54,8 @@ pub const REDIS: EngineCase = EngineCase {
     port: 6379,
     metrics_port: 9121,
     up_metric: "redis_up",
-    whoami: r#"redis-cli -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning SET orders 1 >/dev/null && redis-cli -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning ACL WHOAMI"#,
+    whoami: r#"redis-cli --tls --cacert "$DB_CA" -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning SET orders 1 >/dev/null && redis-cli --tls --cacert "$DB_CA" -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning ACL WHOAMI"#,
+    plain: r#"redis-cli -h "$DB_HOST" -p "$DB_PORT" --user "$DB_USERNAME" --pass "$DB_PASSWORD" --no-auth-warning PING | grep -x PONG"#,
 };
 
 fn sdb(case: &EngineCase) -> String {
@@ -139,6 +144,10 @@ pub async fn engine(env: &PodEnv, case: EngineCase) -> Outcome {
     })
     .await?;
     ensure(login.trim() == username, || format!("the owner's pod logged in as {login:?}, expected {username:?}"))?;
+    // That was over TLS, verified with the Secret's ca.crt; without TLS the
+    // same login is refused.
+    let plain = exec(ns, "orders-app", None, case.plain).await;
+    ensure(plain.is_err(), || format!("the owner's login without TLS got in: {plain:?}"))?;
     // With the same password, another service's pod cannot even connect.
     let stolen = exec(ns, "billing-app", None, case.whoami).await;
     ensure(stolen.is_err(), || format!("another service's pod logged in with the owner's password: {stolen:?}"))?;
