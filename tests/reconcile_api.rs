@@ -764,3 +764,69 @@ async fn a_repeated_event_extends_its_series_and_one_deleted_since_is_recorded_a
     recorder.publish(&full, &orders).await.expect("recorded");
     assert_eq!(fake.log().iter().map(|r| r.verb()).collect::<Vec<_>>(), ["post"]);
 }
+
+// TLS: on for a new instance; off only when allowed, with a Warning.
+
+fn statefulset_args(fake: &FakeApi) -> Vec<String> {
+    let sts = fake.object(STS).expect("the StatefulSet is stored");
+    serde_json::from_value(sts["spec"]["template"]["spec"]["containers"][0]["args"].clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn tls_is_on_for_a_new_instance_and_turned_off_only_when_allowed_with_a_warning() {
+    let fake = with_database("Retain", "1Gi");
+    let harness = context(&fake, None);
+    reconcile_once(&fake, &harness).await.expect("the first reconcile succeeds");
+    let admin = decoded(&fake.object(SECRETS[0]).unwrap());
+    let credentials = decoded(&fake.object(SECRETS[1]).unwrap());
+    assert!(admin["tls.crt"].starts_with("-----BEGIN CERTIFICATE-----") && admin.contains_key("tls.key"));
+    assert_eq!(credentials["ca.crt"], admin["ca.crt"], "the service gets the CA that signed the server");
+    assert!(!credentials.contains_key("tls.key"));
+    assert!(statefulset_args(&fake).contains(&"ssl=on".to_string()), "{:?}", statefulset_args(&fake));
+    let issued: Vec<String> = fake
+        .log()
+        .iter()
+        .filter(|r| r.path.contains("/events") && r.verb() != "get")
+        .map(|r| r.body.to_string())
+        .collect();
+    assert!(issued.iter().any(|e| e.contains("CertificateIssued")), "an Event records the certificate: {issued:#?}");
+
+    // Off without allowDisable: refused, nothing rewritten.
+    let mut sdb = fake.object(SDB).unwrap();
+    sdb["spec"]["tls"] = json!({"enabled": false});
+    sdb["metadata"]["generation"] = json!(2);
+    fake.put(SDB, sdb.clone());
+    let log = resync(&fake, &harness).await;
+    assert!(child_writes(&log).is_empty(), "nothing is half-applied: {:#?}", child_writes(&log));
+    let status = &fake.object(SDB).unwrap()["status"];
+    let ready = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap().clone();
+    assert_eq!(ready["reason"], "InvalidSpec");
+    assert!(
+        ready["message"].as_str().unwrap().contains("TlsDowngrade: ")
+            || ready["message"].as_str().unwrap().contains("allowDisable"),
+        "{ready}"
+    );
+    assert_eq!(decoded(&fake.object(SECRETS[0]).unwrap())["tls.crt"], admin["tls.crt"], "the certificate is kept");
+
+    // Allowed: done, with a Warning Event.
+    sdb["spec"]["tls"] = json!({"enabled": false, "allowDisable": true});
+    sdb["metadata"]["generation"] = json!(3);
+    fake.put(SDB, sdb);
+    let log = resync(&fake, &harness).await;
+    let warnings: Vec<String> = log
+        .iter()
+        .filter(|r| r.path.contains("/events") && r.verb() != "get")
+        .map(|r| r.body.to_string())
+        .filter(|e| e.contains("TlsDisabled"))
+        .collect();
+    assert!(warnings.iter().any(|e| e.contains("Warning")), "a Warning Event says TLS was turned off: {warnings:#?}");
+    // What was applied (server-side apply drops what the operator no longer sends).
+    let applied = |path: &str| {
+        let body = log.iter().rev().find(|r| r.verb() == "apply" && r.path == path).map(|r| r.body.clone());
+        body.unwrap_or_else(|| panic!("{path} was applied again: {:#?}", describe(&log)))
+    };
+    assert!(applied(SECRETS[0])["data"].get("tls.crt").is_none(), "the admin Secret drops the certificate");
+    assert!(applied(SECRETS[1])["data"].get("ca.crt").is_none(), "the credentials drop ca.crt");
+    let args = &applied(STS)["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(args.is_null(), "the server's own command again: {args}");
+}
