@@ -18,7 +18,19 @@ use std::process::{Command, Output};
 /// administration, as a reconcile does; returns its password. Backups in
 /// these tests run as it, the way the backup Jobs do.
 fn backup_login(engine: servicedb::api::Engine, port: u16, admin: (&str, &str), database: &str, owner: &str) -> String {
-    use servicedb::engine::admin::{AppLogin, Login, Target, Wanted};
+    backup_login_at(engine, servicedb::engine::admin::Target::plain("127.0.0.1", port), admin, database, owner)
+}
+
+/// The same at `target` (a server with TLS).
+fn backup_login_at(
+    engine: servicedb::api::Engine,
+    target: servicedb::engine::admin::Target,
+    admin: (&str, &str),
+    database: &str,
+    owner: &str,
+) -> String {
+    use servicedb::engine::admin::{AppLogin, Login, Wanted};
+    servicedb::install_crypto_provider();
     let login = |username: &str| Login { username: username.into(), password: generate_password().unwrap() };
     let wanted = Wanted {
         database: database.into(),
@@ -26,7 +38,6 @@ fn backup_login(engine: servicedb::api::Engine, port: u16, admin: (&str, &str), 
         monitor: login("servicedb_monitor"),
         backup: login(servicedb::engine::BACKUP_USERNAME),
     };
-    let target = Target::plain("127.0.0.1", port);
     let admin = Login { username: admin.0.into(), password: admin.1.into() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(servicedb::engine::for_kind(engine).ensure(&target, &admin, &wanted)).expect("administered");
@@ -600,31 +611,7 @@ fn redis_rdb_backup_to_s3_loads_into_a_new_instance() {
 
 // ----------------------------------------------------------------------- TLS
 
-/// The backup login over verified TLS, as a reconcile makes it for an
-/// instance that serves TLS.
-fn backup_login_over_tls(
-    engine: servicedb::api::Engine,
-    port: u16,
-    admin: (&str, &str),
-    database: &str,
-    ca_pem: &str,
-) -> String {
-    use servicedb::engine::admin::{AppLogin, Login, Target, TargetTls, Wanted};
-    servicedb::install_crypto_provider();
-    let login = |username: &str| Login { username: username.into(), password: generate_password().unwrap() };
-    let wanted = Wanted {
-        database: database.into(),
-        app: vec![AppLogin { login: login(database), enabled: true }],
-        monitor: login("servicedb_monitor"),
-        backup: login(servicedb::engine::BACKUP_USERNAME),
-    };
-    let tls = TargetTls { ca_pem: ca_pem.into(), server_name: "orders-db.shop.svc".into() };
-    let target = Target { tls: Some(tls), ..Target::plain("127.0.0.1", port) };
-    let admin = Login { username: admin.0.into(), password: admin.1.into() };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(servicedb::engine::for_kind(engine).ensure(&target, &admin, &wanted)).expect("administered");
-    wanted.backup.password
-}
+use servicedb::engine::admin::{Target, TargetTls};
 
 /// A backup Job's way to the CA: the `ca.crt` of its Secret as PEM text
 /// in SERVICEDB_DB_CA; a restore by hand names the file.
@@ -641,13 +628,10 @@ fn over_tls_backups_verify_the_server_and_restore_identically_and_a_stranger_ca_
         (tls_files::postgres(&password, &source_files), tls_files::postgres(&password, &target_files));
     orders_database(&source);
     source.admin_sql_in("orders", "SET ROLE orders; CREATE TABLE customers(id int PRIMARY KEY, name text); INSERT INTO customers SELECT i, 'c' || i FROM generate_series(1, 5000) i;");
-    let backup_password = backup_login_over_tls(
-        servicedb::api::Engine::Postgres,
-        source.port,
-        ("postgres", &password),
-        "orders",
-        &keys.ca_pem,
-    );
+    let tls = TargetTls { ca_pem: keys.ca_pem.clone(), server_name: "orders-db.shop.svc".into() };
+    let target_tls = Target { tls: Some(tls), ..Target::plain("127.0.0.1", source.port) };
+    let backup_password =
+        backup_login_at(servicedb::api::Engine::Postgres, target_tls, ("postgres", &password), "orders", "orders");
     let dir = tempfile::tempdir().unwrap();
     let backup =
         [args(&["backup"]), connect_args("postgres", source.port, "orders", "servicedb_backup"), dir_args(dir.path())]

@@ -140,11 +140,19 @@ fn tls_keys() -> servicedb::tls::ServerKeys {
     authority.issue(&servicedb::tls::server_names("orders-db", "shop"), std::time::SystemTime::now()).unwrap()
 }
 
-fn tls_target(port: u16, keys: &servicedb::tls::ServerKeys) -> Target {
+/// The operator's administration over verified TLS: the monitoring login.
+async fn administer_over_tls(
+    engine: Engine,
+    port: u16,
+    keys: &servicedb::tls::ServerKeys,
+    admin: &Login,
+    (app, monitor): (&str, &str),
+) {
     servicedb::install_crypto_provider();
     let tls =
         servicedb::engine::admin::TargetTls { ca_pem: keys.ca_pem.clone(), server_name: "orders-db.shop.svc".into() };
-    Target { tls: Some(tls), ..Target::plain("127.0.0.1", port) }
+    let target = Target { tls: Some(tls), ..Target::plain("127.0.0.1", port) };
+    for_kind(engine).ensure(&target, admin, &wanted(app, monitor)).await.expect("administered over TLS");
 }
 
 #[tokio::test]
@@ -156,10 +164,7 @@ async fn with_tls_the_postgres_exporter_verifies_the_server_and_reports_up() {
     let server = tls_files::postgres(&admin_password, &files);
     let (app, monitor) = (generate_password().unwrap(), generate_password().unwrap());
     let admin = Login { username: "postgres".into(), password: admin_password };
-    for_kind(Engine::Postgres)
-        .ensure(&tls_target(server.port, &keys), &admin, &wanted(&app, &monitor))
-        .await
-        .expect("administered");
+    administer_over_tls(Engine::Postgres, server.port, &keys, &admin, (&app, &monitor)).await;
     let exporter = Postgres.exporter("admin", true);
     let command = exporter_command("prometheus-postgres-exporter", &exporter, 5432, server.port, &files, &monitor);
     let body = scrape(command, "--web.listen-address", "pg_up");
@@ -186,10 +191,7 @@ async fn with_tls_the_mysqld_exporter_verifies_the_server_and_reports_up() {
     ));
     assert!(root.status.success());
     let admin = Login { username: "root".into(), password: admin_password };
-    for_kind(Engine::Mariadb)
-        .ensure(&tls_target(server.port, &keys), &admin, &wanted(&app, &monitor))
-        .await
-        .expect("administered");
+    administer_over_tls(Engine::Mariadb, server.port, &keys, &admin, (&app, &monitor)).await;
     let exporter = MySql::MARIADB.exporter("admin", true);
     let config = exporter.config.clone().expect("a my.cnf with the CA");
     files.add(config.file, &tls_files::relocated(&files, &[config.content]).remove(0)).unwrap();
@@ -217,10 +219,7 @@ async fn with_tls_the_redis_exporter_verifies_the_server_and_reports_up() {
         servicedb_test_support::redis::Options { acl: &acl, dir: None, append_only: false, tls: Some(files.path()) };
     let server = servicedb_test_support::redis::Server::start(&options).unwrap();
     let admin = Login { username: "admin".into(), password: admin_password };
-    for_kind(Engine::Redis)
-        .ensure(&tls_target(server.port, &keys), &admin, &wanted(&app, &monitor))
-        .await
-        .expect("administered");
+    administer_over_tls(Engine::Redis, server.port, &keys, &admin, (&app, &monitor)).await;
     let exporter = Redis.exporter("admin", true);
     let command = exporter_command("prometheus-redis-exporter", &exporter, 6379, server.port, &files, &monitor);
     let body = scrape(command, "-web.listen-address", "redis_up");
