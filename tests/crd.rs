@@ -214,3 +214,29 @@ fn a_service_in_another_namespace_names_its_service_account_and_may_move() {
     let moved = with("service: {name: orders, namespace: checkout, serviceAccountName: orders}");
     assert_eq!(messages(moved.validate_cel_update(&storefront)), "");
 }
+
+/// The example app is what the example ServiceDatabase lets in and hands
+/// its credentials to, and it verifies the server with the Secret's CA.
+#[test]
+fn the_example_app_is_the_service_the_example_database_names() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let read = |file: &str| std::fs::read_to_string(format!("{}/examples/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let sdb: ServiceDatabase = yaml_serde::from_str(&read("orders.yaml")).expect("examples/orders.yaml parses");
+    let app: Deployment = yaml_serde::from_str(&read("orders-app.yaml")).expect("examples/orders-app.yaml parses");
+    let pod = app.spec.unwrap().template;
+    let labels = pod.metadata.unwrap().labels.unwrap();
+    assert_eq!(labels.get("app.kubernetes.io/name"), Some(&sdb.spec.service.name), "the NetworkPolicy lets it in");
+    let spec = pod.spec.unwrap();
+    assert_eq!(spec.service_account_name, sdb.spec.service.service_account_name, "the Role lets it read the Secret");
+    let secret = format!("{}-db-credentials", sdb.metadata.name.unwrap());
+    let volume = spec.volumes.unwrap().into_iter().find_map(|v| v.secret).expect("the Secret as files");
+    assert_eq!(volume.secret_name.as_deref(), Some(secret.as_str()));
+    assert_eq!(volume.items.unwrap()[0].key, "ca.crt");
+    let container = &spec.containers[0];
+    let mount = &container.volume_mounts.as_ref().unwrap()[0].mount_path;
+    let env = container.env.as_ref().unwrap();
+    let value = |name: &str| env.iter().find(|e| e.name == name).unwrap();
+    assert_eq!(value("PGSSLROOTCERT").value.as_deref(), Some(format!("{mount}/ca.crt").as_str()));
+    let uri = value("DATABASE_URL").value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    assert_eq!((uri.name.as_str(), uri.key.as_str()), (secret.as_str(), "uri"));
+}
