@@ -50,12 +50,6 @@ pub struct TargetTls {
     pub server_name: String,
 }
 
-impl TargetTls {
-    fn client_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, AdminError> {
-        crate::tls::client_config(&self.ca_pem).map_err(|e| AdminError::Unsupported(e.to_string()))
-    }
-}
-
 /// A login and its password.
 #[derive(Clone, PartialEq)]
 pub struct Login {

@@ -30,7 +30,11 @@ async fn connect(target: &Target, admin: &Login, database: &str) -> Result<Clien
         Ok(address) => config.host(&tls.server_name).hostaddr(address),
         Err(_) => config.host(&target.host),
     };
-    let connector = MakeRustlsConnect::new((*tls.client_config()?).clone());
+    let client = crate::tls::client_config(&tls.ca_pem).map_err(|e| AdminError::Connect {
+        target: format!("{}:{}", target.host, target.port),
+        message: e.to_string(),
+    })?;
+    let connector = MakeRustlsConnect::new((*client).clone());
     let (client, connection) = super::connect_within(target, config.connect(connector)).await?;
     tokio::spawn(log_close(connection));
     Ok(client)
