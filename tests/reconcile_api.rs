@@ -790,6 +790,7 @@ async fn tls_is_on_for_a_new_instance_and_turned_off_only_when_allowed_with_a_wa
         .map(|r| r.body.to_string())
         .collect();
     assert!(issued.iter().any(|e| e.contains("CertificateIssued")), "an Event records the certificate: {issued:#?}");
+    assert_eq!(fake.object(SDB).unwrap()["status"]["endpoint"]["tls"], true, "the status says clients need TLS");
 
     // Off without allowDisable: refused, nothing rewritten.
     let mut sdb = fake.object(SDB).unwrap();

@@ -409,4 +409,8 @@ pub enum Phase {
 pub struct Endpoint {
     pub host: String,
     pub port: i32,
+    /// The server takes TLS logins only: verify it with `ca.crt` of the
+    /// credentials Secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
 }

@@ -23,7 +23,7 @@ pub use instance::{
 };
 pub use networkpolicy::OPERATOR_POD_LABELS;
 pub use secret::{Passwords, Rotation, Slot};
-pub use statefulset::default_resources;
+pub use statefulset::{default_resources, serves_tls};
 
 use crate::engine::InstanceImages;
 use k8s_openapi::api::apps::v1::StatefulSet;

@@ -315,6 +315,13 @@ pub fn statefulset(
     }
 }
 
+/// Whether the StatefulSet (as applied) serves TLS: its pod mounts the
+/// server's certificate.
+pub fn serves_tls(sts: &StatefulSet) -> bool {
+    let pod = sts.spec.as_ref().and_then(|s| s.template.spec.as_ref());
+    pod.and_then(|p| p.volumes.as_ref()).is_some_and(|volumes| volumes.iter().any(|v| v.name == TLS_VOLUME))
+}
+
 /// The ConfigMap of first-start scripts, when the engine has any.
 pub fn init_config(instance: &Instance<'_>, tls: bool) -> Option<k8s_openapi::api::core::v1::ConfigMap> {
     let scripts = instance.engine.init_scripts(tls)?;

@@ -28,6 +28,8 @@ pub struct Report {
     pub phase: Option<String>,
     pub paused: bool,
     pub endpoint: Option<String>,
+    /// The server takes TLS logins only.
+    pub tls: bool,
     pub conditions: Vec<ConditionView>,
     pub children: Children,
     /// None when the instance has no `spec.backup`.
@@ -182,7 +184,8 @@ pub fn tree(r: &Report) -> Node {
         "ServiceDatabase {}/{} ({} {}, service {}): {phase}{paused}",
         r.namespace, r.name, r.engine, r.version, r.service
     ));
-    root = root.leaf(format!("endpoint: {}", r.endpoint.as_deref().unwrap_or("none yet")));
+    let tls = if r.tls { ", TLS only (verify with ca.crt of the credentials Secret)" } else { "" };
+    root = root.leaf(format!("endpoint: {}{tls}", r.endpoint.as_deref().unwrap_or("none yet")));
     let mut conditions = Node::new("conditions");
     for c in &r.conditions {
         conditions = conditions.leaf(format!("{} {} {}: {}", c.type_, c.status, c.reason, c.message));
@@ -356,6 +359,7 @@ pub async fn gather(target: &Target, sdb: &ServiceDatabase) -> Result<Report, Fa
         service: sdb.spec.service.name.clone(),
         phase: status.phase.map(|p| format!("{p:?}")),
         paused: is_paused(sdb),
+        tls: status.endpoint.as_ref().is_some_and(|e| e.tls),
         endpoint: status.endpoint.map(|e| format!("{}:{}", e.host, e.port)),
         conditions: status
             .conditions
@@ -466,6 +470,7 @@ mod tests {
             phase: Some("Ready".into()),
             paused: false,
             endpoint: Some("orders-db.shop.svc:5432".into()),
+            tls: true,
             conditions: vec![ConditionView {
                 type_: "Ready".into(),
                 status: "True".into(),
@@ -515,7 +520,7 @@ mod tests {
         let text = tree(&report()).render();
         let expected = "\
 ServiceDatabase shop/orders (postgres 15, service orders): Ready
-├─ endpoint: orders-db.shop.svc:5432
+├─ endpoint: orders-db.shop.svc:5432, TLS only (verify with ca.crt of the credentials Secret)
 ├─ conditions
 │  └─ Ready True Available: the database accepts connections from its service
 ├─ children

@@ -136,7 +136,7 @@ pub async fn status(env: &PodEnv) -> Outcome {
     step(&format!("kubectl servicedb status shop:\n{}", tree.stdout));
     for line in [
         format!("ServiceDatabase {NS}/shop (postgres 15, service shop): Ready"),
-        "├─ endpoint: shop-db.pods-plugin.svc:5432".to_string(),
+        "├─ endpoint: shop-db.pods-plugin.svc:5432, TLS only".to_string(),
         "Ready True Available".to_string(),
         "StatefulSet shop-db: 1/1 ready".to_string(),
         "Pod shop-db-0: Running, ready,".to_string(),

@@ -191,6 +191,10 @@ pub fn compute(
         }
     };
     let provisioned = matches!(outcome, Outcome::Applied { .. });
+    let serves_tls = match outcome {
+        Outcome::Applied { statefulset, .. } => crate::builders::serves_tls(statefulset),
+        _ => false,
+    };
     // Backups are judged only when the children were applied; otherwise the
     // last judgement stands.
     let bootstrap = match outcome {
@@ -217,7 +221,7 @@ pub fn compute(
         observed_generation: generation,
         phase: Some(phase),
         endpoint: if provisioned {
-            Some(Endpoint { host: instance.host(), port: i32::from(instance.engine.port().0) })
+            Some(Endpoint { host: instance.host(), port: i32::from(instance.engine.port().0), tls: serves_tls })
         } else {
             old.endpoint
         },
@@ -408,7 +412,7 @@ mod tests {
         assert_eq!(get(&s, READY).status, "True");
         assert_eq!(get(&s, READY).observed_generation, Some(3));
         assert_eq!(s.observed_generation, Some(3));
-        assert_eq!(s.endpoint, Some(Endpoint { host: "orders-db.shop.svc".into(), port: 5432 }));
+        assert_eq!(s.endpoint, Some(Endpoint { host: "orders-db.shop.svc".into(), port: 5432, tls: false }));
         assert_eq!(s.credentials_secret.as_deref(), Some("orders-db-credentials"));
     }
 
