@@ -72,11 +72,9 @@ async fn mysqld_exporter_reports_up_with_the_monitoring_login() {
     let server = common::mariadb();
     let (admin_password, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
-    let root = server.root(&format!(
-        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
-        mysql_native_password_hash(&admin_password)
-    ));
-    assert!(root.status.success());
+    // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
+    let hash = mysql_native_password_hash(&admin_password);
+    server.create_root_login(servicedb_test_support::mariadb::Identified::Hash(&hash)).expect("root over TCP");
     let target = Target::plain("127.0.0.1", server.port);
     let admin = Login { username: "root".into(), password: admin_password };
     for_kind(Engine::Mariadb).ensure(&target, &admin, &wanted(&app, &monitor)).await.expect("administered");
@@ -185,11 +183,9 @@ async fn with_tls_the_mysqld_exporter_verifies_the_server_and_reports_up() {
     .unwrap();
     let (admin_password, app, monitor) =
         (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
-    let root = server.root(&format!(
-        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
-        mysql_native_password_hash(&admin_password)
-    ));
-    assert!(root.status.success());
+    // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
+    let hash = mysql_native_password_hash(&admin_password);
+    server.create_root_login(servicedb_test_support::mariadb::Identified::Hash(&hash)).expect("root over TCP");
     let admin = Login { username: "root".into(), password: admin_password };
     administer_over_tls(Engine::Mariadb, server.port, &keys, &admin, (&app, &monitor)).await;
     let exporter = MySql::MARIADB.exporter("admin", true);

@@ -47,11 +47,8 @@ async fn live_administration_creates_least_privilege_logins() {
     let server = common::mariadb();
     let [admin, app, monitor, backup] = [(); 4].map(|()| generate_password().unwrap());
     // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
-    let root = server.root(&format!(
-        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
-        mysql_native_password_hash(&admin)
-    ));
-    assert!(root.status.success(), "{}", text(&root));
+    let hash = mysql_native_password_hash(&admin);
+    server.create_root_login(servicedb_test_support::mariadb::Identified::Hash(&hash)).expect("root over TCP");
     let target = Target::plain("127.0.0.1", server.port);
     let wanted = Wanted {
         database: "orders".into(),
@@ -109,11 +106,9 @@ async fn rotation_never_breaks_a_reconnecting_client() {
     use servicedb::engine::admin::{Login, Target};
     let server = common::mariadb();
     let (admin, one, two) = (generate_password().unwrap(), generate_password().unwrap(), generate_password().unwrap());
-    let root = server.root(&format!(
-        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;",
-        mysql_native_password_hash(&admin)
-    ));
-    assert!(root.status.success(), "{}", text(&root));
+    // What the image does with MARIADB_ROOT_HOST=% and MARIADB_ROOT_PASSWORD_HASH.
+    let hash = mysql_native_password_hash(&admin);
+    server.create_root_login(servicedb_test_support::mariadb::Identified::Hash(&hash)).expect("root over TCP");
     let target = Target::plain("127.0.0.1", server.port);
     let admin_login = Login { username: "root".into(), password: admin.clone() };
     let port = server.port;

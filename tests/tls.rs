@@ -192,10 +192,7 @@ async fn mariadb_requires_secure_transport_and_verifies_and_renews_without_a_fai
         .expect("MariaDB starts with servicedb's TLS settings");
     let password = "Admin-Pw0123456789";
     let hash = servicedb::engine::mysql_native_password_hash(password);
-    let root = server.root(&format!(
-        "CREATE USER 'root'@'%' IDENTIFIED BY PASSWORD '{hash}'; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
-    ));
-    assert!(root.status.success(), "{}", String::from_utf8_lossy(&root.stderr));
+    server.create_root_login(mariadb::Identified::Hash(&hash)).expect("root over TCP");
     let admin = Login { username: "root".into(), password: password.into() };
     let port = server.port;
     let plain = async {

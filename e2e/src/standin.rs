@@ -11,6 +11,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Secret};
 use kube::api::ListParams;
 use kube::{Api, Client, ResourceExt};
+use servicedb::builders::secret::read_key;
 use servicedb::engine::{CA_KEY, TLS_CERT_KEY, TLS_DIR, TLS_KEY_KEY};
 use servicedb_test_support::mariadb::{self, Identified};
 use servicedb_test_support::tls::{self, Files};
@@ -133,22 +134,12 @@ enum Running {
 
 /// With TLS (the container's args name the TLS directory), the files the
 /// kubelet would mount from the admin Secret, for a server running as `user`.
-async fn tls_files(
-    secrets: &Api<Secret>,
-    admin_secret: &str,
-    container: &Container,
-    user: Option<&str>,
-) -> Result<Option<Files>, String> {
+fn tls_files(admin: &Secret, container: &Container, user: Option<&str>) -> Result<Option<Files>, String> {
     if !container.args.iter().flatten().any(|a| a.contains(TLS_DIR)) {
         return Ok(None);
     }
-    let [cert, key, ca] = [TLS_CERT_KEY, TLS_KEY_KEY, CA_KEY];
-    let (cert, key, ca) = (
-        secret_value(secrets, admin_secret, cert).await?,
-        secret_value(secrets, admin_secret, key).await?,
-        secret_value(secrets, admin_secret, ca).await?,
-    );
-    Files::new(&cert, &key, &ca, user).map(Some).map_err(String::from)
+    let key = |key: &str| read_key(admin, key).ok_or(format!("the admin Secret has no {key}"));
+    Files::new(&key(TLS_CERT_KEY)?, &key(TLS_KEY_KEY)?, &key(CA_KEY)?, user).map(Some).map_err(String::from)
 }
 
 async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String> {
@@ -164,10 +155,12 @@ async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String>
     let env = resolve_env(client, &ns, &container).await?;
     let key = format!("{ns}/{name}");
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    // Read once: the TLS files and Redis's ACL file come from it.
     let admin_secret = format!("{name}-admin");
+    let admin = secrets.get(&admin_secret).await.map_err(|e| format!("Secret {admin_secret}: {e}"))?;
     let args = container.args.clone().unwrap_or_default();
     let user = (container.name == "postgres").then_some("postgres");
-    let tls = tls_files(&secrets, &admin_secret, &container, user).await?;
+    let tls = tls_files(&admin, &container, user)?;
     let tls_args = tls.as_ref().map(|files| files.relocate(&args, TLS_DIR)).unwrap_or_default();
     // The launchers block (they wait until the server accepts).
     let blocking = |start: Box<dyn FnOnce() -> Result<Running, String> + Send>| async move {
@@ -193,7 +186,7 @@ async fn start_for(client: &Client, sts: &StatefulSet) -> Result<Server, String>
             blocking(Box::new(start)).await?
         }
         "redis" => {
-            let acl = secret_value(&secrets, &admin_secret, "users.acl").await?;
+            let acl = read_key(&admin, "users.acl").ok_or("the admin Secret has no users.acl")?;
             let tls_dir = tls.as_ref().map(|files| files.path().to_path_buf());
             let start = move || {
                 let options = redis::Options { acl: &acl, dir: None, append_only: false, tls: tls_dir.as_deref() };

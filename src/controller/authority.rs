@@ -4,6 +4,7 @@
 //! Loaded beside the reconciles, not by them: no reconcile writes it, and
 //! one that needs it meanwhile waits.
 
+use crate::engine::{TLS_CERT_KEY as CERT_KEY, TLS_KEY_KEY as KEY_KEY};
 use crate::tls::{AUTHORITY_SECRET, Authority};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
@@ -11,9 +12,6 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
-
-const CERT_KEY: &str = "tls.crt";
-const KEY_KEY: &str = "tls.key";
 
 fn from_secret(secret: &Secret) -> Result<Authority, String> {
     let key = |name: &str| {
